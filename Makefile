@@ -1,0 +1,43 @@
+# One entry point for each habit. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed ## install and start Wattline with embedded defaults and the demo fleet
+	$(BIN)/wattline up --demo
+
+test: $(VENV)/.dev-installed ## install test dependencies and run the whole suite
+	scripts/install-test-deps.sh
+	$(BIN)/python -m pytest
+
+check: $(VENV)/.dev-installed ## lint, format check, types
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(VENV)/.dev-installed ## reproducible performance runs (results in docs/benchmarks.md)
+	$(BIN)/python benchmarks/run.py
+
+lock: ## re-resolve the pinned dependency files from pyproject.toml
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) wattline-data .pytest_cache .mypy_cache .ruff_cache

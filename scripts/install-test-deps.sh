@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages the test suite talks to: Debian's MQTT clients and broker.
+# PostgreSQL, Redis and Mosquitto servers are expected to run on the CI machine;
+# tests that need a broker start their own Mosquitto when none is listening.
+set -euo pipefail
+
+missing=()
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${missing[*]} for the tests"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

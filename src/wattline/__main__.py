@@ -1,0 +1,3 @@
+from wattline.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The REST API: FastAPI app and one router per resource under /api/v1."""

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.params import iso_ms
+from wattline.api.schemas import DeviceCreate, DeviceList, DeviceOut, LatestValueOut
+from wattline.model.devices import Device, LatestValue
+from wattline.model.messages import ConnectionState
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
+
+
+def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> ConnectionState:
+    """What the device reported, unless it has been silent too long to believe it."""
+    if device.state is ConnectionState.ONLINE:
+        silent = device.last_seen_ms is None or now_ms - device.last_seen_ms > offline_after_ms
+        return ConnectionState.OFFLINE if silent else ConnectionState.ONLINE
+    if device.state is ConnectionState.UNKNOWN and device.last_seen_ms is not None:
+        recent = now_ms - device.last_seen_ms <= offline_after_ms
+        return ConnectionState.ONLINE if recent else ConnectionState.OFFLINE
+    return device.state
+
+
+def latest_out(values: list[LatestValue]) -> dict[str, LatestValueOut]:
+    return {v.metric: LatestValueOut(value=v.value, ts=iso_ms(v.ts_ms)) for v in values}
+
+
+def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int) -> DeviceOut:
+    now_ms = time.time_ns() // 1_000_000
+    return DeviceOut(
+        device_id=device.device_id,
+        type=device.device_type,
+        firmware_version=device.firmware_version,
+        capabilities=list(device.capabilities),
+        status=connection_status(device, now_ms, offline_after_ms).value,
+        reported_state=device.state.value,
+        last_seen=iso_ms(device.last_seen_ms) if device.last_seen_ms is not None else None,
+        registered_at=iso_ms(device.registered_ms),
+        latest=latest_out(latest),
+    )
+
+
+@router.get("")
+def list_devices(store: StoreDep, services: ServicesDep) -> DeviceList:
+    devices = store.list_devices()
+    latest = store.latest_values()
+    items = [device_out(d, latest.get(d.device_id, []), services.offline_after_ms) for d in devices]
+    return DeviceList(devices=items, count=len(items))
+
+
+@router.get("/{device_id}", responses={404: {"description": "no such device"}})
+def get_device(device_id: str, store: StoreDep, services: ServicesDep) -> DeviceOut:
+    device = store.get_device(device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    latest = store.latest_values([device_id]).get(device_id, [])
+    return device_out(device, latest, services.offline_after_ms)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={200: {"model": DeviceOut}})
+def register_device(
+    body: DeviceCreate, store: StoreDep, services: ServicesDep, response: Response
+) -> DeviceOut:
+    """Register a device so its messages are accepted outside demo mode. Idempotent."""
+    device, created = store.register_device(body.device_id, body.type, time.time_ns() // 1_000_000)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return device_out(device, [], services.offline_after_ms)

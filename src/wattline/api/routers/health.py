@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from wattline.api.deps import ServicesDep
+from wattline.api.schemas import ComponentHealth, HealthOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", responses={503: {"model": HealthOut, "description": "database unreachable"}})
+def health(services: ServicesDep, response: Response) -> HealthOut:
+    components: dict[str, ComponentHealth] = {}
+    try:
+        services.store.ping()
+        components["database"] = ComponentHealth(status="ok")
+    except Exception as exc:  # any failure to reach the database is the answer here
+        components["database"] = ComponentHealth(status="down", detail=str(exc)[:200])
+    if services.collector_status is not None:
+        collector = services.collector_status()
+        components["collector"] = ComponentHealth(
+            status="ok" if collector.running and collector.store_healthy else "degraded",
+            detail=f"queued={collector.queued}",
+        )
+        components["mqtt"] = ComponentHealth(status="ok" if collector.connected else "disconnected")
+    healthy = components["database"].status == "ok"
+    if not healthy:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    degraded = any(c.status != "ok" for c in components.values())
+    return HealthOut(
+        status="down" if not healthy else ("degraded" if degraded else "ok"),
+        components=components,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)

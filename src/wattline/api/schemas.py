@@ -1,0 +1,94 @@
+"""Response and request bodies. Kept apart from the storage tables on purpose."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class LatestValueOut(BaseModel):
+    value: float
+    ts: str
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    type: str | None
+    firmware_version: str | None
+    capabilities: list[str]
+    status: str = Field(
+        description="online, offline or unknown (silence beyond the timeout reads offline)"
+    )
+    reported_state: str = Field(description="the state the device last reported itself")
+    last_seen: str | None
+    registered_at: str
+    latest: dict[str, LatestValueOut]
+
+
+class DeviceList(BaseModel):
+    devices: list[DeviceOut]
+    count: int
+
+
+class DeviceCreate(BaseModel):
+    device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    type: str | None = Field(default=None, max_length=64)
+
+
+class PointOut(BaseModel):
+    ts: str
+    seq: int | None
+    values: dict[str, float]
+
+
+class StatsOut(BaseModel):
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+class BucketOut(BaseModel):
+    ts: str
+    values: dict[str, StatsOut]
+
+
+class TelemetryOut(BaseModel):
+    device_id: str
+    start: str
+    end: str
+    interval: str | None = Field(description="bucket width; null for raw points")
+    fields: list[str] | None
+    points: list[PointOut] | None = None
+    buckets: list[BucketOut] | None = None
+    truncated: bool = Field(default=False, description="true when `limit` cut the raw points short")
+
+
+class LatestOut(BaseModel):
+    device_id: str
+    values: dict[str, LatestValueOut]
+
+
+class QuarantineOut(BaseModel):
+    id: int
+    received_at: str
+    topic: str
+    reason: str
+    detail: str
+    payload_size: int
+    payload_preview: str = Field(
+        description="the first 256 bytes, decoded as UTF-8 with replacement"
+    )
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantineOut]
+
+
+class ComponentHealth(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: str
+    components: dict[str, ComponentHealth]

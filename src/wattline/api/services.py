@@ -1,0 +1,21 @@
+"""What the API needs from the running system, handed in by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from wattline.ingest.collector import CollectorStatus
+from wattline.storage.base import TelemetryStore
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    store: TelemetryStore
+    admin_token: str
+    registry: CollectorRegistry
+    offline_after_ms: int
+    # None when the API runs without a collector in this process
+    collector_status: Callable[[], CollectorStatus] | None = None

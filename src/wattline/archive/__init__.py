@@ -1,0 +1,1 @@
+"""The raw archive: every message, accepted or rejected, byte for byte."""

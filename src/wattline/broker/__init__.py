@@ -1,0 +1,1 @@
+"""The embedded MQTT broker and configuration for external brokers."""

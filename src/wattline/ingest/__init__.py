@@ -1,0 +1,1 @@
+"""The ingest pipeline: interpret, batch, commit, acknowledge."""

@@ -1,0 +1,144 @@
+"""Turns a batch of inbound messages into one archive append and one store commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wattline.archive.base import ArchiveRecord, RawArchive
+from wattline.ingest.interpret import InterpretConfig, interpret
+from wattline.model.messages import (
+    Hello,
+    InboundMessage,
+    Interpreted,
+    Reading,
+    Rejection,
+    RejectReason,
+    StatusReport,
+)
+from wattline.observability.metrics import IngestMetrics
+from wattline.storage.base import CommitBatch, CommitResult, QuarantineEntry, TelemetryStore
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """What one batch will write; built without I/O besides the registry look-up."""
+
+    readings: list[Reading] = field(default_factory=list)
+    hellos: list[Hello] = field(default_factory=list)
+    statuses: list[StatusReport] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    archive: list[ArchiveRecord] = field(default_factory=list)
+    seen_ms: dict[str, int] = field(default_factory=dict)
+    register: list[str] = field(default_factory=list)
+    # set once the archive holds this batch, so a retried commit does not archive it twice
+    archived: bool = False
+
+
+class Committer:
+    def __init__(
+        self,
+        store: TelemetryStore,
+        archive: RawArchive,
+        interpret_config: InterpretConfig,
+        metrics: IngestMetrics,
+        *,
+        auto_register: bool,
+    ) -> None:
+        self._store = store
+        self._archive = archive
+        self._config = interpret_config
+        self._metrics = metrics
+        self._auto_register = auto_register
+        self._known: set[str] = set()
+
+    def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
+        outcomes = [(m, interpret(m, self._config)) for m in messages]
+        admitted = self._admit({o.device_id for _, o in outcomes if isinstance(o, Interpreted)})
+        plan = BatchPlan()
+        for message, outcome in outcomes:
+            if isinstance(outcome, Rejection):
+                _add_rejection(plan, message, outcome)
+            elif outcome.device_id not in admitted:
+                unknown = f"device {outcome.device_id!r} is not registered"
+                _add_rejection(plan, message, Rejection(RejectReason.UNKNOWN_DEVICE, unknown))
+            else:
+                _add_accepted(plan, message, outcome)
+        plan.register = [d for d in plan.seen_ms if d not in self._known]
+        return plan
+
+    def commit(self, plan: BatchPlan) -> CommitResult:
+        """Archive first, then commit: an acknowledged message is always in both."""
+        if plan.archive and not plan.archived:
+            self._archive.append(plan.archive)
+            plan.archived = True
+        result = self._store.commit(
+            CommitBatch(
+                readings=plan.readings,
+                hellos=plan.hellos,
+                statuses=plan.statuses,
+                quarantined=plan.quarantined,
+                seen_ms=plan.seen_ms,
+                register=plan.register,
+            )
+        )
+        self._known.update(plan.register)
+        self._count(plan, result)
+        return result
+
+    def _admit(self, device_ids: set[str]) -> set[str]:
+        unknown = device_ids - self._known
+        if unknown:
+            self._known |= self._store.existing_devices(unknown)
+        if self._auto_register:
+            return device_ids
+        return device_ids & self._known
+
+    def _count(self, plan: BatchPlan, result: CommitResult) -> None:
+        accepted = len(plan.archive) - len(plan.quarantined)
+        self._metrics.messages.labels("accepted").inc(accepted)
+        self._metrics.messages.labels("quarantined").inc(len(plan.quarantined))
+        for entry in plan.quarantined:
+            self._metrics.quarantined.labels(entry.reason).inc()
+        self._metrics.samples.labels("stored").inc(result.samples_inserted)
+        self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
+
+
+def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejection) -> None:
+    plan.quarantined.append(
+        QuarantineEntry(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            reason=rejection.reason.value,
+            detail=rejection.detail,
+            payload=message.payload,
+        )
+    )
+    plan.archive.append(
+        ArchiveRecord(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            payload=message.payload,
+            outcome=rejection.reason.value,
+            category="rejected",
+        )
+    )
+
+
+def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
+    plan.readings.extend(outcome.readings)
+    if outcome.hello is not None:
+        plan.hellos.append(outcome.hello)
+    if outcome.status is not None:
+        plan.statuses.append(outcome.status)
+    previous = plan.seen_ms.get(outcome.device_id, 0)
+    plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)
+    plan.archive.append(
+        ArchiveRecord(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            payload=message.payload,
+            outcome="accepted",
+            category=outcome.kind,
+        )
+    )

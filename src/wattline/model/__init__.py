@@ -1,0 +1,1 @@
+"""Pure domain types. Imports nothing of Wattline and only the standard library."""

@@ -1,0 +1,88 @@
+"""What a device said, once decoded: readings, boot announcements, status reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as it arrived, before any interpretation.
+
+    The raw bytes are kept untouched so that a rejected message can be
+    quarantined and replayed byte for byte.
+    """
+
+    topic: str
+    payload: bytes
+    received_ms: int
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Values a device measured at one instant."""
+
+    device_id: str
+    ts_ms: int
+    metrics: dict[str, float]
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """A device announcing itself after boot."""
+
+    device_id: str
+    device_type: str | None
+    firmware_version: str | None
+    capabilities: tuple[str, ...] = ()
+
+
+class ConnectionState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A heartbeat or a last-will message."""
+
+    device_id: str
+    state: ConnectionState
+    ts_ms: int
+
+
+class RejectReason(StrEnum):
+    """Why a message was quarantined. Stable strings: clients filter on them."""
+
+    TOO_LARGE = "too_large"
+    UNDECODABLE = "undecodable"
+    BAD_TOPIC = "bad_topic"
+    BAD_DEVICE_ID = "bad_device_id"
+    BAD_SHAPE = "bad_shape"
+    BAD_METRIC_NAME = "bad_metric_name"
+    BAD_VALUE = "bad_value"
+    BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    BAD_SEQ = "bad_seq"
+    UNKNOWN_DEVICE = "unknown_device"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interpreted:
+    """The outcome of decoding and validating one accepted message."""
+
+    device_id: str
+    readings: tuple[Reading, ...] = ()
+    hello: Hello | None = None
+    status: StatusReport | None = None
+    kind: str = field(default="telemetry")

@@ -1,0 +1,1 @@
+"""Prometheus metrics, structured logging, health."""

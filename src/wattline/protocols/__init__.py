@@ -1,0 +1,1 @@
+"""Device wire formats: codecs and protocol adapters (pure functions)."""

@@ -1,0 +1,235 @@
+"""The composition root: builds the configured backends and runs the services.
+
+Start order is broker -> store -> collector -> API -> simulator; stop order is
+the reverse, so the collector drains and acknowledges every message it has
+before the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from wattline.api.app import create_app
+from wattline.api.services import ApiServices
+from wattline.archive.folder import FolderArchive
+from wattline.broker.embedded import EmbeddedBroker
+from wattline.config import Settings
+from wattline.ingest.collector import Collector
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource
+from wattline.observability.metrics import IngestMetrics
+from wattline.protocols.canonical import Limits
+from wattline.simulator import FleetPublisher, build_fleet
+from wattline.storage.sql import SqlStore
+from wattline.storage.sqlite import open_sqlite_store
+
+log = logging.getLogger("wattline")
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+
+
+class StartupError(Exception):
+    """A problem the user fixes with a flag or a setting; printed as one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    api_url: str
+    docs_url: str
+    mqtt_url: str
+    embedded_broker: bool
+    database: Path
+    archive: Path
+    admin_token: str
+    token_source: str
+    simulated_devices: int
+
+
+def check_port_free(host: str, port: int, flag: str, env: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {port} on {host} is already in use; choose another with {flag} "
+                    f"(or {env})"
+                ) from None
+            raise StartupError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+
+
+def load_admin_token(settings: Settings) -> tuple[str, str]:
+    """The configured token, else the one generated into the data dir on first start."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value(), "WATTLINE_ADMIN_TOKEN"
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip(), str(path)
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token + "\n")
+    return token, f"{path} (generated)"
+
+
+def build_collector(settings: Settings, store: SqlStore, registry: CollectorRegistry) -> Collector:
+    metrics = IngestMetrics(registry)
+    committer = Committer(
+        store,
+        FolderArchive(settings.archive_dir),
+        InterpretConfig(
+            topic_prefix=settings.topic_prefix,
+            max_payload_bytes=settings.max_payload_bytes,
+            limits=Limits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
+        ),
+        metrics,
+        auto_register=settings.auto_register or settings.demo,
+    )
+    endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
+    topics = [f"{settings.topic_prefix}/+/{kind}" for kind in ("telemetry", "hello", "status")]
+
+    def make_source(deliver: DeliverFn) -> MqttSource:
+        return MqttSource(endpoint, settings.mqtt_client_id, topics, deliver)
+
+    return Collector(make_source, committer, metrics)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def _simulator(settings: Settings) -> Iterator[None]:
+    if not settings.demo or settings.sim_devices == 0:
+        yield
+        return
+    endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
+    publisher = FleetPublisher(
+        endpoint.host,
+        endpoint.port,
+        build_fleet(settings.sim_devices, settings.sim_seed),
+        interval_s=settings.sim_interval_s,
+        topic_prefix=settings.topic_prefix,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=publisher.run, args=(stop,), name="wattline-simulator")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
+    check_port_free(settings.host, settings.http_port, "--http-port", "WATTLINE_HTTP_PORT")
+    if settings.embedded_broker:
+        check_port_free(settings.host, settings.mqtt_port, "--mqtt-port", "WATTLINE_MQTT_PORT")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token, token_source = load_admin_token(settings)
+    stop = _stop_event()
+
+    broker = EmbeddedBroker(settings.host, settings.mqtt_port) if settings.embedded_broker else None
+    if broker is not None:
+        await broker.start()
+    store = open_sqlite_store(settings.database_path)
+    registry = CollectorRegistry()
+    collector = build_collector(settings, store, registry)
+    collector.start()
+    services = ApiServices(
+        store=store,
+        admin_token=token,
+        registry=registry,
+        offline_after_ms=int(settings.offline_after_s * 1000),
+        collector_status=collector.status,
+    )
+    server = _QuietServer(
+        uvicorn.Config(
+            create_app(services),
+            host=settings.host,
+            port=settings.http_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    api_task = asyncio.create_task(server.serve())
+    try:
+        await asyncio.to_thread(collector.wait_connected, 10.0)
+        with _simulator(settings):
+            announce(_announcement(settings, token, token_source))
+            await _wait_for_stop(stop, api_task)
+            log.info("stopping")
+    finally:
+        await asyncio.to_thread(collector.stop)
+        server.should_exit = True
+        await api_task
+        if broker is not None:
+            await broker.stop()
+        store.close()
+
+
+async def _wait_for_stop(stop: asyncio.Event, api_task: asyncio.Task[None]) -> None:
+    stop_task = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({stop_task, api_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop_task.cancel()
+    if api_task in done:
+        api_task.result()
+        raise StartupError("the API server stopped unexpectedly")
+
+
+def _announcement(settings: Settings, token: str, token_source: str) -> Announcement:
+    api_url = f"http://{settings.host}:{settings.http_port}"
+    return Announcement(
+        api_url=api_url,
+        docs_url=f"{api_url}/docs",
+        mqtt_url=settings.effective_mqtt_url,
+        embedded_broker=settings.embedded_broker,
+        database=settings.database_path,
+        archive=settings.archive_dir,
+        admin_token=token,
+        token_source=token_source,
+        simulated_devices=settings.sim_devices if settings.demo else 0,
+    )
+
+
+async def run_collect(settings: Settings) -> None:
+    """A collector alone, against an external broker: for scaling ingest out."""
+    stop = _stop_event()
+    store = open_sqlite_store(settings.database_path)
+    collector = build_collector(settings, store, CollectorRegistry())
+    collector.start()
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(collector.stop)
+        store.close()

@@ -1,0 +1,1 @@
+"""Storage: the store interface and its SQL backends."""

@@ -1,0 +1,119 @@
+"""The storage interface every backend implements.
+
+Callers (ingest, API, CLI) depend only on ``TelemetryStore``; SQLite is the
+first implementation and PostgreSQL follows without changing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wattline.model.devices import Device, LatestValue
+from wattline.model.messages import Hello, Reading, StatusReport
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    received_ms: int
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    id: int
+    received_ms: int
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBatch:
+    """Everything one transaction writes."""
+
+    readings: Sequence[Reading] = ()
+    hellos: Sequence[Hello] = ()
+    statuses: Sequence[StatusReport] = ()
+    quarantined: Sequence[QuarantineEntry] = ()
+    # device id -> newest arrival time of an accepted message from it
+    seen_ms: dict[str, int] = field(default_factory=dict)
+    # devices to create on first contact (demo mode's auto-registration)
+    register: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    samples_offered: int
+    samples_inserted: int
+
+    @property
+    def samples_duplicate(self) -> int:
+        return self.samples_offered - self.samples_inserted
+
+
+@dataclass(frozen=True, slots=True)
+class RawPoint:
+    ts_ms: int
+    seq: int | None
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStats:
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start_ms: int
+    metrics: dict[str, MetricStats]
+
+
+class StoreUnavailableError(Exception):
+    """The database cannot be reached; callers retry or report unhealthy."""
+
+
+class TelemetryStore(Protocol):
+    def commit(self, batch: CommitBatch) -> CommitResult: ...
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
+
+    def register_device(
+        self, device_id: str, device_type: str | None, now_ms: int
+    ) -> tuple[Device, bool]: ...
+
+    def list_devices(self) -> list[Device]: ...
+
+    def get_device(self, device_id: str) -> Device | None: ...
+
+    def latest_values(
+        self, device_ids: Sequence[str] | None = None
+    ) -> dict[str, list[LatestValue]]: ...
+
+    def raw_points(
+        self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
+    ) -> list[RawPoint]: ...
+
+    def buckets(
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        interval_ms: int,
+        fields: Sequence[str] | None,
+    ) -> list[Bucket]: ...
+
+    def quarantine(self, limit: int, reason: str | None = None) -> list[QuarantineRecord]: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,72 @@
+"""Tables, shared by every SQL backend. Timestamps are integer epoch milliseconds (UTC)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("device_type", String(64)),
+    Column("firmware_version", String(64)),
+    Column("capabilities", Text, nullable=False, default="[]"),
+    Column("registered_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger),
+    Column("state", String(16), nullable=False, default="unknown"),
+    Column("state_ms", BigInteger),
+)
+
+# One row per (device, metric, timestamp): the idempotency key that makes a
+# redelivered message store nothing twice.
+samples = Table(
+    "samples",
+    metadata,
+    Column("device_id", String(64), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("seq", BigInteger),
+    Column("received_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "metric", "ts_ms"),
+    sqlite_with_rowid=False,
+)
+
+# The newest value of each metric by its own timestamp, kept in the commit
+# transaction so "latest" never scans samples.
+latest = Table(
+    "latest",
+    metadata,
+    Column("device_id", String(64), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("device_id", "metric"),
+    sqlite_with_rowid=False,
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_quarantine_reason", "reason", "id"),
+)

@@ -1,0 +1,305 @@
+"""A TelemetryStore on SQLAlchemy Core, shared by the SQLite and PostgreSQL backends.
+
+Backends differ only in how the engine is made and which dialect's INSERT
+(with ON CONFLICT) they use; every statement here is written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy.exc import OperationalError
+
+from wattline.model.devices import Device, LatestValue
+from wattline.model.messages import ConnectionState, Reading
+from wattline.storage import schema
+from wattline.storage.base import (
+    Bucket,
+    CommitBatch,
+    CommitResult,
+    MetricStats,
+    QuarantineRecord,
+    RawPoint,
+    StoreUnavailableError,
+)
+
+InsertFactory = Callable[[Any], Any]
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, insert: InsertFactory) -> None:
+        self._engine = engine
+        self._insert = insert
+        self._insert_samples = insert(schema.samples).on_conflict_do_nothing()
+        excluded = insert(schema.latest).excluded
+        self._upsert_latest = insert(schema.latest).on_conflict_do_update(
+            index_elements=["device_id", "metric"],
+            set_={"ts_ms": excluded.ts_ms, "value": excluded.value},
+            # By the reading's own timestamp: a late upload must not overwrite a newer value.
+            where=excluded.ts_ms >= schema.latest.c.ts_ms,
+        )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def create_schema(self) -> None:
+        schema.metadata.create_all(self._engine)
+
+    # -- writes -------------------------------------------------------------
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        sample_rows = _sample_rows(batch.readings, batch.seen_ms)
+        try:
+            with self._engine.begin() as conn:
+                self._register(conn, batch.register, batch.seen_ms)
+                inserted = 0
+                if sample_rows:
+                    inserted = conn.execute(self._insert_samples, sample_rows).rowcount
+                    conn.execute(self._upsert_latest, _latest_rows(batch.readings))
+                self._apply_hellos(conn, batch)
+                self._apply_statuses(conn, batch)
+                self._touch_last_seen(conn, batch.seen_ms)
+                if batch.quarantined:
+                    conn.execute(
+                        schema.quarantine.insert(),
+                        [
+                            {
+                                "received_ms": q.received_ms,
+                                "topic": q.topic,
+                                "reason": q.reason,
+                                "detail": q.detail,
+                                "payload": q.payload,
+                            }
+                            for q in batch.quarantined
+                        ],
+                    )
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+        return CommitResult(samples_offered=len(sample_rows), samples_inserted=inserted)
+
+    def _register(self, conn: Connection, device_ids: Sequence[str], seen: dict[str, int]) -> None:
+        if device_ids:
+            conn.execute(
+                self._insert(schema.devices).on_conflict_do_nothing(),
+                [{"device_id": d, "registered_ms": seen.get(d, 0)} for d in device_ids],
+            )
+
+    def _apply_hellos(self, conn: Connection, batch: CommitBatch) -> None:
+        for hello in batch.hellos:
+            conn.execute(
+                update(schema.devices)
+                .where(schema.devices.c.device_id == hello.device_id)
+                .values(
+                    device_type=hello.device_type,
+                    firmware_version=hello.firmware_version,
+                    capabilities=json.dumps(list(hello.capabilities)),
+                )
+            )
+
+    def _apply_statuses(self, conn: Connection, batch: CommitBatch) -> None:
+        devices = schema.devices.c
+        for status in batch.statuses:
+            conn.execute(
+                update(schema.devices)
+                .where(devices.device_id == status.device_id)
+                # Retained and redelivered status messages arrive out of order.
+                .where((devices.state_ms.is_(None)) | (devices.state_ms <= status.ts_ms))
+                .values(state=status.state.value, state_ms=status.ts_ms)
+            )
+
+    def _touch_last_seen(self, conn: Connection, seen: dict[str, int]) -> None:
+        if not seen:
+            return
+        last_seen = schema.devices.c.last_seen_ms
+        newer: BindParameter[int] = bindparam("seen_ms")
+        statement = (
+            update(schema.devices)
+            .where(schema.devices.c.device_id == bindparam("dev_id"))
+            .values(
+                last_seen_ms=case(
+                    (last_seen.is_(None), newer), (last_seen < newer, newer), else_=last_seen
+                )
+            )
+        )
+        conn.execute(statement, [{"dev_id": d, "seen_ms": ms} for d, ms in seen.items()])
+
+    # -- registry -----------------------------------------------------------
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
+        wanted = list(device_ids)
+        if not wanted:
+            return set()
+        column = schema.devices.c.device_id
+        with self._read() as conn:
+            return set(conn.scalars(select(column).where(column.in_(wanted))))
+
+    def register_device(
+        self, device_id: str, device_type: str | None, now_ms: int
+    ) -> tuple[Device, bool]:
+        with self._engine.begin() as conn:
+            created = conn.execute(
+                self._insert(schema.devices)
+                .on_conflict_do_nothing()
+                .values(device_id=device_id, device_type=device_type, registered_ms=now_ms)
+            ).rowcount
+        device = self.get_device(device_id)
+        assert device is not None
+        return device, bool(created)
+
+    def list_devices(self) -> list[Device]:
+        with self._read() as conn:
+            rows = conn.execute(select(schema.devices).order_by(schema.devices.c.device_id))
+            return [_device(row) for row in rows.mappings()]
+
+    def get_device(self, device_id: str) -> Device | None:
+        with self._read() as conn:
+            row = (
+                conn.execute(select(schema.devices).where(schema.devices.c.device_id == device_id))
+                .mappings()
+                .first()
+            )
+        return _device(row) if row else None
+
+    # -- reads --------------------------------------------------------------
+
+    def latest_values(
+        self, device_ids: Sequence[str] | None = None
+    ) -> dict[str, list[LatestValue]]:
+        table = schema.latest
+        query = select(table).order_by(table.c.device_id, table.c.metric)
+        if device_ids is not None:
+            query = query.where(table.c.device_id.in_(list(device_ids)))
+        result: dict[str, list[LatestValue]] = {}
+        with self._read() as conn:
+            for row in conn.execute(query):
+                result.setdefault(row.device_id, []).append(
+                    LatestValue(metric=row.metric, ts_ms=row.ts_ms, value=row.value)
+                )
+        return result
+
+    def raw_points(
+        self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
+    ) -> list[RawPoint]:
+        s = schema.samples.c
+        in_range = [s.device_id == device_id, s.ts_ms >= start_ms, s.ts_ms < end_ms]
+        if fields:
+            in_range.append(s.metric.in_(list(fields)))
+        # Limit whole readings (timestamps), not sample rows, so no reading is cut in half.
+        first_ts = (
+            select(s.ts_ms).where(*in_range).distinct().order_by(s.ts_ms).limit(limit).subquery()
+        )
+        query = (
+            select(s.ts_ms, s.metric, s.value, s.seq)
+            .where(*in_range, s.ts_ms.in_(select(first_ts.c.ts_ms)))
+            .order_by(s.ts_ms, s.metric)
+        )
+        points: list[RawPoint] = []
+        with self._read() as conn:
+            for row in conn.execute(query):
+                if not points or points[-1].ts_ms != row.ts_ms:
+                    points.append(RawPoint(ts_ms=row.ts_ms, seq=row.seq, metrics={}))
+                points[-1].metrics[row.metric] = row.value
+        return points
+
+    def buckets(
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        interval_ms: int,
+        fields: Sequence[str] | None,
+    ) -> list[Bucket]:
+        s = schema.samples.c
+        # Buckets align to the epoch (UTC), so the same interval always yields the same edges.
+        bucket = (s.ts_ms // interval_ms * interval_ms).label("bucket")
+        query = (
+            select(
+                bucket,
+                s.metric,
+                func.avg(s.value),
+                func.min(s.value),
+                func.max(s.value),
+                func.count(),
+            )
+            .where(s.device_id == device_id, s.ts_ms >= start_ms, s.ts_ms < end_ms)
+            .group_by(bucket, s.metric)
+            .order_by(bucket, s.metric)
+        )
+        if fields:
+            query = query.where(s.metric.in_(list(fields)))
+        buckets: list[Bucket] = []
+        with self._read() as conn:
+            for start, metric, avg, low, high, count in conn.execute(query):
+                if not buckets or buckets[-1].start_ms != start:
+                    buckets.append(Bucket(start_ms=int(start), metrics={}))
+                buckets[-1].metrics[metric] = MetricStats(
+                    avg=float(avg), min=float(low), max=float(high), count=int(count)
+                )
+        return buckets
+
+    def quarantine(self, limit: int, reason: str | None = None) -> list[QuarantineRecord]:
+        q = schema.quarantine.c
+        query = select(schema.quarantine).order_by(q.id.desc()).limit(limit)
+        if reason is not None:
+            query = query.where(q.reason == reason)
+        with self._read() as conn:
+            return [QuarantineRecord(**row) for row in conn.execute(query).mappings()]
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.execute(select(1))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _read(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+
+
+def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "device_id": r.device_id,
+            "metric": metric,
+            "ts_ms": r.ts_ms,
+            "value": value,
+            "seq": r.seq,
+            "received_ms": seen.get(r.device_id, r.ts_ms),
+        }
+        for r in readings
+        for metric, value in r.metrics.items()
+    ]
+
+
+def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
+    # Reduce the batch first: one upsert per (device, metric) instead of one per sample.
+    newest: dict[tuple[str, str], tuple[int, float]] = {}
+    for r in readings:
+        for metric, value in r.metrics.items():
+            key = (r.device_id, metric)
+            current = newest.get(key)
+            if current is None or r.ts_ms >= current[0]:
+                newest[key] = (r.ts_ms, value)
+    return [
+        {"device_id": d, "metric": m, "ts_ms": ts, "value": v} for (d, m), (ts, v) in newest.items()
+    ]
+
+
+def _device(row: Any) -> Device:
+    return Device(
+        device_id=row["device_id"],
+        device_type=row["device_type"],
+        firmware_version=row["firmware_version"],
+        capabilities=tuple(json.loads(row["capabilities"] or "[]")),
+        registered_ms=row["registered_ms"],
+        last_seen_ms=row["last_seen_ms"],
+        state=ConnectionState(row["state"]),
+        state_ms=row["state_ms"],
+    )

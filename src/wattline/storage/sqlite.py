@@ -1,0 +1,37 @@
+"""The SQLite backend: one file in WAL mode, the embedded default."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.sqlite import insert
+
+from wattline.storage.sql import SqlStore
+
+# synchronous=FULL fsyncs every commit: a reading is acknowledged to the broker
+# only after its commit, so the commit must survive a power cut, not just a
+# process crash. Batching keeps the fsync count low.
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+def open_sqlite_store(path: Path) -> SqlStore:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in _PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    store = SqlStore(engine, insert)
+    store.create_schema()
+    return store
