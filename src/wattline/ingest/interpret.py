@@ -28,9 +28,21 @@ def interpret(message: InboundMessage, config: InterpretConfig) -> Interpreted |
         )
     try:
         device_id, kind = canonical.split_topic(message.topic, config.topic_prefix)
-        body = decode_payload(message.payload, message.content_type)
+        body = _decode(kind, message)
         return canonical.parse_message(device_id, kind, body, message.received_ms, config.limits)
     except ProtocolError as exc:
         return exc.as_rejection()
     except RecursionError:
         return Rejection(RejectReason.UNDECODABLE, "payload is nested too deeply")
+
+
+def _decode(kind: str, message: InboundMessage) -> object:
+    # Many firmwares send a bare word as their last will ("offline"), not JSON.
+    if kind == "status":
+        word = message.payload.strip()
+        if word in _BARE_STATES:
+            return word.decode()
+    return decode_payload(message.payload, message.content_type)
+
+
+_BARE_STATES = frozenset((b"online", b"offline", b"unknown"))

@@ -1,0 +1,175 @@
+"""The REST API over a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from wattline.api.app import create_app
+from wattline.api.services import ApiServices
+from wattline.model.messages import Reading
+from wattline.storage.base import CommitBatch, StoreUnavailableError
+from wattline.storage.sql import SqlStore
+
+TOKEN = "test-token"
+T0 = 1_764_057_600_000
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def services(store: object) -> ApiServices:
+    return ApiServices(
+        store=store,  # type: ignore[arg-type]
+        admin_token=TOKEN,
+        registry=CollectorRegistry(),
+        offline_after_ms=120_000,
+    )
+
+
+@pytest.fixture
+def client(store: SqlStore) -> Iterator[TestClient]:
+    readings = [
+        Reading("m1", T0 + i * 10_000, {"power_w": float(i), "voltage_v": 230.0}, i)
+        for i in range(36)  # six minutes at 10 s
+    ]
+    store.commit(CommitBatch(readings=readings, seen_ms={"m1": T0}, register=["m1"]))
+    with TestClient(create_app(services(store))) as test_client:
+        yield test_client
+
+
+def test_requests_without_the_token_are_refused(client: TestClient) -> None:
+    response = client.get("/api/v1/devices")
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
+    bad = client.get("/api/v1/devices", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_device_list_and_detail(client: TestClient) -> None:
+    listing = client.get("/api/v1/devices", headers=AUTH).json()
+    assert listing["count"] == 1
+    device = client.get("/api/v1/devices/m1", headers=AUTH).json()
+    assert device["latest"]["power_w"] == {"value": 35.0, "ts": "2025-11-25T08:05:50.000Z"}
+    assert device["status"] == "offline"  # silent since 2025
+    missing = client.get("/api/v1/devices/nope", headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "device 'nope' is not registered"
+
+
+def test_raw_points(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/devices/m1/telemetry",
+        params={"start": "2025-11-25T08:00:00Z", "end": T0 + 30_000, "fields": "power_w"},
+        headers=AUTH,
+    ).json()
+    assert body["interval"] is None
+    assert body["points"] == [
+        {"ts": f"2025-11-25T08:00:{s:02d}.000Z", "seq": s // 10, "values": {"power_w": s / 10}}
+        for s in (0, 10, 20)
+    ]
+
+
+def test_buckets(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/devices/m1/telemetry",
+        params={"start": T0, "end": T0 + 360_000, "interval": "1m", "fields": "power_w"},
+        headers=AUTH,
+    ).json()
+    assert len(body["buckets"]) == 6
+    first = body["buckets"][0]
+    assert first["ts"] == "2025-11-25T08:00:00.000Z"
+    assert first["values"]["power_w"] == {"avg": 2.5, "min": 0.0, "max": 5.0, "count": 6}
+
+
+def test_raw_points_report_truncation(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/devices/m1/telemetry", params={"start": T0, "limit": 5}, headers=AUTH
+    ).json()
+    assert len(body["points"]) == 5
+    assert body["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "yesterday"}, "start='yesterday' is neither an ISO 8601 timestamp"),
+        ({"start": T0 + 10, "end": T0}, "must be before end"),
+        ({"start": T0, "interval": "5 minutes"}, "interval '5 minutes' must be a whole number"),
+        ({"start": 0, "interval": "1s"}, "exceed 50000"),
+    ],
+)
+def test_bad_queries_get_a_precise_422(
+    client: TestClient, params: dict[str, object], message: str
+) -> None:
+    response = client.get("/api/v1/devices/m1/telemetry", params=params, headers=AUTH)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_latest(client: TestClient) -> None:
+    body = client.get("/api/v1/devices/m1/telemetry/latest", headers=AUTH).json()
+    assert body["values"]["voltage_v"]["value"] == 230.0
+
+
+def test_register_device_is_idempotent(client: TestClient) -> None:
+    created = client.post(
+        "/api/v1/devices", json={"device_id": "plug-1", "type": "smart_plug"}, headers=AUTH
+    )
+    assert created.status_code == 201
+    again = client.post("/api/v1/devices", json={"device_id": "plug-1"}, headers=AUTH)
+    assert again.status_code == 200
+    assert again.json()["type"] == "smart_plug"
+    bad = client.post("/api/v1/devices", json={"device_id": "no/slashes"}, headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_quarantine_reason_filter_is_validated(client: TestClient) -> None:
+    assert client.get("/api/v1/quarantine", headers=AUTH).json() == {"items": []}
+    bad = client.get("/api/v1/quarantine", params={"reason": "nonsense"}, headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_health_ok(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["components"]["database"]["status"] == "ok"
+
+
+class UnreachableStore:
+    """A store whose database has gone away: the shape of a real outage, no patching."""
+
+    def __init__(self, inner: SqlStore) -> None:
+        self._inner = inner
+
+    def ping(self) -> None:
+        raise StoreUnavailableError("connection refused")
+
+    def list_devices(self) -> list[object]:
+        raise StoreUnavailableError("connection refused")
+
+
+def test_health_503_and_api_503_when_the_database_is_unreachable(store: SqlStore) -> None:
+    with TestClient(create_app(services(UnreachableStore(store)))) as down:
+        health = down.get("/health")
+        assert health.status_code == 503
+        assert health.json()["components"]["database"] == {
+            "status": "down",
+            "detail": "connection refused",
+        }
+        listing = down.get("/api/v1/devices", headers=AUTH)
+        assert listing.status_code == 503
+        assert listing.json()["detail"] == "database unavailable: connection refused"
+
+
+def test_openapi_lists_the_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/health",
+        "/api/v1/devices",
+        "/api/v1/devices/{device_id}",
+        "/api/v1/devices/{device_id}/telemetry",
+        "/api/v1/devices/{device_id}/telemetry/latest",
+        "/api/v1/quarantine",
+    } <= set(paths)

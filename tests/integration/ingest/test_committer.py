@@ -1,0 +1,83 @@
+"""The committer with a real SQLite store and folder archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from wattline.archive.folder import FolderArchive
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.model.messages import InboundMessage
+from wattline.observability.metrics import IngestMetrics
+from wattline.storage.sql import SqlStore
+
+T0 = 1_764_057_600_000
+
+
+def telemetry(device: str, seq: int, value: float) -> InboundMessage:
+    body = {"seq": seq, "ts": T0 + seq * 1000, "metrics": {"power_w": value}}
+    return InboundMessage(f"iot/{device}/telemetry", orjson.dumps(body), T0 + 60_000)
+
+
+def make(
+    store: SqlStore, tmp_path: Path, *, auto_register: bool
+) -> tuple[Committer, CollectorRegistry]:
+    registry = CollectorRegistry()
+    committer = Committer(
+        store,
+        FolderArchive(tmp_path / "archive"),
+        InterpretConfig(),
+        IngestMetrics(registry),
+        auto_register=auto_register,
+    )
+    return committer, registry
+
+
+def counter(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    value = registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+def test_every_message_is_stored_quarantined_and_archived(store: SqlStore, tmp_path: Path) -> None:
+    committer, registry = make(store, tmp_path, auto_register=True)
+    hostile = InboundMessage("iot/m1/telemetry", b'{"ts": 1, "metrics": {"p": NaN}}', T0)
+    batch = [telemetry("m1", i, float(i)) for i in range(5)] + [hostile]
+    committer.commit(committer.plan(batch))
+
+    assert len(store.raw_points("m1", T0, T0 + 10_000, None, 100)) == 5
+    [quarantined] = store.quarantine(10)
+    assert quarantined.reason == "undecodable"
+    assert quarantined.payload == hostile.payload
+    archived = list(FolderArchive(tmp_path / "archive").read())
+    assert sorted(r.payload for r in archived) == sorted(m.payload for m in batch)
+    assert counter(registry, "wattline_ingest_samples_total", outcome="stored") == 5
+    assert counter(registry, "wattline_ingest_quarantined_total", reason="undecodable") == 1
+
+
+def test_redelivery_is_counted_as_duplicate(store: SqlStore, tmp_path: Path) -> None:
+    committer, registry = make(store, tmp_path, auto_register=True)
+    batch = [telemetry("m1", i, 1.0) for i in range(3)]
+    committer.commit(committer.plan(batch))
+    committer.commit(committer.plan(batch))
+    assert counter(registry, "wattline_ingest_samples_total", outcome="stored") == 3
+    assert counter(registry, "wattline_ingest_samples_total", outcome="duplicate") == 3
+
+
+def test_unknown_devices_are_quarantined_unless_registered(store: SqlStore, tmp_path: Path) -> None:
+    committer, _ = make(store, tmp_path, auto_register=False)
+    committer.commit(committer.plan([telemetry("stranger", 0, 1.0)]))
+    [record] = store.quarantine(10)
+    assert (record.reason, record.detail) == (
+        "unknown_device",
+        "device 'stranger' is not registered",
+    )
+    assert store.get_device("stranger") is None
+
+    store.register_device("stranger", "smart_plug", T0)
+    committer.commit(committer.plan([telemetry("stranger", 1, 2.0)]))
+    assert [p.metrics for p in store.raw_points("stranger", T0, T0 + 10_000, None, 10)] == [
+        {"power_w": 2.0}
+    ]

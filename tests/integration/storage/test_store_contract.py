@@ -1,0 +1,134 @@
+"""The contract every TelemetryStore backend keeps."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wattline.model.messages import ConnectionState, Hello, Reading, StatusReport
+from wattline.storage.base import CommitBatch, QuarantineEntry
+from wattline.storage.sql import SqlStore
+
+T0 = 1_764_057_600_000
+
+
+def reading(ts_ms: int, value: float, device: str = "d1", seq: int | None = None) -> Reading:
+    return Reading(device_id=device, ts_ms=ts_ms, metrics={"power_w": value}, seq=seq)
+
+
+def commit(store: SqlStore, *readings: Reading) -> int:
+    devices = {r.device_id for r in readings}
+    result = store.commit(
+        CommitBatch(readings=readings, seen_ms=dict.fromkeys(devices, T0), register=sorted(devices))
+    )
+    return result.samples_inserted
+
+
+def test_redelivered_readings_are_stored_once(store: SqlStore) -> None:
+    batch = [reading(T0 + i, float(i), seq=i) for i in range(100)]
+    assert commit(store, *batch) == 100
+    assert commit(store, *batch[50:]) == 0
+    points = store.raw_points("d1", T0, T0 + 1000, None, 1000)
+    assert [p.metrics["power_w"] for p in points] == [float(i) for i in range(100)]
+    assert [p.seq for p in points] == list(range(100))
+
+
+def test_latest_follows_the_reading_timestamp_not_arrival(store: SqlStore) -> None:
+    commit(store, reading(T0 + 5_000, 5.0))
+    commit(store, reading(T0 + 1_000, 1.0))  # a late upload of an older reading
+    [latest] = store.latest_values(["d1"])["d1"]
+    assert (latest.ts_ms, latest.value) == (T0 + 5_000, 5.0)
+    commit(store, reading(T0 + 9_000, 9.0), reading(T0 + 7_000, 7.0))
+    [latest] = store.latest_values(["d1"])["d1"]
+    assert (latest.ts_ms, latest.value) == (T0 + 9_000, 9.0)
+
+
+def test_hello_status_and_last_seen(store: SqlStore) -> None:
+    store.commit(
+        CommitBatch(
+            hellos=[Hello("m1", "dc_meter", "2.0.1", ("voltage_v",))],
+            statuses=[StatusReport("m1", ConnectionState.ONLINE, T0 + 10)],
+            seen_ms={"m1": T0 + 10},
+            register=["m1"],
+        )
+    )
+    # an older, redelivered "offline" must not override the newer "online"
+    store.commit(
+        CommitBatch(statuses=[StatusReport("m1", ConnectionState.OFFLINE, T0)], seen_ms={"m1": T0})
+    )
+    device = store.get_device("m1")
+    assert device is not None
+    assert device.device_type == "dc_meter"
+    assert device.firmware_version == "2.0.1"
+    assert device.capabilities == ("voltage_v",)
+    assert device.state is ConnectionState.ONLINE
+    assert device.last_seen_ms == T0 + 10
+
+
+def test_register_is_idempotent(store: SqlStore) -> None:
+    first, created = store.register_device("plug-9", "smart_plug", T0)
+    again, created_again = store.register_device("plug-9", "other", T0 + 1)
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert store.existing_devices(["plug-9", "nope"]) == {"plug-9"}
+
+
+def test_quarantine_newest_first_with_raw_bytes(store: SqlStore) -> None:
+    entries = [
+        QuarantineEntry(T0 + i, "iot/x/telemetry", "bad_value", f"detail {i}", bytes([i, 255]))
+        for i in range(3)
+    ]
+    store.commit(CommitBatch(quarantined=entries))
+    records = store.quarantine(10)
+    assert [r.detail for r in records] == ["detail 2", "detail 1", "detail 0"]
+    assert records[0].payload == bytes([2, 255])
+    assert store.quarantine(10, reason="too_large") == []
+
+
+def test_raw_points_limit_whole_readings_and_filter_fields(store: SqlStore) -> None:
+    rows = [
+        Reading("d1", T0 + i * 1000, {"a": float(i), "b": -float(i), "c": 0.0}, i)
+        for i in range(10)
+    ]
+    commit(store, *rows)
+    points = store.raw_points("d1", T0, T0 + 10_000, ["a", "b"], 4)
+    assert len(points) == 4
+    assert all(set(p.metrics) == {"a", "b"} for p in points)
+    assert store.raw_points("d1", T0 + 10_000, T0 + 20_000, None, 10) == []
+
+
+timestamps = st.integers(min_value=0, max_value=3 * 3_600_000)
+values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batches=st.lists(st.lists(st.tuples(timestamps, values), max_size=40), max_size=6),
+    interval_ms=st.sampled_from([60_000, 900_000, 3_600_000]),
+)
+def test_buckets_equal_a_recomputation_from_first_arrivals(
+    store: SqlStore, batches: list[list[tuple[int, float]]], interval_ms: int
+) -> None:
+    device = f"h{abs(hash((str(batches), interval_ms))) % 10**12}"
+    first_arrival: dict[int, float] = {}
+    for batch in batches:
+        unique = dict(batch)  # one value per timestamp within a message
+        commit(store, *(reading(T0 + ts, v, device) for ts, v in unique.items()))
+        for ts, v in unique.items():
+            first_arrival.setdefault(ts, v)
+    expected: dict[int, list[float]] = defaultdict(list)
+    for ts, v in first_arrival.items():
+        expected[(T0 + ts) // interval_ms * interval_ms].append(v)
+    buckets = store.buckets(device, T0, T0 + 4 * 3_600_000, interval_ms, None)
+    assert [b.start_ms for b in buckets] == sorted(expected)
+    for bucket in buckets:
+        stats = bucket.metrics["power_w"]
+        want = expected[bucket.start_ms]
+        assert stats.count == len(want)
+        assert stats.min == min(want)
+        assert stats.max == max(want)
+        assert abs(stats.avg - sum(want) / len(want)) <= 1e-9 * max(1.0, *map(abs, want))
