@@ -24,12 +24,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(**flags: Any) -> Settings:  # type: ignore[return]
     """Flags win over WATTLINE_* variables, which win over defaults."""
-    given = {name: value for name, value in flags.items() if value is not None}
+    given = {name: value for name, value in flags.items() if value not in (None, "")}
     try:
         return Settings(**given)
     except ValidationError as exc:
@@ -186,12 +186,19 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
         topic_prefix=topic_prefix,
     )
     stop = threading.Event()
+    sent: list[int] = []
+    worker = threading.Thread(
+        target=lambda: sent.append(publisher.run(stop, max_rounds=rounds)), name="simulator"
+    )
+    worker.start()
     try:
-        sent = publisher.run(stop, max_rounds=rounds)
+        while worker.is_alive():
+            worker.join(0.5)
     except KeyboardInterrupt:
+        # Let the publisher say "offline" and flush before the process ends.
         stop.set()
-        sent = 0
-    console.print(f"published {sent} telemetry messages")
+        worker.join()
+    console.print(f"published {sum(sent)} telemetry messages")
 
 
 @app.command()

@@ -16,7 +16,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +119,8 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-@contextlib.contextmanager
-def _simulator(settings: Settings) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _simulator(settings: Settings) -> AsyncIterator[None]:
     if not settings.demo or settings.sim_devices == 0:
         yield
         return
@@ -139,7 +139,9 @@ def _simulator(settings: Settings) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        thread.join(10)
+        # Joined off the event loop: the embedded broker runs on that loop and
+        # must keep acknowledging the fleet's final "offline" messages.
+        await asyncio.to_thread(thread.join, 10)
 
 
 def _stop_event() -> asyncio.Event:
@@ -185,7 +187,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     api_task = asyncio.create_task(server.serve())
     try:
         await asyncio.to_thread(collector.wait_connected, 10.0)
-        with _simulator(settings):
+        async with _simulator(settings):
             announce(_announcement(settings, token, token_source))
             await _wait_for_stop(stop, api_task)
             log.info("stopping")

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wattline.ingest.committer import Committer
 from wattline.ingest.mqtt_source import Delivery, MqttSource
@@ -18,6 +19,7 @@ from wattline.storage.base import StoreUnavailableError
 log = logging.getLogger("wattline.ingest")
 
 Item = tuple[InboundMessage, Delivery]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,10 @@ class BatchPolicy:
     max_messages: int = 2000
     # Upper bound on the latency batching adds to a reading.
     max_wait_s: float = 0.05
+    # Flush as soon as the stream pauses this long. A broker holds back further
+    # messages once its in-flight window (Mosquitto: 20 for MQTT 3.1.1) is
+    # unacknowledged, so waiting out max_wait_s would only add latency.
+    idle_gap_s: float = 0.002
     queue_max_messages: int = 20_000
     retry_delay_s: float = 0.5
 
@@ -38,19 +44,25 @@ class CollectorStatus:
     store_healthy: bool
 
 
-def gather_batch(
-    items: queue.Queue[Item], max_messages: int, max_wait_s: float, first_wait_s: float
-) -> list[Item]:
-    """Block up to first_wait_s for one item, then take more until full or max_wait_s passes."""
+def gather_batch(items: queue.Queue[T], policy: BatchPolicy, first_wait_s: float) -> list[T]:
+    """Block up to first_wait_s for one item, then take more until the batch is full,
+    max_wait_s has passed, or the stream pauses for idle_gap_s."""
     try:
         batch = [items.get(timeout=first_wait_s)]
     except queue.Empty:
         return []
-    deadline = time.monotonic() + max_wait_s
-    while len(batch) < max_messages:
-        remaining = deadline - time.monotonic()
+    deadline = time.monotonic() + policy.max_wait_s
+    while len(batch) < policy.max_messages:
         try:
-            batch.append(items.get_nowait() if remaining <= 0 else items.get(timeout=remaining))
+            batch.append(items.get_nowait())
+            continue
+        except queue.Empty:
+            pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            batch.append(items.get(timeout=min(remaining, policy.idle_gap_s)))
         except queue.Empty:
             break
     return batch
@@ -102,7 +114,7 @@ class Collector:
     def _run(self) -> None:
         policy = self._policy
         while True:
-            batch = gather_batch(self._queue, policy.max_messages, policy.max_wait_s, 0.2)
+            batch = gather_batch(self._queue, policy, first_wait_s=0.2)
             if batch:
                 if not self._commit_until_done(batch):
                     return

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 import cbor2
 import pytest
@@ -16,8 +15,8 @@ from wattline.model.messages import (
     ConnectionState,
     InboundMessage,
     Interpreted,
-    RejectReason,
     Rejection,
+    RejectReason,
 )
 
 NOW_MS = 1_764_057_600_000

@@ -1,0 +1,132 @@
+"""Start the real ``wattline`` command as a user would, on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.conftest import free_port
+
+TOKEN = "e2e-admin-token"
+
+
+@dataclass
+class RunningWattline:
+    proc: subprocess.Popen[bytes]
+    api_url: str
+    mqtt_host: str
+    mqtt_port: int
+    topic_prefix: str
+    data_dir: Path
+    stderr_path: Path
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> tuple[int, str]:
+        """Ctrl-C, as a user would; return the exit code and what was printed to stderr."""
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode, self.stderr_path.read_text()
+
+
+def wait_until(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def start_wattline(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> RunningWattline:
+    http_port, mqtt_port = free_port(), free_port()
+    prefix = f"e2e{uuid.uuid4().hex[:8]}"
+    stderr_path = tmp_path / "wattline.stderr"
+    full_env = {
+        **os.environ,
+        "WATTLINE_TOPIC_PREFIX": prefix,
+        "WATTLINE_ADMIN_TOKEN": TOKEN,
+        "WATTLINE_MQTT_CLIENT_ID": f"wattline-{prefix}",
+        **(env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "wattline",
+        "up",
+        "--http-port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        *args,
+    ]
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL, stderr=stderr)
+    mqtt_url = full_env.get("WATTLINE_MQTT_URL", f"mqtt://127.0.0.1:{mqtt_port}")
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    running = RunningWattline(
+        proc,
+        f"http://127.0.0.1:{http_port}",
+        host,
+        int(port),
+        prefix,
+        tmp_path / "data",
+        stderr_path,
+    )
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"wattline up exited early:\n{stderr_path.read_text()}")
+        try:
+            body = httpx.get(f"{running.api_url}/health", timeout=1).json()
+        except httpx.HTTPError:
+            return False
+        return bool(body["components"].get("mqtt", {}).get("status") == "ok")
+
+    wait_until(healthy, 30, "wattline up to report healthy")
+    return running
+
+
+@pytest.fixture
+def wattline_embedded(tmp_path: Path) -> Iterator[RunningWattline]:
+    running = start_wattline(tmp_path, "--auto-register")
+    yield running
+    running.stop()
+
+
+def forget_session(host: str, port: int, client_id: str) -> None:
+    """Drop a persistent session so the broker keeps nothing of this test."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(host, port)
+    client.disconnect()

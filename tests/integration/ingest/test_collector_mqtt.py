@@ -1,0 +1,131 @@
+"""The collector against a real Mosquitto: acknowledge only after commit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from prometheus_client import CollectorRegistry
+from tests.e2e.conftest import forget_session, wait_until
+
+from wattline.archive.folder import FolderArchive
+from wattline.ingest.collector import BatchPolicy, Collector
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource
+from wattline.observability.metrics import IngestMetrics
+from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
+from wattline.storage.sql import SqlStore
+
+T0 = 1_764_057_600_000
+
+
+class OutageStore:
+    """A real store behind a switchable outage, the way a database restart looks to us."""
+
+    def __init__(self, inner: SqlStore, failures: int) -> None:
+        self._inner = inner
+        self.failures_left = failures
+        self.attempts = 0
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        self.attempts += 1
+        if self.failures_left != 0:
+            self.failures_left -= 1
+            raise StoreUnavailableError("database is restarting")
+        return self._inner.commit(batch)
+
+    def existing_devices(self, device_ids: Sequence[str]) -> set[str]:
+        return self._inner.existing_devices(device_ids)
+
+
+def make_collector(
+    store: object, endpoint: MqttEndpoint, prefix: str, client_id: str, tmp_path: Path
+) -> tuple[Collector, CollectorRegistry]:
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    committer = Committer(
+        store,  # type: ignore[arg-type]
+        FolderArchive(tmp_path / "archive"),
+        InterpretConfig(topic_prefix=prefix),
+        metrics,
+        auto_register=True,
+    )
+
+    def make_source(deliver: DeliverFn) -> MqttSource:
+        return MqttSource(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver)
+
+    policy = BatchPolicy(max_messages=100, retry_delay_s=0.05)
+    return Collector(make_source, committer, metrics, policy), registry
+
+
+def publish(endpoint: MqttEndpoint, prefix: str, device: str, count: int) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex}")
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    infos = [
+        client.publish(
+            f"{prefix}/{device}/telemetry",
+            json.dumps({"seq": i, "ts": T0 + i, "metrics": {"energy_wh": float(i)}}),
+            qos=1,
+        )
+        for i in range(count)
+    ]
+    for info in infos:
+        info.wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def stored(store: SqlStore, device: str) -> int:
+    return len(store.raw_points(device, T0, T0 + 10**6, None, 10**6))
+
+
+def test_a_database_outage_delays_but_loses_nothing(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
+    flaky = OutageStore(store, failures=5)
+    collector, registry = make_collector(flaky, endpoint, prefix, client_id, tmp_path)
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        publish(endpoint, prefix, "m1", 500)
+        wait_until(lambda: stored(store, "m1") == 500, 30, "500 readings after the outage")
+    finally:
+        collector.stop()
+        forget_session(endpoint.host, endpoint.port, client_id)
+    assert registry.get_sample_value("wattline_ingest_store_errors_total") == 5
+    assert (
+        registry.get_sample_value("wattline_ingest_samples_total", {"outcome": "stored"})
+        == 1000 / 2
+    )
+
+
+def test_unacknowledged_messages_are_redelivered_to_the_next_collector(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
+    down = OutageStore(store, failures=-1)  # never recovers
+    first, _ = make_collector(down, endpoint, prefix, client_id, tmp_path)
+    first.start()
+    try:
+        assert first.wait_connected(10)
+        publish(endpoint, prefix, "m2", 200)
+        wait_until(lambda: down.attempts >= 2, 10, "the first collector to try committing")
+    finally:
+        first.stop()  # gives up without acknowledging anything
+    assert stored(store, "m2") == 0
+
+    second, _ = make_collector(store, endpoint, prefix, client_id, tmp_path)
+    second.start()
+    try:
+        wait_until(lambda: stored(store, "m2") == 200, 30, "redelivery to the second collector")
+    finally:
+        second.stop()
+        forget_session(endpoint.host, endpoint.port, client_id)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from wattline.ingest.collector import BatchPolicy, gather_batch
+
+
+def filled(count: int) -> queue.Queue[int]:
+    items: queue.Queue[int] = queue.Queue()
+    for i in range(count):
+        items.put(i)
+    return items
+
+
+def test_empty_queue_gives_an_empty_batch() -> None:
+    assert gather_batch(filled(0), BatchPolicy(), first_wait_s=0.01) == []
+
+
+def test_batch_is_capped_at_max_messages_in_order() -> None:
+    items = filled(25)
+    policy = BatchPolicy(max_messages=10)
+    assert gather_batch(items, policy, 0.01) == list(range(10))
+    assert gather_batch(items, policy, 0.01) == list(range(10, 20))
+    assert gather_batch(items, policy, 0.01) == list(range(20, 25))
+
+
+def test_a_pause_in_the_stream_flushes_without_waiting_out_max_wait() -> None:
+    policy = BatchPolicy(max_wait_s=5.0, idle_gap_s=0.01)
+    started = time.monotonic()
+    assert gather_batch(filled(3), policy, 0.01) == [0, 1, 2]
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_steady_trickle_is_cut_at_max_wait() -> None:
+    items: queue.Queue[int] = queue.Queue()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        i = 0
+        while not stop.is_set():
+            items.put(i)
+            i += 1
+            time.sleep(0.001)
+
+    producer = threading.Thread(target=trickle)
+    producer.start()
+    try:
+        batch = gather_batch(items, BatchPolicy(max_wait_s=0.1, idle_gap_s=0.05), 1.0)
+    finally:
+        stop.set()
+        producer.join()
+    assert batch == list(range(len(batch)))
+    assert 10 < len(batch) < 1000
