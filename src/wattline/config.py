@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     # sharing one id would steal each other's session.
     mqtt_client_id: str = "wattline-collector"
     topic_prefix: str = "iot"
+    # postgresql://user@host/db; unset means SQLite in the data dir
+    database_url: str | None = None
+    # s3://bucket/prefix; unset means a folder in the data dir
+    archive_url: str | None = None
     admin_token: SecretStr | None = None
     auto_register: bool = False
     demo: bool = False

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
-from wattline.archive.folder import FolderArchive
+from wattline.archive.factory import open_archive
 from wattline.broker.embedded import EmbeddedBroker
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
@@ -36,7 +36,7 @@ from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.canonical import Limits
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.sql import SqlStore
-from wattline.storage.sqlite import open_sqlite_store
+from wattline.storage.factory import open_store
 
 log = logging.getLogger("wattline")
 
@@ -93,7 +93,7 @@ def build_collector(settings: Settings, store: SqlStore, registry: CollectorRegi
     metrics = IngestMetrics(registry)
     committer = Committer(
         store,
-        FolderArchive(settings.archive_dir),
+        open_archive(settings),
         InterpretConfig(
             topic_prefix=settings.topic_prefix,
             max_payload_bytes=settings.max_payload_bytes,
@@ -163,7 +163,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     broker = EmbeddedBroker(settings.host, settings.mqtt_port) if settings.embedded_broker else None
     if broker is not None:
         await broker.start()
-    store = open_sqlite_store(settings.database_path)
+    store = open_store(settings)
     registry = CollectorRegistry()
     collector = build_collector(settings, store, registry)
     collector.start()
@@ -227,7 +227,7 @@ def _announcement(settings: Settings, token: str, token_source: str) -> Announce
 async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
     stop = _stop_event()
-    store = open_sqlite_store(settings.database_path)
+    store = open_store(settings)
     collector = build_collector(settings, store, CollectorRegistry())
     collector.start()
     try:
