@@ -145,11 +145,23 @@ def collect(
     mqtt_url: MqttUrl = None,
     data_dir: DataDir = None,
     client_id: ClientId = None,
+    shared_group: Annotated[
+        str | None,
+        typer.Option(
+            "--shared-group",
+            envvar="WATTLINE_MQTT_SHARED_GROUP",
+            help="share the stream with other collectors in this group (MQTT 5)",
+        ),
+    ] = None,
     log_level: LogLevel = None,
 ) -> None:
     """Run a collector alone, against an external broker."""
     settings = _settings(
-        mqtt_url=mqtt_url, data_dir=data_dir, mqtt_client_id=client_id, log_level=log_level
+        mqtt_url=mqtt_url,
+        data_dir=data_dir,
+        mqtt_client_id=client_id,
+        mqtt_shared_group=shared_group,
+        log_level=log_level,
     )
     if settings.mqtt_url is None:
         _fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,12 @@ class Settings(BaseSettings):
     # sharing one id would steal each other's session.
     mqtt_client_id: str = "wattline-collector"
     topic_prefix: str = "iot"
+    # "3.1.1" or "5"; unset: 5 for an external broker, 3.1.1 for the embedded one
+    mqtt_protocol: Literal["3.1.1", "5"] | None = None
+    # collectors sharing this group split the stream (MQTT 5 shared subscriptions)
+    mqtt_shared_group: str | None = None
+    mqtt_session_expiry_s: int = Field(7 * 86_400, ge=0)
+    mqtt_receive_maximum: int = Field(2000, ge=1, le=65_535)
     # postgresql://user@host/db; unset means SQLite in the data dir
     database_url: str | None = None
     # s3://bucket/prefix; unset means a folder in the data dir

@@ -31,7 +31,7 @@ from wattline.config import Settings
 from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource
+from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.canonical import Limits
 from wattline.simulator import FleetPublisher, build_fleet
@@ -106,9 +106,25 @@ def build_collector(settings: Settings, store: SqlStore, registry: CollectorRegi
     topics = [f"{settings.topic_prefix}/+/{kind}" for kind in ("telemetry", "hello", "status")]
 
     def make_source(deliver: DeliverFn) -> MqttSource:
-        return MqttSource(endpoint, settings.mqtt_client_id, topics, deliver)
+        return MqttSource(
+            endpoint, settings.mqtt_client_id, topics, deliver, options=session_options(settings)
+        )
 
     return Collector(make_source, committer, metrics)
+
+
+def session_options(settings: Settings) -> SessionOptions:
+    mqtt5 = settings.mqtt_protocol == "5" or (
+        settings.mqtt_protocol is None and not settings.embedded_broker
+    )
+    if settings.mqtt_shared_group and not mqtt5:
+        raise StartupError("WATTLINE_MQTT_SHARED_GROUP needs MQTT 5 (WATTLINE_MQTT_PROTOCOL=5)")
+    return SessionOptions(
+        mqtt5=mqtt5,
+        shared_group=settings.mqtt_shared_group,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        receive_maximum=settings.mqtt_receive_maximum,
+    )
 
 
 class _QuietServer(uvicorn.Server):

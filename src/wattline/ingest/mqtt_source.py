@@ -17,7 +17,10 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from wattline.model.messages import InboundMessage
 
@@ -59,41 +62,82 @@ class Delivery:
 DeliverFn = Callable[[InboundMessage, Delivery], None]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How the collector's MQTT session is set up."""
+
+    # MQTT 5 is needed for the receive window and session expiry below; the
+    # embedded amqtt broker speaks only 3.1.1.
+    mqtt5: bool = False
+    # Collectors in one group share the stream ($share/{group}/...): each
+    # message goes to one of them.
+    shared_group: str | None = None
+    # How long the broker keeps the session (and queues for it) while the
+    # collector is away. MQTT 3.1.1 sessions never expire.
+    session_expiry_s: int = 7 * 86_400
+    # Unacknowledged messages the broker may have in flight to us (MQTT 5's
+    # Receive Maximum). With acknowledge-after-commit this bounds the batch size.
+    receive_maximum: int = 2000
+
+    def subscription(self, topic: str) -> str:
+        return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
+
+
 class MqttSource:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each argument is a separate concern
         self,
         endpoint: MqttEndpoint,
         client_id: str,
         topics: Sequence[str],
         deliver: DeliverFn,
         *,
+        options: SessionOptions | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._endpoint = endpoint
-        self._topics = list(topics)
+        self._options = options or SessionOptions()
+        self._topics = [self._options.subscription(topic) for topic in topics]
         self._deliver = deliver
         self._clock_ms = clock_ms
         self._generation = 0
         self._lock = threading.Lock()
         self.connected = threading.Event()
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
+        if self._options.mqtt5:
+            self._client = mqtt.Client(
+                callback_api_version=CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            self._client = mqtt.Client(
+                callback_api_version=CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=False,
+                protocol=mqtt.MQTTv311,
+                manual_ack=True,
+            )
         if endpoint.username:
             self._client.username_pw_set(endpoint.username, endpoint.password)
-        # A large window lets the broker keep the pipeline full while a batch commits.
-        self._client.max_inflight_messages_set(1000)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
 
     def start(self) -> None:
-        self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30)
+        if self._options.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._options.session_expiry_s
+            properties.ReceiveMaximum = self._options.receive_maximum
+            self._client.connect_async(
+                self._endpoint.host,
+                self._endpoint.port,
+                keepalive=30,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -129,7 +173,10 @@ class MqttSource:
             return
         with self._lock:
             self._generation += 1
-        client.subscribe([(topic, 1) for topic in self._topics])
+        if self._options.mqtt5:
+            client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in self._topics])
+        else:
+            client.subscribe([(topic, 1) for topic in self._topics])
         self.connected.set()
         log.info("collector connected to %s, subscribed to %s", self._endpoint, self._topics)
 

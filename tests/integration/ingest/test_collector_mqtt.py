@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from prometheus_client import CollectorRegistry
 from tests.e2e.conftest import forget_session, wait_until
 
@@ -15,7 +16,7 @@ from wattline.archive.folder import FolderArchive
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource
+from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.sql import SqlStore
@@ -42,8 +43,17 @@ class OutageStore:
         return self._inner.existing_devices(device_ids)
 
 
-def make_collector(
-    store: object, endpoint: MqttEndpoint, prefix: str, client_id: str, tmp_path: Path
+V311 = SessionOptions()
+V5 = SessionOptions(mqtt5=True, receive_maximum=50)
+
+
+def make_collector(  # noqa: PLR0913
+    store: object,
+    endpoint: MqttEndpoint,
+    prefix: str,
+    client_id: str,
+    tmp_path: Path,
+    options: SessionOptions = V311,
 ) -> tuple[Collector, CollectorRegistry]:
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
@@ -56,7 +66,7 @@ def make_collector(
     )
 
     def make_source(deliver: DeliverFn) -> MqttSource:
-        return MqttSource(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver)
+        return MqttSource(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver, options=options)
 
     policy = BatchPolicy(max_messages=100, retry_delay_s=0.05)
     return Collector(make_source, committer, metrics, policy), registry
@@ -106,13 +116,14 @@ def test_a_database_outage_delays_but_loses_nothing(
     )
 
 
+@pytest.mark.parametrize("options", [V311, V5], ids=["mqtt311", "mqtt5"])
 def test_unacknowledged_messages_are_redelivered_to_the_next_collector(
-    store: SqlStore, mosquitto_url: str, tmp_path: Path
+    store: SqlStore, mosquitto_url: str, tmp_path: Path, options: SessionOptions
 ) -> None:
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
     down = OutageStore(store, failures=-1)  # never recovers
-    first, _ = make_collector(down, endpoint, prefix, client_id, tmp_path)
+    first, _ = make_collector(down, endpoint, prefix, client_id, tmp_path, options)
     first.start()
     try:
         assert first.wait_connected(10)
@@ -122,10 +133,39 @@ def test_unacknowledged_messages_are_redelivered_to_the_next_collector(
         first.stop()  # gives up without acknowledging anything
     assert stored(store, "m2") == 0
 
-    second, _ = make_collector(store, endpoint, prefix, client_id, tmp_path)
+    second, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, options)
     second.start()
     try:
         wait_until(lambda: stored(store, "m2") == 200, 30, "redelivery to the second collector")
     finally:
         second.stop()
         forget_session(endpoint.host, endpoint.port, client_id)
+
+
+def test_two_collectors_in_a_shared_group_store_each_reading_once(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix = f"it{uuid.uuid4().hex[:8]}"
+    shared = SessionOptions(mqtt5=True, shared_group=f"g{prefix}")
+    client_ids = [f"collector-{uuid.uuid4().hex}" for _ in range(2)]
+    pairs = [
+        make_collector(store, endpoint, prefix, cid, tmp_path / cid, shared) for cid in client_ids
+    ]
+    for collector, _ in pairs:
+        collector.start()
+    try:
+        assert all(collector.wait_connected(10) for collector, _ in pairs)
+        publish(endpoint, prefix, "m3", 2000)
+        wait_until(lambda: stored(store, "m3") == 2000, 30, "2000 readings via two collectors")
+    finally:
+        for collector, _ in pairs:
+            collector.stop()
+        for cid in client_ids:
+            forget_session(endpoint.host, endpoint.port, cid)
+    handled = [
+        registry.get_sample_value("wattline_ingest_messages_total", {"outcome": "accepted"}) or 0
+        for _, registry in pairs
+    ]
+    assert sum(handled) == 2000  # each message went to exactly one collector
+    assert min(handled) > 0  # and both did work
