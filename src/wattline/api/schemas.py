@@ -92,3 +92,21 @@ class ComponentHealth(BaseModel):
 class HealthOut(BaseModel):
     status: str
     components: dict[str, ComponentHealth]
+
+
+class GapOut(BaseModel):
+    boot: int = Field(description="the device's boot counter (incremented by each hello)")
+    first_seq: int
+    last_seq: int
+    missing: int
+    detected_at: str
+
+
+class SequenceOut(BaseModel):
+    device_id: str
+    boot: int
+    next_seq: int | None = Field(description="the sequence number expected next")
+    resets: int = Field(description="counter restarts detected without a hello")
+    duplicates: int = Field(description="readings dropped as already seen by (device, seq)")
+    missing: int = Field(description="sequence numbers in open gaps")
+    gaps: list[GapOut]

@@ -31,6 +31,8 @@ class BatchPlan:
     archive: list[ArchiveRecord] = field(default_factory=list)
     seen_ms: dict[str, int] = field(default_factory=dict)
     register: list[str] = field(default_factory=list)
+    # hellos and readings in arrival order, for sequence tracking
+    arrival: list[Reading | Hello] = field(default_factory=list)
     # set once the archive holds this batch, so a retried commit does not archive it twice
     archived: bool = False
 
@@ -80,6 +82,7 @@ class Committer:
                 quarantined=plan.quarantined,
                 seen_ms=plan.seen_ms,
                 register=plan.register,
+                arrival_order=plan.arrival,
             )
         )
         self._known.update(plan.register)
@@ -102,6 +105,8 @@ class Committer:
             self._metrics.quarantined.labels(entry.reason).inc()
         self._metrics.samples.labels("stored").inc(result.samples_inserted)
         self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
+        self._metrics.samples.labels("corrected").inc(result.samples_corrected)
+        self._metrics.seq_duplicates.inc(result.readings_seq_duplicate)
 
 
 def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejection) -> None:
@@ -127,8 +132,10 @@ def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejectio
 
 def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
     plan.readings.extend(outcome.readings)
+    plan.arrival.extend(outcome.readings)
     if outcome.hello is not None:
         plan.hellos.append(outcome.hello)
+        plan.arrival.append(outcome.hello)
     if outcome.status is not None:
         plan.statuses.append(outcome.status)
     previous = plan.seen_ms.get(outcome.device_id, 0)

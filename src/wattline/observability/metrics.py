@@ -21,8 +21,13 @@ class IngestMetrics:
         )
         self.samples = Counter(
             "wattline_ingest_samples",
-            "Samples offered to storage, by outcome (stored or duplicate)",
+            "Samples offered to storage, by outcome (stored, duplicate, corrected)",
             ["outcome"],
+            registry=registry,
+        )
+        self.seq_duplicates = Counter(
+            "wattline_ingest_seq_duplicates",
+            "Readings dropped because their (device, seq) had already been stored",
             registry=registry,
         )
         self.commit_seconds = Histogram(

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import Hello, Reading, StatusReport
+from wattline.model.sequence import SeqState
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +46,22 @@ class CommitBatch:
     seen_ms: dict[str, int] = field(default_factory=dict)
     # devices to create on first contact (demo mode's auto-registration)
     register: Sequence[str] = ()
+    # hellos and readings in arrival order, for sequence tracking; None: hellos first
+    arrival_order: Sequence[Reading | Hello] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CommitResult:
     samples_offered: int
     samples_inserted: int
+    # existing (device, metric, ts) whose value changed: the newest arrival won
+    samples_corrected: int = 0
+    # readings dropped because their (device, seq) was already seen
+    readings_seq_duplicate: int = 0
 
     @property
     def samples_duplicate(self) -> int:
-        return self.samples_offered - self.samples_inserted
+        return self.samples_offered - self.samples_inserted - self.samples_corrected
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,8 @@ class TelemetryStore(Protocol):
     ) -> list[Bucket]: ...
 
     def quarantine(self, limit: int, reason: str | None = None) -> list[QuarantineRecord]: ...
+
+    def sequence_state(self, device_id: str) -> SeqState | None: ...
 
     def ping(self) -> None: ...
 

@@ -70,3 +70,19 @@ quarantine = Table(
     Column("payload", LargeBinary, nullable=False),
     Index("ix_quarantine_reason", "reason", "id"),
 )
+
+# Per-device sequence tracking (model/sequence.py), read and written in the
+# commit transaction so collectors sharing a device's stream agree.
+seq_state = Table(
+    "seq_state",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("boot", Integer, nullable=False),
+    Column("next_seq", BigInteger),
+    Column("boot_first_ts_ms", BigInteger),
+    Column("last_ts_ms", BigInteger),
+    Column("resets", Integer, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    # open gaps as JSON [[boot, first_seq, last_seq, detected_ms], ...]
+    Column("gaps", Text, nullable=False),
+)

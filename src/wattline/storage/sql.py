@@ -7,6 +7,7 @@ Backends differ only in how the engine is made and which dialect's INSERT
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy import BindParameter, Connection, Engine, bindparam, case, func,
 from sqlalchemy.exc import OperationalError
 
 from wattline.model.devices import Device, LatestValue
-from wattline.model.messages import ConnectionState, Reading
+from wattline.model.messages import ConnectionState, Hello, Reading
+from wattline.model.sequence import SeqState, sequence_batch
 from wattline.storage import schema
 from wattline.storage.base import (
     Bucket,
@@ -25,6 +27,7 @@ from wattline.storage.base import (
     RawPoint,
     StoreUnavailableError,
 )
+from wattline.storage.sequencing import lock_states, read_state, save_states
 
 InsertFactory = Callable[[Any], Any]
 
@@ -34,6 +37,17 @@ class SqlStore:
         self._engine = engine
         self._insert = insert
         self._insert_samples = insert(schema.samples).on_conflict_do_nothing()
+        s = schema.samples.c
+        self._correct_sample = (
+            update(schema.samples)
+            .where(
+                s.device_id == bindparam("k_device_id"),
+                s.metric == bindparam("k_metric"),
+                s.ts_ms == bindparam("k_ts_ms"),
+                s.value != bindparam("k_value"),
+            )
+            .values(value=bindparam("k_value"), received_ms=bindparam("k_received_ms"))
+        )
         excluded = insert(schema.latest).excluded
         self._upsert_latest = insert(schema.latest).on_conflict_do_update(
             index_elements=["device_id", "metric"],
@@ -52,14 +66,20 @@ class SqlStore:
     # -- writes -------------------------------------------------------------
 
     def commit(self, batch: CommitBatch) -> CommitResult:
-        sample_rows = _sample_rows(batch.readings, batch.seen_ms)
+        events = batch.arrival_order
+        if events is None:
+            events = [*batch.hellos, *batch.readings]
         try:
             with self._engine.begin() as conn:
                 self._register(conn, batch.register, batch.seen_ms)
-                inserted = 0
+                readings, seq_duplicates = self._sequence(conn, events)
+                sample_rows = _sample_rows(readings, batch.seen_ms)
+                inserted = corrected = 0
                 if sample_rows:
                     inserted = conn.execute(self._insert_samples, sample_rows).rowcount
-                    conn.execute(self._upsert_latest, _latest_rows(batch.readings))
+                    if inserted < len(sample_rows):
+                        corrected = self._apply_corrections(conn, sample_rows)
+                    conn.execute(self._upsert_latest, _latest_rows(readings))
                 self._apply_hellos(conn, batch)
                 self._apply_statuses(conn, batch)
                 self._touch_last_seen(conn, batch.seen_ms)
@@ -79,7 +99,36 @@ class SqlStore:
                     )
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
-        return CommitResult(samples_offered=len(sample_rows), samples_inserted=inserted)
+        return CommitResult(
+            samples_offered=len(sample_rows),
+            samples_inserted=inserted,
+            samples_corrected=corrected,
+            readings_seq_duplicate=seq_duplicates,
+        )
+
+    def _sequence(
+        self, conn: Connection, events: Sequence[Reading | Hello]
+    ) -> tuple[list[Reading], int]:
+        tracked = {e.device_id for e in events if isinstance(e, Hello) or e.seq is not None}
+        if not tracked:
+            return [e for e in events if isinstance(e, Reading)], 0
+        states = lock_states(conn, self._insert, tracked)
+        now_ms = time.time_ns() // 1_000_000
+        changed, kept, duplicates = sequence_batch(states, events, now_ms)
+        save_states(conn, self._insert, changed)
+        return kept, duplicates
+
+    def _apply_corrections(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Newest arrival wins for a (device, metric, ts) whose value changed.
+
+        Runs only when some rows were not inserted; the old value stays in the raw archive.
+        """
+        return int(
+            conn.execute(
+                self._correct_sample,
+                [{f"k_{key}": value for key, value in row.items()} for row in rows],
+            ).rowcount
+        )
 
     def _register(self, conn: Connection, device_ids: Sequence[str], seen: dict[str, int]) -> None:
         if device_ids:
@@ -248,6 +297,10 @@ class SqlStore:
             query = query.where(q.reason == reason)
         with self._read() as conn:
             return [QuarantineRecord(**row) for row in conn.execute(query).mappings()]
+
+    def sequence_state(self, device_id: str) -> SeqState | None:
+        with self._read() as conn:
+            return read_state(conn, device_id)
 
     def ping(self) -> None:
         with self._read() as conn:

@@ -173,3 +173,13 @@ def test_openapi_lists_the_endpoints(client: TestClient) -> None:
         "/api/v1/devices/{device_id}/telemetry/latest",
         "/api/v1/quarantine",
     } <= set(paths)
+
+
+def test_gaps(client: TestClient, store: SqlStore) -> None:
+    readings = [Reading("m1", T0 + 1_000_000 + s * 1000, {"power_w": 1.0}, s) for s in (40, 43)]
+    store.commit(CommitBatch(readings=readings, seen_ms={"m1": T0}))
+    body = client.get("/api/v1/devices/m1/gaps", headers=AUTH).json()
+    assert body["next_seq"] == 44
+    assert body["missing"] == 6  # 36..39 and 41..42
+    assert [(g["first_seq"], g["last_seq"]) for g in body["gaps"]] == [(36, 39), (41, 42)]
+    assert client.get("/api/v1/devices/nope/gaps", headers=AUTH).status_code == 404

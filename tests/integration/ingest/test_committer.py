@@ -63,7 +63,13 @@ def test_redelivery_is_counted_as_duplicate(store: SqlStore, tmp_path: Path) -> 
     committer.commit(committer.plan(batch))
     committer.commit(committer.plan(batch))
     assert counter(registry, "wattline_ingest_samples_total", outcome="stored") == 3
-    assert counter(registry, "wattline_ingest_samples_total", outcome="duplicate") == 3
+    # sequenced readings are recognised by (device, seq) before they reach the samples
+    assert counter(registry, "wattline_ingest_seq_duplicates_total") == 3
+    unsequenced = InboundMessage(
+        "iot/m1/telemetry", orjson.dumps({"ts": T0, "metrics": {"power_w": 1.0}}), T0
+    )
+    committer.commit(committer.plan([unsequenced]))
+    assert counter(registry, "wattline_ingest_samples_total", outcome="duplicate") == 1
 
 
 def test_unknown_devices_are_quarantined_unless_registered(store: SqlStore, tmp_path: Path) -> None:

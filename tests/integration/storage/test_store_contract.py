@@ -110,18 +110,17 @@ values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
     batches=st.lists(st.lists(st.tuples(timestamps, values), max_size=40), max_size=6),
     interval_ms=st.sampled_from([60_000, 900_000, 3_600_000]),
 )
-def test_buckets_equal_a_recomputation_from_first_arrivals(
+def test_buckets_equal_a_recomputation_from_newest_arrivals(
     store: SqlStore, batches: list[list[tuple[int, float]]], interval_ms: int
 ) -> None:
     device = f"h{abs(hash((str(batches), interval_ms))) % 10**12}"
-    first_arrival: dict[int, float] = {}
+    newest_arrival: dict[int, float] = {}
     for batch in batches:
         unique = dict(batch)  # one value per timestamp within a message
         commit(store, *(reading(T0 + ts, v, device) for ts, v in unique.items()))
-        for ts, v in unique.items():
-            first_arrival.setdefault(ts, v)
+        newest_arrival.update(unique)  # a later value for a timestamp is a correction
     expected: dict[int, list[float]] = defaultdict(list)
-    for ts, v in first_arrival.items():
+    for ts, v in newest_arrival.items():
         expected[(T0 + ts) // interval_ms * interval_ms].append(v)
     buckets = store.buckets(device, T0, T0 + 4 * 3_600_000, interval_ms, None)
     assert [b.start_ms for b in buckets] == sorted(expected)
@@ -132,3 +131,51 @@ def test_buckets_equal_a_recomputation_from_first_arrivals(
         assert stats.min == min(want)
         assert stats.max == max(want)
         assert abs(stats.avg - sum(want) / len(want)) <= 1e-9 * max(1.0, *map(abs, want))
+
+
+def test_a_new_value_for_an_existing_key_is_a_counted_correction(store: SqlStore) -> None:
+    assert commit(store, reading(T0, 1.0), reading(T0 + 1000, 2.0)) == 2
+    result = store.commit(
+        CommitBatch(readings=[reading(T0, 1.5), reading(T0 + 1000, 2.0)], seen_ms={"d1": T0})
+    )
+    assert (result.samples_inserted, result.samples_corrected, result.samples_duplicate) == (
+        0,
+        1,
+        1,
+    )
+    points = store.raw_points("d1", T0, T0 + 2000, None, 10)
+    assert [p.metrics["power_w"] for p in points] == [1.5, 2.0]
+
+
+def test_sequence_duplicates_are_dropped_and_gaps_recorded(store: SqlStore) -> None:
+    commit(store, *(reading(T0 + s * 1000, float(s), "s1", seq=s) for s in (0, 1, 2, 5, 6)))
+    # the same seq again with a *different* timestamp is still a duplicate of (device, seq)
+    result = store.commit(CommitBatch(readings=[reading(T0 + 999, 9.0, "s1", seq=1)]))
+    assert (result.readings_seq_duplicate, result.samples_offered) == (1, 0)
+    state = store.sequence_state("s1")
+    assert state is not None
+    assert [(g.first_seq, g.last_seq) for g in state.gaps] == [(3, 4)]
+    commit(store, reading(T0 + 3000, 3.0, "s1", seq=3))
+    state = store.sequence_state("s1")
+    assert state is not None
+    assert [(g.first_seq, g.last_seq) for g in state.gaps] == [(4, 4)]
+    assert state.duplicates == 1
+
+
+def test_a_hello_in_the_same_batch_restarts_the_count(store: SqlStore) -> None:
+    before = [reading(T0 + s * 1000, 1.0, "s2", seq=s) for s in range(3)]
+    hello = Hello("s2", "dc_meter", "1.0", ())
+    after = [reading(T0 + 10_000 + s * 1000, 2.0, "s2", seq=s) for s in range(3)]
+    result = store.commit(
+        CommitBatch(
+            readings=[*before, *after],
+            hellos=[hello],
+            arrival_order=[*before, hello, *after],
+            seen_ms={"s2": T0},
+            register=["s2"],
+        )
+    )
+    assert (result.samples_inserted, result.readings_seq_duplicate) == (6, 0)
+    state = store.sequence_state("s2")
+    assert state is not None
+    assert (state.boot, state.next_seq, state.gaps) == (1, 3, ())

@@ -1,0 +1,137 @@
+"""Per-device sequence tracking: duplicates, gaps, late arrivals and counter resets.
+
+Pure: state in, state and verdict out. The store runs it inside the commit
+transaction, so several collectors sharing one device's stream see one state.
+
+A device numbers its readings with ``seq``, restarting at 0 after a ``hello``
+(a boot). Below ``next_seq`` every number has been seen except those in an
+open gap, so a number below it is either a late arrival filling a gap or a
+duplicate. A reading older than the boot's first reading belongs to an earlier
+boot (a redelivery after a reboot): sequencing leaves it to the timestamp
+deduplication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from wattline.model.messages import Hello, Reading
+
+# Enough history to diagnose a flaky link; beyond it the oldest gaps are dropped
+# so a device that never fills its gaps cannot grow its state without bound.
+MAX_GAPS = 500
+
+
+class SeqVerdict(StrEnum):
+    FIRST = "first"
+    IN_ORDER = "in_order"
+    GAP = "gap"
+    LATE = "late"
+    DUPLICATE = "duplicate"
+    RESET = "reset"
+    EARLIER_BOOT = "earlier_boot"
+    UNSEQUENCED = "unsequenced"
+
+
+@dataclass(frozen=True, slots=True)
+class SeqGap:
+    boot: int
+    first_seq: int
+    last_seq: int
+    detected_ms: int
+
+    @property
+    def missing(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SeqState:
+    boot: int = 0
+    next_seq: int | None = None
+    boot_first_ts_ms: int | None = None
+    last_ts_ms: int | None = None
+    gaps: tuple[SeqGap, ...] = ()
+    resets: int = 0
+    duplicates: int = 0
+
+
+def reboot(state: SeqState) -> SeqState:
+    """A hello: the device's counter starts again at 0."""
+    return replace(state, boot=state.boot + 1, next_seq=None, boot_first_ts_ms=None)
+
+
+def observe(  # noqa: PLR0911 - one return per verdict reads as the decision table it is
+    state: SeqState, seq: int | None, ts_ms: int, now_ms: int
+) -> tuple[SeqState, SeqVerdict]:
+    if seq is None:
+        return state, SeqVerdict.UNSEQUENCED
+    if state.next_seq is None:
+        return _start(state, seq, ts_ms), SeqVerdict.FIRST
+    if state.boot_first_ts_ms is not None and ts_ms < state.boot_first_ts_ms:
+        return state, SeqVerdict.EARLIER_BOOT
+    if seq == state.next_seq:
+        return _advance(state, seq, ts_ms), SeqVerdict.IN_ORDER
+    if seq > state.next_seq:
+        gap = SeqGap(state.boot, state.next_seq, seq - 1, now_ms)
+        advanced = _advance(state, seq, ts_ms)
+        return replace(advanced, gaps=(*advanced.gaps, gap)[-MAX_GAPS:]), SeqVerdict.GAP
+    filled = _fill(state.gaps, state.boot, seq)
+    if filled is not None:
+        return replace(state, gaps=filled), SeqVerdict.LATE
+    if state.last_ts_ms is not None and ts_ms > state.last_ts_ms:
+        # A lower number with a newer timestamp: the device rebooted without a hello.
+        reset = _start(replace(state, boot=state.boot + 1), seq, ts_ms)
+        return replace(reset, resets=state.resets + 1), SeqVerdict.RESET
+    return replace(state, duplicates=state.duplicates + 1), SeqVerdict.DUPLICATE
+
+
+def _start(state: SeqState, seq: int, ts_ms: int) -> SeqState:
+    return replace(state, next_seq=seq + 1, boot_first_ts_ms=ts_ms, last_ts_ms=ts_ms)
+
+
+def _advance(state: SeqState, seq: int, ts_ms: int) -> SeqState:
+    last = ts_ms if state.last_ts_ms is None else max(state.last_ts_ms, ts_ms)
+    return replace(state, next_seq=seq + 1, last_ts_ms=last)
+
+
+def _fill(gaps: tuple[SeqGap, ...], boot: int, seq: int) -> tuple[SeqGap, ...] | None:
+    """Remove seq from the open gap holding it (splitting it); None if no gap holds it."""
+    for index, gap in enumerate(gaps):
+        if gap.boot == boot and gap.first_seq <= seq <= gap.last_seq:
+            pieces = tuple(
+                replace(gap, first_seq=first, last_seq=last)
+                for first, last in ((gap.first_seq, seq - 1), (seq + 1, gap.last_seq))
+                if first <= last
+            )
+            return gaps[:index] + pieces + gaps[index + 1 :]
+    return None
+
+
+def sequence_batch(
+    states: Mapping[str, SeqState], events: Sequence[Reading | Hello], now_ms: int
+) -> tuple[dict[str, SeqState], list[Reading], int]:
+    """Run a batch's hellos and readings, in arrival order, through the trackers.
+
+    Returns the changed states, the readings to store (duplicates removed) and
+    how many duplicates were dropped.
+    """
+    changed: dict[str, SeqState] = {}
+    kept: list[Reading] = []
+    dropped = 0
+    for event in events:
+        if isinstance(event, Hello):
+            current = changed.get(event.device_id) or states.get(event.device_id, SeqState())
+            changed[event.device_id] = reboot(current)
+        else:
+            current = changed.get(event.device_id) or states.get(event.device_id, SeqState())
+            updated, verdict = observe(current, event.seq, event.ts_ms, now_ms)
+            if updated is not current:
+                changed[event.device_id] = updated
+            if verdict is SeqVerdict.DUPLICATE:
+                dropped += 1
+            else:
+                kept.append(event)
+    return changed, kept, dropped

@@ -1,0 +1,110 @@
+"""Sequence tracking, as tables and as properties over random delivery orders."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wattline.model.sequence import SeqState, SeqVerdict, observe, reboot
+
+NOW = 1_764_057_600_000
+
+
+def run(seqs: list[int], state: SeqState | None = None) -> tuple[SeqState, list[SeqVerdict]]:
+    state = state or SeqState()
+    verdicts = []
+    for seq in seqs:
+        state, verdict = observe(state, seq, NOW + seq * 1000, NOW)
+        verdicts.append(verdict)
+    return state, verdicts
+
+
+@pytest.mark.parametrize(
+    ("seqs", "verdicts", "gaps"),
+    [
+        ([0, 1, 2], ["first", "in_order", "in_order"], []),
+        ([5, 6], ["first", "in_order"], []),  # joining mid-stream is not a gap
+        ([0, 3], ["first", "gap"], [(1, 2)]),
+        ([0, 3, 1], ["first", "gap", "late"], [(2, 2)]),
+        ([0, 4, 2], ["first", "gap", "late"], [(1, 1), (3, 3)]),
+        ([0, 3, 1, 2], ["first", "gap", "late", "late"], []),
+        ([0, 1, 1], ["first", "in_order", "duplicate"], []),
+        ([0, 3, 1, 1], ["first", "gap", "late", "duplicate"], [(2, 2)]),
+    ],
+)
+def test_verdicts_and_gaps(
+    seqs: list[int], verdicts: list[str], gaps: list[tuple[int, int]]
+) -> None:
+    state, got = run(seqs)
+    assert got == verdicts
+    assert [(g.first_seq, g.last_seq) for g in state.gaps] == gaps
+
+
+def test_hello_restarts_the_counter_without_a_gap_or_duplicate() -> None:
+    state, _ = run([0, 1, 2, 3])
+    state = reboot(state)
+    state, first = observe(state, 0, NOW + 10_000, NOW)
+    state, second = observe(state, 1, NOW + 11_000, NOW)
+    assert (first, second) == (SeqVerdict.FIRST, SeqVerdict.IN_ORDER)
+    assert state.boot == 1
+    assert state.gaps == ()
+    assert state.duplicates == 0
+
+
+def test_reboot_without_hello_is_a_reset_not_a_duplicate() -> None:
+    state, _ = run([0, 1, 2, 3])
+    state, verdict = observe(state, 0, NOW + 60_000, NOW)
+    assert verdict is SeqVerdict.RESET
+    assert (state.boot, state.resets, state.next_seq) == (1, 1, 1)
+
+
+def test_redelivery_from_an_earlier_boot_is_left_to_timestamp_dedup() -> None:
+    state, _ = run([0, 1, 2])
+    state = reboot(state)
+    state, _ = observe(state, 0, NOW + 50_000, NOW)
+    state, verdict = observe(state, 2, NOW + 2_000, NOW)  # the old boot's seq 2, redelivered
+    assert verdict is SeqVerdict.EARLIER_BOOT
+    assert state.gaps == ()
+
+
+def test_gaps_of_a_previous_boot_are_not_filled_by_the_new_boot() -> None:
+    state, _ = run([0, 5])
+    state = reboot(state)
+    state, _ = observe(state, 0, NOW + 50_000, NOW)
+    state, verdict = observe(state, 1, NOW + 51_000, NOW)  # 1 was missing in boot 0
+    assert verdict is SeqVerdict.IN_ORDER
+    assert [(g.boot, g.first_seq, g.last_seq) for g in state.gaps] == [(0, 1, 4)]
+
+
+def test_unsequenced_readings_pass_through() -> None:
+    state, verdict = observe(SeqState(), None, NOW, NOW)
+    assert (state, verdict) == (SeqState(), SeqVerdict.UNSEQUENCED)
+
+
+@given(
+    count=st.integers(min_value=1, max_value=200),
+    lost=st.sets(st.integers(min_value=1, max_value=199), max_size=30),
+    duplicated=st.lists(st.integers(min_value=0, max_value=199), max_size=30),
+    seed=st.integers(),
+)
+def test_any_delivery_order_accounts_for_every_number(
+    count: int, lost: set[int], duplicated: list[int], seed: int
+) -> None:
+    delivered = [s for s in range(count) if s not in lost]
+    extra = [s for s in duplicated if s < count and s not in lost]
+    rng = random.Random(seed)
+    # In order except that seq 0 comes first, the rest shuffled a little.
+    tail = delivered[1:] + extra
+    rng.shuffle(tail)
+    stream = delivered[:1] + tail if delivered and delivered[0] == 0 else []
+    if not stream:
+        return
+    state, verdicts = run(stream)
+    highest = max(stream)
+    missing = {seq for gap in state.gaps for seq in range(gap.first_seq, gap.last_seq + 1)}
+    assert missing == {s for s in range(highest + 1) if s in lost}
+    assert verdicts.count(SeqVerdict.DUPLICATE) == len(extra)
+    assert state.next_seq == highest + 1
