@@ -47,7 +47,7 @@ V311 = SessionOptions()
 V5 = SessionOptions(mqtt5=True, receive_maximum=50)
 
 
-def make_collector(  # noqa: PLR0913
+def make_collector(  # noqa: PLR0917
     store: object,
     endpoint: MqttEndpoint,
     prefix: str,
