@@ -110,3 +110,15 @@ class SequenceOut(BaseModel):
     duplicates: int = Field(description="readings dropped as already seen by (device, seq)")
     missing: int = Field(description="sequence numbers in open gaps")
     gaps: list[GapOut]
+
+
+class ReplayRequest(BaseModel):
+    ids: list[int] | None = Field(default=None, max_length=10_000)
+    reason: str | None = None
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+class ReplayOut(BaseModel):
+    accepted: list[int] = Field(description="quarantine ids stored now and removed from quarantine")
+    still_rejected: dict[int, str] = Field(description="id -> the reason it is still rejected")
+    samples_stored: int

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
 from wattline.ingest.collector import CollectorStatus
-from wattline.storage.base import TelemetryStore
+from wattline.ingest.committer import ReplayReport
+from wattline.storage.base import QuarantineRecord, TelemetryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +20,5 @@ class ApiServices:
     offline_after_ms: int
     # None when the API runs without a collector in this process
     collector_status: Callable[[], CollectorStatus] | None = None
+    # runs quarantined messages through the pipeline again; None: not offered
+    replay: Callable[[Sequence[QuarantineRecord], int], ReplayReport] | None = None

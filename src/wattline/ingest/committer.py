@@ -17,7 +17,13 @@ from wattline.model.messages import (
     StatusReport,
 )
 from wattline.observability.metrics import IngestMetrics
-from wattline.storage.base import CommitBatch, CommitResult, QuarantineEntry, TelemetryStore
+from wattline.storage.base import (
+    CommitBatch,
+    CommitResult,
+    QuarantineEntry,
+    QuarantineRecord,
+    TelemetryStore,
+)
 
 
 @dataclass(slots=True)
@@ -35,6 +41,16 @@ class BatchPlan:
     arrival: list[Reading | Hello] = field(default_factory=list)
     # set once the archive holds this batch, so a retried commit does not archive it twice
     archived: bool = False
+    # quarantine entries this batch stores after all (a replay)
+    resolved_quarantine: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    accepted: list[int]
+    # quarantine id -> the reason it is still rejected for
+    still_rejected: dict[int, str]
+    result: CommitResult
 
 
 class Committer:
@@ -55,19 +71,50 @@ class Committer:
         self._known: set[str] = set()
 
     def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
-        outcomes = [(m, interpret(m, self._config)) for m in messages]
-        admitted = self._admit({o.device_id for _, o in outcomes if isinstance(o, Interpreted)})
         plan = BatchPlan()
-        for message, outcome in outcomes:
+        for message, outcome in zip(messages, self._classify(messages), strict=True):
             if isinstance(outcome, Rejection):
                 _add_rejection(plan, message, outcome)
-            elif outcome.device_id not in admitted:
-                unknown = f"device {outcome.device_id!r} is not registered"
-                _add_rejection(plan, message, Rejection(RejectReason.UNKNOWN_DEVICE, unknown))
             else:
                 _add_accepted(plan, message, outcome)
         plan.register = [d for d in plan.seen_ms if d not in self._known]
         return plan
+
+    def replay(self, records: Sequence[QuarantineRecord], now_ms: int) -> ReplayReport:
+        """Run quarantined messages through today's rules and registry.
+
+        Accepted ones are stored and leave the quarantine in the same
+        transaction; the rest stay, and the report says why. The raw archive
+        already holds every one of them, so nothing is archived again.
+        """
+        messages = [InboundMessage(r.topic, r.payload, now_ms) for r in records]
+        plan = BatchPlan(archived=True)
+        accepted: list[int] = []
+        still_rejected: dict[int, str] = {}
+        for record, message, outcome in zip(
+            records, messages, self._classify(messages), strict=True
+        ):
+            if isinstance(outcome, Rejection):
+                still_rejected[record.id] = outcome.reason.value
+            else:
+                _add_accepted(plan, message, outcome)
+                accepted.append(record.id)
+        plan.register = [d for d in plan.seen_ms if d not in self._known]
+        plan.resolved_quarantine = accepted
+        result = self.commit(plan)
+        return ReplayReport(accepted=accepted, still_rejected=still_rejected, result=result)
+
+    def _classify(self, messages: Sequence[InboundMessage]) -> list[Interpreted | Rejection]:
+        outcomes = [interpret(m, self._config) for m in messages]
+        admitted = self._admit({o.device_id for o in outcomes if isinstance(o, Interpreted)})
+        return [
+            Rejection(
+                RejectReason.UNKNOWN_DEVICE, f"device {outcome.device_id!r} is not registered"
+            )
+            if isinstance(outcome, Interpreted) and outcome.device_id not in admitted
+            else outcome
+            for outcome in outcomes
+        ]
 
     def commit(self, plan: BatchPlan) -> CommitResult:
         """Archive first, then commit: an acknowledged message is always in both."""
@@ -83,6 +130,7 @@ class Committer:
                 seen_ms=plan.seen_ms,
                 register=plan.register,
                 arrival_order=plan.arrival,
+                resolved_quarantine=plan.resolved_quarantine,
             )
         )
         self._known.update(plan.register)

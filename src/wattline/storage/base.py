@@ -48,6 +48,8 @@ class CommitBatch:
     register: Sequence[str] = ()
     # hellos and readings in arrival order, for sequence tracking; None: hellos first
     arrival_order: Sequence[Reading | Hello] | None = None
+    # quarantine ids stored by this batch after all (a replay): removed from quarantine
+    resolved_quarantine: Sequence[int] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,9 @@ class TelemetryStore(Protocol):
         fields: Sequence[str] | None,
     ) -> list[Bucket]: ...
 
-    def quarantine(self, limit: int, reason: str | None = None) -> list[QuarantineRecord]: ...
+    def quarantine(
+        self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
+    ) -> list[QuarantineRecord]: ...
 
     def sequence_state(self, device_id: str) -> SeqState | None: ...
 

@@ -11,7 +11,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 
 from wattline.model.devices import Device, LatestValue
@@ -83,6 +93,12 @@ class SqlStore:
                 self._apply_hellos(conn, batch)
                 self._apply_statuses(conn, batch)
                 self._touch_last_seen(conn, batch.seen_ms)
+                if batch.resolved_quarantine:
+                    conn.execute(
+                        delete(schema.quarantine).where(
+                            schema.quarantine.c.id.in_(list(batch.resolved_quarantine))
+                        )
+                    )
                 if batch.quarantined:
                     conn.execute(
                         schema.quarantine.insert(),
@@ -290,11 +306,15 @@ class SqlStore:
                 )
         return buckets
 
-    def quarantine(self, limit: int, reason: str | None = None) -> list[QuarantineRecord]:
+    def quarantine(
+        self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
+    ) -> list[QuarantineRecord]:
         q = schema.quarantine.c
         query = select(schema.quarantine).order_by(q.id.desc()).limit(limit)
         if reason is not None:
             query = query.where(q.reason == reason)
+        if ids is not None:
+            query = query.where(q.id.in_(list(ids)))
         with self._read() as conn:
             return [QuarantineRecord(**row) for row in conn.execute(query).mappings()]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +13,11 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
-from wattline.model.messages import Reading
+from wattline.archive.folder import FolderArchive
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.model.messages import InboundMessage, Reading
+from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, StoreUnavailableError
 from wattline.storage.sql import SqlStore
 
@@ -183,3 +190,45 @@ def test_gaps(client: TestClient, store: SqlStore) -> None:
     assert body["missing"] == 6  # 36..39 and 41..42
     assert [(g["first_seq"], g["last_seq"]) for g in body["gaps"]] == [(36, 39), (41, 42)]
     assert client.get("/api/v1/devices/nope/gaps", headers=AUTH).status_code == 404
+
+
+def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    committer = Committer(
+        store,
+        FolderArchive(tmp_path),
+        InterpretConfig(),
+        IngestMetrics(registry),
+        auto_register=False,
+    )
+    payload = json.dumps({"seq": 1, "ts": T0, "metrics": {"power_w": 42.0}}).encode()
+    committer.commit(committer.plan([InboundMessage("iot/late-1/telemetry", payload, T0)]))
+    app_services = replace(services(store), replay=committer.replay)
+    with TestClient(create_app(app_services)) as api:
+        [item] = api.get("/api/v1/quarantine", headers=AUTH).json()["items"]
+        assert item["reason"] == "unknown_device"
+        refused = api.post("/api/v1/quarantine/replay", json={"ids": [item["id"]]}, headers=AUTH)
+        assert refused.json()["still_rejected"] == {str(item["id"]): "unknown_device"}
+
+        api.post("/api/v1/devices", json={"device_id": "late-1"}, headers=AUTH)
+        replayed = api.post(
+            "/api/v1/quarantine/replay", json={"reason": "unknown_device"}, headers=AUTH
+        )
+        assert replayed.status_code == 200
+        assert replayed.json() == {
+            "accepted": [item["id"]],
+            "still_rejected": {},
+            "samples_stored": 1,
+        }
+        assert api.get("/api/v1/quarantine", headers=AUTH).json() == {"items": []}
+        latest = api.get("/api/v1/devices/late-1/telemetry/latest", headers=AUTH).json()
+        assert latest["values"]["power_w"]["value"] == 42.0
+
+        bad = api.post("/api/v1/quarantine/replay", json={"reason": "nope"}, headers=AUTH)
+        assert bad.status_code == 422
+        assert "is not one of" in bad.json()["detail"]
+
+
+def test_replay_is_501_without_a_pipeline(client: TestClient) -> None:
+    response = client.post("/api/v1/quarantine/replay", json={}, headers=AUTH)
+    assert response.status_code == 501

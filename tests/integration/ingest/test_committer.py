@@ -87,3 +87,26 @@ def test_unknown_devices_are_quarantined_unless_registered(store: SqlStore, tmp_
     assert [p.metrics for p in store.raw_points("stranger", T0, T0 + 10_000, None, 10)] == [
         {"power_w": 2.0}
     ]
+
+
+def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    committer, _ = make(store, tmp_path, auto_register=False)
+    broken = InboundMessage("iot/stranger/telemetry", b'{"ts": 5, "metrics": {"p": 1}}', T0)
+    committer.commit(committer.plan([telemetry("stranger", i, float(i)) for i in range(3)]))
+    committer.commit(committer.plan([broken]))
+    records = store.quarantine(10)
+    assert [r.reason for r in records] == ["bad_timestamp", "unknown_device", "unknown_device", "unknown_device"]
+
+    store.register_device("stranger", "smart_plug", T0)  # the cause, fixed
+    report = committer.replay(records, now_ms=T0 + 120_000)
+
+    assert sorted(report.accepted) == sorted(r.id for r in records[1:])
+    assert report.still_rejected == {records[0].id: "bad_timestamp"}
+    assert report.result.samples_inserted == 3
+    assert [r.id for r in store.quarantine(10)] == [records[0].id]
+    points = store.raw_points("stranger", T0, T0 + 10_000, None, 10)
+    assert [p.metrics["power_w"] for p in points] == [0.0, 1.0, 2.0]
+    # a second replay of the same ids finds nothing left to do
+    assert committer.replay(store.quarantine(10, ids=report.accepted), T0).accepted == []

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, ServicesDep, StoreDep
 from wattline.api.params import iso_ms
-from wattline.api.schemas import QuarantineList, QuarantineOut
+from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
 
 router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"], dependencies=[AdminDep])
@@ -33,4 +34,24 @@ def list_quarantine(
             )
             for r in records
         ]
+    )
+
+
+@router.post("/replay", responses={501: {"description": "no ingest pipeline in this process"}})
+def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDep) -> ReplayOut:
+    """Run quarantined messages through today's rules and registry, for example after
+    registering an unknown device. Accepted ones are stored and leave the quarantine."""
+    if services.replay is None:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "replay needs the ingest pipeline")
+    if body.reason is not None and body.reason not in {r.value for r in RejectReason}:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"reason {body.reason!r} is not one of {sorted(r.value for r in RejectReason)}",
+        )
+    records = store.quarantine(body.limit, body.reason, body.ids)
+    report = services.replay(records, time.time_ns() // 1_000_000)
+    return ReplayOut(
+        accepted=report.accepted,
+        still_rejected=report.still_rejected,
+        samples_stored=report.result.samples_inserted,
     )
