@@ -12,7 +12,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 import wattline
+from wattline.archive.cli import app as archive_app
 from wattline.config import Settings
+from wattline.ingest.cli import app as quarantine_app
 from wattline.ingest.mqtt_source import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime import Announcement, StartupError, run_collect, run_up
@@ -25,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, soft_wrap=True)
+app.add_typer(archive_app, name="archive")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def _settings(**flags: Any) -> Settings:  # type: ignore[return]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from wattline.protocols.adapters import build_adapters
 
 
 class Settings(BaseSettings):
@@ -22,6 +25,16 @@ class Settings(BaseSettings):
     # sharing one id would steal each other's session.
     mqtt_client_id: str = "wattline-collector"
     topic_prefix: str = "iot"
+    # Device wire formats the collector accepts (docs/protocols.md), tried in
+    # this order: a JSON list or comma-separated, WATTLINE_ADAPTERS=canonical,tasmota
+    adapters: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["canonical"])
+    smartplug_topic_prefix: str = "smartplug"
+    smartsolar_topic_prefix: str = "devices"
+    hypervolt_topic_prefix: str = "HyperVolt/sensors"
+    tasmota_topic_prefix: str = "tele"
+    shelly_gen1_topic_prefix: str = "shellies"
+    # Gen2 topics start with each device's own prefix; this adds an optional parent level.
+    shelly_gen2_topic_prefix: str = ""
     # "3.1.1" or "5"; unset: 5 for an external broker, 3.1.1 for the embedded one
     mqtt_protocol: Literal["3.1.1", "5"] | None = None
     # collectors sharing this group split the stream (MQTT 5 shared subscriptions)
@@ -32,6 +45,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
+    # For S3-compatible stores other than AWS (MinIO: http://host:9000);
+    # credentials and region come from the usual AWS_* variables and profiles.
+    s3_endpoint_url: str | None = None
     admin_token: SecretStr | None = None
     auto_register: bool = False
     demo: bool = False
@@ -53,9 +69,45 @@ class Settings(BaseSettings):
         return self.data_dir / "archive"
 
     @property
+    def archive_spool_dir(self) -> Path:
+        """Where S3 archive segments wait, durable, until they are uploaded."""
+        return self.data_dir / "archive-spool"
+
+    @property
     def embedded_broker(self) -> bool:
         return self.mqtt_url is None
 
     @property
     def effective_mqtt_url(self) -> str:
         return self.mqtt_url or f"mqtt://{self.host}:{self.mqtt_port}"
+
+    @property
+    def adapter_prefixes(self) -> dict[str, str]:
+        """Each adapter's configured topic prefix, by adapter name."""
+        return {
+            "canonical": self.topic_prefix,
+            "smartplug": self.smartplug_topic_prefix,
+            "smartsolar": self.smartsolar_topic_prefix,
+            "hypervolt": self.hypervolt_topic_prefix,
+            "tasmota": self.tasmota_topic_prefix,
+            "shelly_gen1": self.shelly_gen1_topic_prefix,
+            "shelly_gen2": self.shelly_gen2_topic_prefix,
+        }
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _split_adapters(cls, value: Any) -> Any:
+        # pydantic-settings only parses JSON lists; a comma list is easier to type.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_adapters(self) -> Settings:
+        # Unknown names and malformed prefixes fail at start-up, as a setting error.
+        if not self.adapters:
+            raise ValueError("adapters must name at least one protocol adapter")
+        build_adapters(self.adapters, self.adapter_prefixes)
+        return self

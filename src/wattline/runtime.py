@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
+from wattline.archive.base import RawArchive
 from wattline.archive.factory import open_archive
 from wattline.broker.embedded import EmbeddedBroker
 from wattline.config import Settings
@@ -33,10 +34,11 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
 from wattline.observability.metrics import IngestMetrics
+from wattline.protocols.adapters import build_adapters
 from wattline.protocols.canonical import Limits
 from wattline.simulator import FleetPublisher, build_fleet
+from wattline.storage.factory import describe_store, open_store
 from wattline.storage.sql import SqlStore
-from wattline.storage.factory import open_store
 
 log = logging.getLogger("wattline")
 
@@ -53,7 +55,7 @@ class Announcement:
     docs_url: str
     mqtt_url: str
     embedded_broker: bool
-    database: Path
+    database: str  # the SQLite file, or the PostgreSQL URL without its password
     archive: Path
     admin_token: str
     token_source: str
@@ -89,21 +91,32 @@ def load_admin_token(settings: Settings) -> tuple[str, str]:
     return token, f"{path} (generated)"
 
 
-def build_collector(settings: Settings, store: SqlStore, registry: CollectorRegistry) -> Collector:
-    metrics = IngestMetrics(registry)
-    committer = Committer(
+def build_committer(
+    settings: Settings, store: SqlStore, archive: RawArchive, metrics: IngestMetrics
+) -> Committer:
+    adapters = build_adapters(settings.adapters, settings.adapter_prefixes)
+    return Committer(
         store,
-        open_archive(settings),
+        archive,
         InterpretConfig(
             topic_prefix=settings.topic_prefix,
             max_payload_bytes=settings.max_payload_bytes,
             limits=Limits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
+            adapters=adapters,
         ),
         metrics,
         auto_register=settings.auto_register or settings.demo,
     )
+
+
+def build_collector(
+    settings: Settings, store: SqlStore, archive: RawArchive, registry: CollectorRegistry
+) -> Collector:
+    metrics = IngestMetrics(registry)
+    committer = build_committer(settings, store, archive, metrics)
+    adapters = build_adapters(settings.adapters, settings.adapter_prefixes)
     endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
-    topics = [f"{settings.topic_prefix}/+/{kind}" for kind in ("telemetry", "hello", "status")]
+    topics = list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
 
     def make_source(deliver: DeliverFn) -> MqttSource:
         return MqttSource(
@@ -180,8 +193,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     if broker is not None:
         await broker.start()
     store = open_store(settings)
+    archive = open_archive(settings)
     registry = CollectorRegistry()
-    collector = build_collector(settings, store, registry)
+    collector = build_collector(settings, store, archive, registry)
     collector.start()
     services = ApiServices(
         store=store,
@@ -189,6 +203,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         registry=registry,
         offline_after_ms=int(settings.offline_after_s * 1000),
         collector_status=collector.status,
+        replay=collector.committer.replay,
     )
     server = _QuietServer(
         uvicorn.Config(
@@ -209,6 +224,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             log.info("stopping")
     finally:
         await asyncio.to_thread(collector.stop)
+        # After the collector: it appends until its last batch is committed.
+        await asyncio.to_thread(archive.close)
         server.should_exit = True
         await api_task
         if broker is not None:
@@ -232,7 +249,7 @@ def _announcement(settings: Settings, token: str, token_source: str) -> Announce
         docs_url=f"{api_url}/docs",
         mqtt_url=settings.effective_mqtt_url,
         embedded_broker=settings.embedded_broker,
-        database=settings.database_path,
+        database=describe_store(settings),
         archive=settings.archive_dir,
         admin_token=token,
         token_source=token_source,
@@ -244,10 +261,12 @@ async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
     stop = _stop_event()
     store = open_store(settings)
-    collector = build_collector(settings, store, CollectorRegistry())
+    archive = open_archive(settings)
+    collector = build_collector(settings, store, archive, CollectorRegistry())
     collector.start()
     try:
         await stop.wait()
     finally:
         await asyncio.to_thread(collector.stop)
+        await asyncio.to_thread(archive.close)
         store.close()

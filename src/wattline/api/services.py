@@ -21,4 +21,4 @@ class ApiServices:
     # None when the API runs without a collector in this process
     collector_status: Callable[[], CollectorStatus] | None = None
     # runs quarantined messages through the pipeline again; None: not offered
-    replay: Callable[[Sequence[QuarantineRecord], int], ReplayReport] | None = None
+    replay: Callable[[Sequence[QuarantineRecord]], ReplayReport] | None = None

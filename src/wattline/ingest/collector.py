@@ -86,6 +86,10 @@ class Collector:
         self._last_commit_ms: int | None = None
         self._store_healthy = True
 
+    @property
+    def committer(self) -> Committer:
+        return self._committer
+
     def start(self) -> None:
         self._thread.start()
         self._source.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,6 +70,8 @@ class Committer:
         self._metrics = metrics
         self._auto_register = auto_register
         self._known: set[str] = set()
+        # The collector thread commits while an API request may replay.
+        self._lock = threading.RLock()
 
     def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
         plan = BatchPlan()
@@ -80,14 +83,22 @@ class Committer:
         plan.register = [d for d in plan.seen_ms if d not in self._known]
         return plan
 
-    def replay(self, records: Sequence[QuarantineRecord], now_ms: int) -> ReplayReport:
+    def replay(self, records: Sequence[QuarantineRecord]) -> ReplayReport:
         """Run quarantined messages through today's rules and registry.
 
         Accepted ones are stored and leave the quarantine in the same
         transaction; the rest stay, and the report says why. The raw archive
         already holds every one of them, so nothing is archived again.
         """
-        messages = [InboundMessage(r.topic, r.payload, now_ms) for r in records]
+        # The original arrival time: protocols without device timestamps take it
+        # as the reading's time, and the skew rule judges the message as it came.
+        messages = [InboundMessage(r.topic, r.payload, r.received_ms) for r in records]
+        with self._lock:
+            return self._replay(records, messages)
+
+    def _replay(
+        self, records: Sequence[QuarantineRecord], messages: Sequence[InboundMessage]
+    ) -> ReplayReport:
         plan = BatchPlan(archived=True)
         accepted: list[int] = []
         still_rejected: dict[int, str] = {}
@@ -118,6 +129,10 @@ class Committer:
 
     def commit(self, plan: BatchPlan) -> CommitResult:
         """Archive first, then commit: an acknowledged message is always in both."""
+        with self._lock:
+            return self._commit(plan)
+
+    def _commit(self, plan: BatchPlan) -> CommitResult:
         if plan.archive and not plan.archived:
             self._archive.append(plan.archive)
             plan.archived = True

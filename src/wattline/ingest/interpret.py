@@ -1,22 +1,33 @@
-"""The pure front half of the pipeline: size check, decode, route, validate."""
+"""The pure front half of the pipeline: size check, route to a protocol adapter, validate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from wattline.model.messages import InboundMessage, Interpreted, Rejection, RejectReason
-from wattline.protocols import canonical
-from wattline.protocols.codec import decode_payload
+from wattline.protocols.adapters import Adapter, Payload
+from wattline.protocols.adapters.canonical import CanonicalAdapter
 from wattline.protocols.errors import ProtocolError
+from wattline.protocols.validation import Limits
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+# A rejection detail lists the topics Wattline expects; bounded, as every detail is.
+_MAX_TOPIC_LIST_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
 class InterpretConfig:
     topic_prefix: str = "iot"
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
-    limits: canonical.Limits = field(default_factory=canonical.Limits)
+    limits: Limits = field(default_factory=Limits)
+    # The wire formats accepted, tried in this order (see protocols.adapters.build_adapters).
+    # Empty means the canonical protocol alone, under topic_prefix.
+    adapters: tuple[Adapter, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.adapters:
+            # Resolved once here rather than on every message.
+            object.__setattr__(self, "adapters", (CanonicalAdapter(self.topic_prefix),))
 
 
 def interpret(message: InboundMessage, config: InterpretConfig) -> Interpreted | Rejection:
@@ -26,23 +37,18 @@ def interpret(message: InboundMessage, config: InterpretConfig) -> Interpreted |
             RejectReason.TOO_LARGE,
             f"payload is {len(message.payload)} bytes; the limit is {config.max_payload_bytes}",
         )
+    payload = Payload(message.payload, message.content_type)
     try:
-        device_id, kind = canonical.split_topic(message.topic, config.topic_prefix)
-        body = _decode(kind, message)
-        return canonical.parse_message(device_id, kind, body, message.received_ms, config.limits)
+        for adapter in config.adapters:
+            outcome = adapter.parse(message.topic, payload, message.received_ms, config.limits)
+            if outcome is not None:
+                return outcome
     except ProtocolError as exc:
         return exc.as_rejection()
     except RecursionError:
         return Rejection(RejectReason.UNDECODABLE, "payload is nested too deeply")
-
-
-def _decode(kind: str, message: InboundMessage) -> object:
-    # Many firmwares send a bare word as their last will ("offline"), not JSON.
-    if kind == "status":
-        word = message.payload.strip()
-        if word in _BARE_STATES:
-            return word.decode()
-    return decode_payload(message.payload, message.content_type)
-
-
-_BARE_STATES = frozenset((b"online", b"offline", b"unknown"))
+    expected = ", ".join(f for adapter in config.adapters for f in adapter.subscriptions())
+    return Rejection(
+        RejectReason.BAD_TOPIC,
+        f"topic {message.topic[:120]!r} is none of {expected[:_MAX_TOPIC_LIST_CHARS]}",
+    )

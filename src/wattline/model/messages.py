@@ -55,6 +55,47 @@ class StatusReport:
     ts_ms: int
 
 
+class CommandResult(StrEnum):
+    """What a device says about a command it received."""
+
+    ACCEPTED = "accepted"  # verified and started; a final ack follows
+    REJECTED = "rejected"  # not executed: bad signature, expired, unknown action
+    DONE = "done"
+    FAILED = "failed"  # executed and did not succeed
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAck:
+    """A device's answer to a command envelope it received."""
+
+    device_id: str
+    command_id: str
+    status: CommandResult
+    detail: str | None
+    ts_ms: int
+
+
+class OtaState(StrEnum):
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    INSTALLING = "installing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OtaStatus:
+    """Progress of a firmware update on one device."""
+
+    device_id: str
+    job_id: str | None
+    version: str | None
+    state: OtaState
+    progress_pct: float | None
+    detail: str | None
+    ts_ms: int
+
+
 class RejectReason(StrEnum):
     """Why a message was quarantined. Stable strings: clients filter on them."""
 
@@ -86,3 +127,5 @@ class Interpreted:
     hello: Hello | None = None
     status: StatusReport | None = None
     kind: str = field(default="telemetry")
+    command_ack: CommandAck | None = None
+    ota_status: OtaStatus | None = None

@@ -1,4 +1,5 @@
-"""The canonical Wattline protocol: ``{prefix}/{device_id}/telemetry|hello|status``.
+"""The canonical Wattline protocol: ``{prefix}/{device_id}/telemetry|hello|status``,
+``.../command/ack`` and ``.../ota/status``.
 
 Telemetry payload: ``{"seq": int, "ts": epoch-ms | RFC 3339, "metrics": {name: number}}``
 or a list of such readings (a batch upload). See docs/protocols.md.
@@ -6,52 +7,77 @@ or a list of such readings (a batch upload). See docs/protocols.md.
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from wattline.model.messages import (
+    CommandAck,
+    CommandResult,
     ConnectionState,
     Hello,
     Interpreted,
+    OtaState,
+    OtaStatus,
     Reading,
     RejectReason,
     StatusReport,
 )
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_timestamp_ms
+from wattline.protocols.topics import levels_under
+from wattline.protocols.validation import (
+    Limits,
+    check_device_id,
+    check_not_future,
+    kind_name,
+    parse_metrics,
+    parse_seq,
+    parse_value,
+)
 
-DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-METRIC_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
-# Beyond this magnitude a float64 no longer represents a physical energy
-# reading faithfully; such values are almost always corrupt.
-MAX_ABS_VALUE = 1e15
-MAX_SEQ = 2**63 - 1
-KINDS = ("telemetry", "hello", "status")
+__all__ = [  # Limits is re-exported: callers have always imported it from here
+    "KINDS",
+    "Limits",
+    "match_topic",
+    "parse_command_ack",
+    "parse_hello",
+    "parse_message",
+    "parse_ota_status",
+    "parse_status",
+    "parse_telemetry",
+    "split_topic",
+]
+
+# Topic levels after {prefix}/{device_id}/ -> the kind of message. `command`
+# itself flows platform -> device and is never ingested.
+KINDS: dict[tuple[str, ...], str] = {
+    ("telemetry",): "telemetry",
+    ("hello",): "hello",
+    ("status",): "status",
+    ("command", "ack"): "command_ack",
+    ("ota", "status"): "ota_status",
+}
+# Free text a device sends back (ack details, OTA errors) is kept, but bounded.
+MAX_DETAIL_CHARS = 256
+_Choice = TypeVar("_Choice", CommandResult, OtaState)
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_readings_per_message: int = 1000
-    max_metrics_per_reading: int = 128
-    max_future_skew_ms: int = 5 * 60_000
+def match_topic(topic: str, prefix: str) -> tuple[str, str] | None:
+    """(device_id, kind) for a canonical topic, or None; the device id is not yet checked."""
+    levels = levels_under(topic, prefix)
+    if levels is None or len(levels) < 2:
+        return None
+    kind = KINDS.get(tuple(levels[1:]))
+    return None if kind is None else (levels[0], kind)
 
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str]:
     """Return (device_id, kind) for a canonical topic, or raise ProtocolError."""
-    parts = topic.split("/")
-    if len(parts) != 3 or parts[0] != prefix or parts[2] not in KINDS:
+    matched = match_topic(topic, prefix)
+    if matched is None:
         raise ProtocolError(
             RejectReason.BAD_TOPIC, f"topic {topic[:120]!r} is not {prefix}/<device_id>/<kind>"
         )
-    device_id = parts[1]
-    if not DEVICE_ID_RE.fullmatch(device_id):
-        raise ProtocolError(
-            RejectReason.BAD_DEVICE_ID,
-            f"device id {device_id[:80]!r} must match [A-Za-z0-9_-]{{1,64}}",
-        )
-    return device_id, parts[2]
+    return check_device_id(matched[0]), matched[1]
 
 
 def parse_message(
@@ -63,6 +89,12 @@ def parse_message(
         return Interpreted(device_id, readings=readings, kind=kind)
     if kind == "hello":
         return Interpreted(device_id, hello=parse_hello(device_id, body), kind=kind)
+    if kind == "command_ack":
+        ack = parse_command_ack(device_id, body, received_ms)
+        return Interpreted(device_id, command_ack=ack, kind=kind)
+    if kind == "ota_status":
+        ota = parse_ota_status(device_id, body, received_ms)
+        return Interpreted(device_id, ota_status=ota, kind=kind)
     return Interpreted(device_id, status=parse_status(device_id, body, received_ms), kind=kind)
 
 
@@ -94,7 +126,7 @@ def _parse_reading(
     where = f"reading {index}: " if index else ""
     if not isinstance(item, dict):
         raise ProtocolError(
-            RejectReason.BAD_SHAPE, f"{where}a reading must be an object, not {_kind(item)}"
+            RejectReason.BAD_SHAPE, f"{where}a reading must be an object, not {kind_name(item)}"
         )
     # The timestamp is the deduplication key, so it is required: a server-side
     # arrival time would turn every redelivery into a new reading.
@@ -104,78 +136,27 @@ def _parse_reading(
         ts_ms = parse_timestamp_ms(item["ts"])
     except ProtocolError as exc:
         raise ProtocolError(exc.reason, where + exc.detail) from None
-    if ts_ms > received_ms + limits.max_future_skew_ms:
-        raise ProtocolError(
-            RejectReason.FUTURE_TIMESTAMP,
-            f"{where}ts is {(ts_ms - received_ms) / 1000:.0f} s in the future "
-            f"(allowed skew {limits.max_future_skew_ms / 1000:.0f} s)",
-        )
+    check_not_future(ts_ms, received_ms, limits, where)
     return Reading(
         device_id=device_id,
         ts_ms=ts_ms,
-        metrics=_parse_metrics(item.get("metrics"), where, limits),
-        seq=_parse_seq(item.get("seq"), where),
+        metrics=parse_metrics(item.get("metrics"), where, limits),
+        seq=parse_seq(item.get("seq"), where),
     )
-
-
-def _parse_metrics(raw: Any, where: str, limits: Limits) -> dict[str, float]:
-    if not isinstance(raw, dict) or not raw:
-        raise ProtocolError(
-            RejectReason.BAD_SHAPE, f"{where}metrics must be a non-empty object of name: number"
-        )
-    if len(raw) > limits.max_metrics_per_reading:
-        raise ProtocolError(
-            RejectReason.BAD_SHAPE,
-            f"{where}{len(raw)} metrics; at most {limits.max_metrics_per_reading} are allowed",
-        )
-    metrics: dict[str, float] = {}
-    for name, value in raw.items():
-        if not isinstance(name, str) or not METRIC_NAME_RE.fullmatch(name):
-            raise ProtocolError(
-                RejectReason.BAD_METRIC_NAME,
-                f"{where}metric name {str(name)[:80]!r} must match [A-Za-z][A-Za-z0-9_.]{{0,63}}",
-            )
-        metrics[name] = _parse_value(name, value, where)
-    return metrics
-
-
-def _parse_value(name: str, value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProtocolError(
-            RejectReason.BAD_VALUE, f"{where}{name} must be a number, not {_kind(value)}"
-        )
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
-        raise ProtocolError(
-            RejectReason.BAD_VALUE,
-            f"{where}{name} = {str(value)[:40]} is not a finite number within ±{MAX_ABS_VALUE:g}",
-        )
-    return number
-
-
-def _parse_seq(raw: Any, where: str) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_SEQ:
-        raise ProtocolError(
-            RejectReason.BAD_SEQ, f"{where}seq must be an integer in 0..2^63-1, not {raw!r:.40}"
-        )
-    return raw
 
 
 def parse_hello(device_id: str, body: Any) -> Hello:
     if not isinstance(body, dict):
-        raise ProtocolError(RejectReason.BAD_SHAPE, f"hello must be an object, not {_kind(body)}")
+        raise ProtocolError(
+            RejectReason.BAD_SHAPE, f"hello must be an object, not {kind_name(body)}"
+        )
     capabilities = body.get("capabilities", [])
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
         raise ProtocolError(RejectReason.BAD_SHAPE, "hello.capabilities must be a list of strings")
     return Hello(
         device_id=device_id,
-        device_type=_optional_text(body, "type"),
-        firmware_version=_optional_text(body, "firmware"),
+        device_type=_optional_text(body, "type", "hello"),
+        firmware_version=_optional_text(body, "firmware", "hello"),
         capabilities=tuple(c[:64] for c in capabilities[:64]),
     )
 
@@ -186,8 +167,7 @@ def parse_status(device_id: str, body: Any, received_ms: int) -> StatusReport:
     ts_ms = received_ms
     if isinstance(body, dict):
         state_text = body.get("state")
-        if "ts" in body:
-            ts_ms = min(parse_timestamp_ms(body["ts"]), received_ms)
+        ts_ms = _optional_ts(body, received_ms)
     try:
         state = ConnectionState(str(state_text))
     except ValueError:
@@ -197,14 +177,74 @@ def parse_status(device_id: str, body: Any, received_ms: int) -> StatusReport:
     return StatusReport(device_id=device_id, state=state, ts_ms=ts_ms)
 
 
-def _optional_text(body: dict[str, Any], key: str) -> str | None:
+def parse_command_ack(device_id: str, body: Any, received_ms: int) -> CommandAck:
+    """``{"command_id", "status", "detail"?, "ts"?}`` on ``{prefix}/{id}/command/ack``."""
+    if not isinstance(body, dict):
+        raise ProtocolError(
+            RejectReason.BAD_SHAPE, f"command ack must be an object, not {kind_name(body)}"
+        )
+    command_id = _optional_text(body, "command_id", "command ack", max_chars=128)
+    if not command_id:
+        raise ProtocolError(RejectReason.BAD_SHAPE, "command ack needs a command_id")
+    return CommandAck(
+        device_id=device_id,
+        command_id=command_id,
+        status=_choice(CommandResult, body.get("status"), "command ack status"),
+        detail=_optional_text(body, "detail", "command ack", max_chars=MAX_DETAIL_CHARS),
+        ts_ms=_optional_ts(body, received_ms),
+    )
+
+
+def parse_ota_status(device_id: str, body: Any, received_ms: int) -> OtaStatus:
+    """``{"job_id"?, "version"?, "state", "progress_pct"?, "detail"?, "ts"?}``."""
+    if not isinstance(body, dict):
+        raise ProtocolError(
+            RejectReason.BAD_SHAPE, f"OTA status must be an object, not {kind_name(body)}"
+        )
+    job_id = _optional_text(body, "job_id", "OTA status", max_chars=128)
+    version = _optional_text(body, "version", "OTA status")
+    if job_id is None and version is None:
+        raise ProtocolError(RejectReason.BAD_SHAPE, "OTA status needs a job_id or a version")
+    progress_pct = None
+    if body.get("progress_pct") is not None:
+        progress_pct = parse_value("progress_pct", body["progress_pct"])
+        if not 0 <= progress_pct <= 100:
+            raise ProtocolError(
+                RejectReason.BAD_VALUE, f"progress_pct {progress_pct:g} is not within 0..100"
+            )
+    return OtaStatus(
+        device_id=device_id,
+        job_id=job_id,
+        version=version,
+        state=_choice(OtaState, body.get("state"), "OTA status state"),
+        progress_pct=progress_pct,
+        detail=_optional_text(body, "detail", "OTA status", max_chars=MAX_DETAIL_CHARS),
+        ts_ms=_optional_ts(body, received_ms),
+    )
+
+
+def _choice(enum: type[_Choice], value: Any, what: str) -> _Choice:
+    members = {member.value: member for member in enum}
+    if isinstance(value, str) and value in members:
+        return members[value]
+    allowed = ", ".join(repr(name) for name in members)
+    raise ProtocolError(RejectReason.BAD_SHAPE, f"{what} must be one of {allowed}")
+
+
+def _optional_ts(body: dict[str, Any], received_ms: int) -> int:
+    # Optional on reports that are not stored as samples; a device clock ahead
+    # of ours is clamped rather than rejected, since the report is still true.
+    if "ts" not in body:
+        return received_ms
+    return min(parse_timestamp_ms(body["ts"]), received_ms)
+
+
+def _optional_text(body: dict[str, Any], key: str, what: str, max_chars: int = 64) -> str | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 64:
-        raise ProtocolError(RejectReason.BAD_SHAPE, f"hello.{key} must be a string of ≤64 chars")
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise ProtocolError(
+            RejectReason.BAD_SHAPE, f"{what}.{key} must be a string of ≤{max_chars} chars"
+        )
     return value
-
-
-def _kind(value: Any) -> str:
-    return type(value).__name__

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -41,12 +42,19 @@ from wattline.storage.sequencing import lock_states, read_state, save_states
 
 InsertFactory = Callable[[Any], Any]
 
+# SQLAlchemy reads cursor.rowcount of an INSERT only on request; psycopg's
+# cursor no longer knows it once the result is closed (it answers -1), while
+# SQLite's still does. Asking explicitly gives the same count on every dialect.
+_COUNT_ROWS = {"preserve_rowcount": True}
+
 
 class SqlStore:
     def __init__(self, engine: Engine, insert: InsertFactory) -> None:
         self._engine = engine
         self._insert = insert
-        self._insert_samples = insert(schema.samples).on_conflict_do_nothing()
+        self._insert_samples = (
+            insert(schema.samples).on_conflict_do_nothing().execution_options(**_COUNT_ROWS)
+        )
         s = schema.samples.c
         self._correct_sample = (
             update(schema.samples)
@@ -205,11 +213,12 @@ class SqlStore:
     def register_device(
         self, device_id: str, device_type: str | None, now_ms: int
     ) -> tuple[Device, bool]:
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             created = conn.execute(
                 self._insert(schema.devices)
                 .on_conflict_do_nothing()
                 .values(device_id=device_id, device_type=device_type, registered_ms=now_ms)
+                .execution_options(**_COUNT_ROWS)
             ).rowcount
         device = self.get_device(device_id)
         assert device is not None
@@ -329,9 +338,22 @@ class SqlStore:
     def close(self) -> None:
         self._engine.dispose()
 
-    def _read(self) -> Connection:
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # The whole block, not only connect(): a server that goes away between
+        # the pool's pre-ping and the query fails in execute().
         try:
-            return self._engine.connect()
+            with self._engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One transaction, with an unreachable database reported as StoreUnavailableError."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
 

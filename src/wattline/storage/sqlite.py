@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
+from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.sql import SqlStore
 
 # synchronous=FULL fsyncs every commit: a reading is acknowledged to the broker
@@ -32,6 +33,8 @@ def open_sqlite_store(path: Path) -> SqlStore:
             cursor.execute(pragma)
         cursor.close()
 
-    store = SqlStore(engine, insert)
-    store.create_schema()
-    return store
+    # No lock around the upgrade, unlike PostgreSQL: the embedded default is
+    # one process per data directory, which migrates before it serves.
+    with engine.begin() as conn:
+        upgrade_to_head(conn)
+    return SqlStore(engine, insert)

@@ -97,10 +97,15 @@ def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
     committer.commit(committer.plan([telemetry("stranger", i, float(i)) for i in range(3)]))
     committer.commit(committer.plan([broken]))
     records = store.quarantine(10)
-    assert [r.reason for r in records] == ["bad_timestamp", "unknown_device", "unknown_device", "unknown_device"]
+    assert [r.reason for r in records] == [
+        "bad_timestamp",
+        "unknown_device",
+        "unknown_device",
+        "unknown_device",
+    ]
 
     store.register_device("stranger", "smart_plug", T0)  # the cause, fixed
-    report = committer.replay(records, now_ms=T0 + 120_000)
+    report = committer.replay(records)
 
     assert sorted(report.accepted) == sorted(r.id for r in records[1:])
     assert report.still_rejected == {records[0].id: "bad_timestamp"}
@@ -109,4 +114,4 @@ def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
     points = store.raw_points("stranger", T0, T0 + 10_000, None, 10)
     assert [p.metrics["power_w"] for p in points] == [0.0, 1.0, 2.0]
     # a second replay of the same ids finds nothing left to do
-    assert committer.replay(store.quarantine(10, ids=report.accepted), T0).accepted == []
+    assert committer.replay(store.quarantine(10, ids=report.accepted)).accepted == []

@@ -158,7 +158,17 @@ def test_smart_plug_physics(seed: int, dt_seed: int, max_dt: float) -> None:
             assert r["current_a"] == 0.0
         else:
             assert r["power_w"] > 0.0
-    assert states == {0.0, 1.0}, "the duty cycle should toggle over 10,000 steps"
+
+
+def test_smart_plug_duty_cycle_toggles_over_a_day() -> None:
+    # Fixed seed and a simulated day (mean on 10 min, off 20 min): toggling is certain
+    # here, unlike in the property test above, whose random runs may be short.
+    model = SmartPlug(random.Random(7))
+    start = datetime(2026, 6, 21, tzinfo=UTC)
+    states = {
+        model.step(start + timedelta(seconds=10 * i), 10.0)["relay_state"] for i in range(8640)
+    }
+    assert states == {0.0, 1.0}
 
 
 def test_smart_plug_relay_command() -> None:

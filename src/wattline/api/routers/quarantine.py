@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -49,7 +48,7 @@ def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDe
             f"reason {body.reason!r} is not one of {sorted(r.value for r in RejectReason)}",
         )
     records = store.quarantine(body.limit, body.reason, body.ids)
-    report = services.replay(records, time.time_ns() // 1_000_000)
+    report = services.replay(records)
     return ReplayOut(
         accepted=report.accepted,
         still_rejected=report.still_rejected,

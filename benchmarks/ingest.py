@@ -1,0 +1,446 @@
+"""Sustained ingest throughput: readings/s from an external publisher until durably committed.
+
+Runs, on one machine, against a real Mosquitto (the one on 127.0.0.1:1883, or
+``--broker``):
+
+* floors: ``mosquitto_sub`` writing the stream to a file, and a bare paho-mqtt
+  QoS 1 subscriber that only counts;
+* ``wattline collect`` (a separate process) into SQLite, into PostgreSQL, and
+  two collectors sharing one PostgreSQL through an MQTT 5 shared subscription;
+* ``wattline up`` with its embedded broker into SQLite.
+
+The publisher is Debian's ``mosquitto_pub -l`` (C), one process per device, so
+it is not the bottleneck. Each reading carries 5 metrics. Results go to stdout
+as a Markdown table; ``benchmarks/run.py`` writes them to docs/benchmarks.md.
+
+    python benchmarks/ingest.py --readings 100000 --devices 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import psutil
+
+T0_MS = int(time.time() * 1000) - 10 * 86_400_000
+METRICS = ("voltage_v", "current_a", "power_w", "energy_wh", "frequency_hz")
+
+
+@dataclass
+class Result:
+    name: str
+    readings: int
+    seconds: float
+    peak_rss_mb: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.readings / self.seconds
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def payload_lines(device_index: int, count: int) -> bytes:
+    rows = []
+    for seq in range(count):
+        value = float(seq % 1000)
+        rows.append(
+            orjson.dumps(
+                {
+                    "seq": seq,
+                    "ts": T0_MS + seq * 10 + device_index,
+                    "metrics": dict.fromkeys(METRICS, value),
+                }
+            )
+        )
+    return b"\n".join(rows) + b"\n"
+
+
+def publish_all(host: str, port: int, prefix: str, devices: int, per_device: int) -> float:
+    """Publish with one mosquitto_pub per device; return when the last one finished."""
+    files = []
+    for index in range(devices):
+        tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".jsonl")  # noqa: SIM115
+        tmp.write(payload_lines(index, per_device))
+        tmp.close()
+        files.append(tmp.name)
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                "mosquitto_pub",
+                "-h",
+                host,
+                "-p",
+                str(port),
+                "-q",
+                "1",
+                "-l",
+                "-t",
+                f"{prefix}/dev{index}/telemetry",
+                "-i",
+                f"bench-pub-{uuid.uuid4().hex[:8]}",
+            ],
+            stdin=Path(name).open("rb"),
+        )
+        for index, name in enumerate(files)
+    ]
+    for proc in procs:
+        proc.wait()
+    for name in files:
+        os.unlink(name)
+    return started
+
+
+def wait_for(count: Callable[[], int], target: int, timeout_s: float) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if count() >= target:
+            return time.perf_counter()
+        time.sleep(0.02)
+    raise TimeoutError(f"only {count()} of {target} after {timeout_s} s")
+
+
+# -- floors -----------------------------------------------------------------
+
+
+def floor_mosquitto_sub(host: str, port: int, devices: int, per_device: int) -> Result:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    total = devices * per_device
+    with tempfile.NamedTemporaryFile() as out:
+        sub = subprocess.Popen(
+            [
+                "mosquitto_sub",
+                "-h",
+                host,
+                "-p",
+                str(port),
+                "-q",
+                "1",
+                "-t",
+                f"{prefix}/#",
+                "-C",
+                str(total),
+            ],
+            stdout=out,
+        )
+        time.sleep(0.5)
+        started = publish_all(host, port, prefix, devices, per_device)
+        sub.wait(600)
+        done = time.perf_counter()
+    return Result("floor: mosquitto_sub → file", total, done - started)
+
+
+def floor_paho(host: str, port: int, devices: int, per_device: int) -> Result:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    total = devices * per_device
+    received = 0
+    lock = threading.Lock()
+
+    def on_message(_c: object, _u: object, _m: object) -> None:
+        nonlocal received
+        with lock:
+            received += 1
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    client.connect(host, port)
+    client.subscribe(f"{prefix}/#", qos=1)
+    client.loop_start()
+    time.sleep(0.5)
+    started = publish_all(host, port, prefix, devices, per_device)
+    done = wait_for(lambda: received, total, 600)
+    client.disconnect()
+    client.loop_stop()
+    return Result("floor: bare paho subscriber (counts only)", total, done - started)
+
+
+# -- wattline ---------------------------------------------------------------
+
+
+@contextmanager
+def rss_sampler(pids: Callable[[], list[int]]) -> Iterator[list[float]]:
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            total = 0
+            for pid in pids():
+                with suppress(psutil.Error):
+                    total += psutil.Process(pid).memory_info().rss
+            peak[0] = max(peak[0], total / 2**20)
+            stop.wait(0.1)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        thread.join()
+
+
+def sqlite_counter(path: Path) -> Callable[[], int]:
+    def count() -> int:
+        if not path.exists():
+            return 0
+        try:
+            with sqlite3.connect(path, timeout=5) as conn:
+                return int(conn.execute("SELECT count(*) FROM samples").fetchone()[0]) // 5
+        except sqlite3.OperationalError:
+            return 0
+
+    return count
+
+
+def postgres_counter(url: str) -> Callable[[], int]:
+    import psycopg  # noqa: PLC0415
+
+    def count() -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM samples").fetchone()
+            return int(row[0]) // 5 if row else 0
+
+    return count
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg  # noqa: PLC0415
+
+    name = f"wattline_bench_{uuid.uuid4().hex[:8]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def run_collectors(  # noqa: PLR0913
+    name: str,
+    host: str,
+    port: int,
+    devices: int,
+    per_device: int,
+    *,
+    collectors: int,
+    database_url: str | None,
+) -> Result:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    total = devices * per_device
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "WATTLINE_TOPIC_PREFIX": prefix,
+            "WATTLINE_AUTO_REGISTER": "true",
+            "WATTLINE_DATA_DIR": data_dir,
+            "WATTLINE_MQTT_URL": f"mqtt://{host}:{port}",
+            "WATTLINE_LOG_LEVEL": "WARNING",
+        }
+        if database_url:
+            env["WATTLINE_DATABASE_URL"] = database_url
+        if collectors > 1:
+            env["WATTLINE_MQTT_SHARED_GROUP"] = f"g{prefix}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "wattline", "collect", "--client-id", f"{prefix}-c{i}"],
+                env=env,
+            )
+            for i in range(collectors)
+        ]
+        count = (
+            postgres_counter(database_url)
+            if database_url
+            else sqlite_counter(Path(data_dir) / "wattline.db")
+        )
+        try:
+            time.sleep(3)  # connect and subscribe
+            with rss_sampler(lambda: [p.pid for p in procs]) as peak:
+                started = publish_all(host, port, prefix, devices, per_device)
+                done = wait_for(count, total, 900)
+            p50, p99 = latency(host, port, prefix, count, total)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+    return Result(name, total, done - started, peak[0] / collectors, p50, p99)
+
+
+def latency(
+    host: str, port: int, prefix: str, count: Callable[[], int], already: int
+) -> tuple[float, float]:
+    """Publish-to-commit latency at a steady 500 readings/s, by polling the store."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect(host, port)
+    client.loop_start()
+    sent_at: list[float] = []
+    committed_at: list[float] = []
+    n = 1000
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set() and len(committed_at) < n:
+            seen = count() - already
+            now = time.perf_counter()
+            committed_at.extend([now] * (seen - len(committed_at)))
+            time.sleep(0.002)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    base = T0_MS + 5 * 86_400_000
+    for i in range(n):
+        body = {"seq": i, "ts": base + i, "metrics": dict.fromkeys(METRICS, 1.0)}
+        sent_at.append(time.perf_counter())
+        client.publish(f"{prefix}/lat/telemetry", orjson.dumps(body), qos=1)
+        time.sleep(0.002)
+    poller.join(60)
+    stop.set()
+    client.disconnect()
+    client.loop_stop()
+    delays = [(c - s) * 1000 for s, c in zip(sent_at, committed_at, strict=False)]
+    if len(delays) < 2:
+        return float("nan"), float("nan")
+    cuts = statistics.quantiles(delays, n=100)
+    return statistics.median(delays), cuts[98]
+
+
+def embedded(devices: int, per_device: int) -> Result:
+    total = devices * per_device
+    with tempfile.TemporaryDirectory() as data_dir:
+        mqtt_port, http_port = free_port(), free_port()
+        prefix = "iot"
+        env = {**os.environ, "WATTLINE_LOG_LEVEL": "WARNING", "WATTLINE_ADMIN_TOKEN": "bench"}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wattline",
+                "up",
+                "--auto-register",
+                "--data-dir",
+                data_dir,
+                "--mqtt-port",
+                str(mqtt_port),
+                "--http-port",
+                str(http_port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        count = sqlite_counter(Path(data_dir) / "wattline.db")
+        try:
+            time.sleep(4)
+            with rss_sampler(lambda: [proc.pid]) as peak:
+                started = publish_all("127.0.0.1", mqtt_port, prefix, devices, per_device)
+                done = wait_for(count, total, 900)
+            p50, p99 = latency("127.0.0.1", mqtt_port, prefix, count, total)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    return Result("wattline up: embedded amqtt → SQLite", total, done - started, peak[0], p50, p99)
+
+
+def table(results: list[Result], floor: float) -> str:
+    lines = [
+        "| run | readings | readings/s | ratio to paho floor | p50 ms | p99 ms | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        fmt = lambda v: "–" if v is None else f"{v:.0f}"  # noqa: E731
+        lines.append(
+            f"| {r.name} | {r.readings} | {r.rate:,.0f} | {r.rate / floor:.2f} | "
+            f"{fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {fmt(r.peak_rss_mb)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--broker", default="127.0.0.1:1883")
+    parser.add_argument("--readings", type=int, default=100_000)
+    parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--only", default="", help="comma-separated run names to include")
+    args = parser.parse_args()
+    host, port_text = args.broker.split(":")
+    port = int(port_text)
+    per_device = args.readings // args.devices
+    only = set(filter(None, args.only.split(",")))
+    runs: dict[str, Callable[[], Result]] = {
+        "sub": lambda: floor_mosquitto_sub(host, port, args.devices, per_device),
+        "paho": lambda: floor_paho(host, port, args.devices, per_device),
+        "sqlite": lambda: run_collectors(
+            "wattline collect: Mosquitto → SQLite, 1 collector",
+            host,
+            port,
+            args.devices,
+            per_device,
+            collectors=1,
+            database_url=None,
+        ),
+        "postgres": lambda: _with_pg(
+            "wattline collect: Mosquitto → PostgreSQL, 1 collector",
+            host,
+            port,
+            args.devices,
+            per_device,
+            1,
+        ),
+        "postgres2": lambda: _with_pg(
+            "wattline collect: Mosquitto → PostgreSQL, 2 collectors (shared subscription)",
+            host,
+            port,
+            args.devices,
+            per_device,
+            2,
+        ),
+        "embedded": lambda: embedded(args.devices, per_device),
+    }
+    results = []
+    for key, run in runs.items():
+        if only and key not in only:
+            continue
+        print(f"running {key} ...", file=sys.stderr)
+        results.append(run())
+    floor = next((r.rate for r in results if r.name.startswith("floor: bare paho")), None)
+    print(table(results, floor or results[0].rate))
+
+
+def _with_pg(name: str, host: str, port: int, devices: int, per_device: int, n: int) -> Result:
+    with postgres_database() as url:
+        return run_collectors(name, host, port, devices, per_device, collectors=n, database_url=url)
+
+
+if __name__ == "__main__":
+    main()

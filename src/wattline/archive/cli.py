@@ -1,0 +1,133 @@
+"""``wattline archive``: read the raw archive back, wherever it is kept."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from wattline.archive.base import ArchiveRecord, RawArchive
+from wattline.archive.factory import open_archive
+from wattline.config import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(name="archive", help="Read the raw archive back.", no_args_is_help=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
+]
+ArchiveUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--archive-url", envvar="WATTLINE_ARCHIVE_URL", help="s3://bucket/prefix; unset: folder"
+    ),
+]
+Category = Annotated[
+    str | None, typer.Option("--category", help="telemetry, hello, status, rejected, ...")
+]
+
+# Payloads and topics come from devices: escape control characters so a
+# message can neither break the one-line-per-message output nor drive the terminal.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {
+    ord("\t"): "\\t",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+}
+_ESCAPES |= {code: f"\\u{code:04x}" for code in range(0x80, 0xA0)}
+
+
+@app.command()
+def read(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
+    category: Category = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="ISO time, inclusive; UTC if no offset")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="ISO time, exclusive; UTC if no offset")
+    ] = None,
+    topic_contains: Annotated[str | None, typer.Option("--topic-contains")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="payload as base64, byte for byte")] = False,
+    data_dir: DataDir = None,
+    archive_url: ArchiveUrl = None,
+) -> None:
+    """Print archived messages, one a line: received time, outcome, topic, payload."""
+    since_ms, until_ms = _time_ms(since, "--since"), _time_ms(until, "--until")
+    archive = _open(data_dir, archive_url)
+    try:
+        for record in _guarded(archive.read(category, since_ms=since_ms, until_ms=until_ms)):
+            if topic_contains is None or topic_contains in record.topic:
+                typer.echo(format_record(record, raw=raw))
+    finally:
+        archive.close()
+
+
+@app.command()
+def stats(
+    category: Category = None, data_dir: DataDir = None, archive_url: ArchiveUrl = None
+) -> None:
+    """Segments, messages and stored (compressed) bytes per category."""
+    archive = _open(data_dir, archive_url)
+    try:
+        segments: Counter[str] = Counter()
+        size_bytes: Counter[str] = Counter()
+        for segment in _guarded(iter(archive.segments(category))):
+            segments[segment.category] += 1
+            size_bytes[segment.category] += segment.size_bytes
+        messages = Counter(r.category for r in _guarded(archive.read(category)))
+    finally:
+        archive.close()
+    typer.echo(f"{'category':<16} {'segments':>9} {'messages':>12} {'bytes':>14}")
+    for name in sorted(segments):
+        typer.echo(f"{name:<16} {segments[name]:>9} {messages[name]:>12} {size_bytes[name]:>14}")
+
+
+def format_record(record: ArchiveRecord, *, raw: bool) -> str:
+    received = datetime.fromtimestamp(record.received_ms / 1000, tz=UTC)
+    if raw:
+        payload = base64.b64encode(record.payload).decode("ascii")
+    else:
+        payload = record.payload.decode("utf-8", errors="replace")
+    fields = (received.isoformat(timespec="milliseconds"), record.outcome, record.topic, payload)
+    return "\t".join(field.translate(_ESCAPES) for field in fields)
+
+
+def _open(data_dir: Path | None, archive_url: str | None) -> RawArchive:
+    given: dict[str, Any] = {"data_dir": data_dir, "archive_url": archive_url}
+    try:
+        settings = Settings(**{name: value for name, value in given.items() if value})
+        return open_archive(settings, read_only=True)
+    except (ValidationError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _guarded(items: Iterator[T]) -> Iterator[T]:
+    """Turn a store outage mid-read into one line instead of a traceback."""
+    try:
+        yield from items
+    except (BotoCoreError, ClientError) as exc:
+        _fail(f"cannot read the archive: {exc}")
+
+
+def _time_ms(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{flag} {text!r} is not an ISO time, e.g. 2025-11-25T08:00:00Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)

@@ -1,0 +1,70 @@
+"""The smart-plug format: ``smartplug/{id}/telemetry`` and ``smartplug/{id}/status``.
+
+Telemetry: ``{"voltage": V, "current": A, "power": W, "relay_state": on/off,
+"timestamp": epoch s|ms or ISO 8601}``. The ``control`` and ``config`` topics
+flow platform -> device and are not ingested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar, Self
+
+from wattline.model.messages import Interpreted, Reading, RejectReason
+from wattline.protocols.adapters.base import (
+    STATE_WORDS,
+    Payload,
+    connection_status,
+    mapped_metrics,
+    require_object,
+    telemetry,
+)
+from wattline.protocols.errors import ProtocolError
+from wattline.protocols.timestamps import parse_device_timestamp_ms
+from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.validation import Limits, check_device_id, parse_switch
+
+# device field -> Wattline metric; values are taken as sent, in these units.
+FIELDS = {"voltage": "voltage_v", "current": "current_a", "power": "power_w"}
+
+
+@dataclass(frozen=True, slots=True)
+class SmartPlugAdapter:
+    name: ClassVar[str] = "smartplug"
+    prefix: str = "smartplug"
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+
+    def with_prefix(self, prefix: str) -> Self:
+        return replace(self, prefix=prefix)
+
+    def subscriptions(self) -> list[str]:
+        return [topic_filter(self.prefix, "+", kind) for kind in ("telemetry", "status")]
+
+    def parse(
+        self, topic: str, payload: Payload, received_ms: int, limits: Limits
+    ) -> Interpreted | None:
+        levels = levels_under(topic, self.prefix)
+        if levels is None or len(levels) != 2 or levels[1] not in ("telemetry", "status"):
+            return None
+        device_id = check_device_id(levels[0])
+        if levels[1] == "status":
+            body = payload.word_or_decode(STATE_WORDS)
+            if isinstance(body, dict):
+                body = body.get("status", body.get("state"))
+            return connection_status(device_id, body, received_ms)
+        return _telemetry(device_id, payload, received_ms, limits)
+
+
+def _telemetry(device_id: str, payload: Payload, received_ms: int, limits: Limits) -> Interpreted:
+    body = require_object(payload.decode(), "smart-plug telemetry")
+    if "timestamp" not in body:
+        raise ProtocolError(RejectReason.BAD_TIMESTAMP, "timestamp is missing")
+    metrics = mapped_metrics(body, FIELDS)
+    if "relay_state" in body:
+        metrics["relay_state"] = parse_switch("relay_state", body["relay_state"])
+    reading = Reading(device_id, parse_device_timestamp_ms(body["timestamp"]), metrics)
+    return telemetry(
+        reading, received_ms, limits, expected="voltage, current, power or relay_state"
+    )

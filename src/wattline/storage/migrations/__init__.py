@@ -1,0 +1,46 @@
+"""Alembic migrations shipped inside the package and run in code at every start.
+
+There is no alembic.ini: ``alembic_config`` points Alembic at this folder, and
+the caller hands over an open connection, so the backend chooses the engine,
+the transaction and any lock around the upgrade. SQLite and PostgreSQL share
+one migration history.
+
+To write a new revision (from the repository root)::
+
+    python -c "from alembic import command; from wattline.storage.migrations import \
+alembic_config; command.revision(alembic_config(), 'what changes')"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, inspect
+
+MIGRATIONS_DIR = Path(__file__).parent
+# Databases made by ``metadata.create_all`` before Wattline had migrations have
+# no alembic_version; the newest table they hold says which revision they equal.
+# Only such old databases need this: every database since is versioned.
+_UNVERSIONED = (("seq_state", "0002"), ("devices", "0001"))
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    # ConfigParser interpolates "%", which may appear in an install path.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_to_head(connection: Connection) -> None:
+    """Bring the database to the newest revision; a no-op when it is already there."""
+    config = alembic_config(connection)
+    inspector = inspect(connection)
+    if not inspector.has_table("alembic_version"):
+        for table, revision in _UNVERSIONED:
+            if inspector.has_table(table):
+                command.stamp(config, revision)
+                break
+    command.upgrade(config, "head")

@@ -1,0 +1,63 @@
+"""Monthly sample partitions: which UTC month a timestamp falls in, and its bounds.
+
+Pure arithmetic; ``postgres.py`` does the DDL. Integer milliseconds and
+timedelta throughout, so a bound is exact rather than a rounded float.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+# Every partition of ``samples`` is named like this; migrations' autogenerate
+# and the schema comparison in tests skip them, since schema.py has no partitions.
+DEFAULT_PARTITION = "samples_default"
+PARTITION_NAME_RE = re.compile(r"samples_(default|\d{4}_\d{2})")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Month:
+    year: int
+    month: int
+
+    @classmethod
+    def of(cls, ts_ms: int) -> Month | None:
+        """The UTC month holding ``ts_ms``, or None where datetime cannot name its bounds.
+
+        Such rows (before year 1, or from year 9999 on) still land in the DEFAULT partition.
+        """
+        try:
+            moment = _EPOCH + ts_ms * _MS
+        except OverflowError:
+            return None
+        return cls(moment.year, moment.month) if moment.year < 9999 else None
+
+    @property
+    def name(self) -> str:
+        return f"samples_{self.year:04d}_{self.month:02d}"
+
+    @property
+    def start_ms(self) -> int:
+        return (datetime(self.year, self.month, 1, tzinfo=UTC) - _EPOCH) // _MS
+
+    @property
+    def end_ms(self) -> int:
+        """Exclusive, as in ``FOR VALUES FROM (start) TO (end)``."""
+        if self.month == 12:
+            following = datetime(self.year + 1, 1, 1, tzinfo=UTC)
+        else:
+            following = datetime(self.year, self.month + 1, 1, tzinfo=UTC)
+        return (following - _EPOCH) // _MS
+
+
+def months_of(timestamps_ms: Iterable[int]) -> set[Month]:
+    return {month for ts in timestamps_ms if (month := Month.of(ts)) is not None}
+
+
+def is_partition(table_name: str) -> bool:
+    return PARTITION_NAME_RE.fullmatch(table_name) is not None

@@ -1,0 +1,59 @@
+"""Migrations: idempotent, equal to schema.py, and adopting databases made before them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from wattline.model.messages import Reading
+from wattline.storage import schema
+from wattline.storage.base import CommitBatch
+from wattline.storage.migrations import alembic_config, upgrade_to_head
+from wattline.storage.partitions import is_partition
+from wattline.storage.sql import SqlStore
+from wattline.storage.sqlite import open_sqlite_store
+
+T0 = 1_764_057_600_000
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _not_a_partition(
+    _object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
+) -> bool:
+    return not (type_ == "table" and name is not None and is_partition(name))
+
+
+def test_upgrading_twice_changes_nothing(store: SqlStore) -> None:
+    store.commit(CommitBatch(readings=[Reading("d1", T0, {"power_w": 1.0})], register=["d1"]))
+    with store.engine.begin() as conn:
+        upgrade_to_head(conn)
+        upgrade_to_head(conn)
+    with store.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
+    assert [p.metrics for p in store.raw_points("d1", T0, T0 + 1, None, 10)] == [{"power_w": 1.0}]
+
+
+def test_the_migrated_database_is_what_schema_py_describes(store: SqlStore) -> None:
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_object": _not_a_partition})
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_a_database_from_before_migrations_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    schema.metadata.create_all(engine)  # how Wattline made its tables before migrations
+    engine.dispose()
+    store = open_sqlite_store(path)
+    try:
+        with store.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
+            assert "alembic_version" in inspect(conn).get_table_names()
+        store.commit(CommitBatch(readings=[Reading("d1", T0, {"power_w": 2.0})], register=["d1"]))
+        assert store.latest_values()["d1"][0].value == 2.0
+    finally:
+        store.close()
