@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300.0, ge=0)
     # A device that reported "online" but has been silent this long is shown offline.
     offline_after_s: float = Field(120.0, gt=0)
+    # HTTP ingest (POST /api/v1/telemetry): requests per second per client, and burst
+    http_ingest_rate_per_s: float = Field(10.0, gt=0)
+    http_ingest_burst: int = Field(20, ge=1)
     log_level: str = "INFO"
 
     @property

@@ -16,7 +16,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
+from wattline.api.ratelimit import RateLimiter
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
 from wattline.archive.factory import open_archive
@@ -31,6 +32,7 @@ from wattline.broker.embedded import EmbeddedBroker
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
+from wattline.ingest.http_source import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
 from wattline.observability.metrics import IngestMetrics
@@ -92,9 +94,15 @@ def load_admin_token(settings: Settings) -> tuple[str, str]:
 
 
 def build_committer(
-    settings: Settings, store: SqlStore, archive: RawArchive, metrics: IngestMetrics
+    settings: Settings,
+    store: SqlStore,
+    archive: RawArchive,
+    metrics: IngestMetrics,
+    adapter_names: Sequence[str] | None = None,
 ) -> Committer:
-    adapters = build_adapters(settings.adapters, settings.adapter_prefixes)
+    """A committer for the configured adapters, or for adapter_names (HTTP ingest)."""
+    names = settings.adapters if adapter_names is None else adapter_names
+    adapters = build_adapters(names, settings.adapter_prefixes)
     return Committer(
         store,
         archive,
@@ -110,9 +118,8 @@ def build_committer(
 
 
 def build_collector(
-    settings: Settings, store: SqlStore, archive: RawArchive, registry: CollectorRegistry
+    settings: Settings, store: SqlStore, archive: RawArchive, metrics: IngestMetrics
 ) -> Collector:
-    metrics = IngestMetrics(registry)
     committer = build_committer(settings, store, archive, metrics)
     adapters = build_adapters(settings.adapters, settings.adapter_prefixes)
     endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
@@ -195,8 +202,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     store = open_store(settings)
     archive = open_archive(settings)
     registry = CollectorRegistry()
-    collector = build_collector(settings, store, archive, registry)
+    metrics = IngestMetrics(registry)
+    collector = build_collector(settings, store, archive, metrics)
     collector.start()
+    http_committer = build_committer(settings, store, archive, metrics, ["smartsolar"])
     services = ApiServices(
         store=store,
         admin_token=token,
@@ -204,6 +213,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         offline_after_ms=int(settings.offline_after_s * 1000),
         collector_status=collector.status,
         replay=collector.committer.replay,
+        http_ingest=HttpIngest(http_committer, settings.smartsolar_topic_prefix),
+        rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
     )
     server = _QuietServer(
         uvicorn.Config(
@@ -262,7 +273,7 @@ async def run_collect(settings: Settings) -> None:
     stop = _stop_event()
     store = open_store(settings)
     archive = open_archive(settings)
-    collector = build_collector(settings, store, archive, CollectorRegistry())
+    collector = build_collector(settings, store, archive, IngestMetrics(CollectorRegistry()))
     collector.start()
     try:
         await stop.wait()

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 import wattline
-from wattline.api.routers import devices, gaps, health, quarantine, telemetry
+from wattline.api.routers import devices, gaps, health, ingest, quarantine, telemetry
 from wattline.api.services import ApiServices
 from wattline.storage.base import StoreUnavailableError
 
@@ -22,6 +22,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(telemetry.router)
     app.include_router(gaps.router)
+    app.include_router(ingest.router)
     app.include_router(quarantine.router)
 
     @app.exception_handler(StoreUnavailableError)

@@ -122,3 +122,15 @@ class ReplayOut(BaseModel):
     accepted: list[int] = Field(description="quarantine ids stored now and removed from quarantine")
     still_rejected: dict[int, str] = Field(description="id -> the reason it is still rejected")
     samples_stored: int
+
+
+class HttpRejectionOut(BaseModel):
+    device_id: str | None
+    reason: str
+    detail: str
+
+
+class HttpIngestOut(BaseModel):
+    accepted: int = Field(description="per-device groups stored")
+    samples_stored: int
+    rejected: list[HttpRejectionOut] = Field(description="quarantined, with the reason")

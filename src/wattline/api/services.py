@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from wattline.api.ratelimit import RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.committer import ReplayReport
+from wattline.ingest.http_source import HttpIngest
 from wattline.storage.base import QuarantineRecord, TelemetryStore
 
 
@@ -22,3 +24,6 @@ class ApiServices:
     collector_status: Callable[[], CollectorStatus] | None = None
     # runs quarantined messages through the pipeline again; None: not offered
     replay: Callable[[Sequence[QuarantineRecord]], ReplayReport] | None = None
+    # HTTP ingest and its per-client rate limit; None: not offered
+    http_ingest: HttpIngest | None = None
+    rate_limiter: RateLimiter | None = None

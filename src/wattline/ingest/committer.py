@@ -83,6 +83,12 @@ class Committer:
         plan.register = [d for d in plan.seen_ms if d not in self._known]
         return plan
 
+    def plan_rejection(self, message: InboundMessage, rejection: Rejection) -> BatchPlan:
+        """A plan that only quarantines and archives one message rejected before parsing."""
+        plan = BatchPlan()
+        _add_rejection(plan, message, rejection)
+        return plan
+
     def replay(self, records: Sequence[QuarantineRecord]) -> ReplayReport:
         """Run quarantined messages through today's rules and registry.
 

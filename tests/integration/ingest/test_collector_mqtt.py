@@ -136,7 +136,12 @@ def test_unacknowledged_messages_are_redelivered_to_the_next_collector(
     second, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, options)
     second.start()
     try:
-        wait_until(lambda: stored(store, "m2") == 200, 30, "redelivery to the second collector")
+        wait_until(
+            lambda: stored(store, "m2") == 200,
+            30,
+            f"redelivery to the second collector (stored so far: {stored(store, 'm2')}, "
+            f"status: {second.status()})",
+        )
     finally:
         second.stop()
         forget_session(endpoint.host, endpoint.port, client_id)

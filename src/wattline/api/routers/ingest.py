@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from wattline.api.deps import AdminDep, ServicesDep
+from wattline.api.schemas import HttpIngestOut, HttpRejectionOut
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"], dependencies=[AdminDep])
+
+# Far above any honest batch of smart-solar items; larger bodies are refused unread.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@router.post(
+    "/telemetry",
+    responses={
+        413: {"description": "body over 1 MiB"},
+        422: {"description": "every item was rejected (and quarantined)"},
+        429: {"description": "rate limit; see Retry-After"},
+        501: {"description": "no ingest pipeline in this process"},
+    },
+)
+async def post_telemetry(
+    request: Request, services: ServicesDep, response: Response
+) -> HttpIngestOut:
+    """Telemetry over HTTP for devices that cannot speak MQTT, in the smart-solar format:
+    an item or a list of ``{"device_id", "data_type", "value", "timestamp"}``.
+    Returns after the readings are committed."""
+    if services.http_ingest is None or services.rate_limiter is None:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "HTTP ingest needs the pipeline")
+    client = request.client.host if request.client else "unknown"
+    wait_s = services.rate_limiter.acquire(client)
+    if wait_s is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit exceeded for {client}; retry in {wait_s:.1f} s",
+            headers={"Retry-After": str(math.ceil(wait_s))},
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "body over 1 MiB")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "body over 1 MiB")
+    result = await run_in_threadpool(services.http_ingest.ingest, body)
+    out = HttpIngestOut(
+        accepted=result.accepted_messages,
+        samples_stored=result.samples_stored,
+        rejected=[
+            HttpRejectionOut(device_id=r.device_id, reason=r.reason, detail=r.detail)
+            for r in result.rejected
+        ],
+    )
+    if result.accepted_messages == 0:
+        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    return out

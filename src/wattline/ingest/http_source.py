@@ -1,0 +1,111 @@
+"""HTTP ingest for devices that cannot speak MQTT (the smart-solar HTTP format).
+
+A request body is one item or a list of items, each the smart-solar telemetry
+item plus the device it came from::
+
+    {"device_id": "inverter-7", "data_type": "power", "value": 4210.5,
+     "timestamp": "2026-11-25T08:00:00Z"}
+
+Items are grouped per device and each group goes through the same pipeline as
+an MQTT message on ``{smartsolar prefix}/{device_id}/telemetry``: the same
+validation, quarantine, archive and idempotent storage. The request returns
+after the commit, so a 200 means the readings are durable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from wattline.ingest.committer import Committer
+from wattline.model.messages import InboundMessage, Rejection, RejectReason
+from wattline.protocols.validation import DEVICE_ID_RE
+
+# Where an HTTP body that cannot be split per device is quarantined.
+HTTP_TOPIC = "http/api/v1/telemetry"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRejection:
+    device_id: str | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpIngestResult:
+    accepted_messages: int = 0
+    samples_stored: int = 0
+    rejected: list[HttpRejection] = field(default_factory=list)
+
+
+class HttpIngest:
+    def __init__(
+        self,
+        committer: Committer,
+        smartsolar_prefix: str,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._committer = committer
+        self._prefix = smartsolar_prefix
+        self._clock_ms = clock_ms
+
+    def ingest(self, body: bytes) -> HttpIngestResult:
+        received_ms = self._clock_ms()
+        split = self._split(body)
+        if isinstance(split, Rejection):
+            # Kept like any rejected message: quarantined and archived, byte for byte.
+            whole = InboundMessage(HTTP_TOPIC, body, received_ms, "application/json")
+            self._committer.commit(self._committer.plan_rejection(whole, split))
+            return HttpIngestResult(rejected=[HttpRejection(None, split.reason, split.detail)])
+        messages = [
+            InboundMessage(
+                f"{self._prefix}/{device_id}/telemetry",
+                orjson.dumps(group),
+                received_ms,
+                "application/json",
+            )
+            for device_id, group in split.items()
+        ]
+        plan = self._committer.plan(messages)
+        result = self._committer.commit(plan)
+        rejected = [
+            HttpRejection(_device_of(q.topic, self._prefix), q.reason, q.detail)
+            for q in plan.quarantined
+        ]
+        return HttpIngestResult(
+            accepted_messages=len(messages) - len(rejected),
+            samples_stored=result.samples_inserted + result.samples_corrected,
+            rejected=rejected,
+        )
+
+    def _split(self, body: bytes) -> dict[str, list[Any]] | Rejection:
+        """The body's items grouped per device, or why it cannot be."""
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return Rejection(RejectReason.UNDECODABLE, f"invalid JSON: {exc}")
+        items = decoded if isinstance(decoded, list) else [decoded]
+        if not items:
+            return Rejection(RejectReason.BAD_SHAPE, "the body holds no items")
+        groups: dict[str, list[Any]] = {}
+        for index, item in enumerate(items):
+            device_id = item.get("device_id") if isinstance(item, dict) else None
+            if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
+                return Rejection(
+                    RejectReason.BAD_DEVICE_ID,
+                    f"item {index}: device_id must be a string matching [A-Za-z0-9_-]{{1,64}}",
+                )
+            groups.setdefault(device_id, []).append(
+                {key: value for key, value in item.items() if key != "device_id"}
+            )
+        return groups
+
+
+def _device_of(topic: str, prefix: str) -> str | None:
+    rest = topic.removeprefix(prefix + "/")
+    return rest.split("/", 1)[0] if rest != topic else None
