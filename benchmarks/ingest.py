@@ -1,7 +1,9 @@
 """Sustained ingest throughput: readings/s from an external publisher until durably committed.
 
-Runs, on one machine, against a real Mosquitto (the one on 127.0.0.1:1883, or
-``--broker``):
+Runs, on one machine, against a real Mosquitto started for the run on a free
+port (or ``--broker host:port``), configured not to drop messages: Mosquitto's
+default ``max_queued_messages`` (1000) silently drops QoS 1 messages for a
+subscriber that falls behind, which would turn a throughput run into a loss run.
 
 * floors: ``mosquitto_sub`` writing the stream to a file, and a bare paho-mqtt
   QoS 1 subscriber that only counts;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -104,14 +107,14 @@ def publish_all(host: str, port: int, prefix: str, devices: int, per_device: int
                 "-i",
                 f"bench-pub-{uuid.uuid4().hex[:8]}",
             ],
-            stdin=Path(name).open("rb"),
+            stdin=Path(name).open("rb"),  # noqa: SIM115 - closed when the child exits
         )
         for index, name in enumerate(files)
     ]
     for proc in procs:
         proc.wait()
     for name in files:
-        os.unlink(name)
+        Path(name).unlink()
     return started
 
 
@@ -378,7 +381,7 @@ def table(results: list[Result], floor: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        fmt = lambda v: "–" if v is None else f"{v:.0f}"  # noqa: E731
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         lines.append(
             f"| {r.name} | {r.readings} | {r.rate:,.0f} | {r.rate / floor:.2f} | "
             f"{fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {fmt(r.peak_rss_mb)} |"
@@ -386,13 +389,47 @@ def table(results: list[Result], floor: float) -> str:
     return "\n".join(lines)
 
 
+MOSQUITTO_CONF = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+max_inflight_messages 1000
+"""
+
+
+@contextmanager
+def private_mosquitto() -> Iterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(MOSQUITTO_CONF.format(port=port))
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--broker", default="127.0.0.1:1883")
+    parser.add_argument("--broker", default=None, help="host:port; default: a private Mosquitto")
     parser.add_argument("--readings", type=int, default=100_000)
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated run names to include")
     args = parser.parse_args()
+    if args.broker is None:
+        with private_mosquitto() as broker:
+            args.broker = broker
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     host, port_text = args.broker.split(":")
     port = int(port_text)
     per_device = args.readings // args.devices
@@ -437,7 +474,9 @@ def main() -> None:
     print(table(results, floor or results[0].rate))
 
 
-def _with_pg(name: str, host: str, port: int, devices: int, per_device: int, n: int) -> Result:
+def _with_pg(  # noqa: PLR0913, PLR0917
+    name: str, host: str, port: int, devices: int, per_device: int, n: int
+) -> Result:
     with postgres_database() as url:
         return run_collectors(name, host, port, devices, per_device, collectors=n, database_url=url)
 

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 import wattline
+from wattline.analytics.cli import export as export_command
+from wattline.analytics.cli import import_ as import_command
 from wattline.archive.cli import app as archive_app
 from wattline.config import Settings
 from wattline.ingest.cli import app as quarantine_app
@@ -19,6 +21,7 @@ from wattline.ingest.mqtt_source import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime import Announcement, StartupError, run_collect, run_up
 from wattline.simulator import FleetPublisher, build_fleet
+from wattline.storage.cli import app as retention_app
 
 app = typer.Typer(
     name="wattline",
@@ -29,6 +32,9 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 app.add_typer(archive_app, name="archive")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(retention_app, name="retention")
+app.command("export")(export_command)
+app.command("import")(import_command)
 
 
 def _settings(**flags: Any) -> Settings:  # type: ignore[return]

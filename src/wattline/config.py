@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(300.0, ge=0)
     # A device that reported "online" but has been silent this long is shown offline.
     offline_after_s: float = Field(120.0, gt=0)
+    # Retention per tier, in days (storage/retention.py); checked every retention_interval_s.
+    retention_raw_days: float = Field(7, gt=0)
+    retention_1m_days: float = Field(30, gt=0)
+    retention_1h_days: float = Field(365, gt=0)
+    retention_1d_days: float = Field(5 * 365, gt=0)
+    retention_interval_s: float = Field(3600.0, gt=0)
+    # Readings kept in memory per device and metric for /telemetry/window.
+    window_size: int = Field(60, ge=1, le=10_000)
     # HTTP ingest (POST /api/v1/telemetry): requests per second per client, and burst
     http_ingest_rate_per_s: float = Field(10.0, gt=0)
     http_ingest_burst: int = Field(20, ge=1)

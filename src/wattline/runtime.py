@@ -35,11 +35,14 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.http_source import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
+from wattline.live.window import WindowStore
+from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
 from wattline.protocols.canonical import Limits
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.factory import describe_store, open_store
+from wattline.storage.retention import RetentionScheduler, retention_policy
 from wattline.storage.sql import SqlStore
 
 log = logging.getLogger("wattline")
@@ -93,12 +96,14 @@ def load_admin_token(settings: Settings) -> tuple[str, str]:
     return token, f"{path} (generated)"
 
 
-def build_committer(
+def build_committer(  # noqa: PLR0913 - backends, then keyword-only options
     settings: Settings,
     store: SqlStore,
     archive: RawArchive,
     metrics: IngestMetrics,
     adapter_names: Sequence[str] | None = None,
+    *,
+    on_committed: Callable[[Sequence[Reading]], None] | None = None,
 ) -> Committer:
     """A committer for the configured adapters, or for adapter_names (HTTP ingest)."""
     names = settings.adapters if adapter_names is None else adapter_names
@@ -114,13 +119,19 @@ def build_committer(
         ),
         metrics,
         auto_register=settings.auto_register or settings.demo,
+        on_committed=on_committed,
     )
 
 
 def build_collector(
-    settings: Settings, store: SqlStore, archive: RawArchive, metrics: IngestMetrics
+    settings: Settings,
+    store: SqlStore,
+    archive: RawArchive,
+    metrics: IngestMetrics,
+    window: WindowStore | None = None,
 ) -> Collector:
-    committer = build_committer(settings, store, archive, metrics)
+    on_committed = window.add if window is not None else None
+    committer = build_committer(settings, store, archive, metrics, on_committed=on_committed)
     adapters = build_adapters(settings.adapters, settings.adapter_prefixes)
     endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
     topics = list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
@@ -203,9 +214,13 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     archive = open_archive(settings)
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    collector = build_collector(settings, store, archive, metrics)
+    window = WindowStore(settings.window_size)
+    collector = build_collector(settings, store, archive, metrics, window)
     collector.start()
-    http_committer = build_committer(settings, store, archive, metrics, ["smartsolar"])
+    retention = start_retention(settings, store)
+    http_committer = build_committer(
+        settings, store, archive, metrics, ["smartsolar"], on_committed=window.add
+    )
     services = ApiServices(
         store=store,
         admin_token=token,
@@ -215,6 +230,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         replay=collector.committer.replay,
         http_ingest=HttpIngest(http_committer, settings.smartsolar_topic_prefix),
         rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
+        window=window,
     )
     server = _QuietServer(
         uvicorn.Config(
@@ -241,7 +257,17 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await api_task
         if broker is not None:
             await broker.stop()
+        await asyncio.to_thread(retention.stop)
         store.close()
+
+
+def start_retention(settings: Settings, store: SqlStore) -> RetentionScheduler:
+    """Retention in a thread of its own: a run at start, then every retention_interval_s."""
+    scheduler = RetentionScheduler(
+        store, retention_policy(settings), interval_s=settings.retention_interval_s
+    )
+    scheduler.start()
+    return scheduler
 
 
 async def _wait_for_stop(stop: asyncio.Event, api_task: asyncio.Task[None]) -> None:
@@ -275,9 +301,11 @@ async def run_collect(settings: Settings) -> None:
     archive = open_archive(settings)
     collector = build_collector(settings, store, archive, IngestMetrics(CollectorRegistry()))
     collector.start()
+    retention = start_retention(settings, store)
     try:
         await stop.wait()
     finally:
         await asyncio.to_thread(collector.stop)
         await asyncio.to_thread(archive.close)
+        await asyncio.to_thread(retention.stop)
         store.close()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from tests.conftest import unavailable
 
 from wattline.storage import schema
-from wattline.storage.partitions import DEFAULT_PARTITION
+from wattline.storage.partitions import PARTITIONED_TABLES
 from wattline.storage.postgres import open_postgres_store, psycopg_url
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
@@ -49,16 +49,17 @@ def reset_postgres(url: str) -> None:
     """Back to a freshly migrated database: no rows, no monthly partitions."""
     engine = create_engine(psycopg_url(url))
     with engine.begin() as conn:
-        partitions = conn.scalars(
-            text(
-                "SELECT c.relname FROM pg_inherits i"
-                " JOIN pg_class c ON c.oid = i.inhrelid"
-                " WHERE i.inhparent = 'samples'::regclass AND c.relname <> :default"
-            ),
-            {"default": DEFAULT_PARTITION},
-        ).all()
-        for partition in partitions:
-            conn.execute(text(f"DROP TABLE {partition}"))
+        for table in PARTITIONED_TABLES:
+            partitions = conn.scalars(
+                text(
+                    "SELECT c.relname FROM pg_inherits i"
+                    " JOIN pg_class c ON c.oid = i.inhrelid"
+                    " WHERE i.inhparent = CAST(:table AS regclass) AND c.relname <> :default"
+                ),
+                {"table": table, "default": f"{table}_default"},
+            ).all()
+            for partition in partitions:
+                conn.execute(text(f"DROP TABLE {partition}"))
         tables = ", ".join(table.name for table in schema.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()

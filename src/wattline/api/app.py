@@ -6,7 +6,17 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 import wattline
-from wattline.api.routers import devices, gaps, health, ingest, quarantine, telemetry
+from wattline.api.routers import (
+    devices,
+    energy,
+    export,
+    gaps,
+    health,
+    ingest,
+    quarantine,
+    telemetry,
+    window,
+)
 from wattline.api.services import ApiServices
 from wattline.storage.base import StoreUnavailableError
 
@@ -24,6 +34,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(gaps.router)
     app.include_router(ingest.router)
     app.include_router(quarantine.router)
+    app.include_router(energy.router)
+    app.include_router(window.router)
+    app.include_router(export.router)
 
     @app.exception_handler(StoreUnavailableError)
     async def _store_down(_request: Request, exc: StoreUnavailableError) -> JSONResponse:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class LatestValueOut(BaseModel):
@@ -41,10 +43,20 @@ class PointOut(BaseModel):
 
 
 class StatsOut(BaseModel):
-    avg: float
-    min: float
-    max: float
-    count: int
+    """The aggregates asked for with ``agg``; the others are left out of the JSON."""
+
+    avg: float | None = None
+    min: float | None = None
+    max: float | None = None
+    count: int | None = None
+    sum: float | None = None
+    first: float | None = None
+    last: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _asked_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {name: value for name, value in data.items() if value is not None}
 
 
 class BucketOut(BaseModel):
@@ -61,6 +73,27 @@ class TelemetryOut(BaseModel):
     points: list[PointOut] | None = None
     buckets: list[BucketOut] | None = None
     truncated: bool = Field(default=False, description="true when `limit` cut the raw points short")
+    source: str = Field(
+        default="raw", description="what answered: raw samples, or the 1m, 1h or 1d rollup tier"
+    )
+    tz: str | None = Field(default=None, description="time zone of day, week and month buckets")
+    agg: list[str] | None = Field(default=None, description="aggregates per bucket and metric")
+
+
+class DeviceSeriesOut(BaseModel):
+    device_id: str
+    buckets: list[BucketOut]
+
+
+class FleetTelemetryOut(BaseModel):
+    start: str
+    end: str
+    interval: str
+    tz: str | None
+    agg: list[str]
+    fields: list[str] | None
+    source: str = Field(description="what answered: raw samples, or the 1m, 1h or 1d rollup tier")
+    devices: list[DeviceSeriesOut]
 
 
 class LatestOut(BaseModel):

@@ -11,6 +11,7 @@ from wattline.api.ratelimit import RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.committer import ReplayReport
 from wattline.ingest.http_source import HttpIngest
+from wattline.live.window import WindowStore
 from wattline.storage.base import QuarantineRecord, TelemetryStore
 
 
@@ -27,3 +28,5 @@ class ApiServices:
     # HTTP ingest and its per-client rate limit; None: not offered
     http_ingest: HttpIngest | None = None
     rate_limiter: RateLimiter | None = None
+    # the last readings per device and metric, fed by the committers; None: read from storage
+    window: WindowStore | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from wattline.archive.base import ArchiveRecord, RawArchive
@@ -25,6 +26,8 @@ from wattline.storage.base import (
     QuarantineRecord,
     TelemetryStore,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -55,7 +58,7 @@ class ReplayReport:
 
 
 class Committer:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, then keyword-only options
         self,
         store: TelemetryStore,
         archive: RawArchive,
@@ -63,8 +66,11 @@ class Committer:
         metrics: IngestMetrics,
         *,
         auto_register: bool,
+        on_committed: Callable[[Sequence[Reading]], None] | None = None,
     ) -> None:
         self._store = store
+        # Told the readings of each committed batch (the live window); never fails a commit.
+        self._on_committed = on_committed
         self._archive = archive
         self._config = interpret_config
         self._metrics = metrics
@@ -156,6 +162,12 @@ class Committer:
         )
         self._known.update(plan.register)
         self._count(plan, result)
+        if self._on_committed is not None and plan.readings:
+            try:
+                self._on_committed(plan.readings)
+            except Exception:
+                # The batch is committed; failing here would retry and delay its ack.
+                log.exception("on_committed hook failed")
         return result
 
     def _admit(self, device_ids: set[str]) -> set[str]:

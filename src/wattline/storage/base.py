@@ -6,13 +6,15 @@ first implementation and PostgreSQL follows without changing them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import Hello, Reading, StatusReport
 from wattline.model.sequence import SeqState
+from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.retention import Removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +123,21 @@ class TelemetryStore(Protocol):
         fields: Sequence[str] | None,
     ) -> list[Bucket]: ...
 
+    def series(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, list[SeriesBucket]]: ...
+
     def quarantine(
         self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
     ) -> list[QuarantineRecord]: ...
 
     def sequence_state(self, device_id: str) -> SeqState | None: ...
+
+    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]: ...
 
     def ping(self) -> None: ...
 

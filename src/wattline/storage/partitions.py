@@ -1,4 +1,4 @@
-"""Monthly sample partitions: which UTC month a timestamp falls in, and its bounds.
+"""Monthly partitions: which UTC month a timestamp falls in, and its bounds.
 
 Pure arithmetic; ``postgres.py`` does the DDL. Integer milliseconds and
 timedelta throughout, so a bound is exact rather than a rounded float.
@@ -14,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-# Every partition of ``samples`` is named like this; migrations' autogenerate
-# and the schema comparison in tests skip them, since schema.py has no partitions.
+# The tables partitioned by month on PostgreSQL: both grow with every sample
+# and both are trimmed by retention. Their partitions are named like
+# PARTITION_NAME_RE; migrations' autogenerate and the schema comparison in
+# tests skip them, since schema.py has no partitions.
+PARTITIONED_TABLES = ("samples", "rollup_1m")
 DEFAULT_PARTITION = "samples_default"
-PARTITION_NAME_RE = re.compile(r"samples_(default|\d{4}_\d{2})")
+PARTITION_NAME_RE = re.compile(r"(samples|rollup_1m)_(default|\d{4}_\d{2})")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -39,7 +42,19 @@ class Month:
 
     @property
     def name(self) -> str:
-        return f"samples_{self.year:04d}_{self.month:02d}"
+        return self.partition_of("samples")
+
+    def partition_of(self, table: str) -> str:
+        return f"{table}_{self.year:04d}_{self.month:02d}"
+
+    @classmethod
+    def named(cls, partition: str) -> Month | None:
+        """The month a partition name stands for; None for a DEFAULT partition."""
+        match = PARTITION_NAME_RE.fullmatch(partition)
+        if match is None or match.group(2) == "default":
+            return None
+        year, month = match.group(2).split("_")
+        return cls(int(year), int(month))
 
     @property
     def start_ms(self) -> int:

@@ -1,15 +1,17 @@
 """The PostgreSQL backend: psycopg 3, Alembic at start, samples partitioned by UTC month.
 
 ``samples`` is declared ``PARTITION BY RANGE (ts_ms)`` by the initial migration,
-with a DEFAULT partition. Before a batch is inserted, the store makes sure each
-UTC month the batch touches has its own partition (``samples_2026_11``), so old
-months can be dropped whole and queries over a time range read only the months
-they cover.
+and ``rollup_1m`` ``PARTITION BY RANGE (bucket_ms)`` by 0003, each with a
+DEFAULT partition. Before a batch is inserted, the store makes sure each UTC
+month the batch touches has its own partition of both (``samples_2026_11``,
+``rollup_1m_2026_11``), so old months can be dropped whole and queries over a
+time range read only the months they cover.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.migrations import upgrade_to_head
-from wattline.storage.partitions import DEFAULT_PARTITION, Month, months_of
+from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
+from wattline.storage.retention import Removed
 from wattline.storage.sql import SqlStore
 
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -29,6 +32,10 @@ _MIGRATION_LOCK_KEY = 0x57415454_4C494E45
 # Without it, connecting to a host that drops packets waits for the OS TCP
 # timeout (minutes) before the store can report itself unavailable.
 _CONNECT_TIMEOUT_S = 10
+# The column each monthly-partitioned table is partitioned on.
+_PARTITION_KEYS = {"samples": "ts_ms", "rollup_1m": "bucket_ms"}
+# Retention tiers whose table is partitioned by month, and that table.
+_PARTITIONED_TIERS = {"raw": "samples", "1m": "rollup_1m"}
 
 
 def psycopg_url(url: str) -> str:
@@ -77,6 +84,44 @@ class PostgresStore(SqlStore):
         self._ensure_partitions(months_of(r.ts_ms for r in batch.readings))
         return super().commit(batch)
 
+    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]:
+        """Whole monthly partitions older than a cutoff are dropped; then rows are deleted."""
+        dropped: dict[str, list[str]] = {}
+        try:
+            for tier, table in _PARTITIONED_TIERS.items():
+                if tier in cutoffs_ms:
+                    dropped[tier] = self._drop_months_before(table, cutoffs_ms[tier])
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+        removed = super().remove_before(cutoffs_ms)
+        return {
+            tier: replace(what, partitions=tuple(dropped.get(tier, ())))
+            for tier, what in removed.items()
+        }
+
+    def _drop_months_before(self, table: str, cutoff_ms: int) -> list[str]:
+        with self.engine.connect() as conn:
+            names = conn.scalars(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                    " WHERE i.inhparent = CAST(:parent AS regclass) ORDER BY c.relname"
+                ),
+                {"parent": table},
+            ).all()
+        dropped: list[str] = []
+        for name in names:
+            month = Month.named(name)
+            if month is None or month.end_ms > cutoff_ms:
+                continue
+            # Forget the month first: a late row for it must re-create the partition
+            # rather than be routed, by a stale cache, to a table that is gone.
+            self._partitioned.discard(month)
+            with self.engine.begin() as conn:
+                # The name was read from the catalogue and matched PARTITION_NAME_RE.
+                conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+            dropped.append(name)
+        return dropped
+
     def _ensure_partitions(self, months: Iterable[Month]) -> None:
         missing = sorted(set(months) - self._partitioned)
         if not missing:
@@ -87,46 +132,50 @@ class PostgresStore(SqlStore):
             # rolled back with it.
             with self.engine.begin() as conn:
                 for month in missing:
-                    _create_partition(conn, month)
+                    # The same table order in every process: locks queue, never deadlock.
+                    for table in PARTITIONED_TABLES:
+                        _create_partition(conn, table, month)
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
         self._partitioned.update(missing)
 
 
-def _create_partition(conn: Connection, month: Month) -> None:
-    """Attach ``month``'s partition, moving in any of its rows the DEFAULT partition holds.
+def _create_partition(conn: Connection, table: str, month: Month) -> None:
+    """Attach ``month``'s partition of ``table``, moving in any of its rows the DEFAULT one holds.
 
     ``CREATE TABLE ... PARTITION OF`` fails when the DEFAULT partition already
     has rows of that range (written before the partition existed, e.g. by an
     older Wattline or by hand). Creating the table, moving those rows and
     attaching it always works, so it is the only path.
     """
-    if _exists(conn, month):
+    name = month.partition_of(table)
+    if _exists(conn, name):
         return
     # Blocks concurrent inserts (not reads) until commit, so no row of this
     # month reaches the DEFAULT partition between the move and the attach;
     # a second process waits here and then finds the partition made.
-    conn.execute(text("LOCK TABLE samples IN SHARE ROW EXCLUSIVE MODE"))
-    if _exists(conn, month):
+    conn.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+    if _exists(conn, name):
         return
-    # The names and bounds come from integers (Month), never from input text.
-    conn.execute(text(f"CREATE TABLE {month.name} (LIKE samples INCLUDING DEFAULTS)"))
+    key = _PARTITION_KEYS[table]
+    # The names and bounds come from constants and integers (Month), never from input text.
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
     conn.execute(
         text(
-            f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION}"  # noqa: S608 - see above
-            " WHERE ts_ms >= :start_ms AND ts_ms < :end_ms RETURNING *)"
-            f" INSERT INTO {month.name} SELECT * FROM moved"
+            f"WITH moved AS (DELETE FROM {table}_default"  # noqa: S608 - see above
+            f" WHERE {key} >= :start_ms AND {key} < :end_ms RETURNING *)"
+            f" INSERT INTO {name} SELECT * FROM moved"
         ),
         {"start_ms": month.start_ms, "end_ms": month.end_ms},
     )
     # ATTACH builds the partition's primary key index from the parent's.
     conn.execute(
         text(
-            f"ALTER TABLE samples ATTACH PARTITION {month.name}"
+            f"ALTER TABLE {table} ATTACH PARTITION {name}"
             f" FOR VALUES FROM ({month.start_ms}) TO ({month.end_ms})"
         )
     )
 
 
-def _exists(conn: Connection, month: Month) -> bool:
-    return conn.scalar(select(func.to_regclass(month.name))) is not None
+def _exists(conn: Connection, name: str) -> bool:
+    return conn.scalar(select(func.to_regclass(name))) is not None

@@ -86,3 +86,31 @@ seq_state = Table(
     # open gaps as JSON [[boot, first_seq, last_seq, detected_ms], ...]
     Column("gaps", Text, nullable=False),
 )
+
+
+def _rollup(name: str) -> Table:
+    # Merge state per bucket (storage/rollups.py): avg is sum / count, and
+    # first/last keep their timestamps so partial aggregates merge exactly.
+    return Table(
+        name,
+        metadata,
+        Column("device_id", String(64), nullable=False),
+        Column("metric", String(64), nullable=False),
+        Column("bucket_ms", BigInteger, nullable=False),
+        Column("sample_count", BigInteger, nullable=False),
+        Column("value_sum", Float, nullable=False),
+        Column("value_min", Float, nullable=False),
+        Column("value_max", Float, nullable=False),
+        Column("first_ts_ms", BigInteger, nullable=False),
+        Column("first_value", Float, nullable=False),
+        Column("last_ts_ms", BigInteger, nullable=False),
+        Column("last_value", Float, nullable=False),
+        PrimaryKeyConstraint("device_id", "metric", "bucket_ms"),
+        sqlite_with_rowid=False,
+    )
+
+
+# Rollup tiers, kept in the commit transaction from newly inserted samples only.
+rollup_1m = _rollup("rollup_1m")
+rollup_1h = _rollup("rollup_1h")
+rollup_1d = _rollup("rollup_1d")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import OperationalError
@@ -38,6 +39,11 @@ from wattline.storage.base import (
     RawPoint,
     StoreUnavailableError,
 )
+from wattline.storage.bucketing import BucketPlan, SeriesBucket, assemble
+from wattline.storage.bulk import BulkStatement, insert_new_returning
+from wattline.storage.pruning import delete_before
+from wattline.storage.retention import Removed
+from wattline.storage.rollup_tables import CellQuery, RollupWriter, read_cells, series_metrics
 from wattline.storage.sequencing import lock_states, read_state, save_states
 
 InsertFactory = Callable[[Any], Any]
@@ -46,16 +52,30 @@ InsertFactory = Callable[[Any], Any]
 # cursor no longer knows it once the result is closed (it answers -1), while
 # SQLite's still does. Asking explicitly gives the same count on every dialect.
 _COUNT_ROWS = {"preserve_rowcount": True}
+# Keys per SELECT when looking up stored values: three bound parameters each,
+# well under SQLite's limit of 32,766 (and PostgreSQL's 65,535).
+_KEYS_PER_LOOKUP = 5_000
+
+SampleKey = tuple[str, str, int]  # (device_id, metric, ts_ms)
+# A sample as written: the columns of _SAMPLE_COLUMNS, in that order.
+SampleRow = tuple[str, str, int, float, int | None, int]
+_SAMPLE_COLUMNS = ("device_id", "metric", "ts_ms", "value", "seq", "received_ms")
 
 
 class SqlStore:
     def __init__(self, engine: Engine, insert: InsertFactory) -> None:
         self._engine = engine
         self._insert = insert
-        self._insert_samples = (
-            insert(schema.samples).on_conflict_do_nothing().execution_options(**_COUNT_ROWS)
-        )
         s = schema.samples.c
+        # RETURNING names exactly the rows this transaction inserted (SQLite >= 3.35
+        # and PostgreSQL; SQLAlchemy sends it as multi-row VALUES pages), so only
+        # they feed the rollups; a duplicate or a concurrent collector's row does not.
+        self._insert_samples = (
+            insert(schema.samples)
+            .on_conflict_do_nothing()
+            .returning(s.device_id, s.metric, s.ts_ms)
+        )
+        self._rollups = RollupWriter(insert)
         self._correct_sample = (
             update(schema.samples)
             .where(
@@ -67,11 +87,13 @@ class SqlStore:
             .values(value=bindparam("k_value"), received_ms=bindparam("k_received_ms"))
         )
         excluded = insert(schema.latest).excluded
-        self._upsert_latest = insert(schema.latest).on_conflict_do_update(
-            index_elements=["device_id", "metric"],
-            set_={"ts_ms": excluded.ts_ms, "value": excluded.value},
-            # By the reading's own timestamp: a late upload must not overwrite a newer value.
-            where=excluded.ts_ms >= schema.latest.c.ts_ms,
+        self._upsert_latest = BulkStatement(
+            insert(schema.latest).on_conflict_do_update(
+                index_elements=["device_id", "metric"],
+                set_={"ts_ms": excluded.ts_ms, "value": excluded.value},
+                # By the reading's own timestamp: a late upload must not overwrite a newer value.
+                where=excluded.ts_ms >= schema.latest.c.ts_ms,
+            )
         )
 
     @property
@@ -92,12 +114,9 @@ class SqlStore:
                 self._register(conn, batch.register, batch.seen_ms)
                 readings, seq_duplicates = self._sequence(conn, events)
                 sample_rows = _sample_rows(readings, batch.seen_ms)
-                inserted = corrected = 0
+                inserted, corrected = self._write_samples(conn, sample_rows)
                 if sample_rows:
-                    inserted = conn.execute(self._insert_samples, sample_rows).rowcount
-                    if inserted < len(sample_rows):
-                        corrected = self._apply_corrections(conn, sample_rows)
-                    conn.execute(self._upsert_latest, _latest_rows(readings))
+                    self._upsert_latest.execute(conn, _latest_rows(readings))
                 self._apply_hellos(conn, batch)
                 self._apply_statuses(conn, batch)
                 self._touch_last_seen(conn, batch.seen_ms)
@@ -142,17 +161,63 @@ class SqlStore:
         save_states(conn, self._insert, changed)
         return kept, duplicates
 
-    def _apply_corrections(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+    def _write_samples(self, conn: Connection, rows: list[SampleRow]) -> tuple[int, int]:
+        """Insert new samples, apply corrections, keep the rollups equal to both.
+
+        Returns (inserted, corrected). Rollups fold in only the rows inserted
+        here; buckets holding a corrected sample are recomputed last, after the
+        fold, so a sample is never counted twice.
+        """
+        if not rows:
+            return 0, 0
+        unique, corrected = _newest_per_key(rows)
+        # RETURNING names exactly the rows this statement inserted, so only they
+        # feed the rollups; a duplicate or a concurrent collector's row does not.
+        inserted = set(
+            insert_new_returning(
+                conn,
+                schema.samples,
+                _SAMPLE_COLUMNS,
+                list(unique.values()),
+                returning=("device_id", "metric", "ts_ms"),
+            )
+        )
+        fresh = [row[:4] for key, row in unique.items() if key in inserted]
+        stale = [row for key, row in unique.items() if key not in inserted]
+        changed = self._apply_corrections(conn, stale) if stale else []
+        self._rollups.fold_in(conn, fresh)
+        if changed:
+            self._rollups.recompute(conn, changed)
+        return len(inserted), corrected + len(changed)
+
+    def _apply_corrections(self, conn: Connection, rows: list[SampleRow]) -> list[SampleKey]:
         """Newest arrival wins for a (device, metric, ts) whose value changed.
 
-        Runs only when some rows were not inserted; the old value stays in the raw archive.
+        Runs only for rows that were not inserted; returns the keys whose value
+        changed. The old value stays in the raw archive.
         """
-        return int(
+        stored = self._stored_values(conn, [row[:3] for row in rows])
+        changed = [row for row in rows if stored.get(row[:3], row[3]) != row[3]]
+        if changed:
             conn.execute(
                 self._correct_sample,
-                [{f"k_{key}": value for key, value in row.items()} for row in rows],
-            ).rowcount
-        )
+                [
+                    {f"k_{name}": value for name, value in zip(_SAMPLE_COLUMNS, row, strict=True)}
+                    for row in changed
+                ],
+            )
+        return [row[:3] for row in changed]
+
+    def _stored_values(self, conn: Connection, keys: list[SampleKey]) -> dict[SampleKey, float]:
+        s = schema.samples.c
+        values: dict[SampleKey, float] = {}
+        for i in range(0, len(keys), _KEYS_PER_LOOKUP):
+            chunk = keys[i : i + _KEYS_PER_LOOKUP]
+            query = select(s.device_id, s.metric, s.ts_ms, s.value).where(
+                tuple_(s.device_id, s.metric, s.ts_ms).in_(chunk)
+            )
+            values.update(((d, m, ts), v) for d, m, ts, v in conn.execute(query))
+        return values
 
     def _register(self, conn: Connection, device_ids: Sequence[str], seen: dict[str, int]) -> None:
         if device_ids:
@@ -315,6 +380,36 @@ class SqlStore:
                 )
         return buckets
 
+    def series(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, list[SeriesBucket]]:
+        """The plan's buckets per device, read from the tier the plan names (None: raw).
+
+        ``with_ends`` also fetches first and last values (a join per cell);
+        without it an aggregate's first_value/last_value are NaN.
+        """
+        if not device_ids:
+            return {}
+        with self._read() as conn:
+            metrics = list(fields) if fields else series_metrics(conn, device_ids)
+            if not metrics:
+                return {}
+            query = CellQuery(
+                source=plan.source,
+                device_ids=device_ids,
+                metrics=metrics,
+                start_ms=plan.start_ms,
+                end_ms=plan.end_ms,
+                phase_ms=plan.grid_phase_ms,
+                step_ms=plan.grid_step_ms,
+            )
+            cells = read_cells(conn, query, with_ends)
+        return assemble(cells, plan.starts)
+
     def quarantine(
         self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
     ) -> list[QuarantineRecord]:
@@ -330,6 +425,18 @@ class SqlStore:
     def sequence_state(self, device_id: str) -> SeqState | None:
         with self._read() as conn:
             return read_state(conn, device_id)
+
+    # -- retention ----------------------------------------------------------
+
+    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]:
+        """Per tier ("raw", "1m", "1h", "1d"), delete rows older than its cutoff, in chunks."""
+        try:
+            return {
+                tier: Removed(rows=delete_before(self._engine, tier, cutoff_ms))
+                for tier, cutoff_ms in cutoffs_ms.items()
+            }
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
 
     def ping(self) -> None:
         with self._read() as conn:
@@ -358,19 +465,29 @@ class SqlStore:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
 
-def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[dict[str, Any]]:
+def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[SampleRow]:
     return [
-        {
-            "device_id": r.device_id,
-            "metric": metric,
-            "ts_ms": r.ts_ms,
-            "value": value,
-            "seq": r.seq,
-            "received_ms": seen.get(r.device_id, r.ts_ms),
-        }
+        (r.device_id, metric, r.ts_ms, value, r.seq, seen.get(r.device_id, r.ts_ms))
         for r in readings
         for metric, value in r.metrics.items()
     ]
+
+
+def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], int]:
+    """One row per (device, metric, ts), the last arrival winning; and how many values changed.
+
+    A key repeated with a new value inside one batch is a correction, counted
+    as one, as it would be had the two arrived in separate batches.
+    """
+    unique: dict[SampleKey, SampleRow] = {}
+    changed = 0
+    for row in rows:
+        key = row[:3]
+        previous = unique.get(key)
+        if previous is not None and previous[3] != row[3]:
+            changed += 1
+        unique[key] = row
+    return unique, changed
 
 
 def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:

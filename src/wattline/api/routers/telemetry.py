@@ -1,22 +1,59 @@
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from wattline.api.deps import AdminDep, StoreDep
-from wattline.api.params import iso_ms, parse_fields, parse_interval_ms, parse_time_ms
+from wattline.api.params import iso_ms, parse_fields
 from wattline.api.routers.devices import latest_out
-from wattline.api.schemas import BucketOut, LatestOut, PointOut, StatsOut, TelemetryOut
+from wattline.api.schemas import (
+    DeviceSeriesOut,
+    FleetTelemetryOut,
+    LatestOut,
+    PointOut,
+    TelemetryOut,
+)
+from wattline.api.series import (
+    bad_request,
+    buckets_out,
+    series_request,
+    source_name,
+    time_range,
+)
 from wattline.storage.base import TelemetryStore
 
-router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep])
 
-DEFAULT_WINDOW_MS = 24 * 3_600_000
-# A response this size stays comfortably under a few MB of JSON.
-MAX_BUCKETS = 50_000
 MAX_POINTS = 100_000
+# A fleet answer holds devices x buckets entries; this bounds its JSON to tens of MB.
+MAX_FLEET_DEVICES = 1_000
+MAX_FLEET_BUCKETS = 200_000
+
+Start = Annotated[str | None, Query(description="ISO 8601 or epoch ms; default end - 24 h")]
+End = Annotated[
+    str | None,
+    Query(
+        description="ISO 8601 or epoch ms, exclusive; default now (with interval: its bucket's end)"
+    ),
+]
+Fields = Annotated[str | None, Query(description="comma-separated metric names; default all")]
+Agg = Annotated[
+    str | None,
+    Query(
+        description="comma-separated: avg, min, max, sum, count, first, last;"
+        " default avg,min,max,count"
+    ),
+]
+Tz = Annotated[
+    str | None,
+    Query(
+        description="IANA time zone (Europe/London): days, weeks, months start at local midnight"
+    ),
+]
+IntervalDoc = (
+    "bucket width: a number and s, m, h (fixed), d, w (Monday first) or mo (calendar month)"
+)
 
 
 def _require_device(store: TelemetryStore, device_id: str) -> None:
@@ -24,82 +61,117 @@ def _require_device(store: TelemetryStore, device_id: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
 
 
-def _bad_request(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
-
-
-def _time_range(start: str | None, end: str | None) -> tuple[int, int]:
-    try:
-        end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000 + 1
-        start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_WINDOW_MS
-    except ValueError as exc:
-        raise _bad_request(str(exc)) from None
-    if start_ms >= end_ms:
-        raise _bad_request(f"start ({iso_ms(start_ms)}) must be before end ({iso_ms(end_ms)})")
-    return start_ms, end_ms
-
-
-@router.get("/{device_id}/telemetry", responses={404: {"description": "no such device"}})
+@router.get("/devices/{device_id}/telemetry", responses={404: {"description": "no such device"}})
 def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
-    start: Annotated[
-        str | None, Query(description="ISO 8601 or epoch ms; default end - 24 h")
-    ] = None,
-    end: Annotated[
-        str | None, Query(description="ISO 8601 or epoch ms, exclusive; default now")
-    ] = None,
+    start: Start = None,
+    end: End = None,
     interval: Annotated[
-        str | None, Query(description="bucket width: 1m, 15m, 1h, 1d; omit for raw points")
+        str | None, Query(description=IntervalDoc + "; omit for raw points")
     ] = None,
-    fields: Annotated[
-        str | None, Query(description="comma-separated metric names; default all")
-    ] = None,
+    fields: Fields = None,
+    agg: Agg = None,
+    tz: Tz = None,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS, description="raw points at most")] = 10_000,
 ) -> TelemetryOut:
-    """Raw readings, or buckets with avg/min/max/count per metric (epoch-aligned, UTC)."""
+    """Raw readings, or buckets per metric from the coarsest rollup tier that answers exactly."""
     _require_device(store, device_id)
-    start_ms, end_ms = _time_range(start, end)
     names = parse_fields(fields)
-    result = TelemetryOut(
+    if interval is None:
+        if agg is not None or tz is not None:
+            raise bad_request("agg and tz apply to buckets: give an interval too")
+        start_ms, end_ms = time_range(start, end)
+        points = store.raw_points(device_id, start_ms, end_ms, names, limit + 1)
+        return TelemetryOut(
+            device_id=device_id,
+            start=iso_ms(start_ms),
+            end=iso_ms(end_ms),
+            interval=None,
+            fields=names,
+            truncated=len(points) > limit,
+            points=[
+                PointOut(ts=iso_ms(p.ts_ms), seq=p.seq, values=p.metrics) for p in points[:limit]
+            ],
+        )
+    request = series_request(start, end, interval, tz, agg)
+    plan = request.plan
+    series = store.series([device_id], plan, names, with_ends=request.with_ends)
+    return TelemetryOut(
         device_id=device_id,
-        start=iso_ms(start_ms),
-        end=iso_ms(end_ms),
+        start=iso_ms(plan.start_ms),
+        end=iso_ms(plan.end_ms),
         interval=interval,
         fields=names,
-        truncated=False,
+        buckets=buckets_out(series.get(device_id, []), request.aggregates),
+        source=source_name(plan),
+        tz=tz,
+        agg=list(request.aggregates),
     )
-    if interval is None:
-        points = store.raw_points(device_id, start_ms, end_ms, names, limit + 1)
-        result.truncated = len(points) > limit
-        result.points = [
-            PointOut(ts=iso_ms(p.ts_ms), seq=p.seq, values=p.metrics) for p in points[:limit]
-        ]
-        return result
-    try:
-        interval_ms = parse_interval_ms(interval)
-    except ValueError as exc:
-        raise _bad_request(str(exc)) from None
-    if (end_ms - start_ms) // interval_ms > MAX_BUCKETS:
-        raise _bad_request(
-            f"{interval} buckets over this range exceed {MAX_BUCKETS}; widen the interval "
-            "or shorten the range"
-        )
-    buckets = store.buckets(device_id, start_ms, end_ms, interval_ms, names)
-    result.buckets = [
-        BucketOut(
-            ts=iso_ms(b.start_ms),
-            values={
-                name: StatsOut(avg=s.avg, min=s.min, max=s.max, count=s.count)
-                for name, s in b.metrics.items()
-            },
-        )
-        for b in buckets
-    ]
-    return result
 
 
-@router.get("/{device_id}/telemetry/latest", responses={404: {"description": "no such device"}})
+@router.get("/telemetry", responses={404: {"description": "a listed device is not registered"}})
+def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
+    store: StoreDep,
+    interval: Annotated[str, Query(description=IntervalDoc)],
+    devices: Annotated[str | None, Query(description="comma-separated device ids")] = None,
+    type: Annotated[  # noqa: A002 - the documented parameter name
+        str | None, Query(description="every device of this type")
+    ] = None,
+    start: Start = None,
+    end: End = None,
+    fields: Fields = None,
+    agg: Agg = None,
+    tz: Tz = None,
+) -> FleetTelemetryOut:
+    """The same buckets for many devices at once, chosen by id list or by type."""
+    device_ids = _fleet(store, devices, type)
+    request = series_request(start, end, interval, tz, agg)
+    plan = request.plan
+    if len(plan.starts) * len(device_ids) > MAX_FLEET_BUCKETS:
+        raise bad_request(
+            f"{len(device_ids)} devices x {len(plan.starts)} buckets exceed {MAX_FLEET_BUCKETS};"
+            " widen the interval, shorten the range or ask for fewer devices"
+        )
+    names = parse_fields(fields)
+    series = store.series(device_ids, plan, names, with_ends=request.with_ends)
+    return FleetTelemetryOut(
+        start=iso_ms(plan.start_ms),
+        end=iso_ms(plan.end_ms),
+        interval=interval,
+        tz=tz,
+        agg=list(request.aggregates),
+        fields=names,
+        source=source_name(plan),
+        devices=[
+            DeviceSeriesOut(device_id=d, buckets=buckets_out(series.get(d, []), request.aggregates))
+            for d in device_ids
+        ],
+    )
+
+
+def _fleet(store: TelemetryStore, devices: str | None, device_type: str | None) -> list[str]:
+    if (devices is None) == (device_type is None):
+        raise bad_request("give exactly one of devices (comma-separated ids) or type")
+    if device_type is not None:
+        wanted = [d.device_id for d in store.list_devices() if d.device_type == device_type]
+    else:
+        wanted = list(dict.fromkeys(parse_fields(devices) or []))
+        if not wanted:
+            raise bad_request("devices must name at least one device id")
+        missing = sorted(set(wanted) - store.existing_devices(wanted))
+        if missing:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"devices not registered: {', '.join(missing)}"
+            )
+    if len(wanted) > MAX_FLEET_DEVICES:
+        raise bad_request(f"{len(wanted)} devices exceed {MAX_FLEET_DEVICES} per request")
+    return wanted
+
+
+@router.get(
+    "/devices/{device_id}/telemetry/latest", responses={404: {"description": "no such device"}}
+)
 def get_latest(device_id: str, store: StoreDep) -> LatestOut:
     """The newest value of each metric by its own timestamp, not by arrival order."""
     _require_device(store, device_id)

@@ -23,7 +23,7 @@ MIGRATIONS_DIR = Path(__file__).parent
 # Databases made by ``metadata.create_all`` before Wattline had migrations have
 # no alembic_version; the newest table they hold says which revision they equal.
 # Only such old databases need this: every database since is versioned.
-_UNVERSIONED = (("seq_state", "0002"), ("devices", "0001"))
+_UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

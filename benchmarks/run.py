@@ -1,0 +1,93 @@
+"""``make bench``: run every benchmark and record the results in docs/benchmarks.md.
+
+Each benchmark prints a Markdown table on stdout; this script adds the machine,
+the date and the exact command, and replaces that benchmark's section of
+docs/benchmarks.md (other sections are kept).
+
+    python benchmarks/run.py              # all benchmarks, default sizes
+    python benchmarks/run.py ingest       # one of them
+    python benchmarks/run.py ingest -- --readings 20000
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+BENCHMARKS = {
+    "ingest": ROOT / "benchmarks" / "ingest.py",
+    "query": ROOT / "benchmarks" / "query.py",
+}
+HEADER = """# Benchmarks
+
+Recorded by `make bench` (`benchmarks/run.py`). Each section says the machine,
+the date and the command that produced it; rerun the command to check it.
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with Path("/proc/cpuinfo").open() as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def section(name: str, command: list[str], output: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shown = " ".join(
+        [
+            "python",
+            *[
+                str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
+                for c in command[1:]
+            ],
+        ]
+    )
+    return (
+        f"<!-- bench:{name} -->\n## {name}\n\n"
+        f"- machine: {machine()}\n- date: {stamp}\n- command: `{shown}`\n\n"
+        f"{output.strip()}\n<!-- /bench:{name} -->\n"
+    )
+
+
+def record(name: str, text: str) -> None:
+    doc = DOC.read_text() if DOC.exists() else HEADER
+    pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->\n", re.DOTALL)
+    doc = pattern.sub(lambda _m: text, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + text
+    DOC.write_text(doc)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    extra: list[str] = []
+    if "--" in args:
+        extra = args[args.index("--") + 1 :]
+        args = args[: args.index("--")]
+    names = args or [name for name, path in BENCHMARKS.items() if path.exists()]
+    for name in names:
+        command = [sys.executable, str(BENCHMARKS[name]), *extra]
+        print(f"== {name}: {' '.join(command)}", file=sys.stderr)
+        result = subprocess.run(command, check=True, capture_output=True, text=True)
+        sys.stderr.write(result.stderr)
+        print(result.stdout)
+        notes = ROOT / "benchmarks" / f"{name}.notes.md"
+        body = result.stdout + ("\n" + notes.read_text() if notes.exists() else "")
+        record(name, section(name, command, body))
+
+
+if __name__ == "__main__":
+    main()

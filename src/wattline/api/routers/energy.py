@@ -1,0 +1,257 @@
+"""kWh per bucket for one device or a fleet, from counters or integrated power."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from wattline.analytics.buckets import bucket_edges, parse_interval, parse_tz
+from wattline.analytics.energy import (
+    COUNTER_METRICS,
+    DEFAULT_MAX_GAP_S,
+    POWER_METRICS,
+    CounterRules,
+    Method,
+    Point,
+    choose_source,
+    counter_energy,
+    power_energy,
+)
+from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.params import parse_fields, parse_time_ms
+from wattline.storage.base import TelemetryStore
+from wattline.storage.series import iter_points
+
+router = APIRouter(tags=["energy"], dependencies=[AdminDep])
+
+DEFAULT_RANGE_MS = 7 * 86_400_000
+# Counter readings this far before `start` set the reference the first step is
+# measured from; without one the energy up to the first reading in range is lost.
+COUNTER_WARMUP_MS = 86_400_000
+MAX_FLEET_DEVICES = 1000
+
+Source = Literal["auto", "counter", "power"]
+
+
+class EnergyBucketOut(BaseModel):
+    start: str = Field(description="bucket start in the requested time zone")
+    end: str
+    kwh: float
+
+
+class DeviceEnergyOut(BaseModel):
+    device_id: str
+    method: str | None = Field(description="counter or power; null: the device has neither")
+    metric: str | None
+    total_kwh: float
+
+
+class EnergyOut(BaseModel):
+    device_id: str
+    method: str
+    metric: str
+    interval: str
+    tz: str
+    start: str
+    end: str
+    total_kwh: float
+    buckets: list[EnergyBucketOut]
+
+
+class FleetEnergyOut(BaseModel):
+    interval: str
+    tz: str
+    start: str
+    end: str
+    total_kwh: float
+    buckets: list[EnergyBucketOut]
+    devices: list[DeviceEnergyOut]
+
+
+class _Query:
+    """Validated common parameters: bucket edges in UTC ms, zone, rules."""
+
+    def __init__(  # noqa: PLR0913, PLR0917 - the documented query parameters
+        self,
+        start: str | None,
+        end: str | None,
+        interval: str,
+        tz: str,
+        source: Source,
+        metric: str | None,
+        max_gap_s: float,
+        wrap_wh: float | None,
+    ) -> None:
+        try:
+            end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000
+            start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_RANGE_MS
+            self.interval = parse_interval(interval)
+            self.tz: ZoneInfo = parse_tz(tz)
+            # bucket_edges refuses an empty range and too many buckets
+            self.edges = bucket_edges(start_ms, end_ms, self.interval, self.tz)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        self.source = source
+        self.metric = metric
+        self.max_gap_s = max_gap_s
+        self.rules = CounterRules(wrap_wh=wrap_wh)
+
+    def local(self, ts_ms: int) -> str:
+        return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(self.tz).isoformat()
+
+    def buckets(self, energy_wh: list[float]) -> list[EnergyBucketOut]:
+        return [
+            EnergyBucketOut(start=self.local(a), end=self.local(b), kwh=wh / 1000)
+            for a, b, wh in zip(self.edges, self.edges[1:], energy_wh, strict=False)
+        ]
+
+
+def device_energy_wh(
+    store: TelemetryStore, device_id: str, query: _Query
+) -> tuple[Method, str, list[float]] | None:
+    """Wh per bucket with the method and metric used; None if the device has no such series."""
+    metrics = {v.metric for v in store.latest_values([device_id]).get(device_id, [])}
+    chosen = choose_source(metrics, query.source, query.metric)
+    if chosen is None:
+        return None
+    method, metric = chosen
+    first_ms, last_ms = query.edges[0], query.edges[-1]
+    if method is Method.COUNTER:
+        raw = iter_points(store, device_id, first_ms - COUNTER_WARMUP_MS, last_ms, [metric])
+        points = (Point(p.ts_ms, p.metrics[metric]) for p in raw)
+        return method, metric, counter_energy(points, query.edges, query.rules)
+    # Readings just outside the range let the edge buckets interpolate to their edges.
+    gap_ms = int(query.max_gap_s * 1000)
+    raw = iter_points(store, device_id, first_ms - gap_ms, last_ms + gap_ms + 1, [metric])
+    points = (Point(p.ts_ms, p.metrics[metric]) for p in raw)
+    return method, metric, power_energy(points, query.edges, query.max_gap_s)
+
+
+Start = Annotated[str | None, Query(description="ISO 8601 or epoch ms; default end - 7 days")]
+End = Annotated[str | None, Query(description="ISO 8601 or epoch ms, exclusive; default now")]
+IntervalParam = Annotated[str, Query(description="bucket: Nm, Nh, Nd, Nw or Nmo (1h, 1d, 1mo)")]
+Tz = Annotated[str, Query(description="IANA time zone for bucket edges, e.g. Europe/London")]
+SourceParam = Annotated[Source, Query(description="auto: the counter if there is one, else power")]
+MetricParam = Annotated[
+    str | None,
+    Query(description=f"series to use; default {', '.join(COUNTER_METRICS + POWER_METRICS)}"),
+]
+MaxGap = Annotated[float, Query(gt=0, description="power readings further apart are not bridged")]
+WrapWh = Annotated[
+    float | None, Query(gt=0, description="the counter register's modulus in Wh, e.g. 4294967296")
+]
+
+
+@router.get("/api/v1/devices/{device_id}/energy", responses={404: {"description": "no device"}})
+def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
+    device_id: str,
+    store: StoreDep,
+    start: Start = None,
+    end: End = None,
+    interval: IntervalParam = "1d",
+    tz: Tz = "UTC",
+    source: SourceParam = "auto",
+    metric: MetricParam = None,
+    max_gap_s: MaxGap = DEFAULT_MAX_GAP_S,
+    wrap_wh: WrapWh = None,
+) -> EnergyOut:
+    """kWh per bucket; days, weeks and months follow the local calendar of `tz`."""
+    query = _Query(start, end, interval, tz, source, metric, max_gap_s, wrap_wh)
+    if store.get_device(device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    found = device_energy_wh(store, device_id, query)
+    if found is None:
+        wanted = metric or ", ".join(
+            {"auto": COUNTER_METRICS + POWER_METRICS, "counter": COUNTER_METRICS}.get(
+                source, POWER_METRICS
+            )
+        )
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"device {device_id!r} has no {source} series to compute energy from ({wanted})",
+        )
+    method, used, energy_wh = found
+    return EnergyOut(
+        device_id=device_id,
+        method=method.value,
+        metric=used,
+        interval=str(query.interval),
+        tz=query.tz.key,
+        start=query.local(query.edges[0]),
+        end=query.local(query.edges[-1]),
+        total_kwh=sum(energy_wh) / 1000,
+        buckets=query.buckets(energy_wh),
+    )
+
+
+@router.get("/api/v1/energy", responses={404: {"description": "unknown devices"}})
+def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
+    store: StoreDep,
+    devices: Annotated[str | None, Query(description="comma-separated ids")] = None,
+    type_: Annotated[str | None, Query(alias="type", description="device type")] = None,
+    start: Start = None,
+    end: End = None,
+    interval: IntervalParam = "1d",
+    tz: Tz = "UTC",
+    source: SourceParam = "auto",
+    max_gap_s: MaxGap = DEFAULT_MAX_GAP_S,
+    wrap_wh: WrapWh = None,
+) -> FleetEnergyOut:
+    """The devices' kWh summed per bucket (by id list, type, or all), with per-device totals."""
+    query = _Query(start, end, interval, tz, source, None, max_gap_s, wrap_wh)
+    selected = _select_devices(store, parse_fields(devices), type_)
+    total_wh = [0.0] * (len(query.edges) - 1)
+    per_device: list[DeviceEnergyOut] = []
+    for device_id in selected:
+        found = device_energy_wh(store, device_id, query)
+        if found is None:
+            per_device.append(
+                DeviceEnergyOut(device_id=device_id, method=None, metric=None, total_kwh=0.0)
+            )
+            continue
+        method, used, energy_wh = found
+        total_wh = [a + b for a, b in zip(total_wh, energy_wh, strict=True)]
+        per_device.append(
+            DeviceEnergyOut(
+                device_id=device_id,
+                method=method.value,
+                metric=used,
+                total_kwh=sum(energy_wh) / 1000,
+            )
+        )
+    return FleetEnergyOut(
+        interval=str(query.interval),
+        tz=query.tz.key,
+        start=query.local(query.edges[0]),
+        end=query.local(query.edges[-1]),
+        total_kwh=sum(total_wh) / 1000,
+        buckets=query.buckets(total_wh),
+        devices=per_device,
+    )
+
+
+def _select_devices(
+    store: TelemetryStore, device_ids: list[str] | None, device_type: str | None
+) -> list[str]:
+    registered = store.list_devices()
+    if device_ids:
+        known = {d.device_id for d in registered}
+        unknown = sorted(set(device_ids) - known)
+        if unknown:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"unknown devices: {', '.join(unknown[:20])}"
+            )
+        registered = [d for d in registered if d.device_id in set(device_ids)]
+    if device_type is not None:
+        registered = [d for d in registered if d.device_type == device_type]
+    if len(registered) > MAX_FLEET_DEVICES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{len(registered)} devices selected; at most {MAX_FLEET_DEVICES} per request",
+        )
+    return [d.device_id for d in registered]

@@ -1,0 +1,55 @@
+"""Samples as a streamed CSV or Parquet download."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+
+from wattline.analytics.buckets import parse_tz
+from wattline.analytics.export import ExportFormat, iter_export_bytes, plan_export
+from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.params import parse_fields, parse_time_ms
+
+router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[AdminDep])
+
+DEFAULT_RANGE_MS = 86_400_000
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
+)
+def get_export(  # noqa: PLR0913, PLR0917 - the documented query parameters
+    store: StoreDep,
+    start: Annotated[
+        str | None, Query(description="ISO 8601 or epoch ms; default end - 24 h")
+    ] = None,
+    end: Annotated[
+        str | None, Query(description="ISO 8601 or epoch ms, exclusive; default now")
+    ] = None,
+    devices: Annotated[str | None, Query(description="comma-separated ids; default all")] = None,
+    format: Annotated[ExportFormat, Query(description="csv or parquet")] = ExportFormat.CSV,  # noqa: A002
+    tz: Annotated[str, Query(description="time zone of day_of_week and hour_of_day")] = "UTC",
+) -> StreamingResponse:
+    """One row per device and timestamp, a column per metric; streamed page by page."""
+    try:
+        end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000 + 1
+        start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_RANGE_MS
+        zone = parse_tz(tz)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if start_ms >= end_ms:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    try:
+        spec = plan_export(store, start_ms, end_ms, parse_fields(devices), tz=zone)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return StreamingResponse(
+        iter_export_bytes(store, spec, format),
+        media_type=format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{spec.file_name(format)}"'},
+    )

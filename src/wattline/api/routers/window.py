@@ -1,0 +1,102 @@
+"""The last N readings per metric of one device, served from memory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.params import iso_ms, parse_fields
+from wattline.live.window import DEFAULT_WINDOW_SIZE, WindowStore
+from wattline.storage.base import TelemetryStore
+from wattline.storage.series import recent_points
+
+router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
+
+# Without an in-memory window (an API process with no collector) each request
+# reads storage; n is bounded the same way.
+MAX_N = 10_000
+
+
+class WindowPointOut(BaseModel):
+    ts: str
+    value: float
+
+
+class WindowOut(BaseModel):
+    device_id: str
+    n: int
+    source: str = Field(description="memory, or storage when this process has no window")
+    metrics: dict[str, list[WindowPointOut]]
+
+
+def _from_storage(
+    store: TelemetryStore, device_id: str, metrics: list[str], n: int
+) -> dict[str, list[tuple[int, float]]]:
+    latest = {v.metric: v.ts_ms for v in store.latest_values([device_id]).get(device_id, [])}
+    return {
+        metric: [
+            (p.ts_ms, p.metrics[metric])
+            for p in recent_points(store, device_id, metric, n, latest[metric])
+        ]
+        for metric in metrics
+        if metric in latest
+    }
+
+
+def _refill(window: WindowStore, store: TelemetryStore, device_id: str) -> None:
+    """After a restart the window is empty: fill this device once, from storage."""
+    latest = store.latest_values([device_id]).get(device_id, [])
+    loaded = _from_storage(store, device_id, [v.metric for v in latest], window.size)
+    for metric, points in loaded.items():
+        window.merge(device_id, metric, points)
+    window.mark_loaded(device_id)
+
+
+@router.get("/{device_id}/telemetry/window", responses={404: {"description": "no such device"}})
+def get_window(
+    device_id: str,
+    store: StoreDep,
+    services: ServicesDep,
+    metric: Annotated[
+        str | None, Query(description="comma-separated metric names; default all")
+    ] = None,
+    n: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_N, description="readings per metric; default the window size (60)"),
+    ] = None,
+) -> WindowOut:
+    """The newest n readings of each metric, oldest first (the dashboard's hot path)."""
+    window = services.window
+    if n is None:
+        n = window.size if window is not None else DEFAULT_WINDOW_SIZE
+    if window is not None and n > window.size:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"n={n} exceeds the window of {window.size} readings (WATTLINE_WINDOW_SIZE)",
+        )
+    # Checked only until the device is in memory: the hot path needs no database.
+    loaded = window is not None and window.is_loaded(device_id)
+    if not loaded and store.get_device(device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    names = parse_fields(metric)
+    if window is None:
+        all_metrics = [v.metric for v in store.latest_values([device_id]).get(device_id, [])]
+        series = _from_storage(store, device_id, names or all_metrics, n)
+        source = "storage"
+    else:
+        if not window.is_loaded(device_id):
+            _refill(window, store, device_id)
+        series = window.get(device_id, names, n)
+        source = "memory"
+    return WindowOut(
+        device_id=device_id,
+        n=n,
+        source=source,
+        metrics={
+            name: [WindowPointOut(ts=iso_ms(ts), value=value) for ts, value in points]
+            for name, points in series.items()
+        },
+    )

@@ -1,0 +1,1 @@
+"""Live data served from memory."""

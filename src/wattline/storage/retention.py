@@ -1,0 +1,114 @@
+"""Retention per tier: what is old enough to remove, and a scheduler that removes it.
+
+Cutoffs are whole UTC days, so a day is kept or removed whole: a correction
+to a sample still stored then recomputes its day's rollups from a complete
+day of raw samples. The removal itself is the store's (``remove_before``):
+row deletes in bounded chunks, and on PostgreSQL whole monthly partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wattline.config import Settings
+from wattline.storage.rollups import DAY_MS
+
+log = logging.getLogger("wattline.retention")
+
+# The tables retention trims, by the name operators see.
+TIER_NAMES = ("raw", "1m", "1h", "1d")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    raw_days: float = 7
+    m1_days: float = 30
+    h1_days: float = 365
+    d1_days: float = 5 * 365
+
+    def cutoffs_ms(self, now_ms: int) -> dict[str, int]:
+        """Per tier, the first instant kept: rows before it go (whole UTC days)."""
+        days = {"raw": self.raw_days, "1m": self.m1_days, "1h": self.h1_days, "1d": self.d1_days}
+        cutoffs = {}
+        for tier, keep_days in days.items():
+            cutoff_ms = now_ms - round(keep_days * DAY_MS)
+            cutoffs[tier] = cutoff_ms - cutoff_ms % DAY_MS
+        return cutoffs
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    rows: int = 0  # deleted row by row (an estimate is never reported as a count)
+    partitions: tuple[str, ...] = field(default=())  # dropped whole, PostgreSQL only
+
+    def describe(self) -> str:
+        text = f"{self.rows} rows"
+        if self.partitions:
+            text += f" and partitions {', '.join(self.partitions)}"
+        return text
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        raw_days=settings.retention_raw_days,
+        m1_days=settings.retention_1m_days,
+        h1_days=settings.retention_1h_days,
+        d1_days=settings.retention_1d_days,
+    )
+
+
+class RetentionStore(Protocol):
+    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]: ...
+
+
+class RetentionScheduler:
+    """Runs retention now and then in a thread of its own; ``run_once`` for tests and the CLI."""
+
+    def __init__(
+        self,
+        store: RetentionStore,
+        policy: RetentionPolicy,
+        interval_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._interval_s = interval_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def run_once(self, now_ms: int | None = None) -> dict[str, Removed]:
+        if now_ms is None:
+            now_ms = self.now_ms()
+        removed = self._store.remove_before(self._policy.cutoffs_ms(now_ms))
+        for tier, what in removed.items():
+            if what.rows or what.partitions:
+                log.info("retention removed %s from %s", what.describe(), tier)
+        return removed
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="wattline-retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                # A database outage must not end retention for good; the next run retries.
+                log.exception("retention run failed")
+            self._stop.wait(self._interval_s)

@@ -1,0 +1,266 @@
+"""Reading and writing the rollup tier tables inside SqlStore's connections.
+
+Written once for SQLite and PostgreSQL: upserts with ``ON CONFLICT DO UPDATE``
+whose min/max/first/last are ``CASE`` expressions, and grouping on an integer
+grid (``x - (x - phase) % step``) that both dialects compute alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    literal_column,
+    select,
+)
+
+from wattline.storage import schema
+from wattline.storage.bucketing import Cell
+from wattline.storage.bulk import BulkStatement
+from wattline.storage.rollups import (
+    DAY_MS,
+    MINUTE_MS,
+    TIERS,
+    Aggregate,
+    RollupKey,
+    Tier,
+    coarsen,
+    tier_partials,
+)
+
+InsertFactory = Callable[[Any], Any]
+Sample = tuple[str, str, int, float]  # (device_id, metric, ts_ms, value)
+
+TABLES: dict[Tier, Table] = {
+    Tier.M1: schema.rollup_1m,
+    Tier.H1: schema.rollup_1h,
+    Tier.D1: schema.rollup_1d,
+}
+_KEY = ["device_id", "metric", "bucket_ms"]
+
+
+class RollupWriter:
+    """Keeps the tiers equal to the samples, in the transaction that changes the samples."""
+
+    def __init__(self, insert: InsertFactory) -> None:
+        self._fold = {
+            tier: BulkStatement(_fold_statement(insert, table)) for tier, table in TABLES.items()
+        }
+        self._replace = {tier: _replace_statement(insert, table) for tier, table in TABLES.items()}
+
+    def fold_in(self, conn: Connection, samples: Iterable[Sample]) -> None:
+        """Merge newly inserted samples into their buckets: one upsert per tier."""
+        partials = dict(tier_partials(samples))
+        # Coarsest first and in key order: every writer then takes a (device,
+        # metric, day) row lock before its finer rows, as recompute() does, so
+        # concurrent collectors on PostgreSQL queue instead of deadlocking.
+        for tier in reversed(TIERS):
+            rows = sorted(partials[tier].items(), key=itemgetter(0))
+            if rows:
+                self._fold[tier].execute(conn, [_row(key, agg) for key, agg in rows])
+
+    def recompute(self, conn: Connection, corrected: Iterable[tuple[str, str, int]]) -> None:
+        """Rewrite the buckets holding corrected samples from the raw samples of their day.
+
+        A changed value can move min, max, first or last, which no increment
+        can undo; the day's one-minute aggregates are read back from raw and
+        coarsened, and only the buckets the corrections touch are written.
+        """
+        touched: dict[tuple[str, str, int], set[int]] = {}
+        for device_id, metric, ts_ms in corrected:
+            touched.setdefault((device_id, metric, ts_ms - ts_ms % DAY_MS), set()).add(ts_ms)
+        day_table = TABLES[Tier.D1]
+        for (device_id, metric, day_ms), timestamps in sorted(touched.items()):
+            # Wait for any transaction still folding new samples into this day,
+            # so the raw read below sees them (READ COMMITTED takes a new
+            # snapshot per statement); a no-op on SQLite, which has one writer.
+            conn.execute(
+                select(day_table.c.bucket_ms)
+                .where(*_key_is(day_table, device_id, metric), day_table.c.bucket_ms == day_ms)
+                .with_for_update()
+            )
+            minutes = {
+                (cell.device_id, cell.metric, cell.start_ms): cell.aggregate
+                for cell in read_cells(
+                    conn,
+                    CellQuery(
+                        None, [device_id], [metric], day_ms, day_ms + DAY_MS, day_ms, MINUTE_MS
+                    ),
+                    with_ends=True,
+                )
+            }
+            for tier in TIERS:
+                exact = minutes if tier is Tier.M1 else coarsen(minutes, tier.width_ms)
+                wanted = {(device_id, metric, ts - ts % tier.width_ms) for ts in timestamps}
+                rows = [_row(key, exact[key]) for key in sorted(wanted) if key in exact]
+                if rows:
+                    conn.execute(self._replace[tier], rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CellQuery:
+    """What to group: a source (None: raw samples), devices, metrics, a range and a grid."""
+
+    source: Tier | None
+    device_ids: Sequence[str]
+    metrics: Sequence[str]
+    start_ms: int
+    end_ms: int
+    phase_ms: int
+    step_ms: int
+
+
+def read_cells(conn: Connection, query: CellQuery, with_ends: bool) -> list[Cell]:
+    """Aggregates per (device, metric, grid cell); first/last values only when asked for."""
+    return [
+        Cell(
+            device_id=row.device_id,
+            metric=row.metric,
+            start_ms=int(row.cell),
+            aggregate=Aggregate(
+                count=int(row.n),
+                sum=float(row.s),
+                min=float(row.lo),
+                max=float(row.hi),
+                first_ts_ms=int(row.first_ts),
+                first_value=float(row.first_value) if with_ends else math.nan,
+                last_ts_ms=int(row.last_ts),
+                last_value=float(row.last_value) if with_ends else math.nan,
+            ),
+        )
+        for row in conn.execute(_select_cells(query, with_ends))
+    ]
+
+
+def _select_cells(query: CellQuery, with_ends: bool) -> Select[Any]:
+    if query.source is None:
+        table = schema.samples
+        c = table.c
+        x = c.ts_ms
+        columns = [
+            func.count().label("n"),
+            func.sum(c.value).label("s"),
+            func.min(c.value).label("lo"),
+            func.max(c.value).label("hi"),
+            func.min(c.ts_ms).label("first_ts"),
+            func.max(c.ts_ms).label("last_ts"),
+        ]
+    else:
+        table = TABLES[query.source]
+        c = table.c
+        x = c.bucket_ms
+        columns = [
+            func.sum(c.sample_count).label("n"),
+            func.sum(c.value_sum).label("s"),
+            func.min(c.value_min).label("lo"),
+            func.max(c.value_max).label("hi"),
+            func.min(c.first_ts_ms).label("first_ts"),
+            func.max(c.last_ts_ms).label("last_ts"),
+        ]
+    # Integers from the plan, never from request text; literals keep the
+    # arithmetic in BIGINT on PostgreSQL.
+    phase = literal_column(str(int(query.phase_ms)), BigInteger)
+    step = literal_column(str(int(query.step_ms)), BigInteger)
+    cell = (x - (x - phase) % step).label("cell")
+    grouped = (
+        select(c.device_id, c.metric, cell, *columns)
+        .where(
+            c.device_id.in_(list(query.device_ids)),
+            c.metric.in_(list(query.metrics)),
+            x >= query.start_ms,
+            x < query.end_ms,
+        )
+        .group_by(c.device_id, c.metric, cell)
+    )
+    if not with_ends:
+        return grouped
+    g = grouped.subquery("g")
+    first, last = table.alias("f"), table.alias("l")
+    if query.source is None:
+        first_at: ColumnElement[bool] = first.c.ts_ms == g.c.first_ts
+        last_at: ColumnElement[bool] = last.c.ts_ms == g.c.last_ts
+        first_value, last_value = first.c.value, last.c.value
+    else:
+        # The tier row holding a timestamp is found by its primary key.
+        width = literal_column(str(query.source.width_ms), BigInteger)
+        first_at = first.c.bucket_ms == g.c.first_ts - g.c.first_ts % width
+        last_at = last.c.bucket_ms == g.c.last_ts - g.c.last_ts % width
+        first_value, last_value = first.c.first_value, last.c.last_value
+    return select(g, first_value.label("first_value"), last_value.label("last_value")).select_from(
+        g.join(first, and_(*_same_series(first, g), first_at)).join(
+            last, and_(*_same_series(last, g), last_at)
+        )
+    )
+
+
+def _same_series(table: Any, g: Any) -> list[ColumnElement[bool]]:
+    return [table.c.device_id == g.c.device_id, table.c.metric == g.c.metric]
+
+
+def _key_is(table: Table, device_id: str, metric: str) -> list[ColumnElement[bool]]:
+    return [table.c.device_id == device_id, table.c.metric == metric]
+
+
+def _fold_statement(insert: InsertFactory, table: Table) -> Any:
+    statement = insert(table)
+    new, old = statement.excluded, table.c
+    earlier = new.first_ts_ms < old.first_ts_ms
+    later = new.last_ts_ms > old.last_ts_ms
+    # SET expressions read the row as it was before the update, on both dialects.
+    return statement.on_conflict_do_update(
+        index_elements=_KEY,
+        set_={
+            "sample_count": old.sample_count + new.sample_count,
+            "value_sum": old.value_sum + new.value_sum,
+            "value_min": case((new.value_min < old.value_min, new.value_min), else_=old.value_min),
+            "value_max": case((new.value_max > old.value_max, new.value_max), else_=old.value_max),
+            "first_ts_ms": case((earlier, new.first_ts_ms), else_=old.first_ts_ms),
+            "first_value": case((earlier, new.first_value), else_=old.first_value),
+            "last_ts_ms": case((later, new.last_ts_ms), else_=old.last_ts_ms),
+            "last_value": case((later, new.last_value), else_=old.last_value),
+        },
+    )
+
+
+def _replace_statement(insert: InsertFactory, table: Table) -> Any:
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=_KEY,
+        set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in _KEY},
+    )
+
+
+def _row(key: RollupKey, agg: Aggregate) -> dict[str, Any]:
+    device_id, metric, bucket_ms = key
+    return {
+        "device_id": device_id,
+        "metric": metric,
+        "bucket_ms": bucket_ms,
+        "sample_count": agg.count,
+        "value_sum": agg.sum,
+        "value_min": agg.min,
+        "value_max": agg.max,
+        "first_ts_ms": agg.first_ts_ms,
+        "first_value": agg.first_value,
+        "last_ts_ms": agg.last_ts_ms,
+        "last_value": agg.last_value,
+    }
+
+
+def series_metrics(conn: Connection, device_ids: Collection[str]) -> list[str]:
+    """Every metric the devices ever reported, so cell queries can seek the primary key."""
+    table = schema.latest
+    query = select(table.c.metric).where(table.c.device_id.in_(list(device_ids))).distinct()
+    return sorted(conn.scalars(query))
