@@ -36,11 +36,13 @@ class FolderArchive:
         return self._root
 
     def append(self, records: Sequence[ArchiveRecord]) -> None:
-        segments: dict[Path, list[ArchiveRecord]] = defaultdict(list)
+        # Grouped by plain (category, hour) first: naming the file once per group,
+        # not once per record, keeps this off the ingest profile.
+        segments: dict[tuple[str, int], list[ArchiveRecord]] = defaultdict(list)
         for record in records:
-            partition = partition_key(record.category, hour_start_ms(record.received_ms))
-            segments[self._root / f"{partition}{SEGMENT_SUFFIX}"].append(record)
-        for path, group in segments.items():
+            segments[record.category, hour_start_ms(record.received_ms)].append(record)
+        for (category, hour_ms), group in segments.items():
+            path = self._root / f"{partition_key(category, hour_ms)}{SEGMENT_SUFFIX}"
             append_member(self._root, path, group)
 
     def read(

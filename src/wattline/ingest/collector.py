@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from wattline.ingest.committer import Committer
+from wattline.ingest.committer import BatchPlan, Committer
 from wattline.ingest.mqtt_source import Delivery, MqttSource
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
@@ -126,11 +126,16 @@ class Collector:
                 return
 
     def _commit_until_done(self, batch: list[Item]) -> bool:
-        """Retry a failed commit until it lands: unacknowledged data must not be dropped."""
-        plan = self._committer.plan([message for message, _ in batch])
+        """Retry a failed plan or commit until it lands: unacknowledged data must not be dropped."""
+        messages = [message for message, _ in batch]
+        plan: BatchPlan | None = None
         while True:
             started = time.perf_counter()
             try:
+                # Inside the retry: planning looks devices not seen before up in
+                # the registry, so a database outage fails it just like a commit.
+                if plan is None:
+                    plan = self._committer.plan(messages)
                 self._committer.commit(plan)
             except (StoreUnavailableError, OSError) as exc:
                 self._store_healthy = False

@@ -1,0 +1,117 @@
+"""The collector survives a database outage that begins with a device it has never seen.
+
+Found by tests/integration/chaos/test_chaos_postgres_outage.py: planning a
+batch looks unknown devices up in the registry, and that look-up ran outside
+the retry loop, so an outage killed the collector thread while the process
+stayed up, holding its MQTT session and storing nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import CollectorRegistry
+
+from wattline.archive.base import ArchiveRecord
+from wattline.ingest.collector import BatchPolicy, Collector
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.ingest.mqtt_source import DeliverFn, Delivery
+from wattline.model.messages import InboundMessage
+from wattline.observability.metrics import IngestMetrics
+from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
+
+
+class DownThenUpStore:
+    """Every call fails while `down`; afterwards commits are kept in memory."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.failed_calls = 0
+        self.devices: set[str] = set()
+        self.readings: list[tuple[str, int]] = []
+
+    def _check(self) -> None:
+        if self.down:
+            self.failed_calls += 1
+            raise StoreUnavailableError("connection refused")
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
+        self._check()
+        return self.devices & set(device_ids)
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        self._check()
+        self.devices.update(batch.register)
+        self.readings += [(r.device_id, r.ts_ms) for r in batch.readings]
+        return CommitResult(samples_offered=len(batch.readings), samples_inserted=0)
+
+
+class ListArchive:
+    def __init__(self) -> None:
+        self.records: list[ArchiveRecord] = []
+
+    def append(self, records: Sequence[ArchiveRecord]) -> None:
+        self.records += records
+
+
+class FakeSource:
+    """Hands the collector messages and records what it acknowledges."""
+
+    def __init__(self, deliver: DeliverFn) -> None:
+        self.deliver = deliver
+        self.connected = threading.Event()
+        self.acked: list[int] = []
+
+    def start(self) -> None:
+        self.connected.set()
+
+    def stop(self) -> None:
+        self.connected.clear()
+
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        self.acked += [d.mid for d in deliveries]
+        return len(deliveries)
+
+
+def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:
+    store = DownThenUpStore()
+    committer = Committer(
+        store,  # type: ignore[arg-type]
+        ListArchive(),  # type: ignore[arg-type]
+        InterpretConfig(topic_prefix="t"),
+        IngestMetrics(CollectorRegistry()),
+        auto_register=True,
+    )
+    sources: list[FakeSource] = []
+
+    def make_source(deliver: DeliverFn) -> FakeSource:
+        sources.append(FakeSource(deliver))
+        return sources[-1]
+
+    collector = Collector(
+        make_source,  # type: ignore[arg-type]
+        committer,
+        IngestMetrics(CollectorRegistry()),
+        BatchPolicy(retry_delay_s=0.01),
+    )
+    collector.start()
+    try:
+        body = json.dumps({"seq": 0, "ts": 1_764_057_600_000, "metrics": {"power_w": 1.0}})
+        message = InboundMessage("t/new-device/telemetry", body.encode(), 1_764_057_600_000)
+        sources[0].deliver(message, Delivery(mid=7, qos=1, generation=1))
+        deadline = time.monotonic() + 5
+        while store.failed_calls < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.failed_calls >= 3
+        assert collector.status().running  # still retrying, not dead
+        store.down = False
+        while not sources[0].acked and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        collector.stop(timeout_s=5)
+    assert store.readings == [("new-device", 1_764_057_600_000)]
+    assert sources[0].acked == [7]
