@@ -19,7 +19,7 @@ from wattline.config import Settings
 from wattline.ingest.cli import app as quarantine_app
 from wattline.ingest.mqtt_source import MqttEndpoint
 from wattline.observability.logging import configure_logging
-from wattline.runtime import Announcement, StartupError, run_collect, run_up
+from wattline.runtime import Announcement, ServiceFailedError, StartupError, run_collect, run_up
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.cli import app as retention_app
 
@@ -48,9 +48,10 @@ def _settings(**flags: Any) -> Settings:  # type: ignore[return]
         _fail(f"invalid setting {where}: {first['msg']}")
 
 
-def _fail(message: str) -> Any:
+def _fail(message: str, code: int = 2) -> Any:
+    """One line on stderr; exit code 2 for a usage problem, 1 for a failure while running."""
     console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _announce(info: Announcement) -> None:
@@ -147,6 +148,8 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
         asyncio.run(run_up(settings, _announce))
     except StartupError as exc:
         _fail(str(exc))
+    except ServiceFailedError as exc:
+        _fail(str(exc), code=1)
     console.print("Wattline stopped.")
 
 
@@ -176,7 +179,12 @@ def collect(
     if settings.mqtt_url is None:
         _fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")
     configure_logging(settings.log_level)
-    asyncio.run(run_collect(settings))
+    try:
+        asyncio.run(run_collect(settings))
+    except StartupError as exc:
+        _fail(str(exc))
+    except ServiceFailedError as exc:
+        _fail(str(exc), code=1)
 
 
 @app.command()

@@ -54,6 +54,10 @@ class StartupError(Exception):
     """A problem the user fixes with a flag or a setting; printed as one line."""
 
 
+class ServiceFailedError(Exception):
+    """A service died while running; the process exits non-zero for a supervisor to restart."""
+
+
 @dataclass(frozen=True, slots=True)
 class Announcement:
     api_url: str
@@ -247,7 +251,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await asyncio.to_thread(collector.wait_connected, 10.0)
         async with _simulator(settings):
             announce(_announcement(settings, token, token_source))
-            await _wait_for_stop(stop, api_task)
+            await _wait_for_stop(stop, collector, api_task)
             log.info("stopping")
     finally:
         await asyncio.to_thread(collector.stop)
@@ -270,13 +274,27 @@ def start_retention(settings: Settings, store: SqlStore) -> RetentionScheduler:
     return scheduler
 
 
-async def _wait_for_stop(stop: asyncio.Event, api_task: asyncio.Task[None]) -> None:
-    stop_task = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({stop_task, api_task}, return_when=asyncio.FIRST_COMPLETED)
-    stop_task.cancel()
-    if api_task in done:
+async def _wait_for_stop(
+    stop: asyncio.Event, collector: Collector, api_task: asyncio.Task[None] | None = None
+) -> None:
+    """Until Ctrl-C / SIGTERM, or until a service dies (then raise, so the process exits)."""
+    watched = {asyncio.create_task(stop.wait()), asyncio.create_task(_collector_failure(collector))}
+    if api_task is not None:
+        watched.add(api_task)
+    done, pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending - {api_task}:
+        task.cancel()
+    if api_task is not None and api_task in done:
         api_task.result()
-        raise StartupError("the API server stopped unexpectedly")
+        raise ServiceFailedError("the API server stopped unexpectedly")
+    if collector.failed.is_set():
+        raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
+
+
+async def _collector_failure(collector: Collector) -> None:
+    # Polled: a thread blocked in Event.wait() would keep the process from exiting.
+    while not collector.failed.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
 
 
 def _announcement(settings: Settings, token: str, token_source: str) -> Announcement:
@@ -303,7 +321,7 @@ async def run_collect(settings: Settings) -> None:
     collector.start()
     retention = start_retention(settings, store)
     try:
-        await stop.wait()
+        await _wait_for_stop(stop, collector)
     finally:
         await asyncio.to_thread(collector.stop)
         await asyncio.to_thread(archive.close)

@@ -82,6 +82,8 @@ class Collector:
         self._committer = committer
         self._metrics = metrics
         self._stopping = threading.Event()
+        # set when the collector thread died of an unexpected error
+        self.failed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wattline-collector", daemon=True)
         self._last_commit_ms: int | None = None
         self._store_healthy = True
@@ -116,6 +118,16 @@ class Collector:
         self._queue.put((message, delivery))
 
     def _run(self) -> None:
+        try:
+            self._drain()
+        except Exception:
+            # Whatever it was, retrying blindly could loop forever; stop instead so the
+            # process exits and a supervisor restarts it. Nothing is lost: messages not
+            # yet committed were never acknowledged and the broker redelivers them.
+            log.exception("collector stopped by an unexpected error")
+            self.failed.set()
+
+    def _drain(self) -> None:
         policy = self._policy
         while True:
             batch = gather_batch(self._queue, policy, first_wait_s=0.2)

@@ -115,3 +115,43 @@ def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:
         collector.stop(timeout_s=5)
     assert store.readings == [("new-device", 1_764_057_600_000)]
     assert sources[0].acked == [7]
+
+
+class BrokenStore(DownThenUpStore):
+    """A store failing with something no retry can fix (a bug, a schema mismatch)."""
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        raise RuntimeError("no such column: samples.value")
+
+
+def test_an_unexpected_error_stops_the_collector_visibly_without_acknowledging() -> None:
+    store = BrokenStore()
+    store.down = False
+    committer = Committer(
+        store,  # type: ignore[arg-type]
+        ListArchive(),  # type: ignore[arg-type]
+        InterpretConfig(topic_prefix="t"),
+        IngestMetrics(CollectorRegistry()),
+        auto_register=True,
+    )
+    sources: list[FakeSource] = []
+
+    def make_source(deliver: DeliverFn) -> FakeSource:
+        sources.append(FakeSource(deliver))
+        return sources[-1]
+
+    collector = Collector(
+        make_source,  # type: ignore[arg-type]
+        committer,
+        IngestMetrics(CollectorRegistry()),
+    )
+    collector.start()
+    try:
+        body = json.dumps({"seq": 0, "ts": 1_764_057_600_000, "metrics": {"power_w": 1.0}})
+        message = InboundMessage("t/d1/telemetry", body.encode(), 1_764_057_600_000)
+        sources[0].deliver(message, Delivery(mid=9, qos=1, generation=1))
+        assert collector.failed.wait(5)
+        assert not collector.status().running
+    finally:
+        collector.stop(timeout_s=5)
+    assert sources[0].acked == []  # the broker will redeliver it to the next process
