@@ -77,8 +77,7 @@ class FakeSource:
         return len(deliveries)
 
 
-def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:
-    store = DownThenUpStore()
+def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
     committer = Committer(
         store,  # type: ignore[arg-type]
         ListArchive(),  # type: ignore[arg-type]
@@ -99,22 +98,28 @@ def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:
         BatchPolicy(retry_delay_s=0.01),
     )
     collector.start()
+    return collector, sources[0]
+
+
+def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:
+    store = DownThenUpStore()
+    collector, source = start_collector(store)
     try:
         body = json.dumps({"seq": 0, "ts": 1_764_057_600_000, "metrics": {"power_w": 1.0}})
         message = InboundMessage("t/new-device/telemetry", body.encode(), 1_764_057_600_000)
-        sources[0].deliver(message, Delivery(mid=7, qos=1, generation=1))
+        source.deliver(message, Delivery(mid=7, qos=1, generation=1))
         deadline = time.monotonic() + 5
         while store.failed_calls < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert store.failed_calls >= 3
         assert collector.status().running  # still retrying, not dead
         store.down = False
-        while not sources[0].acked and time.monotonic() < deadline:
+        while not source.acked and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         collector.stop(timeout_s=5)
     assert store.readings == [("new-device", 1_764_057_600_000)]
-    assert sources[0].acked == [7]
+    assert source.acked == [7]
 
 
 class BrokenStore(DownThenUpStore):
@@ -127,31 +132,13 @@ class BrokenStore(DownThenUpStore):
 def test_an_unexpected_error_stops_the_collector_visibly_without_acknowledging() -> None:
     store = BrokenStore()
     store.down = False
-    committer = Committer(
-        store,  # type: ignore[arg-type]
-        ListArchive(),  # type: ignore[arg-type]
-        InterpretConfig(topic_prefix="t"),
-        IngestMetrics(CollectorRegistry()),
-        auto_register=True,
-    )
-    sources: list[FakeSource] = []
-
-    def make_source(deliver: DeliverFn) -> FakeSource:
-        sources.append(FakeSource(deliver))
-        return sources[-1]
-
-    collector = Collector(
-        make_source,  # type: ignore[arg-type]
-        committer,
-        IngestMetrics(CollectorRegistry()),
-    )
-    collector.start()
+    collector, source = start_collector(store)
     try:
         body = json.dumps({"seq": 0, "ts": 1_764_057_600_000, "metrics": {"power_w": 1.0}})
         message = InboundMessage("t/d1/telemetry", body.encode(), 1_764_057_600_000)
-        sources[0].deliver(message, Delivery(mid=9, qos=1, generation=1))
+        source.deliver(message, Delivery(mid=9, qos=1, generation=1))
         assert collector.failed.wait(5)
         assert not collector.status().running
     finally:
         collector.stop(timeout_s=5)
-    assert sources[0].acked == []  # the broker will redeliver it to the next process
+    assert source.acked == []  # the broker will redeliver it to the next process
