@@ -179,7 +179,10 @@ def day_rows(device_id: str, day: Day) -> Chunk:
 def _buckets(
     device_id: str, metric: str, parts: list[tuple[Any, ...]], width_ms: int
 ) -> list[tuple[Any, ...]]:
-    """Partials (start, count, sum, min, max, first_ts, first, last_ts, last), in time order, merged per bucket."""
+    """Partials (start, count, sum, min, max, first_ts, first, last_ts, last) merged per bucket.
+
+    The partials come in time order, so a bucket's are consecutive.
+    """
     rows: list[tuple[Any, ...]] = []
     acc: list[Any] | None = None
     for start, n, total, lo, hi, first_ts, first, last_ts, last in parts:
@@ -229,7 +232,7 @@ def register(store: SqlStore, scale: Scale) -> None:
 def load_sqlite(path: Path, scale: Scale, progress: Callable[[int], None]) -> None:
     register(open_sqlite_store(path), scale)
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    insert_samples = f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)"  # noqa: S608
+    insert_samples = f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)"
     insert_rollup = "INSERT INTO {} (" + ROLLUP_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         # Bulk-load settings for this connection only; the store's own stay as they are.
@@ -299,7 +302,7 @@ def postgres_bytes(url: str) -> int:
 
 
 def write_parquet(path: Path, scale: Scale) -> None:
-    """The export's shape (analytics/export.py): device, timestamp, a column per metric, time parts."""
+    """The export's shape (analytics/export.py): device, timestamp, metric columns, time parts."""
     metrics = ALL_METRICS[: scale.metrics]
     schema = pa.schema(
         [
@@ -354,8 +357,8 @@ def check_loader_matches_commit(workdir: Path) -> str:
         closing(sqlite3.connect(workdir / "check-bulk.db")) as b,
     ):
         for table in tables:
-            left = a.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()  # noqa: S608
-            right = b.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()  # noqa: S608
+            left = a.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+            right = b.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
             if len(left) != len(right) or not all(map(_same_row, left, right)):
                 raise SystemExit(f"bulk loader differs from the commit path in {table}")
     return f"{scale.samples:,} samples; {', '.join(tables)} equal (sums to 1e-9 relative)"
@@ -393,9 +396,10 @@ def iso(ts_ms: int) -> str:
 
 def wattline_queries(client: TestClient, scale: Scale) -> dict[str, Callable[[Choice], Any]]:
     def get(path: str, **params: Any) -> Any:
+        # The body is read but not parsed: decoding JSON is the client's time, not the server's.
         response = client.get(path, params=params, headers=AUTH)
         assert response.status_code == 200, response.text
-        return response.json()
+        return response
 
     def day(c: Choice) -> Any:
         start = T0_MS + c.day * DAY_MS
@@ -437,12 +441,12 @@ def duckdb_queries(path: Path, scale: Scale) -> dict[str, Callable[[Choice], Any
     def latest(_c: Choice) -> Any:
         last = ", ".join(f"arg_max({m}, timestamp)" for m in metrics)
         return db.execute(
-            f"SELECT device_id, max(timestamp), {last} FROM p GROUP BY device_id"  # noqa: S608
+            f"SELECT device_id, max(timestamp), {last} FROM p GROUP BY device_id"
         ).fetchall()
 
     def series(device: int, start: int, end: int, width: str) -> Any:
         return db.execute(
-            f"SELECT time_bucket(INTERVAL '{width}', timestamp) AS b, {stats} FROM p"  # noqa: S608
+            f"SELECT time_bucket(INTERVAL '{width}', timestamp) AS b, {stats} FROM p"
             f" WHERE device_id = ? AND timestamp >= {ts(start)} AND timestamp < {ts(end)}"
             " GROUP BY b ORDER BY b",
             [device_name(device)],
@@ -455,7 +459,7 @@ def duckdb_queries(path: Path, scale: Scale) -> dict[str, Callable[[Choice], Any
             "SELECT date_trunc('day', timestamp) AS d, sum(step) / 1000 FROM ("
             " SELECT timestamp, greatest(energy_wh - lag(energy_wh) OVER"
             "  (PARTITION BY device_id ORDER BY timestamp), 0) AS step FROM p"
-            f" WHERE timestamp >= {ts(start - DAY_MS)} AND timestamp < {ts(end)})"  # noqa: S608
+            f" WHERE timestamp >= {ts(start - DAY_MS)} AND timestamp < {ts(end)})"
             f" WHERE timestamp >= {ts(start)} GROUP BY d ORDER BY d"
         ).fetchall()
 
@@ -567,12 +571,12 @@ def drop_database(url: str) -> None:
         admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
-def main(argv: Sequence[str] | None = None) -> None:  # noqa: PLR0915 - one run, top to bottom
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     full = Scale(args.devices, args.days, args.metrics)
     pg = Scale(args.pg_devices or full.devices, args.pg_days or full.days, full.metrics)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    scales = {"sqlite": full, "postgres": pg}
+    scales = {name: {"sqlite": full, "postgres": pg}[name] for name in backends}
     with ExitStack() as stack:
         if args.keep:
             workdir = args.keep
@@ -588,41 +592,34 @@ def main(argv: Sequence[str] | None = None) -> None:  # noqa: PLR0915 - one run,
         tasks: dict[tuple[str, str], Callable[[Choice], Any]] = {}
         task_scales: dict[str, Scale] = {}
         loads: dict[str, LoadStats] = {}
-        try:
-            for name in backends:
-                print(f"loading {name}: {scales[name]} ...", file=sys.stderr, flush=True)
-                store, loads[name] = prepare(name, scales[name], workdir, kept)
-                if not args.keep and name == "postgres":
-                    url = kept[f"postgres-{pg.tag}"]["url"]
-                    stack.callback(drop_database, url)
-                stack.callback(store.close)
-                meta_path.write_text(json.dumps(kept, indent=1))
-                app = create_app(ApiServices(store, TOKEN, CollectorRegistry(), 120_000))
-                client = stack.enter_context(TestClient(app))
-                for query, fn in wattline_queries(client, scales[name]).items():
-                    tasks[(name, query)] = fn
-                task_scales[name] = scales[name]
-            for scale in {scales[name] for name in backends}:
-                parquet = workdir / f"data-{scale.tag}.parquet"
-                if not parquet.exists():
-                    print(f"writing Parquet for {scale} ...", file=sys.stderr, flush=True)
-                    write_parquet(parquet, scale)
-                for query, fn in duckdb_queries(parquet, scale).items():
-                    tasks[(f"duckdb-{scale.tag}", query)] = fn
-                task_scales[f"duckdb-{scale.tag}"] = scale
-            print(f"timing {len(tasks)} tasks x {args.reps} ...", file=sys.stderr, flush=True)
-            timings = time_all(tasks, task_scales, args.reps, args.warmup, args.seed)
-        except BaseException:
-            if "postgres" in backends and not args.keep:
-                for key, value in kept.items():
-                    if key.startswith("postgres") and value.get("url"):
-                        drop_database(value["url"])
-            raise
-        report(backends, scales, loads, timings, check, args)
+        for name, scale in scales.items():
+            print(f"loading {name}: {scale} ...", file=sys.stderr, flush=True)
+            try:
+                store, loads[name] = prepare(name, scale, workdir, kept)
+            finally:
+                url = kept.get(f"postgres-{scale.tag}", {}).get("url")
+                if name == "postgres" and url and not args.keep:
+                    stack.callback(drop_database, url)  # also when the load failed
+            stack.callback(store.close)
+            meta_path.write_text(json.dumps(kept, indent=1))
+            app = create_app(ApiServices(store, TOKEN, CollectorRegistry(), 120_000))
+            client = stack.enter_context(TestClient(app))
+            tasks.update({(name, q): fn for q, fn in wattline_queries(client, scale).items()})
+            task_scales[name] = scale
+        for scale in set(scales.values()):
+            parquet = workdir / f"data-{scale.tag}.parquet"
+            if not parquet.exists():
+                print(f"writing Parquet for {scale} ...", file=sys.stderr, flush=True)
+                write_parquet(parquet, scale)
+            duck = f"duckdb-{scale.tag}"
+            tasks.update({(duck, q): fn for q, fn in duckdb_queries(parquet, scale).items()})
+            task_scales[duck] = scale
+        print(f"timing {len(tasks)} tasks x {args.reps} ...", file=sys.stderr, flush=True)
+        timings = time_all(tasks, task_scales, args.reps, args.warmup, args.seed)
+    report(scales, loads, timings, check, args)
 
 
-def report(  # noqa: PLR0913, PLR0917 - everything the run measured
-    backends: list[str],
+def report(
     scales: dict[str, Scale],
     loads: dict[str, LoadStats],
     timings: dict[tuple[str, str], list[float]],
@@ -639,8 +636,7 @@ def report(  # noqa: PLR0913, PLR0917 - everything the run measured
     print()
     print("| backend | data | query | p50 ms | p95 ms | DuckDB p50 ms | ratio (p50) |")
     print("|---|---|---|---:|---:|---:|---:|")
-    for name in backends:
-        scale = scales[name]
+    for name, scale in scales.items():
         for query in QUERIES:
             ours = timings[(name, query)]
             theirs = timings[(f"duckdb-{scale.tag}", query)]
@@ -650,8 +646,7 @@ def report(  # noqa: PLR0913, PLR0917 - everything the run measured
                 f" {p(ours, 95):.1f} | {duck:.1f} | {statistics.median(ours) / duck:.2f} |"
             )
     print()
-    for name in backends:
-        load = loads[name]
+    for name, load in loads.items():
         print(
             f"- {name} load ({scales[name]}, {load.samples:,} samples): "
             f"{load.samples / load.seconds:,.0f} samples/s ({load.seconds / 60:.1f} min); "

@@ -39,7 +39,7 @@ exactly (for whole-Wh registers; to float rounding otherwise).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -95,26 +95,42 @@ _CANDIDATES = {Method.COUNTER: COUNTER_METRICS, Method.POWER: POWER_METRICS}
 
 def counter_steps(points: Iterable[Point], rules: CounterRules | None = None) -> Iterator[Point]:
     """(time of the reading that ends the step, energy_wh >= 0) by the rules above."""
-    rules = rules or CounterRules()
-    keep = 1.0 - rules.reset_drop_ratio
-    reference: float | None = None
-    pending_low: float | None = None
+    counter = _Counter(rules or CounterRules())
     for point in points:
-        value = point.value
+        step = counter.feed(point)
+        if step is not None:
+            yield step
+
+
+class _Counter:
+    """The rules' state between readings: the reference, and a large drop still undecided."""
+
+    __slots__ = ("_keep", "_rules", "pending_low", "reference")
+
+    def __init__(self, rules: CounterRules) -> None:
+        self._rules = rules
+        self._keep = 1.0 - rules.reset_drop_ratio
+        self.reference: float | None = None
+        self.pending_low: float | None = None
+
+    def feed(self, point: Point) -> Point | None:
+        """The step this reading ends, if any."""
+        value, reference = point.value, self.reference
         if reference is None:
-            reference = value
+            self.reference = value
         elif value >= reference:
             # An increase, or a pending drop that bounced back: count only the rise.
-            yield Point(point.ts_ms, value - reference)
-            reference, pending_low = value, None
-        elif pending_low is None:
-            if value < reference * keep:
-                pending_low = value
-        elif value <= pending_low:
-            pending_low = value
-        elif value < reference * keep:
-            yield Point(point.ts_ms, _restart_wh(reference, value, rules))
-            reference, pending_low = value, None
+            self.reference, self.pending_low = value, None
+            return Point(point.ts_ms, value - reference)
+        elif self.pending_low is None:
+            if value < reference * self._keep:
+                self.pending_low = value
+        elif value <= self.pending_low:
+            self.pending_low = value
+        elif value < reference * self._keep:
+            self.reference, self.pending_low = value, None
+            return Point(point.ts_ms, _restart_wh(reference, value, self._rules))
+        return None
 
 
 def _restart_wh(reference: float, value: float, rules: CounterRules) -> float:
@@ -130,12 +146,74 @@ def counter_energy(
     points: Iterable[Point], edges: Sequence[int], rules: CounterRules | None = None
 ) -> list[float]:
     """Wh per bucket from counter readings; readings before edges[0] only warm up the rules."""
+    return _per_bucket(counter_steps(points, rules), edges)
+
+
+def _per_bucket(steps: Iterable[Point], edges: Sequence[int]) -> list[float]:
     energy_wh = [0.0] * (len(edges) - 1)
-    for step in counter_steps(points, rules):
+    for step in steps:
         index = bisect_right(edges, step.ts_ms) - 1
         if 0 <= index < len(energy_wh):
             energy_wh[index] += step.value
     return energy_wh
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpan:
+    """A rollup tier bucket of counter readings: the first and last reading, the extremes."""
+
+    first: Point
+    last: Point
+    min: float
+    max: float
+
+    @property
+    def rising(self) -> bool:
+        """Looks non-decreasing: true of every bucket whose readings never fall."""
+        return self.min == self.first.value and self.max == self.last.value
+
+
+Readings = Callable[[int, int], Iterable[Point]]  # readings in [start_ms, end_ms), in time order
+
+
+def counter_energy_from_spans(
+    spans: Iterable[CounterSpan],
+    edges: Sequence[int],
+    readings: Readings,
+    rules: CounterRules | None = None,
+) -> list[float]:
+    """Wh per bucket as ``counter_energy`` over every reading, from tier buckets (spans).
+
+    Each span must lie inside one bucket (a tier that answers the edges exactly),
+    spans in time order. A span that looks rising and starts with no drop
+    pending gives the rules the same steps from its first and last reading as
+    from all of them; any other span (a drop inside it, or a drop still
+    undecided when it starts) is replayed reading by reading from ``readings``.
+    The one case the extremes cannot reveal is a reset inside a span after which
+    the counter climbs past the span's earlier maximum within the same span:
+    it is counted as a bogus drop, so energy is under-counted, never spiked.
+    """
+    return _per_bucket(_span_steps(spans, readings, rules or CounterRules()), edges)
+
+
+def _span_steps(
+    spans: Iterable[CounterSpan], readings: Readings, rules: CounterRules
+) -> Iterator[Point]:
+    counter = _Counter(rules)
+    for span in spans:
+        step = counter.feed(span.first)
+        if step is not None:
+            yield step
+        if span.last.ts_ms == span.first.ts_ms:
+            continue
+        if counter.pending_low is None and span.rising:
+            points: Iterable[Point] = (span.last,)
+        else:
+            points = readings(span.first.ts_ms + 1, span.last.ts_ms + 1)
+        for point in points:
+            step = counter.feed(point)
+            if step is not None:
+                yield step
 
 
 def power_energy(

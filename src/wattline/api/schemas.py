@@ -108,6 +108,8 @@ class QuarantineOut(BaseModel):
     reason: str
     detail: str
     payload_size: int
+    occurrences: int = Field(description="times this topic and payload were received")
+    last_received_at: str
     payload_preview: str = Field(
         description="the first 256 bytes, decoded as UTF-8 with replacement"
     )

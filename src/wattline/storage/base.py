@@ -34,6 +34,10 @@ class QuarantineRecord:
     reason: str
     detail: str
     payload: bytes
+    # the same topic and bytes received again (a redelivery or a repeating device)
+    occurrences: int = 1
+    last_received_ms: int | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,12 @@ quarantine = Table(
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
+    # SHA-256 of topic and payload: a redelivered or repeated bad message is one entry
+    Column("fingerprint", String(64)),
+    Column("occurrences", Integer, nullable=False, server_default="1"),
+    Column("last_received_ms", BigInteger),
     Index("ix_quarantine_reason", "reason", "id"),
+    Index("ux_quarantine_fingerprint", "fingerprint", unique=True),
 )
 
 # Per-device sequence tracking (model/sequence.py), read and written in the

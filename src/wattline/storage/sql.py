@@ -6,6 +6,7 @@ Backends differ only in how the engine is made and which dialect's INSERT
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -86,6 +87,16 @@ class SqlStore:
             )
             .values(value=bindparam("k_value"), received_ms=bindparam("k_received_ms"))
         )
+        q = insert(schema.quarantine)
+        self._upsert_quarantine = q.on_conflict_do_update(
+            index_elements=["fingerprint"],
+            set_={
+                "occurrences": schema.quarantine.c.occurrences + 1,
+                "last_received_ms": q.excluded.received_ms,
+                "reason": q.excluded.reason,
+                "detail": q.excluded.detail,
+            },
+        )
         excluded = insert(schema.latest).excluded
         self._upsert_latest = BulkStatement(
             insert(schema.latest).on_conflict_do_update(
@@ -128,7 +139,7 @@ class SqlStore:
                     )
                 if batch.quarantined:
                     conn.execute(
-                        schema.quarantine.insert(),
+                        self._upsert_quarantine,
                         [
                             {
                                 "received_ms": q.received_ms,
@@ -136,6 +147,7 @@ class SqlStore:
                                 "reason": q.reason,
                                 "detail": q.detail,
                                 "payload": q.payload,
+                                "fingerprint": quarantine_fingerprint(q.topic, q.payload),
                             }
                             for q in batch.quarantined
                         ],
@@ -515,3 +527,8 @@ def _device(row: Any) -> Device:
         state=ConnectionState(row["state"]),
         state_ms=row["state_ms"],
     )
+
+
+def quarantine_fingerprint(topic: str, payload: bytes) -> str:
+    """What makes two quarantined messages the same one: its topic and its bytes."""
+    return hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()

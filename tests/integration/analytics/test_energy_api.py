@@ -9,12 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.integration.analytics.conftest import AUTH, load
 
+from wattline.analytics.energy import Point, counter_energy
 from wattline.model.messages import Reading
 from wattline.storage.sql import SqlStore
 
 LONDON = ZoneInfo("Europe/London")
 MIN_MS = 60_000
 H_MS = 3_600_000
+DAY_MS = 86_400_000
 
 
 def local_ms(text: str) -> int:
@@ -154,3 +156,41 @@ def test_unknown_devices_and_devices_without_series(client: TestClient, store: S
     none = client.get("/api/v1/devices/t/energy", headers=AUTH)
     assert none.status_code == 422
     assert "has no auto series" in none.json()["detail"]
+
+
+def test_fleet_counter_energy_from_the_day_tier_equals_every_reading(
+    client: TestClient, store: SqlStore
+) -> None:
+    """Daily UTC buckets read the 1 d tier; days with a drop are replayed from raw readings."""
+    day0_ms = 1_780_272_000_000  # 2026-06-01T00:00Z
+    step_ms = 10 * MIN_MS
+    series: dict[str, list[float]] = {"rising": [], "reset": [], "bogus": [], "boundary": []}
+    counters = dict.fromkeys(series, 7_000.0)
+    for i in range(4 * 144):  # four days at 10 minutes
+        for name, values in series.items():
+            counters[name] += 5.0
+            if name == "reset" and i == 2 * 144 + 40:
+                counters[name] = 2.0  # a reboot in the middle of day three
+            if name == "boundary" and i == 144:
+                counters[name] = 1.0  # a meter replaced at midnight
+            values.append(0.0 if name == "bogus" and i == 150 else counters[name])
+    readings = [
+        Reading(name, day0_ms + i * step_ms, {"energy_wh": v, "power_w": 30.0})
+        for name, values in series.items()
+        for i, v in enumerate(values)
+    ]
+    load(store, readings)
+    start_ms, end_ms = day0_ms + DAY_MS, day0_ms + 4 * DAY_MS  # day one warms up the rules
+    body = client.get(
+        "/api/v1/energy", params={"start": start_ms, "end": end_ms}, headers=AUTH
+    ).json()
+    edges = [start_ms + k * DAY_MS for k in range(4)]
+    expected_wh = [0.0] * 3
+    for name, values in series.items():
+        points = [Point(day0_ms + i * step_ms, v) for i, v in enumerate(values)]
+        device_wh = counter_energy(points, edges)
+        expected_wh = [a + b for a, b in zip(expected_wh, device_wh, strict=True)]
+        device = next(d for d in body["devices"] if d["device_id"] == name)
+        assert device["method"] == "counter"
+        assert device["total_kwh"] == pytest.approx(sum(device_wh) / 1000, abs=1e-12)
+    assert [b["kwh"] for b in body["buckets"]] == pytest.approx([wh / 1000 for wh in expected_wh])

@@ -118,7 +118,8 @@ class Ledger:
         return self.scalar("SELECT count(DISTINCT (device_id, ts_ms)) FROM samples") or 0
 
     def quarantined(self) -> int:
-        return self.scalar("SELECT count(*) FROM quarantine") or 0
+        """Messages quarantined: identical ones (topic and bytes) share a row and count up."""
+        return self.scalar("SELECT coalesce(sum(occurrences), 0) FROM quarantine") or 0
 
     def stored_keys(self) -> Counter[tuple[str, int]]:
         """(device, seq) -> how many readings (distinct timestamps) carry it."""
@@ -130,8 +131,10 @@ class Ledger:
 
     def quarantine_reasons(self) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT reason, detail FROM quarantine ORDER BY id"))
-            return [(reason, detail) for reason, detail in rows]
+            rows = conn.execute(
+                text("SELECT reason, detail, occurrences FROM quarantine ORDER BY id")
+            )
+            return [(reason, detail) for reason, detail, times in rows for _ in range(times)]
 
     def device_known(self, device_id: str) -> bool:
         try:

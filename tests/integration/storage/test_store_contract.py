@@ -179,3 +179,20 @@ def test_a_hello_in_the_same_batch_restarts_the_count(store: SqlStore) -> None:
     state = store.sequence_state("s2")
     assert state is not None
     assert (state.boot, state.next_seq, state.gaps) == (1, 3, ())
+
+
+def test_the_same_bad_message_again_is_one_entry_seen_twice(store: SqlStore) -> None:
+    first = QuarantineEntry(T0, "iot/x/telemetry", "bad_value", "p = NaN", b"{p: NaN}")
+    again = QuarantineEntry(T0 + 5000, "iot/x/telemetry", "bad_value", "p = NaN", b"{p: NaN}")
+    other = QuarantineEntry(T0 + 6000, "iot/y/telemetry", "bad_value", "p = NaN", b"{p: NaN}")
+    store.commit(CommitBatch(quarantined=[first]))
+    store.commit(CommitBatch(quarantined=[again, other]))  # e.g. redelivered after a crash
+    records = {r.topic: r for r in store.quarantine(10)}
+    assert set(records) == {"iot/x/telemetry", "iot/y/telemetry"}
+    repeated = records["iot/x/telemetry"]
+    assert (repeated.occurrences, repeated.received_ms, repeated.last_received_ms) == (
+        2,
+        T0,
+        T0 + 5000,
+    )
+    assert records["iot/y/telemetry"].occurrences == 1

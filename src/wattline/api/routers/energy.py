@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -16,14 +17,18 @@ from wattline.analytics.energy import (
     DEFAULT_MAX_GAP_S,
     POWER_METRICS,
     CounterRules,
+    CounterSpan,
     Method,
     Point,
+    Readings,
     choose_source,
     counter_energy,
+    counter_energy_from_spans,
     power_energy,
 )
 from wattline.api.deps import AdminDep, StoreDep
 from wattline.api.params import parse_fields, parse_time_ms
+from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
 from wattline.storage.series import iter_points
 
@@ -111,25 +116,91 @@ class _Query:
         ]
 
 
-def device_energy_wh(
-    store: TelemetryStore, device_id: str, query: _Query
-) -> tuple[Method, str, list[float]] | None:
-    """Wh per bucket with the method and metric used; None if the device has no such series."""
-    metrics = {v.metric for v in store.latest_values([device_id]).get(device_id, [])}
-    chosen = choose_source(metrics, query.source, query.metric)
-    if chosen is None:
-        return None
-    method, metric = chosen
-    first_ms, last_ms = query.edges[0], query.edges[-1]
-    if method is Method.COUNTER:
-        raw = iter_points(store, device_id, first_ms - COUNTER_WARMUP_MS, last_ms, [metric])
-        points = (Point(p.ts_ms, p.metrics[metric]) for p in raw)
-        return method, metric, counter_energy(points, query.edges, query.rules)
+Found = tuple[Method, str, list[float]]  # method, metric, Wh per bucket
+
+
+def fleet_energy_wh(
+    store: TelemetryStore, device_ids: Sequence[str], query: _Query
+) -> dict[str, Found | None]:
+    """Wh per bucket with the method and metric used, per device; None: no such series.
+
+    Counters are read from the coarsest rollup tier that fits the buckets, one
+    query for every device sharing a counter metric; power is integrated from
+    raw readings.
+    """
+    latest = store.latest_values(device_ids)
+    found: dict[str, Found | None] = {}
+    counters: dict[str, list[str]] = {}  # counter metric -> devices
+    for device_id in device_ids:
+        metrics = {v.metric for v in latest.get(device_id, [])}
+        chosen = choose_source(metrics, query.source, query.metric)
+        if chosen is None:
+            found[device_id] = None
+        elif chosen[0] is Method.COUNTER:
+            counters.setdefault(chosen[1], []).append(device_id)
+        else:
+            found[device_id] = (
+                Method.POWER,
+                chosen[1],
+                _power_wh(store, device_id, chosen[1], query),
+            )
+    for metric, devices in counters.items():
+        for device_id, energy_wh in _counter_wh(store, devices, metric, query).items():
+            found[device_id] = (Method.COUNTER, metric, energy_wh)
+    return {device_id: found[device_id] for device_id in device_ids}
+
+
+def _counter_wh(
+    store: TelemetryStore, device_ids: list[str], metric: str, query: _Query
+) -> dict[str, list[float]]:
+    first_ms, last_ms = query.edges[0] - COUNTER_WARMUP_MS, query.edges[-1]
+
+    def readings(device_id: str) -> Readings:
+        def between(start_ms: int, end_ms: int) -> Iterator[Point]:
+            raw = iter_points(store, device_id, start_ms, end_ms, [metric])
+            return (Point(p.ts_ms, p.metrics[metric]) for p in raw)
+
+        return between
+
+    # The warm-up is a whole day, so it keeps the edges on a tier's bucket edges.
+    tier = bucketing.choose_source(first_ms, last_ms, [first_ms, *query.edges[:-1]])
+    if tier is None:
+        return {
+            d: counter_energy(readings(d)(first_ms, last_ms), query.edges, query.rules)
+            for d in device_ids
+        }
+    # One cell per tier bucket: each is a span of readings inside one energy bucket.
+    plan = bucketing.BucketPlan(
+        start_ms=first_ms,
+        end_ms=last_ms,
+        starts=tuple(range(first_ms, last_ms, tier.width_ms)),
+        source=tier,
+        grid_phase_ms=first_ms,
+        grid_step_ms=tier.width_ms,
+    )
+    series = store.series(device_ids, plan, [metric], with_ends=True)
+    return {
+        d: counter_energy_from_spans(
+            _spans(series.get(d, []), metric), query.edges, readings(d), query.rules
+        )
+        for d in device_ids
+    }
+
+
+def _spans(buckets: Sequence[bucketing.SeriesBucket], metric: str) -> Iterator[CounterSpan]:
+    for bucket in buckets:
+        a = bucket.metrics[metric]
+        first, last = Point(a.first_ts_ms, a.first_value), Point(a.last_ts_ms, a.last_value)
+        yield CounterSpan(first, last, a.min, a.max)
+
+
+def _power_wh(store: TelemetryStore, device_id: str, metric: str, query: _Query) -> list[float]:
     # Readings just outside the range let the edge buckets interpolate to their edges.
+    first_ms, last_ms = query.edges[0], query.edges[-1]
     gap_ms = int(query.max_gap_s * 1000)
     raw = iter_points(store, device_id, first_ms - gap_ms, last_ms + gap_ms + 1, [metric])
     points = (Point(p.ts_ms, p.metrics[metric]) for p in raw)
-    return method, metric, power_energy(points, query.edges, query.max_gap_s)
+    return power_energy(points, query.edges, query.max_gap_s)
 
 
 Start = Annotated[str | None, Query(description="ISO 8601 or epoch ms; default end - 7 days")]
@@ -164,7 +235,7 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
     query = _Query(start, end, interval, tz, source, metric, max_gap_s, wrap_wh)
     if store.get_device(device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
-    found = device_energy_wh(store, device_id, query)
+    found = fleet_energy_wh(store, [device_id], query)[device_id]
     if found is None:
         wanted = metric or ", ".join(
             {"auto": COUNTER_METRICS + POWER_METRICS, "counter": COUNTER_METRICS}.get(
@@ -208,7 +279,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
     for device_id in selected:
-        found = device_energy_wh(store, device_id, query)
+        found = fleet_energy_wh(store, [device_id], query)[device_id]
         if found is None:
             per_device.append(
                 DeviceEnergyOut(device_id=device_id, method=None, metric=None, total_kwh=0.0)

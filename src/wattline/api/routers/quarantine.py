@@ -29,6 +29,8 @@ def list_quarantine(
                 reason=r.reason,
                 detail=r.detail,
                 payload_size=len(r.payload),
+                occurrences=r.occurrences,
+                last_received_at=iso_ms(r.last_received_ms or r.received_ms),
                 payload_preview=r.payload[:256].decode("utf-8", errors="replace"),
             )
             for r in records

@@ -18,12 +18,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, inspect
+from sqlalchemy.engine.reflection import Inspector
 
 MIGRATIONS_DIR = Path(__file__).parent
 # Databases made by ``metadata.create_all`` before Wattline had migrations have
 # no alembic_version; the newest table they hold says which revision they equal.
 # Only such old databases need this: every database since is versioned.
 _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"))
+
+
+def _unversioned_revision(inspector: Inspector, by_tables: str) -> str:
+    # 0004 only added columns; a create_all of today's schema has them already.
+    columns = {c["name"] for c in inspector.get_columns("quarantine")}
+    return "0004" if "fingerprint" in columns else by_tables
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -41,6 +48,6 @@ def upgrade_to_head(connection: Connection) -> None:
     if not inspector.has_table("alembic_version"):
         for table, revision in _UNVERSIONED:
             if inspector.has_table(table):
-                command.stamp(config, revision)
+                command.stamp(config, _unversioned_revision(inspector, revision))
                 break
     command.upgrade(config, "head")
