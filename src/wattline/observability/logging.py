@@ -31,5 +31,5 @@ def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> 
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party chatter that says nothing an operator acts on.
-    for noisy in ("amqtt", "transitions", "uvicorn.access", "passlib"):
+    for noisy in ("amqtt", "transitions", "uvicorn.access", "passlib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
