@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import secrets
@@ -162,6 +163,20 @@ def session_options(settings: Settings) -> SessionOptions:
     )
 
 
+def freeze_startup_objects() -> None:
+    """Exempt every object made at start-up (modules, app, schemas) from garbage collection.
+
+    A full collection walks every tracked object of the process: some 100,000
+    once the app is built, 55 ms on a 2-core machine. A request that builds
+    thousands of buckets triggers one every other time, which doubled the
+    median of a day at one minute (benchmarks/query.py: 137 -> 63 ms). Frozen
+    objects are still freed by reference counting; only cycles among them are
+    never collected, and start-up objects live as long as the process.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the runtime owns Ctrl-C."""
 
@@ -236,9 +251,11 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
         window=window,
     )
+    app = create_app(services)
+    freeze_startup_objects()
     server = _QuietServer(
         uvicorn.Config(
-            create_app(services),
+            app,
             host=settings.host,
             port=settings.http_port,
             log_level="warning",

@@ -44,7 +44,7 @@ from wattline.storage.bucketing import BucketPlan, SeriesBucket, assemble
 from wattline.storage.bulk import BulkStatement, insert_new_returning
 from wattline.storage.pruning import delete_before
 from wattline.storage.retention import Removed
-from wattline.storage.rollup_tables import CellQuery, RollupWriter, read_cells, series_metrics
+from wattline.storage.rollup_tables import CellQuery, RollupWriter, iter_cells, series_metrics
 from wattline.storage.sequencing import lock_states, read_state, save_states
 
 InsertFactory = Callable[[Any], Any]
@@ -419,8 +419,7 @@ class SqlStore:
                 phase_ms=plan.grid_phase_ms,
                 step_ms=plan.grid_step_ms,
             )
-            cells = read_cells(conn, query, with_ends)
-        return assemble(cells, plan.starts)
+            return assemble(iter_cells(conn, query, with_ends), plan.starts)
 
     def quarantine(
         self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
