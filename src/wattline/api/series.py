@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import HTTPException, status
-from pydantic import TypeAdapter
+import orjson
+from fastapi import HTTPException, Response, status
 
 from wattline.api.params import (
     iso_ms,
@@ -17,7 +18,6 @@ from wattline.api.params import (
     parse_time_ms,
     parse_tz,
 )
-from wattline.api.schemas import BucketOut
 from wattline.storage.bucketing import (
     BucketPlan,
     Interval,
@@ -110,26 +110,33 @@ _STATS: dict[str, Callable[[Aggregate], float | int]] = {
     "first": lambda a: a.first_value,
     "last": lambda a: a.last_value,
 }
-# Validating the whole list in one call builds the models in pydantic-core: a day
-# at one minute is thousands of StatsOut, and one model_validate each cost a
-# quarter of such a request.
-_BUCKETS = TypeAdapter(list[BucketOut])
 
 
-def buckets_out(buckets: Sequence[SeriesBucket], aggregates: Sequence[str]) -> list[BucketOut]:
+def buckets_json(
+    buckets: Sequence[SeriesBucket], aggregates: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Buckets as the plain data of ``list[BucketOut]``, for ``json_response``.
+
+    The bucket routes write their JSON directly: a day at one minute is
+    thousands of ``StatsOut``, and building and serialising them as models was
+    half of such a request (benchmarks/query.py). The models still document the
+    response, and tests compare both shapes.
+    """
     stats = [(name, _STATS[name]) for name in aggregates]
-    return _BUCKETS.validate_python(
-        [
-            {
-                "ts": iso_ms(bucket.start_ms),
-                "values": {
-                    metric: {name: read(a) for name, read in stats}
-                    for metric, a in bucket.metrics.items()
-                },
-            }
-            for bucket in buckets
-        ]
-    )
+    return [
+        {
+            "ts": iso_ms(bucket.start_ms),
+            "values": {
+                metric: {name: read(a) for name, read in stats}
+                for metric, a in bucket.metrics.items()
+            },
+        }
+        for bucket in buckets
+    ]
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def source_name(plan: BucketPlan) -> str:

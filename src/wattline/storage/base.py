@@ -118,6 +118,10 @@ class TelemetryStore(Protocol):
         self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
     ) -> list[RawPoint]: ...
 
+    def metric_points(
+        self, device_id: str, metric: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]: ...
+
     def buckets(
         self,
         device_id: str,

@@ -356,6 +356,28 @@ class SqlStore:
                 points[-1].metrics[row.metric] = row.value
         return points
 
+    def metric_points(
+        self, device_id: str, metric: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]:
+        """(ts_ms, value) of one metric in [start_ms, end_ms), in time order.
+
+        The lean read for arithmetic over one series (energy replays a day
+        from it): a range scan of the primary key, rows kept as tuples.
+        """
+        s = schema.samples.c
+        query = (
+            select(s.ts_ms, s.value)
+            .where(
+                s.device_id == device_id,
+                s.metric == metric,
+                s.ts_ms >= start_ms,
+                s.ts_ms < end_ms,
+            )
+            .order_by(s.ts_ms)
+        )
+        with self._read() as conn:
+            return [(int(ts), float(v)) for ts, v in conn.execute(query)]
+
     def buckets(
         self,
         device_id: str,

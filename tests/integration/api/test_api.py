@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
+from wattline.api.schemas import FleetTelemetryOut, TelemetryOut
 from wattline.api.services import ApiServices
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
@@ -232,3 +233,22 @@ def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: 
 def test_replay_is_501_without_a_pipeline(client: TestClient) -> None:
     response = client.post("/api/v1/quarantine/replay", json={}, headers=AUTH)
     assert response.status_code == 501
+
+
+def test_bucket_json_is_the_documented_model(client: TestClient) -> None:
+    """Bucket routes write JSON directly for speed; it must still be the documented shape."""
+    one = client.get(
+        "/api/v1/devices/m1/telemetry",
+        params={"start": T0, "end": T0 + 360_000, "interval": "1m", "agg": "avg,count,last"},
+        headers=AUTH,
+    ).json()
+    assert TelemetryOut.model_validate(one).model_dump(mode="json", exclude_none=False) == one
+    fleet = client.get(
+        "/api/v1/telemetry",
+        params={"devices": "m1", "start": T0, "end": T0 + 360_000, "interval": "1m"},
+        headers=AUTH,
+    ).json()
+    assert FleetTelemetryOut.model_validate(fleet).model_dump(mode="json") == fleet
+    schema = client.get("/openapi.json").json()["paths"]["/api/v1/devices/{device_id}/telemetry"]
+    ok = schema["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/TelemetryOut"}

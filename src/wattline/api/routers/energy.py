@@ -157,8 +157,10 @@ def _counter_wh(
 
     def readings(device_id: str) -> Readings:
         def between(start_ms: int, end_ms: int) -> Iterator[Point]:
-            raw = iter_points(store, device_id, start_ms, end_ms, [metric])
-            return (Point(p.ts_ms, p.metrics[metric]) for p in raw)
+            return (
+                Point(ts, value)
+                for ts, value in store.metric_points(device_id, metric, start_ms, end_ms)
+            )
 
         return between
 
@@ -278,8 +280,8 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     selected = _select_devices(store, parse_fields(devices), type_)
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
-    for device_id in selected:
-        found = fleet_energy_wh(store, [device_id], query)[device_id]
+    # One call for the whole fleet: the tier read is one query per counter metric.
+    for device_id, found in fleet_energy_wh(store, selected, query).items():
         if found is None:
             per_device.append(
                 DeviceEnergyOut(device_id=device_id, method=None, metric=None, total_kwh=0.0)

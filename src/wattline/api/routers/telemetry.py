@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.api.deps import AdminDep, StoreDep
 from wattline.api.params import iso_ms, parse_fields
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
-    DeviceSeriesOut,
     FleetTelemetryOut,
     LatestOut,
     PointOut,
@@ -16,7 +15,8 @@ from wattline.api.schemas import (
 )
 from wattline.api.series import (
     bad_request,
-    buckets_out,
+    buckets_json,
+    json_response,
     series_request,
     source_name,
     time_range,
@@ -61,7 +61,11 @@ def _require_device(store: TelemetryStore, device_id: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
 
 
-@router.get("/devices/{device_id}/telemetry", responses={404: {"description": "no such device"}})
+@router.get(
+    "/devices/{device_id}/telemetry",
+    response_model=TelemetryOut,
+    responses={404: {"description": "no such device"}},
+)
 def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
@@ -74,7 +78,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     agg: Agg = None,
     tz: Tz = None,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS, description="raw points at most")] = 10_000,
-) -> TelemetryOut:
+) -> TelemetryOut | Response:
     """Raw readings, or buckets per metric from the coarsest rollup tier that answers exactly."""
     _require_device(store, device_id)
     names = parse_fields(fields)
@@ -97,20 +101,26 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
     series = store.series([device_id], plan, names, with_ends=request.with_ends)
-    return TelemetryOut(
+    head = TelemetryOut(
         device_id=device_id,
         start=iso_ms(plan.start_ms),
         end=iso_ms(plan.end_ms),
         interval=interval,
         fields=names,
-        buckets=buckets_out(series.get(device_id, []), request.aggregates),
+        buckets=[],
         source=source_name(plan),
         tz=tz,
         agg=list(request.aggregates),
-    )
+    ).model_dump()
+    head["buckets"] = buckets_json(series.get(device_id, []), request.aggregates)
+    return json_response(head)
 
 
-@router.get("/telemetry", responses={404: {"description": "a listed device is not registered"}})
+@router.get(
+    "/telemetry",
+    response_model=FleetTelemetryOut,
+    responses={404: {"description": "a listed device is not registered"}},
+)
 def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
     interval: Annotated[str, Query(description=IntervalDoc)],
@@ -123,7 +133,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     fields: Fields = None,
     agg: Agg = None,
     tz: Tz = None,
-) -> FleetTelemetryOut:
+) -> Response:
     """The same buckets for many devices at once, chosen by id list or by type."""
     device_ids = _fleet(store, devices, type)
     request = series_request(start, end, interval, tz, agg)
@@ -135,7 +145,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         )
     names = parse_fields(fields)
     series = store.series(device_ids, plan, names, with_ends=request.with_ends)
-    return FleetTelemetryOut(
+    head = FleetTelemetryOut(
         start=iso_ms(plan.start_ms),
         end=iso_ms(plan.end_ms),
         interval=interval,
@@ -143,11 +153,13 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         agg=list(request.aggregates),
         fields=names,
         source=source_name(plan),
-        devices=[
-            DeviceSeriesOut(device_id=d, buckets=buckets_out(series.get(d, []), request.aggregates))
-            for d in device_ids
-        ],
-    )
+        devices=[],
+    ).model_dump()
+    head["devices"] = [
+        {"device_id": d, "buckets": buckets_json(series.get(d, []), request.aggregates)}
+        for d in device_ids
+    ]
+    return json_response(head)
 
 
 def _fleet(store: TelemetryStore, devices: str | None, device_type: str | None) -> list[str]:
