@@ -250,6 +250,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         http_ingest=HttpIngest(http_committer, settings.smartsolar_topic_prefix),
         rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
         window=window,
+        deleted_devices_dir=settings.data_dir / "deleted-devices",
+        forget_device=_forgetting(collector.committer, http_committer, window),
     )
     app = create_app(services)
     freeze_startup_objects()
@@ -280,6 +282,16 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             await broker.stop()
         await asyncio.to_thread(retention.stop)
         store.close()
+
+
+def _forgetting(*holders: Committer | WindowStore) -> Callable[[str], None]:
+    """What the API calls after deleting a device, so no in-memory state keeps it."""
+
+    def forget(device_id: str) -> None:
+        for holder in holders:
+            holder.forget(device_id)
+
+    return forget
 
 
 def start_retention(settings: Settings, store: SqlStore) -> RetentionScheduler:

@@ -169,3 +169,10 @@ class HttpIngestOut(BaseModel):
     accepted: int = Field(description="per-device groups stored")
     samples_stored: int
     rejected: list[HttpRejectionOut] = Field(description="quarantined, with the reason")
+
+
+class DeviceDeletedOut(BaseModel):
+    device_id: str
+    samples: str = Field(description="what the request asked for: delete or archive")
+    archived_to: str | None = Field(description="folder of the Parquet files, when archived")
+    removed: dict[str, int] = Field(description="rows removed per table")

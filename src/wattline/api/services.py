@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -28,5 +29,9 @@ class ApiServices:
     # HTTP ingest and its per-client rate limit; None: not offered
     http_ingest: HttpIngest | None = None
     rate_limiter: RateLimiter | None = None
+    # where DELETE /devices/{id}?samples=archive writes; None: archiving not offered
+    deleted_devices_dir: Path | None = None
+    # tells in-memory state (registry caches, the window) that a device was deleted
+    forget_device: Callable[[str], None] | None = None
     # the last readings per device and metric, fed by the committers; None: read from storage
     window: WindowStore | None = None

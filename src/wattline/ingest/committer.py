@@ -89,6 +89,11 @@ class Committer:
         plan.register = [d for d in plan.seen_ms if d not in self._known]
         return plan
 
+    def forget(self, device_id: str) -> None:
+        """A deleted device is unknown again: its next message is judged as a stranger's."""
+        with self._lock:
+            self._known.discard(device_id)
+
     def plan_rejection(self, message: InboundMessage, rejection: Rejection) -> BatchPlan:
         """A plan that only quarantines and archives one message rejected before parsing."""
         plan = BatchPlan()

@@ -45,6 +45,12 @@ class WindowStore:
             for ts_ms, value in points:
                 self._insert(series, ts_ms, value, replace=False)
 
+    def forget(self, device_id: str) -> None:
+        """Drop a deleted device's readings."""
+        with self._lock:
+            self._series.pop(device_id, None)
+            self._loaded.discard(device_id)
+
     def mark_loaded(self, device_id: str) -> None:
         with self._lock:
             self._loaded.add(device_id)

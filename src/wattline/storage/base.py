@@ -6,7 +6,7 @@ first implementation and PostgreSQL follows without changing them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -117,6 +117,10 @@ class TelemetryStore(Protocol):
     def raw_points(
         self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
     ) -> list[RawPoint]: ...
+
+    def delete_device(self, device_id: str) -> dict[str, int]: ...
+
+    def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]: ...
 
     def metric_points(
         self, device_id: str, metric: str, start_ms: int, end_ms: int

@@ -42,6 +42,11 @@ from wattline.storage.base import (
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, assemble
 from wattline.storage.bulk import BulkStatement, insert_new_returning
+from wattline.storage.device_removal import (
+    DEVICE_TABLES,
+    delete_device_rows,
+    iter_device_rows,
+)
 from wattline.storage.pruning import delete_before
 from wattline.storage.retention import Removed
 from wattline.storage.rollup_tables import CellQuery, RollupWriter, iter_cells, series_metrics
@@ -355,6 +360,17 @@ class SqlStore:
                     points.append(RawPoint(ts_ms=row.ts_ms, seq=row.seq, metrics={}))
                 points[-1].metrics[row.metric] = row.value
         return points
+
+    def delete_device(self, device_id: str) -> dict[str, int]:
+        """Remove the device and everything stored about it, in one transaction."""
+        with self._write() as conn:
+            return delete_device_rows(conn, device_id)
+
+    def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]:
+        """Pages of the device's rows in one of DEVICE_TABLES (for archiving before a delete)."""
+        table = next(t for t in DEVICE_TABLES if t.name == table_name)
+        with self._read() as conn:
+            yield from iter_device_rows(conn, table, device_id)
 
     def metric_points(
         self, device_id: str, metric: str, start_ms: int, end_ms: int

@@ -115,3 +115,14 @@ def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
     assert [p.metrics["power_w"] for p in points] == [0.0, 1.0, 2.0]
     # a second replay of the same ids finds nothing left to do
     assert committer.replay(store.quarantine(10, ids=report.accepted)).accepted == []
+
+
+def test_a_deleted_device_is_a_stranger_again(store: SqlStore, tmp_path: Path) -> None:
+    committer, _ = make(store, tmp_path, auto_register=False)
+    store.register_device("m9", "smart_plug", T0)
+    committer.commit(committer.plan([telemetry("m9", 0, 1.0)]))
+    store.delete_device("m9")
+    committer.forget("m9")
+    committer.commit(committer.plan([telemetry("m9", 1, 2.0)]))
+    assert [r.reason for r in store.quarantine(10)] == ["unknown_device"]
+    assert store.raw_points("m9", T0, T0 + 10_000, None, 10) == []

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from wattline.analytics.device_archive import archive_device
 from wattline.api.deps import AdminDep, ServicesDep, StoreDep
 from wattline.api.params import iso_ms
-from wattline.api.schemas import DeviceCreate, DeviceList, DeviceOut, LatestValueOut
+from wattline.api.schemas import (
+    DeviceCreate,
+    DeviceDeletedOut,
+    DeviceList,
+    DeviceOut,
+    LatestValueOut,
+)
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
 
@@ -69,3 +77,42 @@ def register_device(
     if not created:
         response.status_code = status.HTTP_200_OK
     return device_out(device, [], services.offline_after_ms)
+
+
+@router.delete(
+    "/{device_id}",
+    responses={
+        404: {"description": "no such device"},
+        501: {"description": "archiving is not configured in this process"},
+    },
+)
+def delete_device(
+    device_id: str,
+    samples: Annotated[
+        Literal["delete", "archive"],
+        Query(description="delete the device's data, or archive it as Parquet first"),
+    ],
+    store: StoreDep,
+    services: ServicesDep,
+) -> DeviceDeletedOut:
+    """Remove a device with its samples, rollups, latest values and sequence state.
+
+    Nothing of it stays behind; with ``samples=archive`` every row is first
+    written to Parquet under the data dir's ``deleted-devices/``.
+    """
+    if store.get_device(device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    archived_to = None
+    if samples == "archive":
+        if services.deleted_devices_dir is None:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "no folder for archives here")
+        folder, _ = archive_device(
+            store, device_id, services.deleted_devices_dir, time.time_ns() // 1_000_000
+        )
+        archived_to = str(folder)
+    removed = store.delete_device(device_id)
+    if services.forget_device is not None:
+        services.forget_device(device_id)
+    return DeviceDeletedOut(
+        device_id=device_id, samples=samples, archived_to=archived_to, removed=removed
+    )

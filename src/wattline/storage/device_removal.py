@@ -1,0 +1,57 @@
+"""Everything stored about one device, to archive and to delete without leftovers.
+
+`DEVICE_TABLES` is the one list of tables keyed by device; deleting a device
+walks it in one transaction, so no samples, rollups, latest values or sequence
+state can outlive the device row. A test checks the list against the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Table, delete, select, tuple_
+
+from wattline.storage import schema
+
+# Children first, the registry row last.
+DEVICE_TABLES: tuple[Table, ...] = (
+    schema.samples,
+    schema.rollup_1m,
+    schema.rollup_1h,
+    schema.rollup_1d,
+    schema.latest,
+    schema.seq_state,
+    schema.devices,
+)
+PAGE_ROWS = 50_000
+
+
+def delete_device_rows(conn: Connection, device_id: str) -> dict[str, int]:
+    """Delete the device from every table; return the rows removed per table."""
+    return {
+        table.name: conn.execute(delete(table).where(table.c.device_id == device_id)).rowcount
+        for table in DEVICE_TABLES
+    }
+
+
+def iter_device_rows(
+    conn: Connection, table: Table, device_id: str, page_rows: int = PAGE_ROWS
+) -> Iterator[list[dict[str, object]]]:
+    """The device's rows of one table, a page at a time, in primary-key order.
+
+    Keyset pagination on the primary key: each page is an index range scan,
+    however far into a year of rows it starts.
+    """
+    key = list(table.primary_key.columns)
+    after: tuple[object, ...] | None = None
+    while True:
+        query = select(table).where(table.c.device_id == device_id).order_by(*key).limit(page_rows)
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        rows = [dict(row) for row in conn.execute(query).mappings()]
+        if not rows:
+            return
+        yield rows
+        after = tuple(rows[-1][column.name] for column in key)
+        if len(rows) < page_rows:
+            return
