@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 
 class LatestValueOut(BaseModel):
@@ -23,6 +29,7 @@ class DeviceOut(BaseModel):
     reported_state: str = Field(description="the state the device last reported itself")
     last_seen: str | None
     registered_at: str
+    tags: list[str]
     latest: dict[str, LatestValueOut]
 
 
@@ -31,9 +38,15 @@ class DeviceList(BaseModel):
     count: int
 
 
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
 class DeviceCreate(BaseModel):
     device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     type: str | None = Field(default=None, max_length=64)
+    tags: list[Tag] | None = Field(
+        default=None, max_length=32, description="labels for fleet queries (?tag=); replaces"
+    )
 
 
 class PointOut(BaseModel):

@@ -17,6 +17,7 @@ class Device:
     last_seen_ms: int | None
     state: ConnectionState
     state_ms: int | None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

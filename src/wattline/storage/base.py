@@ -103,7 +103,11 @@ class TelemetryStore(Protocol):
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
 
     def register_device(
-        self, device_id: str, device_type: str | None, now_ms: int
+        self,
+        device_id: str,
+        device_type: str | None,
+        now_ms: int,
+        tags: Sequence[str] | None = None,
     ) -> tuple[Device, bool]: ...
 
     def list_devices(self) -> list[Device]: ...

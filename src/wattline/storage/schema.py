@@ -29,6 +29,8 @@ devices = Table(
     Column("last_seen_ms", BigInteger),
     Column("state", String(16), nullable=False, default="unknown"),
     Column("state_ms", BigInteger),
+    # JSON list of strings, for fleet queries by tag
+    Column("tags", Text, nullable=False, server_default="[]"),
 )
 
 # One row per (device, metric, timestamp): the idempotency key that makes a

@@ -293,15 +293,31 @@ class SqlStore:
             return set(conn.scalars(select(column).where(column.in_(wanted))))
 
     def register_device(
-        self, device_id: str, device_type: str | None, now_ms: int
+        self,
+        device_id: str,
+        device_type: str | None,
+        now_ms: int,
+        tags: Sequence[str] | None = None,
     ) -> tuple[Device, bool]:
+        """Create the device; an existing one keeps its data, and gets the tags if given."""
         with self._write() as conn:
             created = conn.execute(
                 self._insert(schema.devices)
                 .on_conflict_do_nothing()
-                .values(device_id=device_id, device_type=device_type, registered_ms=now_ms)
+                .values(
+                    device_id=device_id,
+                    device_type=device_type,
+                    registered_ms=now_ms,
+                    tags=json.dumps(sorted(set(tags or ()))),
+                )
                 .execution_options(**_COUNT_ROWS)
             ).rowcount
+            if not created and tags is not None:
+                conn.execute(
+                    update(schema.devices)
+                    .where(schema.devices.c.device_id == device_id)
+                    .values(tags=json.dumps(sorted(set(tags))))
+                )
         device = self.get_device(device_id)
         assert device is not None
         return device, bool(created)
@@ -563,6 +579,7 @@ def _device(row: Any) -> Device:
         last_seen_ms=row["last_seen_ms"],
         state=ConnectionState(row["state"]),
         state_ms=row["state_ms"],
+        tags=tuple(json.loads(row["tags"] or "[]")),
     )
 
 

@@ -47,6 +47,7 @@ def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int)
         reported_state=device.state.value,
         last_seen=iso_ms(device.last_seen_ms) if device.last_seen_ms is not None else None,
         registered_at=iso_ms(device.registered_ms),
+        tags=list(device.tags),
         latest=latest_out(latest),
     )
 
@@ -73,7 +74,9 @@ def register_device(
     body: DeviceCreate, store: StoreDep, services: ServicesDep, response: Response
 ) -> DeviceOut:
     """Register a device so its messages are accepted outside demo mode. Idempotent."""
-    device, created = store.register_device(body.device_id, body.type, time.time_ns() // 1_000_000)
+    device, created = store.register_device(
+        body.device_id, body.type, time.time_ns() // 1_000_000, body.tags
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return device_out(device, [], services.offline_after_ms)

@@ -267,6 +267,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     store: StoreDep,
     devices: Annotated[str | None, Query(description="comma-separated ids")] = None,
     type_: Annotated[str | None, Query(alias="type", description="device type")] = None,
+    tag: Annotated[str | None, Query(description="devices with this tag")] = None,
     start: Start = None,
     end: End = None,
     interval: IntervalParam = "1d",
@@ -277,7 +278,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
 ) -> FleetEnergyOut:
     """The devices' kWh summed per bucket (by id list, type, or all), with per-device totals."""
     query = _Query(start, end, interval, tz, source, None, max_gap_s, wrap_wh)
-    selected = _select_devices(store, parse_fields(devices), type_)
+    selected = _select_devices(store, parse_fields(devices), type_, tag)
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
     # One call for the whole fleet: the tier read is one query per counter metric.
@@ -309,7 +310,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
 
 
 def _select_devices(
-    store: TelemetryStore, device_ids: list[str] | None, device_type: str | None
+    store: TelemetryStore, device_ids: list[str] | None, device_type: str | None, tag: str | None
 ) -> list[str]:
     registered = store.list_devices()
     if device_ids:
@@ -322,6 +323,8 @@ def _select_devices(
         registered = [d for d in registered if d.device_id in set(device_ids)]
     if device_type is not None:
         registered = [d for d in registered if d.device_type == device_type]
+    if tag is not None:
+        registered = [d for d in registered if tag in d.tags]
     if len(registered) > MAX_FLEET_DEVICES:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

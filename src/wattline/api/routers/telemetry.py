@@ -128,6 +128,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     type: Annotated[  # noqa: A002 - the documented parameter name
         str | None, Query(description="every device of this type")
     ] = None,
+    tag: Annotated[str | None, Query(description="every device with this tag")] = None,
     start: Start = None,
     end: End = None,
     fields: Fields = None,
@@ -135,7 +136,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     tz: Tz = None,
 ) -> Response:
     """The same buckets for many devices at once, chosen by id list or by type."""
-    device_ids = _fleet(store, devices, type)
+    device_ids = _fleet(store, devices, type, tag)
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
     if len(plan.starts) * len(device_ids) > MAX_FLEET_BUCKETS:
@@ -162,11 +163,15 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     return json_response(head)
 
 
-def _fleet(store: TelemetryStore, devices: str | None, device_type: str | None) -> list[str]:
-    if (devices is None) == (device_type is None):
-        raise bad_request("give exactly one of devices (comma-separated ids) or type")
+def _fleet(
+    store: TelemetryStore, devices: str | None, device_type: str | None, tag: str | None
+) -> list[str]:
+    if [devices, device_type, tag].count(None) != 2:
+        raise bad_request("give exactly one of devices (comma-separated ids), type or tag")
     if device_type is not None:
         wanted = [d.device_id for d in store.list_devices() if d.device_type == device_type]
+    elif tag is not None:
+        wanted = [d.device_id for d in store.list_devices() if tag in d.tags]
     else:
         wanted = list(dict.fromkeys(parse_fields(devices) or []))
         if not wanted:

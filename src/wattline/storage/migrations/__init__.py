@@ -28,8 +28,10 @@ _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"
 
 
 def _unversioned_revision(inspector: Inspector, by_tables: str) -> str:
-    # 0004 only added columns; a create_all of today's schema has them already.
+    # 0004 and 0005 only added columns; a create_all of today's schema has them already.
     columns = {c["name"] for c in inspector.get_columns("quarantine")}
+    if "tags" in {c["name"] for c in inspector.get_columns("devices")}:
+        return "0005"
     return "0004" if "fingerprint" in columns else by_tables
 
 
