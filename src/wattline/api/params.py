@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,10 +84,25 @@ def parse_time_ms(text: str, name: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+_DAY_MS = 86_400_000
+
+
 def iso_ms(ts_ms: int) -> str:
-    """Epoch milliseconds -> ``2026-11-25T08:00:00.000Z``."""
-    moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+    """Epoch milliseconds -> ``2026-11-25T08:00:00.000Z``.
+
+    Responses print thousands of these (a day at one minute is 1,440), so the
+    date is formatted once per day and the time of day by integer arithmetic.
+    """
+    day_ms = ts_ms - ts_ms % _DAY_MS
+    hours, rest = divmod(ts_ms - day_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{_iso_date(day_ms)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(day_ms: int) -> str:
+    return datetime.fromtimestamp(day_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
 def parse_fields(text: str | None) -> list[str] | None:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wattline.api.params import iso_ms, parse_fields, parse_interval_ms, parse_time_ms
 
@@ -53,3 +57,9 @@ def test_fields() -> None:
     assert parse_fields(None) is None
     assert parse_fields(" ") is None
     assert parse_fields("power_w, voltage_v,") == ["power_w", "voltage_v"]
+
+
+@given(st.integers(min_value=-(10**12), max_value=4_102_444_799_999))
+def test_iso_rendering_matches_the_datetime_library(ts_ms: int) -> None:
+    moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    assert iso_ms(ts_ms) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
