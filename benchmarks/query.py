@@ -6,8 +6,8 @@ file in a temporary directory) and PostgreSQL (a database of its own on
 127.0.0.1:5432, dropped at the end), through a bulk loader that writes exactly
 what ``SqlStore.commit`` would (samples, the three rollup tiers, ``latest``;
 checked against the commit path on a small data set at every run). Then it
-times four requests through the FastAPI app in-process (``TestClient``: routing,
-validation, the store, JSON), interleaved and repeated with a fixed seed:
+times four requests over HTTP on loopback (the app on uvicorn, as ``wattline up``
+runs it, and a keep-alive httpx client), interleaved and repeated with a fixed seed:
 
 * ``fleet latest``: ``GET /api/v1/devices`` (every device with its latest values)
 * ``day @1m``: one device's UTC day at 1 minute
@@ -29,23 +29,26 @@ import json
 import math
 import multiprocessing
 import random
+import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fastapi.testclient import TestClient
+import uvicorn
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
@@ -396,7 +399,40 @@ def iso(ts_ms: int) -> str:
     return str(ts_ms)  # the API takes epoch milliseconds as well as ISO 8601
 
 
-def wattline_queries(client: TestClient, scale: Scale) -> dict[str, Callable[[Choice], Any]]:
+@contextmanager
+def served(app: Any) -> Iterator[httpx.Client]:
+    """The app on a real uvicorn server on loopback, as `wattline up` runs it, and a
+    keep-alive HTTP client: the latency an API user sees, HTTP parsing included."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wattline_queries(client: httpx.Client, scale: Scale) -> dict[str, Callable[[Choice], Any]]:
     def get(path: str, **params: Any) -> Any:
         # The body is read but not parsed: decoding JSON is the client's time, not the server's.
         response = client.get(path, params=params, headers=AUTH)
@@ -610,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             stack.callback(store.close)
             meta_path.write_text(json.dumps(kept, indent=1))
             app = create_app(ApiServices(store, TOKEN, CollectorRegistry(), 120_000))
-            client = stack.enter_context(TestClient(app))
+            client = stack.enter_context(served(app))
             tasks.update({(name, q): fn for q, fn in wattline_queries(client, scale).items()})
             task_scales[name] = scale
         for scale in set(scales.values()):
@@ -638,9 +674,10 @@ def report(
     print(
         f"{args.reps} timed requests per query after {args.warmup} warm-up rounds, queries and"
         f" backends interleaved in a shuffled order each round (seed {args.seed}). Wattline"
-        " through the FastAPI app in-process (`TestClient`: routing, the store, the JSON"
-        " response; objects made at start-up frozen out of garbage collection, as"
-        " `wattline up` does); DuckDB over the same data as one Parquet file."
+        " over HTTP on loopback: the app on uvicorn (one worker, as `wattline up` runs it,"
+        " objects made at start-up frozen out of garbage collection) and a keep-alive"
+        " httpx client, timing request to last byte of the body; DuckDB over the same"
+        " data as one Parquet file."
     )
     print()
     print("| backend | data | query | p50 ms | p95 ms | DuckDB p50 ms | ratio (p50) |")
