@@ -8,7 +8,7 @@ on one of its topics, so the message is quarantined with a reason.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
 from wattline.model.messages import (
@@ -20,6 +20,7 @@ from wattline.model.messages import (
 )
 from wattline.protocols.codec import decode_payload
 from wattline.protocols.errors import ProtocolError, preview
+from wattline.protocols.topics import check_prefix
 from wattline.protocols.validation import Limits, check_not_future, kind_name, parse_value
 
 # Longest bare word accepted as a payload ("offline", "Online"); anything longer
@@ -64,6 +65,23 @@ class Payload:
         if 0 < len(stripped) <= MAX_WORD_BYTES and stripped.isalpha():
             return stripped.decode("ascii")
         return None
+
+
+class PrefixedAdapter:
+    """What every adapter does with its configurable topic prefix.
+
+    Adapters are frozen slotted dataclasses declaring ``prefix: str = "..."``;
+    this base checks the prefix once and makes the reconfigured copy.
+    """
+
+    __slots__ = ()
+    prefix: str
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+
+    def with_prefix(self, prefix: str) -> Self:
+        return replace(self, prefix=prefix)  # type: ignore[type-var]  # subclasses are dataclasses
 
 
 class Adapter(Protocol):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from wattline.model.messages import Interpreted
 from wattline.protocols import canonical
-from wattline.protocols.adapters.base import Payload
-from wattline.protocols.topics import check_prefix, topic_filter
+from wattline.protocols.adapters.base import Payload, PrefixedAdapter
+from wattline.protocols.topics import topic_filter
 from wattline.protocols.validation import Limits, check_device_id
 
 # Many firmwares send a bare word as their last will ("offline"), not JSON.
@@ -16,15 +16,9 @@ _BARE_STATES = frozenset(("online", "offline", "unknown"))
 
 
 @dataclass(frozen=True, slots=True)
-class CanonicalAdapter:
+class CanonicalAdapter(PrefixedAdapter):
     name: ClassVar[str] = "canonical"
     prefix: str = "iot"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", *levels) for levels in canonical.KINDS]

@@ -7,14 +7,14 @@ timestamp the reading is stamped with its arrival time truncated to the second.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
 
 from wattline.model.messages import Interpreted, Reading, RejectReason
-from wattline.protocols.adapters.base import Payload, telemetry
+from wattline.protocols.adapters.base import Payload, PrefixedAdapter, telemetry
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import arrival_second_ms, parse_device_timestamp_ms
-from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id, parse_value
 
 # sensor_type (compared in lower case) -> metric; values are taken as sent.
@@ -36,15 +36,9 @@ def location_device_id(location: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class HyperVoltAdapter:
+class HyperVoltAdapter(PrefixedAdapter):
     name: ClassVar[str] = "hypervolt"
     prefix: str = "HyperVolt/sensors"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", "+")]

@@ -7,13 +7,19 @@ redeliveries).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
 
 from wattline.model.messages import Interpreted, Reading
-from wattline.protocols.adapters.base import Payload, mapped_metrics, require_object, telemetry
+from wattline.protocols.adapters.base import (
+    Payload,
+    PrefixedAdapter,
+    mapped_metrics,
+    require_object,
+    telemetry,
+)
 from wattline.protocols.timestamps import arrival_second_ms
-from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id, parse_switch, parse_value
 
 # Gen1 reports energy in watt-minutes.
@@ -25,15 +31,9 @@ GEN2_COMPONENT = "switch:0"
 
 
 @dataclass(frozen=True, slots=True)
-class ShellyGen1Adapter:
+class ShellyGen1Adapter(PrefixedAdapter):
     name: ClassVar[str] = "shelly_gen1"
     prefix: str = "shellies"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", "relay", "0", kind) for kind in GEN1_METRICS]
@@ -56,7 +56,7 @@ class ShellyGen1Adapter:
 
 
 @dataclass(frozen=True, slots=True)
-class ShellyGen2Adapter:
+class ShellyGen2Adapter(PrefixedAdapter):
     """Gen2 topics start with the device's own MQTT prefix, which is its id by default.
 
     `prefix` is an optional parent level ('' by default): with ``home`` the
@@ -65,12 +65,6 @@ class ShellyGen2Adapter:
 
     name: ClassVar[str] = "shelly_gen2"
     prefix: str = ""
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", "status", GEN2_COMPONENT)]

@@ -7,13 +7,14 @@ flow platform -> device and are not ingested.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
 
 from wattline.model.messages import Interpreted, Reading, RejectReason
 from wattline.protocols.adapters.base import (
     STATE_WORDS,
     Payload,
+    PrefixedAdapter,
     connection_status,
     mapped_metrics,
     require_object,
@@ -21,7 +22,7 @@ from wattline.protocols.adapters.base import (
 )
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id, parse_switch
 
 # device field -> Wattline metric; values are taken as sent, in these units.
@@ -29,15 +30,9 @@ FIELDS = {"voltage": "voltage_v", "current": "current_a", "power": "power_w"}
 
 
 @dataclass(frozen=True, slots=True)
-class SmartPlugAdapter:
+class SmartPlugAdapter(PrefixedAdapter):
     name: ClassVar[str] = "smartplug"
     prefix: str = "smartplug"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", kind) for kind in ("telemetry", "status")]

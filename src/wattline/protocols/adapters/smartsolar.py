@@ -7,14 +7,14 @@ reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from wattline.model.messages import Interpreted, Reading, RejectReason
-from wattline.protocols.adapters.base import Payload, require_object
+from wattline.protocols.adapters.base import Payload, PrefixedAdapter, require_object
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import (
     Limits,
     check_device_id,
@@ -38,15 +38,9 @@ METRICS = {
 
 
 @dataclass(frozen=True, slots=True)
-class SmartSolarAdapter:
+class SmartSolarAdapter(PrefixedAdapter):
     name: ClassVar[str] = "smartsolar"
     prefix: str = "devices"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", "telemetry")]

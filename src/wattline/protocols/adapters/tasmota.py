@@ -6,13 +6,14 @@ an offset-less time is read as UTC (see docs/protocols.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
 
 from wattline.model.messages import Interpreted, Reading, RejectReason
 from wattline.protocols.adapters.base import (
     STATE_WORDS,
     Payload,
+    PrefixedAdapter,
     connection_status,
     mapped_metrics,
     require_object,
@@ -20,7 +21,7 @@ from wattline.protocols.adapters.base import (
 )
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id, parse_value
 
 # ENERGY field -> metric, for fields already in the metric's unit. Today,
@@ -37,15 +38,9 @@ WH_PER_KWH = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class TasmotaAdapter:
+class TasmotaAdapter(PrefixedAdapter):
     name: ClassVar[str] = "tasmota"
     prefix: str = "tele"
-
-    def __post_init__(self) -> None:
-        check_prefix(self.prefix)
-
-    def with_prefix(self, prefix: str) -> Self:
-        return replace(self, prefix=prefix)
 
     def subscriptions(self) -> list[str]:
         return [topic_filter(self.prefix, "+", kind) for kind in ("SENSOR", "LWT")]
