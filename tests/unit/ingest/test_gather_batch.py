@@ -47,9 +47,14 @@ def test_a_steady_trickle_is_cut_at_max_wait() -> None:
     producer = threading.Thread(target=trickle)
     producer.start()
     try:
+        started = time.monotonic()
         batch = gather_batch(items, BatchPolicy(max_wait_s=0.1, idle_gap_s=0.05), 1.0)
+        took_s = time.monotonic() - started
     finally:
         stop.set()
         producer.join()
     assert batch == list(range(len(batch)))
-    assert 10 < len(batch) < 1000
+    # The stream never pauses for idle_gap_s, so only max_wait_s ends the batch; the
+    # bound is loose because a loaded machine may run the producer slowly.
+    assert len(batch) >= 2
+    assert took_s < 1.0
