@@ -35,7 +35,8 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.http_source import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
+from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources import open_source
 from wattline.live.window import WindowStore
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
@@ -141,10 +142,10 @@ def build_collector(
     endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
     topics = list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
 
-    def make_source(deliver: DeliverFn) -> MqttSource:
-        return MqttSource(
-            endpoint, settings.mqtt_client_id, topics, deliver, options=session_options(settings)
-        )
+    options = session_options(settings)
+
+    def make_source(deliver: DeliverFn) -> MessageSource:
+        return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
 
     return Collector(make_source, committer, metrics)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import BatchPlan, Committer
-from wattline.ingest.mqtt_source import Delivery, MqttSource
+from wattline.ingest.mqtt_source import Delivery, MessageSource
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import StoreUnavailableError
@@ -71,7 +71,7 @@ def gather_batch(items: queue.Queue[T], policy: BatchPolicy, first_wait_s: float
 class Collector:
     def __init__(
         self,
-        make_source: Callable[[Callable[[InboundMessage, Delivery], None]], MqttSource],
+        make_source: Callable[[Callable[[InboundMessage, Delivery], None]], MessageSource],
         committer: Committer,
         metrics: IngestMetrics,
         policy: BatchPolicy | None = None,

@@ -1,30 +1,21 @@
-"""The MQTT source: QoS 1 on a persistent session, PUBACK only when told to.
+"""What every MQTT source shares: where the broker is, how a session is set up,
+and how a received message is handed over and later acknowledged.
 
-paho-mqtt's ``manual_ack`` lets the collector acknowledge a message after its
-batch is committed, so a crash between receipt and commit makes the broker
-redeliver it instead of losing it.
+A source receives QoS 1 on a persistent session and sends a message's PUBACK
+only when told to, after the batch holding it is committed: a crash between
+receipt and commit makes the broker redeliver it instead of losing it.
+``sources.open_source`` picks the implementation for the protocol version.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
 from wattline.model.messages import InboundMessage
-
-log = logging.getLogger("wattline.ingest.mqtt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +45,7 @@ class MqttEndpoint:
 class Delivery:
     """What is needed to acknowledge one message, tied to the connection it came on."""
 
+    # the source's handle for the message (paho: the packet id)
     mid: int
     qos: int
     generation: int
@@ -83,127 +75,13 @@ class SessionOptions:
         return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
 
 
-class MqttSource:
-    def __init__(  # noqa: PLR0913 - each argument is a separate concern
-        self,
-        endpoint: MqttEndpoint,
-        client_id: str,
-        topics: Sequence[str],
-        deliver: DeliverFn,
-        *,
-        options: SessionOptions | None = None,
-        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    ) -> None:
-        self._endpoint = endpoint
-        self._options = options or SessionOptions()
-        self._topics = [self._options.subscription(topic) for topic in topics]
-        self._deliver = deliver
-        self._clock_ms = clock_ms
-        self._generation = 0
-        self._lock = threading.Lock()
-        self.connected = threading.Event()
-        if self._options.mqtt5:
-            self._client = mqtt.Client(
-                callback_api_version=CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv5,
-                manual_ack=True,
-            )
-        else:
-            self._client = mqtt.Client(
-                callback_api_version=CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                clean_session=False,
-                protocol=mqtt.MQTTv311,
-                manual_ack=True,
-            )
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+class MessageSource(Protocol):
+    """A connection to the broker that delivers messages and acknowledges them later."""
 
-    def start(self) -> None:
-        if self._options.mqtt5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self._options.session_expiry_s
-            properties.ReceiveMaximum = self._options.receive_maximum
-            self._client.connect_async(
-                self._endpoint.host,
-                self._endpoint.port,
-                keepalive=30,
-                clean_start=False,
-                properties=properties,
-            )
-        else:
-            self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30)
-        self._client.loop_start()
+    connected: threading.Event
 
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+    def start(self) -> None: ...
 
-    def ack(self, deliveries: Sequence[Delivery]) -> int:
-        """Acknowledge committed messages; return how many were still ackable.
+    def stop(self) -> None: ...
 
-        A delivery from an earlier connection is skipped: its packet id may now
-        belong to a different, uncommitted message, and the broker redelivers
-        the old one anyway (storage is idempotent).
-        """
-        with self._lock:
-            generation = self._generation
-        acked = 0
-        for delivery in deliveries:
-            if delivery.qos > 0 and delivery.generation == generation:
-                self._client.ack(delivery.mid, delivery.qos)
-                acked += 1
-        return acked
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        _properties: Any,
-    ) -> None:
-        if reason.is_failure:
-            log.warning("mqtt connect to %s refused: %s", self._endpoint, reason)
-            return
-        with self._lock:
-            self._generation += 1
-        if self._options.mqtt5:
-            client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in self._topics])
-        else:
-            client.subscribe([(topic, 1) for topic in self._topics])
-        self.connected.set()
-        log.info("collector connected to %s, subscribed to %s", self._endpoint, self._topics)
-
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        _properties: Any,
-    ) -> None:
-        self.connected.clear()
-        if reason.is_failure:
-            log.warning("collector lost %s: %s; reconnecting", self._endpoint, reason)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        content_type = None
-        if msg.properties is not None:
-            content_type = getattr(msg.properties, "ContentType", None)
-        with self._lock:
-            generation = self._generation
-        message = InboundMessage(
-            topic=msg.topic,
-            payload=bytes(msg.payload),
-            received_ms=self._clock_ms(),
-            content_type=content_type,
-        )
-        # Blocks while the collector's queue is full: back-pressure reaches the
-        # broker through TCP instead of growing memory here.
-        self._deliver(message, Delivery(mid=msg.mid, qos=msg.qos, generation=generation))
+    def ack(self, deliveries: Sequence[Delivery]) -> int: ...

@@ -16,7 +16,8 @@ from wattline.archive.folder import FolderArchive
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MqttEndpoint, MqttSource, SessionOptions
+from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources import open_source
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.sql import SqlStore
@@ -65,8 +66,8 @@ def make_collector(  # noqa: PLR0917
         auto_register=True,
     )
 
-    def make_source(deliver: DeliverFn) -> MqttSource:
-        return MqttSource(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver, options=options)
+    def make_source(deliver: DeliverFn) -> MessageSource:
+        return open_source(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver, options)
 
     policy = BatchPolicy(max_messages=100, retry_delay_s=0.05)
     return Collector(make_source, committer, metrics, policy), registry
