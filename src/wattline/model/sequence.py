@@ -94,7 +94,16 @@ def _start(state: SeqState, seq: int, ts_ms: int) -> SeqState:
 
 def _advance(state: SeqState, seq: int, ts_ms: int) -> SeqState:
     last = ts_ms if state.last_ts_ms is None else max(state.last_ts_ms, ts_ms)
-    return replace(state, next_seq=seq + 1, last_ts_ms=last)
+    # Every in-order reading passes here; the constructor is ~6x cheaper than replace().
+    return SeqState(
+        boot=state.boot,
+        next_seq=seq + 1,
+        boot_first_ts_ms=state.boot_first_ts_ms,
+        last_ts_ms=last,
+        gaps=state.gaps,
+        resets=state.resets,
+        duplicates=state.duplicates,
+    )
 
 
 def _fill(gaps: tuple[SeqGap, ...], boot: int, seq: int) -> tuple[SeqGap, ...] | None:

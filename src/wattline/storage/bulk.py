@@ -69,5 +69,9 @@ def insert_new_returning(
         page = rows[i : i + _ROWS_PER_PAGE]
         sql = head + ", ".join([one_row] * len(page)) + tail
         params = tuple(chain.from_iterable(page))
-        inserted.extend(tuple(r) for r in conn.exec_driver_sql(sql, params))
+        result = conn.exec_driver_sql(sql, params)
+        # The driver's own rows (tuples): SQLAlchemy's Row wrapping per fetched
+        # row cost as much as SQLite's insert itself.
+        inserted.extend(result.cursor.fetchall())
+        result.close()
     return inserted

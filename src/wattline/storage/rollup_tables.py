@@ -41,7 +41,8 @@ from wattline.storage.rollups import (
 )
 
 InsertFactory = Callable[[Any], Any]
-Sample = tuple[str, str, int, float]  # (device_id, metric, ts_ms, value)
+# (device_id, metric, ts_ms, value, ...): sample rows, extra columns allowed
+Sample = Sequence[Any]
 
 TABLES: dict[Tier, Table] = {
     Tier.M1: schema.rollup_1m,

@@ -13,7 +13,7 @@ Python's floor division and SQL's truncating division agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -87,12 +87,18 @@ def bucket_of(ts_ms: int, width_ms: int) -> int:
     return ts_ms - ts_ms % width_ms
 
 
-def aggregate_samples(samples: Iterable[tuple[str, str, int, float]]) -> dict[RollupKey, Aggregate]:
-    """One-minute partials of (device_id, metric, ts_ms, value) samples, each counted once."""
+def aggregate_samples(samples: Iterable[Sequence[Any]]) -> dict[RollupKey, Aggregate]:
+    """One-minute partials of samples, each counted once.
+
+    A sample is any sequence starting (device_id, metric, ts_ms, value); the
+    store passes its sample rows as they are, extra columns and all.
+    """
     # Mutable accumulators, frozen at the end: this runs for every sample a
     # commit inserts, and building an Aggregate per sample costs 5x as much.
+    # Comparisons instead of min()/max() calls: a third of the loop's time.
     acc: dict[RollupKey, list[Any]] = {}
-    for device_id, metric, ts_ms, value in samples:
+    for sample in samples:
+        device_id, metric, ts_ms, value = sample[0], sample[1], sample[2], sample[3]
         key = (device_id, metric, ts_ms - ts_ms % MINUTE_MS)
         a = acc.get(key)
         if a is None:
@@ -100,11 +106,13 @@ def aggregate_samples(samples: Iterable[tuple[str, str, int, float]]) -> dict[Ro
             continue
         a[0] += 1
         a[1] += value
-        a[2] = min(a[2], value)
-        a[3] = max(a[3], value)
+        if value < a[2]:
+            a[2] = value
+        elif value > a[3]:
+            a[3] = value
         if ts_ms < a[4]:
             a[4], a[5] = ts_ms, value
-        if ts_ms > a[6]:
+        elif ts_ms > a[6]:
             a[6], a[7] = ts_ms, value
     return {key: Aggregate(*a) for key, a in acc.items()}
 
@@ -120,7 +128,7 @@ def coarsen(partials: Mapping[RollupKey, Aggregate], width_ms: int) -> dict[Roll
 
 
 def tier_partials(
-    samples: Iterable[tuple[str, str, int, float]],
+    samples: Iterable[Sequence[Any]],
 ) -> Iterator[tuple[Tier, dict[RollupKey, Aggregate]]]:
     """A batch's partial aggregates for every tier, 1 h from 1 min and 1 d from 1 h."""
     partials = aggregate_samples(samples)

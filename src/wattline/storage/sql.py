@@ -190,16 +190,19 @@ class SqlStore:
         unique, corrected = _newest_per_key(rows)
         # RETURNING names exactly the rows this statement inserted, so only they
         # feed the rollups; a duplicate or a concurrent collector's row does not.
-        inserted = set(
-            insert_new_returning(
-                conn,
-                schema.samples,
-                _SAMPLE_COLUMNS,
-                list(unique.values()),
-                returning=("device_id", "metric", "ts_ms"),
-            )
+        returned = insert_new_returning(
+            conn,
+            schema.samples,
+            _SAMPLE_COLUMNS,
+            list(unique.values()),
+            returning=("device_id", "metric", "ts_ms"),
         )
-        fresh = [row[:4] for key, row in unique.items() if key in inserted]
+        if len(returned) == len(unique):
+            # The common case, nothing seen before: skip sorting rows into fresh and stale.
+            self._rollups.fold_in(conn, unique.values())
+            return len(returned), corrected
+        inserted = set(returned)
+        fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
         changed = self._apply_corrections(conn, stale) if stale else []
         self._rollups.fold_in(conn, fresh)
@@ -544,7 +547,10 @@ def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], 
     A key repeated with a new value inside one batch is a correction, counted
     as one, as it would be had the two arrived in separate batches.
     """
-    unique: dict[SampleKey, SampleRow] = {}
+    unique = {row[:3]: row for row in rows}
+    if len(unique) == len(rows):
+        return unique, 0  # no key twice in the batch
+    unique = {}
     changed = 0
     for row in rows:
         key = row[:3]
@@ -559,11 +565,11 @@ def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
     # Reduce the batch first: one upsert per (device, metric) instead of one per sample.
     newest: dict[tuple[str, str], tuple[int, float]] = {}
     for r in readings:
+        device_id, ts_ms = r.device_id, r.ts_ms
         for metric, value in r.metrics.items():
-            key = (r.device_id, metric)
-            current = newest.get(key)
-            if current is None or r.ts_ms >= current[0]:
-                newest[key] = (r.ts_ms, value)
+            current = newest.get((device_id, metric))
+            if current is None or ts_ms >= current[0]:
+                newest[device_id, metric] = (ts_ms, value)
     return [
         {"device_id": d, "metric": m, "ts_ms": ts, "value": v} for (d, m), (ts, v) in newest.items()
     ]

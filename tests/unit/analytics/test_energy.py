@@ -120,8 +120,11 @@ def _observed_stream(draw: st.DrawFn, wraps: bool) -> tuple[list[Point], float, 
         ts_ms += MIN_MS
         observed = true_wh - offset_wh
         points.append(Point(ts_ms, observed % wrap_wh if wrap_wh else observed))
-    # Two more readings with growth decide anything still pending (the first may wrap to 0).
-    for _ in range(2):
+    # Readings with growth until anything pending is decided: at least two, and
+    # never ending on a wrap to 0, which only the reading after it can confirm.
+    closing = 0
+    while closing < 2 or points[-1].value < points[-2].value:
+        closing += 1
         true_wh += 1
         expected_wh += 1
         ts_ms += MIN_MS
