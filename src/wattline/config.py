@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     # collectors sharing this group split the stream (MQTT 5 shared subscriptions)
     mqtt_shared_group: str | None = None
     mqtt_session_expiry_s: int = Field(7 * 86_400, ge=0)
-    mqtt_receive_maximum: int = Field(2000, ge=1, le=65_535)
+    # MQTT 5 Receive Maximum: several batches' worth, so the next batch arrives
+    # while one commits (acknowledge-after-commit holds each until then).
+    mqtt_receive_maximum: int = Field(10_000, ge=1, le=65_535)
     # postgresql://user@host/db; unset means SQLite in the data dir
     database_url: str | None = None
     # s3://bucket/prefix; unset means a folder in the data dir
