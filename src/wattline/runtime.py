@@ -348,6 +348,7 @@ async def run_collect(settings: Settings) -> None:
     store = open_store(settings)
     archive = open_archive(settings)
     collector = build_collector(settings, store, archive, IngestMetrics(CollectorRegistry()))
+    freeze_startup_objects()
     collector.start()
     retention = start_retention(settings, store)
     try:

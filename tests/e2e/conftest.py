@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,13 +56,16 @@ class RunningWattline:
         return self.proc.returncode, self.stderr_path.read_text()
 
 
-def wait_until(predicate: Any, timeout_s: float, what: str) -> None:
+def wait_until(predicate: Any, timeout_s: float, what: str | Callable[[], str]) -> None:
+    """Poll until predicate() is true; what (or what(), read at the timeout) names it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+    pytest.fail(
+        f"timed out after {timeout_s} s waiting for {what if isinstance(what, str) else what()}"
+    )
 
 
 def start_wattline(

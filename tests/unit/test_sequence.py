@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wattline.model.sequence import SeqState, SeqVerdict, observe, reboot
+from wattline.model.sequence import MAX_GAPS, SeqState, SeqVerdict, observe, reboot
 
 NOW = 1_764_057_600_000
 
@@ -108,3 +108,35 @@ def test_any_delivery_order_accounts_for_every_number(
     assert missing == {s for s in range(highest + 1) if s in lost}
     assert verdicts.count(SeqVerdict.DUPLICATE) == len(extra)
     assert state.next_seq == highest + 1
+
+
+def _interleaved(collectors: int, count: int) -> list[int]:
+    """The order two collectors of a shared group commit in: all of one's share first."""
+    return [seq for first in range(collectors) for seq in range(first, count, collectors)]
+
+
+def test_past_max_gaps_the_oldest_are_forgotten_and_their_readings_kept() -> None:
+    # A shared group hands out messages in turn: one collector commits every even
+    # number before the other commits any odd one, a gap per message.
+    count = 2 * (MAX_GAPS + 100)
+    state, verdicts = run(_interleaved(2, count))
+    evens, odds = verdicts[: count // 2], verdicts[count // 2 :]
+    assert evens.count(SeqVerdict.GAP) == count // 2 - 1
+    assert SeqVerdict.DUPLICATE not in odds
+    assert state.gaps == ()  # the kept gaps were filled, the forgotten ones are not reopened
+    dropped = count // 2 - 1 - MAX_GAPS  # gaps 1, 3, 5, ...: the oldest ones
+    assert state.forgotten_through == 2 * dropped - 1
+
+
+def test_a_repeat_above_the_forgotten_range_is_still_a_duplicate() -> None:
+    state, _ = run(_interleaved(2, 2 * (MAX_GAPS + 100)))
+    assert state.forgotten_through is not None
+    newest = state.next_seq - 2
+    state, verdicts = run([newest], state)
+    assert verdicts == [SeqVerdict.DUPLICATE]
+
+
+def test_a_hello_clears_what_was_forgotten() -> None:
+    state, _ = run(_interleaved(2, 2 * (MAX_GAPS + 10)))
+    assert state.forgotten_through is not None
+    assert reboot(state).forgotten_through is None

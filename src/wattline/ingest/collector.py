@@ -1,4 +1,13 @@
-"""The collector: MQTT source -> bounded queue -> batches -> commit -> acknowledge."""
+"""The collector: MQTT source -> bounded queue -> batches -> commit -> acknowledge.
+
+Two threads, so that one batch is planned and archived while the one before it
+commits: the planner gathers a batch, plans it (decode, validate, route) and
+appends it to the raw archive; the committer commits it and acknowledges it.
+Much of a commit runs in SQLite or the network without the GIL (and both
+stages wait on fsync), so the overlap is real even in one process. Between
+them sits a queue of one batch: a slow database holds the planner back, which
+holds the MQTT thread back, which holds the broker back.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from wattline.ingest.committer import BatchPlan, Committer
@@ -68,6 +78,12 @@ def gather_batch(items: queue.Queue[T], policy: BatchPolicy, first_wait_s: float
     return batch
 
 
+@dataclass(slots=True)
+class _Planned:
+    plan: BatchPlan
+    deliveries: list[Delivery]
+
+
 class Collector:
     def __init__(
         self,
@@ -78,13 +94,22 @@ class Collector:
     ) -> None:
         self._policy = policy or BatchPolicy()
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
+        # None ends the committer: the planner has drained everything.
+        self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
         self._source = make_source(self._enqueue)
         self._committer = committer
         self._metrics = metrics
         self._stopping = threading.Event()
-        # set when the collector thread died of an unexpected error
+        # set when either stage ended early (gave up in an outage at stop, or failed)
+        self._halted = threading.Event()
+        # set when a stage died of an unexpected error
         self.failed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wattline-collector", daemon=True)
+        self._planner = threading.Thread(
+            target=self._guarded, args=(self._plan_all,), name="wattline-planner", daemon=True
+        )
+        self._thread = threading.Thread(
+            target=self._guarded, args=(self._commit_all,), name="wattline-collector", daemon=True
+        )
         self._last_commit_ms: int | None = None
         self._store_healthy = True
 
@@ -94,6 +119,7 @@ class Collector:
 
     def start(self) -> None:
         self._thread.start()
+        self._planner.start()
         self._source.start()
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -102,12 +128,14 @@ class Collector:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Commit and acknowledge everything already received, then disconnect."""
         self._stopping.set()
-        self._thread.join(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        self._planner.join(timeout_s)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         self._source.stop()
 
     def status(self) -> CollectorStatus:
         return CollectorStatus(
-            running=self._thread.is_alive(),
+            running=self._thread.is_alive() and self._planner.is_alive(),
             connected=self._source.connected.is_set(),
             queued=self._queue.qsize(),
             last_commit_ms=self._last_commit_ms,
@@ -117,49 +145,91 @@ class Collector:
     def _enqueue(self, message: InboundMessage, delivery: Delivery) -> None:
         self._queue.put((message, delivery))
 
-    def _run(self) -> None:
+    def _guarded(self, stage: Callable[[], None]) -> None:
         try:
-            self._drain()
+            stage()
         except Exception:
             # Whatever it was, retrying blindly could loop forever; stop instead so the
             # process exits and a supervisor restarts it. Nothing is lost: messages not
             # yet committed were never acknowledged and the broker redelivers them.
             log.exception("collector stopped by an unexpected error")
             self.failed.set()
+        finally:
+            self._halted.set()
 
-    def _drain(self) -> None:
+    # -- planner thread -----------------------------------------------------------
+
+    def _plan_all(self) -> None:
         policy = self._policy
-        while True:
-            batch = gather_batch(self._queue, policy, first_wait_s=0.2)
-            if batch:
-                if not self._commit_until_done(batch):
+        try:
+            while not self._halted.is_set():
+                batch = gather_batch(self._queue, policy, first_wait_s=0.2)
+                if batch:
+                    planned = self._prepare(batch)
+                    if planned is None or not self._hand_over(planned):
+                        return
+                elif self._stopping.is_set():
                     return
-            elif self._stopping.is_set():
-                return
+        finally:
+            self._hand_over(None)
 
-    def _commit_until_done(self, batch: list[Item]) -> bool:
-        """Retry a failed plan or commit until it lands: unacknowledged data must not be dropped."""
+    def _prepare(self, batch: list[Item]) -> _Planned | None:
+        """Plan and archive a batch, retrying through outages; None if stopped meanwhile."""
         messages = [message for message, _ in batch]
         plan: BatchPlan | None = None
+
+        def prepare() -> None:
+            nonlocal plan
+            # Planning looks devices not seen before up in the registry, so a
+            # database outage fails it just like a commit.
+            if plan is None:
+                plan = self._committer.plan(messages)
+            self._committer.archive(plan)
+
+        if not self._until_done(prepare, len(batch)):
+            return None
+        assert plan is not None
+        return _Planned(plan, [delivery for _, delivery in batch])
+
+    def _hand_over(self, planned: _Planned | None) -> bool:
+        """Queue a batch (or the end) for the committer; False if it has halted."""
         while True:
-            started = time.perf_counter()
             try:
-                # Inside the retry: planning looks devices not seen before up in
-                # the registry, so a database outage fails it just like a commit.
-                if plan is None:
-                    plan = self._committer.plan(messages)
-                self._committer.commit(plan)
+                self._planned.put(planned, timeout=0.2)
+            except queue.Full:
+                if self._halted.is_set():
+                    return False
+                continue
+            return True
+
+    # -- committer thread ---------------------------------------------------------
+
+    def _commit_all(self) -> None:
+        while (planned := self._planned.get()) is not None:
+            started = time.perf_counter()
+            commit = partial(self._committer.commit, planned.plan)
+            if not self._until_done(commit, len(planned.deliveries)):
+                return
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+            self._last_commit_ms = time.time_ns() // 1_000_000
+            self._source.ack(planned.deliveries)
+
+    def _until_done(self, action: Callable[[], object], size: int) -> bool:
+        """Retry an action through store outages; unacknowledged data must not be dropped.
+
+        False if the collector is stopping meanwhile: the batch stays unacknowledged
+        and the broker redelivers it on the next session.
+        """
+        while True:
+            try:
+                action()
             except (StoreUnavailableError, OSError) as exc:
                 self._store_healthy = False
                 self._metrics.store_errors.inc()
-                log.warning("commit failed, will retry: %s", exc)
+                log.warning("store unavailable, will retry: %s", exc)
                 if self._stopping.wait(self._policy.retry_delay_s):
-                    # Leaving un-acked: the broker redelivers on the next session.
-                    log.warning("stopping with %d uncommitted messages left unacked", len(batch))
+                    log.warning("stopping with uncommitted messages left unacked (%d)", size)
                     return False
                 continue
-            self._metrics.commit_seconds.observe(time.perf_counter() - started)
             self._store_healthy = True
-            self._last_commit_ms = time.time_ns() // 1_000_000
-            self._source.ack([delivery for _, delivery in batch])
             return True

@@ -78,6 +78,8 @@ class Committer:
         self._known: set[str] = set()
         # The collector thread commits while an API request may replay.
         self._lock = threading.RLock()
+        # The collector archives one batch while committing the one before.
+        self._archive_lock = threading.Lock()
 
     def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
         plan = BatchPlan()
@@ -144,15 +146,24 @@ class Committer:
             for outcome in outcomes
         ]
 
+    def archive(self, plan: BatchPlan) -> None:
+        """Append the batch's messages to the raw archive, once however often it is called.
+
+        ``commit`` does it too; the collector calls it earlier, so that one batch
+        is archived while the one before it commits.
+        """
+        if plan.archive and not plan.archived:
+            with self._archive_lock:
+                self._archive.append(plan.archive)
+            plan.archived = True
+
     def commit(self, plan: BatchPlan) -> CommitResult:
         """Archive first, then commit: an acknowledged message is always in both."""
         with self._lock:
             return self._commit(plan)
 
     def _commit(self, plan: BatchPlan) -> CommitResult:
-        if plan.archive and not plan.archived:
-            self._archive.append(plan.archive)
-            plan.archived = True
+        self.archive(plan)
         result = self._store.commit(
             CommitBatch(
                 readings=plan.readings,

@@ -56,11 +56,17 @@ class SeqState:
     gaps: tuple[SeqGap, ...] = ()
     resets: int = 0
     duplicates: int = 0
+    # This boot's seqs up to here may be unseen: the gaps that held them were
+    # dropped past MAX_GAPS. A reading there is kept, not called a duplicate
+    # (storage still drops an exact repeat by its timestamp).
+    forgotten_through: int | None = None
 
 
 def reboot(state: SeqState) -> SeqState:
     """A hello: the device's counter starts again at 0."""
-    return replace(state, boot=state.boot + 1, next_seq=None, boot_first_ts_ms=None)
+    return replace(
+        state, boot=state.boot + 1, next_seq=None, boot_first_ts_ms=None, forgotten_through=None
+    )
 
 
 def observe(  # noqa: PLR0911 - one return per verdict reads as the decision table it is
@@ -76,16 +82,29 @@ def observe(  # noqa: PLR0911 - one return per verdict reads as the decision tab
         return _advance(state, seq, ts_ms), SeqVerdict.IN_ORDER
     if seq > state.next_seq:
         gap = SeqGap(state.boot, state.next_seq, seq - 1, now_ms)
-        advanced = _advance(state, seq, ts_ms)
-        return replace(advanced, gaps=(*advanced.gaps, gap)[-MAX_GAPS:]), SeqVerdict.GAP
+        return _with_gap(_advance(state, seq, ts_ms), gap), SeqVerdict.GAP
     filled = _fill(state.gaps, state.boot, seq)
     if filled is not None:
         return replace(state, gaps=filled), SeqVerdict.LATE
     if state.last_ts_ms is not None and ts_ms > state.last_ts_ms:
         # A lower number with a newer timestamp: the device rebooted without a hello.
-        reset = _start(replace(state, boot=state.boot + 1), seq, ts_ms)
+        reset = _start(replace(state, boot=state.boot + 1, forgotten_through=None), seq, ts_ms)
         return replace(reset, resets=state.resets + 1), SeqVerdict.RESET
+    if state.forgotten_through is not None and seq <= state.forgotten_through:
+        return state, SeqVerdict.LATE
     return replace(state, duplicates=state.duplicates + 1), SeqVerdict.DUPLICATE
+
+
+def _with_gap(state: SeqState, gap: SeqGap) -> SeqState:
+    """Record a gap; past MAX_GAPS forget the oldest, remembering how far that reached."""
+    gaps = (*state.gaps, gap)
+    if len(gaps) <= MAX_GAPS:
+        return replace(state, gaps=gaps)
+    dropped = [g.last_seq for g in gaps[:-MAX_GAPS] if g.boot == state.boot]
+    forgotten = state.forgotten_through
+    if dropped:
+        forgotten = max(dropped) if forgotten is None else max(forgotten, *dropped)
+    return replace(state, gaps=gaps[-MAX_GAPS:], forgotten_through=forgotten)
 
 
 def _start(state: SeqState, seq: int, ts_ms: int) -> SeqState:
@@ -103,6 +122,7 @@ def _advance(state: SeqState, seq: int, ts_ms: int) -> SeqState:
         gaps=state.gaps,
         resets=state.resets,
         duplicates=state.duplicates,
+        forgotten_through=state.forgotten_through,
     )
 
 

@@ -92,6 +92,8 @@ seq_state = Table(
     Column("duplicates", BigInteger, nullable=False),
     # open gaps as JSON [[boot, first_seq, last_seq, detected_ms], ...]
     Column("gaps", Text, nullable=False),
+    # this boot's seqs up to here may be unseen: gaps beyond MAX_GAPS were forgotten
+    Column("forgotten_through", BigInteger),
 )
 
 

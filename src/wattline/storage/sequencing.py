@@ -64,6 +64,7 @@ def _row(device_id: str, state: SeqState) -> dict[str, Any]:
         "last_ts_ms": state.last_ts_ms,
         "resets": state.resets,
         "duplicates": state.duplicates,
+        "forgotten_through": state.forgotten_through,
         "gaps": json.dumps([[g.boot, g.first_seq, g.last_seq, g.detected_ms] for g in state.gaps]),
     }
 
@@ -76,5 +77,6 @@ def _state(row: Any) -> SeqState:
         last_ts_ms=row["last_ts_ms"],
         resets=row["resets"],
         duplicates=row["duplicates"],
+        forgotten_through=row["forgotten_through"],
         gaps=tuple(SeqGap(*gap) for gap in json.loads(row["gaps"])),
     )

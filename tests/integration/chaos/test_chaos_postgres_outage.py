@@ -73,7 +73,7 @@ def test_postgres_outage_delays_but_stores_every_reading_once(  # noqa: PLR0917 
     assert_exactly_stored(ledger, messages, diagnostics)
     # The outage was mid-stream, and the collector noticed it.
     assert len(first) < restarted_at < len(messages), diagnostics()
-    assert "commit failed, will retry" in collector.log(), diagnostics()
+    assert "store unavailable, will retry" in collector.log(), diagnostics()
     assert collector.running(), diagnostics()
     assert "Traceback" not in collector.log(), diagnostics()
     assert collector.stop() == 0, diagnostics()

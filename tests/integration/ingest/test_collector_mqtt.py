@@ -91,6 +91,16 @@ def publish(endpoint: MqttEndpoint, prefix: str, device: str, count: int) -> Non
     client.loop_stop()
 
 
+def counters(registry: CollectorRegistry) -> dict[str, float]:
+    """The collector's own account: messages accepted, samples stored and dropped."""
+    return {
+        f"{metric.name}{sample.labels}": sample.value
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.value
+    }
+
+
 def stored(store: SqlStore, device: str) -> int:
     return len(store.raw_points(device, T0, T0 + 10**6, None, 10**6))
 
@@ -106,7 +116,14 @@ def test_a_database_outage_delays_but_loses_nothing(
     try:
         assert collector.wait_connected(10)
         publish(endpoint, prefix, "m1", 500)
-        wait_until(lambda: stored(store, "m1") == 500, 30, "500 readings after the outage")
+        wait_until(
+            lambda: stored(store, "m1") == 500,
+            30,
+            lambda: (
+                f"500 readings after the outage (stored: {stored(store, 'm1')}, "
+                f"status: {collector.status()}, counters: {counters(registry)})"
+            ),
+        )
     finally:
         collector.stop()
         forget_session(endpoint.host, endpoint.port, client_id)
@@ -140,8 +157,10 @@ def test_unacknowledged_messages_are_redelivered_to_the_next_collector(
         wait_until(
             lambda: stored(store, "m2") == 200,
             30,
-            f"redelivery to the second collector (stored so far: {stored(store, 'm2')}, "
-            f"status: {second.status()})",
+            lambda: (
+                f"redelivery to the second collector (stored: {stored(store, 'm2')}, "
+                f"status: {second.status()})"
+            ),
         )
     finally:
         second.stop()
@@ -163,7 +182,15 @@ def test_two_collectors_in_a_shared_group_store_each_reading_once(
     try:
         assert all(collector.wait_connected(10) for collector, _ in pairs)
         publish(endpoint, prefix, "m3", 2000)
-        wait_until(lambda: stored(store, "m3") == 2000, 30, "2000 readings via two collectors")
+        wait_until(
+            lambda: stored(store, "m3") == 2000,
+            30,
+            lambda: (
+                f"2000 readings via two collectors (stored: {stored(store, 'm3')}, "
+                f"statuses: {[c.status() for c, _ in pairs]}, "
+                f"counters: {[counters(r) for _, r in pairs]})"
+            ),
+        )
     finally:
         for collector, _ in pairs:
             collector.stop()

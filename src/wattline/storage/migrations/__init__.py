@@ -27,12 +27,22 @@ MIGRATIONS_DIR = Path(__file__).parent
 _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"))
 
 
+# Revisions that only added a column, newest first: (table, column, revision).
+_ADDED_COLUMNS = (
+    ("seq_state", "forgotten_through", "0006"),
+    ("devices", "tags", "0005"),
+    ("quarantine", "fingerprint", "0004"),
+)
+
+
 def _unversioned_revision(inspector: Inspector, by_tables: str) -> str:
-    # 0004 and 0005 only added columns; a create_all of today's schema has them already.
-    columns = {c["name"] for c in inspector.get_columns("quarantine")}
-    if "tags" in {c["name"] for c in inspector.get_columns("devices")}:
-        return "0005"
-    return "0004" if "fingerprint" in columns else by_tables
+    # A create_all of a later schema has the added columns already.
+    for table, column, revision in _ADDED_COLUMNS:
+        if inspector.has_table(table) and column in {
+            c["name"] for c in inspector.get_columns(table)
+        }:
+            return revision
+    return by_tables
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
