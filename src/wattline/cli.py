@@ -55,7 +55,7 @@ def _fail(message: str, code: int = 2) -> Any:
 
 
 def _announce(info: Announcement) -> None:
-    broker = "embedded" if info.embedded_broker else "external"
+    broker = info.broker
     lines = [
         f"[bold green]Wattline {wattline.__version__} is running[/]",
         f"  API          {info.api_url}   (OpenAPI: {info.docs_url})",
@@ -107,6 +107,14 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
         typer.Option("--mqtt-port", envvar="WATTLINE_MQTT_PORT", help="embedded broker's port"),
     ] = None,
     mqtt_url: MqttUrl = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            envvar="WATTLINE_BROKER",
+            help="embedded broker: auto (Mosquitto if installed, else amqtt), mosquitto or amqtt",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     admin_token: Annotated[
         str | None, typer.Option("--admin-token", envvar="WATTLINE_ADMIN_TOKEN")
@@ -135,6 +143,7 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
         http_port=http_port,
         mqtt_port=mqtt_port,
         mqtt_url=mqtt_url,
+        broker=broker,
         data_dir=data_dir,
         admin_token=admin_token,
         auto_register=auto_register,

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(1883, ge=0, le=65535)
     # An external broker (mqtt://host:port) replaces the embedded one.
     mqtt_url: str | None = None
+    # The embedded broker: Mosquitto as a child process when installed (auto),
+    # else amqtt in this process. amqtt caps ingest at a few thousand readings/s.
+    broker: Literal["auto", "mosquitto", "amqtt"] = "auto"
     # The collector's persistent session is keyed by this id; two collectors
     # sharing one id would steal each other's session.
     mqtt_client_id: str = "wattline-collector"

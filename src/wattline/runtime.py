@@ -30,6 +30,7 @@ from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
 from wattline.archive.factory import open_archive
 from wattline.broker.embedded import EmbeddedBroker
+from wattline.broker.mosquitto import BrokerStartError, MosquittoBroker, find_mosquitto
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
@@ -65,7 +66,7 @@ class Announcement:
     api_url: str
     docs_url: str
     mqtt_url: str
-    embedded_broker: bool
+    broker: str  # "embedded Mosquitto", "embedded amqtt" or "external"
     database: str  # the SQLite file, or the PostgreSQL URL without its password
     archive: Path
     admin_token: str
@@ -227,9 +228,11 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     token, token_source = load_admin_token(settings)
     stop = _stop_event()
 
-    broker = EmbeddedBroker(settings.host, settings.mqtt_port) if settings.embedded_broker else None
+    broker = choose_embedded_broker(settings) if settings.embedded_broker else None
     if broker is not None:
-        await broker.start()
+        await _start_broker(broker)
+        if settings.mqtt_protocol is None:
+            settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
     store = open_store(settings)
     archive = open_archive(settings)
     registry = CollectorRegistry()
@@ -270,7 +273,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     try:
         await asyncio.to_thread(collector.wait_connected, 10.0)
         async with _simulator(settings):
-            announce(_announcement(settings, token, token_source))
+            announce(_announcement(settings, token, token_source, broker))
             await _wait_for_stop(stop, collector, api_task)
             log.info("stopping")
     finally:
@@ -283,6 +286,28 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             await broker.stop()
         await asyncio.to_thread(retention.stop)
         store.close()
+
+
+def choose_embedded_broker(settings: Settings) -> EmbeddedBroker | MosquittoBroker:
+    """Mosquitto when installed (or asked for), else amqtt."""
+    if settings.broker != "amqtt":
+        binary = find_mosquitto()
+        if binary is not None:
+            state_dir = settings.data_dir / "mosquitto"
+            return MosquittoBroker(binary, settings.host, settings.mqtt_port, state_dir)
+        if settings.broker == "mosquitto":
+            raise StartupError(
+                "WATTLINE_BROKER=mosquitto, but no mosquitto binary was found "
+                "(Debian/Ubuntu: apt install mosquitto)"
+            )
+    return EmbeddedBroker(settings.host, settings.mqtt_port)
+
+
+async def _start_broker(broker: EmbeddedBroker | MosquittoBroker) -> None:
+    try:
+        await broker.start()
+    except BrokerStartError as exc:
+        raise StartupError(f"the embedded broker did not start: {exc}") from exc
 
 
 def _forgetting(*holders: Committer | WindowStore) -> Callable[[str], None]:
@@ -327,13 +352,24 @@ async def _collector_failure(collector: Collector) -> None:
         await asyncio.sleep(0.5)
 
 
-def _announcement(settings: Settings, token: str, token_source: str) -> Announcement:
+def _broker_name(broker: EmbeddedBroker | MosquittoBroker | None) -> str:
+    if broker is None:
+        return "external"
+    return f"embedded {broker.name}"
+
+
+def _announcement(
+    settings: Settings,
+    token: str,
+    token_source: str,
+    broker: EmbeddedBroker | MosquittoBroker | None,
+) -> Announcement:
     api_url = f"http://{settings.host}:{settings.http_port}"
     return Announcement(
         api_url=api_url,
         docs_url=f"{api_url}/docs",
         mqtt_url=settings.effective_mqtt_url,
-        embedded_broker=settings.embedded_broker,
+        broker=_broker_name(broker),
         database=describe_store(settings),
         archive=settings.archive_dir,
         admin_token=token,

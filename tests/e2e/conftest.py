@@ -121,9 +121,14 @@ def start_wattline(
     return running
 
 
-@pytest.fixture
-def wattline_embedded(tmp_path: Path) -> Iterator[RunningWattline]:
-    running = start_wattline(tmp_path, "--auto-register")
+# Both embedded brokers: Mosquitto as a child process (what auto picks when it is
+# installed, as it is here and in CI) and the amqtt fallback.
+EMBEDDED_BROKERS = ["mosquitto", "amqtt"]
+
+
+@pytest.fixture(params=EMBEDDED_BROKERS)
+def wattline_embedded(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningWattline]:
+    running = start_wattline(tmp_path, "--auto-register", "--broker", request.param)
     yield running
     running.stop()
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.conftest import (
+    EMBEDDED_BROKERS,
     TOKEN,
     RunningWattline,
     forget_session,
@@ -156,9 +157,12 @@ def test_hostile_message_is_quarantined_and_the_rest_flows(
     assert item["payload_preview"] == '{"ts": 1, "metrics": {"p": 1}}'
 
 
-def test_demo_fleet_is_visible_within_ten_seconds_and_ctrl_c_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", EMBEDDED_BROKERS)
+def test_demo_fleet_is_visible_within_ten_seconds_and_ctrl_c_loses_nothing(
+    tmp_path: Path, broker: str
+) -> None:
     started = time.monotonic()
-    w = start_wattline(tmp_path, "--demo", "--sim-interval-s", "0.5")
+    w = start_wattline(tmp_path, "--demo", "--sim-interval-s", "0.5", "--broker", broker)
 
     def fleet_reporting() -> bool:
         devices = w.get("/api/v1/devices")["devices"]
@@ -187,7 +191,9 @@ def test_demo_fleet_is_visible_within_ten_seconds_and_ctrl_c_loses_nothing(tmp_p
     published = int(re.search(r"published (\d+) telemetry messages", stderr).group(1))  # type: ignore[union-attr]
 
     # Restart on the same data and count what was stored: every published reading, once.
-    again = start_wattline(tmp_path, env={"WATTLINE_ADMIN_TOKEN": client_token.split()[1]})
+    again = start_wattline(
+        tmp_path, "--broker", broker, env={"WATTLINE_ADMIN_TOKEN": client_token.split()[1]}
+    )
     try:
         stored = sum(len(stored_points(again, device)) for device in devices)
         after = {d["device_id"]: d for d in again.get("/api/v1/devices")["devices"]}

@@ -1,4 +1,4 @@
-"""The embedded MQTT broker (amqtt), for running Wattline as one process.
+"""The pure-Python embedded MQTT broker (amqtt): the fallback when Mosquitto is not installed.
 
 It keeps sessions in memory only: fine on a laptop, and the reason the
 collector drains and acknowledges everything before the broker stops. Fleets
@@ -8,7 +8,7 @@ that need broker-side durability use Mosquitto (see docs/operations.md).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from amqtt.broker import Broker
 
@@ -24,14 +24,21 @@ def broker_config(host: str, port: int) -> dict[str, Any]:
 
 
 class EmbeddedBroker:
+    name = "amqtt"
+    # amqtt speaks MQTT 3.1.1 only.
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self._broker = Broker(broker_config(host, port))
+        # Made in start(): amqtt's Broker wants a running event loop.
+        self._broker: Broker | None = None
 
     async def start(self) -> None:
+        self._broker = Broker(broker_config(self.host, self.port))
         await self._broker.start()
         log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
-        await self._broker.shutdown()
+        if self._broker is not None:
+            await self._broker.shutdown()

@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import getpass
 import logging
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger("wattline.broker")
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 15.0
+_BIND_GRACE_S = 0.2
 _PR_SET_PDEATHSIG = 1
 # Debian installs the broker outside a normal user's PATH.
 _USUAL_PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
 CONFIG = """\
 # Written by wattline up at each start; edits are overwritten.
+# Started as root, Mosquitto would switch to the "mosquitto" user and could not
+# write its state here; as anyone else this line changes nothing.
+user {user}
 listener {port} {host}
 allow_anonymous true
 persistence true
@@ -55,6 +61,9 @@ def find_mosquitto() -> str | None:
 
 
 class MosquittoBroker:
+    name = "Mosquitto"
+    protocol: Literal["3.1.1", "5"] = "5"
+
     def __init__(self, binary: str, host: str, port: int, state_dir: Path) -> None:
         self.host = host
         self.port = port
@@ -70,7 +79,12 @@ class MosquittoBroker:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         config = self._state_dir / "mosquitto.conf"
         config.write_text(
-            CONFIG.format(host=self.host, port=self.port, state_dir=self._state_dir.resolve())
+            CONFIG.format(
+                host=self.host,
+                port=self.port,
+                state_dir=self._state_dir.resolve(),
+                user=getpass.getuser(),
+            )
         )
         # Popen returns once the child has exec'd: no wait worth a thread.
         self._process = subprocess.Popen(  # noqa: S603, ASYNC220 - a fixed binary, our own config
@@ -113,7 +127,11 @@ class MosquittoBroker:
                 continue
             writer.close()
             await writer.wait_closed()
-            return
+            # Something else may hold the port (we connected to it, not to
+            # Mosquitto); Mosquitto then exits at once, unable to bind.
+            await asyncio.sleep(_BIND_GRACE_S)
+            if self._process.poll() is None:
+                return
         await self.stop()
         raise BrokerStartError(f"mosquitto did not listen within {_START_TIMEOUT_S:.0f} s")
 
