@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -39,6 +38,8 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 import psutil
+
+from wattline.broker.mosquitto import find_mosquitto
 
 # Recent enough that raw retention (7 days) keeps it, old enough to stay clear of
 # the future-skew rule; readings are 10 ms apart per device.
@@ -416,7 +417,9 @@ def private_mosquitto() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "mosquitto.conf"
         conf.write_text(MOSQUITTO_CONF.format(port=port))
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        binary = find_mosquitto()
+        if binary is None:
+            sys.exit("benchmarks need mosquitto (apt install mosquitto mosquitto-clients)")
         proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+from wattline.broker.mosquitto import find_mosquitto
 
 
 def free_port() -> int:
@@ -41,9 +41,10 @@ def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if port_open("127.0.0.1", 1883):
         yield "mqtt://127.0.0.1:1883"
         return
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
+    binary = find_mosquitto()
+    if binary is None:
         unavailable("no Mosquitto on 127.0.0.1:1883 and no mosquitto binary to start one")
+    assert binary is not None
     port = free_port()
     config = tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf"
     config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")

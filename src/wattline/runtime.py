@@ -48,6 +48,9 @@ from wattline.storage.factory import describe_store, open_store
 from wattline.storage.retention import RetentionScheduler, retention_policy
 from wattline.storage.sql import SqlStore
 
+# The embedded brokers: Mosquitto as a child process, or amqtt in this process.
+Broker = EmbeddedBroker | MosquittoBroker
+
 log = logging.getLogger("wattline")
 
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
@@ -288,7 +291,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         store.close()
 
 
-def choose_embedded_broker(settings: Settings) -> EmbeddedBroker | MosquittoBroker:
+def choose_embedded_broker(settings: Settings) -> Broker:
     """Mosquitto when installed (or asked for), else amqtt."""
     if settings.broker != "amqtt":
         binary = find_mosquitto()
@@ -303,7 +306,7 @@ def choose_embedded_broker(settings: Settings) -> EmbeddedBroker | MosquittoBrok
     return EmbeddedBroker(settings.host, settings.mqtt_port)
 
 
-async def _start_broker(broker: EmbeddedBroker | MosquittoBroker) -> None:
+async def _start_broker(broker: Broker) -> None:
     try:
         await broker.start()
     except BrokerStartError as exc:
@@ -352,7 +355,7 @@ async def _collector_failure(collector: Collector) -> None:
         await asyncio.sleep(0.5)
 
 
-def _broker_name(broker: EmbeddedBroker | MosquittoBroker | None) -> str:
+def _broker_name(broker: Broker | None) -> str:
     if broker is None:
         return "external"
     return f"embedded {broker.name}"
@@ -362,7 +365,7 @@ def _announcement(
     settings: Settings,
     token: str,
     token_source: str,
-    broker: EmbeddedBroker | MosquittoBroker | None,
+    broker: Broker | None,
 ) -> Announcement:
     api_url = f"http://{settings.host}:{settings.http_port}"
     return Announcement(

@@ -226,11 +226,11 @@ async def _main(out: IO[bytes]) -> None:
 
 
 def main() -> None:
-    # Frames own the original stdout; anything a library prints goes to stderr
-    # instead of into the frame stream.
     # Ctrl-C in a terminal reaches the whole process group; the collector decides
     # when this process stops (after its last commit has been acknowledged).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Frames own the original stdout; anything a library prints goes to stderr
+    # instead of into the frame stream.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -9,7 +9,7 @@ because gmqtt acknowledges 3.1.1 messages on receipt.
 If the receiver dies, its unacknowledged messages are redelivered by the broker
 to the next receiver, which this side starts after a second; acknowledgements
 for the dead one's messages are dropped (``Delivery.generation`` names the
-receiver and its connection).
+receiver process; the receiver itself drops keys from an earlier connection).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ class GmqttSource:
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        # Counts receivers and their connections: a delivery is ackable only
-        # while both are the ones it came on.
+        # Counts receiver processes: keys are numbered per receiver, so a
+        # delivery is ackable only by the one it came from.
         self._generation = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, name="wattline-mqtt", daemon=True)
@@ -109,10 +109,10 @@ class GmqttSource:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
+        self._send(process, (frames.CONFIG, self._config))
         with self._lock:
-            self._send(process, (frames.CONFIG, self._config))
             self._process = process
-            self._generation += 1
+        self._new_generation()
         return process
 
     def _serve(self, process: subprocess.Popen[bytes]) -> None:
@@ -127,20 +127,18 @@ class GmqttSource:
                         Delivery(mid=key, qos=1 if key else 0, generation=generation),
                     )
             elif kind == frames.CONNECTED:
-                self._new_generation()
                 self.connected.set()
                 log.info("collector connected to %s", self._endpoint)
             elif kind == frames.DISCONNECTED:
-                self._new_generation()
                 self.connected.clear()
                 if not self._stopping.is_set():
                     log.warning("collector lost %s; reconnecting", self._endpoint)
-        with self._lock:
-            self._generation += 1
-            process.wait()
-            for pipe in (process.stdin, process.stdout):
-                if pipe is not None:
-                    pipe.close()
+        # Whatever this receiver delivered can no longer be acknowledged.
+        self._new_generation()
+        process.wait()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
 
     def _new_generation(self) -> None:
         with self._lock:

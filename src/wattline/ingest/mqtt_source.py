@@ -70,7 +70,7 @@ class SessionOptions:
     # Unacknowledged messages the broker may have in flight to us (MQTT 5's
     # Receive Maximum). With acknowledge-after-commit every message of a batch
     # is in flight until its commit, so this must be several batches (2,000
-    # messages) for the next batch to arrive while one commits: 2,000 -> 10,000
+    # messages) for the next batch to arrive while one commits: 2,000 -> 8,000
     # took one collector from 18.6k to 21.4k readings/s (docs/benchmarks.md).
     receive_maximum: int = 10_000
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from tests.conftest import free_port, port_open
 
+from wattline.broker.mosquitto import find_mosquitto
+
 MOSQUITTO_SAVE_ERROR = "Error saving in-memory database"
 # A collector killed or stalled for seconds leaves tens of thousands of
 # messages queued in its session; the default of 1000 would drop the rest.
@@ -33,8 +35,7 @@ def wait_for_port(port: int, timeout_s: float, what: str) -> None:
 
 
 def mosquitto_binary() -> str | None:
-    found = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    return found if Path(found).exists() else None
+    return find_mosquitto()
 
 
 class MosquittoServer:
