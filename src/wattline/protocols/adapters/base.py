@@ -7,7 +7,7 @@ on one of its topics, so the message is quarantined with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
@@ -20,8 +20,14 @@ from wattline.model.messages import (
 )
 from wattline.protocols.codec import decode_payload
 from wattline.protocols.errors import ProtocolError, preview
-from wattline.protocols.topics import check_prefix
-from wattline.protocols.validation import Limits, check_not_future, kind_name, parse_value
+from wattline.protocols.topics import check_prefix, levels_under, topic_filter
+from wattline.protocols.validation import (
+    Limits,
+    check_device_id,
+    check_not_future,
+    kind_name,
+    parse_value,
+)
 
 # Longest bare word accepted as a payload ("offline", "Online"); anything longer
 # is decoded as JSON or CBOR.
@@ -82,6 +88,20 @@ class PrefixedAdapter:
 
     def with_prefix(self, prefix: str) -> Self:
         return replace(self, prefix=prefix)  # type: ignore[type-var]  # subclasses are dataclasses
+
+    def per_device_filters(self, kinds: Sequence[str]) -> list[str]:
+        """Subscriptions for topics shaped ``{prefix}/{device}/{kind}``."""
+        return [topic_filter(self.prefix, "+", kind) for kind in kinds]
+
+    def device_and_kind(self, topic: str, kinds: Collection[str]) -> tuple[str, str] | None:
+        """(device id, kind) of a ``{prefix}/{device}/{kind}`` topic; None if not one of ours.
+
+        Raises ProtocolError for a device id that breaks the rules.
+        """
+        levels = levels_under(topic, self.prefix)
+        if levels is None or len(levels) != 2 or levels[1] not in kinds:
+            return None
+        return check_device_id(levels[0]), levels[1]
 
 
 class Adapter(Protocol):

@@ -22,11 +22,11 @@ from wattline.protocols.adapters.base import (
 )
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import levels_under, topic_filter
-from wattline.protocols.validation import Limits, check_device_id, parse_switch
+from wattline.protocols.validation import Limits, parse_switch
 
 # device field -> Wattline metric; values are taken as sent, in these units.
 FIELDS = {"voltage": "voltage_v", "current": "current_a", "power": "power_w"}
+KINDS = ("telemetry", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +35,16 @@ class SmartPlugAdapter(PrefixedAdapter):
     prefix: str = "smartplug"
 
     def subscriptions(self) -> list[str]:
-        return [topic_filter(self.prefix, "+", kind) for kind in ("telemetry", "status")]
+        return self.per_device_filters(KINDS)
 
     def parse(
         self, topic: str, payload: Payload, received_ms: int, limits: Limits
     ) -> Interpreted | None:
-        levels = levels_under(topic, self.prefix)
-        if levels is None or len(levels) != 2 or levels[1] not in ("telemetry", "status"):
+        found = self.device_and_kind(topic, KINDS)
+        if found is None:
             return None
-        device_id = check_device_id(levels[0])
-        if levels[1] == "status":
+        device_id, kind = found
+        if kind == "status":
             body = payload.word_or_decode(STATE_WORDS)
             if isinstance(body, dict):
                 body = body.get("status", body.get("state"))

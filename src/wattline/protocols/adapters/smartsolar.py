@@ -14,10 +14,8 @@ from wattline.model.messages import Interpreted, Reading, RejectReason
 from wattline.protocols.adapters.base import Payload, PrefixedAdapter, require_object
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import (
     Limits,
-    check_device_id,
     check_metric_name,
     check_not_future,
     parse_value,
@@ -43,15 +41,15 @@ class SmartSolarAdapter(PrefixedAdapter):
     prefix: str = "devices"
 
     def subscriptions(self) -> list[str]:
-        return [topic_filter(self.prefix, "+", "telemetry")]
+        return self.per_device_filters(["telemetry"])
 
     def parse(
         self, topic: str, payload: Payload, received_ms: int, limits: Limits
     ) -> Interpreted | None:
-        levels = levels_under(topic, self.prefix)
-        if levels is None or len(levels) != 2 or levels[1] != "telemetry":
+        found = self.device_and_kind(topic, ["telemetry"])
+        if found is None:
             return None
-        device_id = check_device_id(levels[0])
+        device_id, _ = found
         body = payload.decode()
         items = body if isinstance(body, list) else [body]
         if not items or len(items) > limits.max_readings_per_message:

@@ -21,8 +21,7 @@ from wattline.protocols.adapters.base import (
 )
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import parse_device_timestamp_ms
-from wattline.protocols.topics import levels_under, topic_filter
-from wattline.protocols.validation import Limits, check_device_id, parse_value
+from wattline.protocols.validation import Limits, parse_value
 
 # ENERGY field -> metric, for fields already in the metric's unit. Today,
 # Yesterday and Period are derived counters Wattline computes itself.
@@ -35,6 +34,7 @@ FIELDS = {
     "ReactivePower": "reactive_power_var",
 }
 WH_PER_KWH = 1000
+KINDS = ("SENSOR", "LWT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +43,16 @@ class TasmotaAdapter(PrefixedAdapter):
     prefix: str = "tele"
 
     def subscriptions(self) -> list[str]:
-        return [topic_filter(self.prefix, "+", kind) for kind in ("SENSOR", "LWT")]
+        return self.per_device_filters(KINDS)
 
     def parse(
         self, topic: str, payload: Payload, received_ms: int, limits: Limits
     ) -> Interpreted | None:
-        levels = levels_under(topic, self.prefix)
-        if levels is None or len(levels) != 2 or levels[1] not in ("SENSOR", "LWT"):
+        found = self.device_and_kind(topic, KINDS)
+        if found is None:
             return None
-        device_id = check_device_id(levels[0])
-        if levels[1] == "LWT":
+        device_id, kind = found
+        if kind == "LWT":
             body = payload.word_or_decode(STATE_WORDS)
             return connection_status(device_id, body, received_ms)
         return _sensor(device_id, payload, received_ms, limits)
