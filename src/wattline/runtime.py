@@ -275,6 +275,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     api_task = asyncio.create_task(server.serve())
     try:
         await asyncio.to_thread(collector.wait_connected, 10.0)
+        if collector.failed.is_set():
+            raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
         async with _simulator(settings):
             announce(_announcement(settings, token, token_source, broker))
             await _wait_for_stop(stop, collector, api_task)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from wattline.archive.base import ArchiveRecord, RawArchive
 from wattline.ingest.interpret import InterpretConfig, interpret
 from wattline.model.messages import (
+    DOWNLINK,
     Hello,
     InboundMessage,
     Interpreted,
@@ -228,6 +229,18 @@ def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejectio
 
 
 def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
+    if outcome.kind == DOWNLINK:
+        # Our own command to the device: archived, but it says nothing about the device.
+        plan.archive.append(
+            ArchiveRecord(
+                received_ms=message.received_ms,
+                topic=message.topic,
+                payload=message.payload,
+                outcome="accepted",
+                category=DOWNLINK,
+            )
+        )
+        return
     plan.readings.extend(outcome.readings)
     plan.arrival.extend(outcome.readings)
     if outcome.hello is not None:

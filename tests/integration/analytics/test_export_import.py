@@ -131,7 +131,7 @@ def test_import_rejects_like_live_data_and_quarantines(target: SqlStore, tmp_pat
         "bad_value": 2,
         "bad_timestamp": 1,
         "future_timestamp": 1,
-        "bad_topic": 1,
+        "unknown_topic": 1,
         "bad_metric_name": 1,
     }
     assert sorted(q.reason for q in target.quarantine(100)) == sorted(summary.rejected.elements())
