@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TypeVar
 
 from wattline.ingest.committer import BatchPlan, Committer
@@ -253,8 +252,18 @@ class Collector:
             len(planned.messages),
             describe_store_error(error),
         )
-        rejected = isolate(planned.messages, self._commit_part, self._reject, error)
-        log.warning("%d message(s) quarantined as store_rejected", rejected)
+        culprits = isolate(planned.messages, self._commit_part, error)
+        if len(culprits) == len(planned.messages) > 1:
+            # Every message refused on its own: the fault is the store's (a schema
+            # or partition problem), not in the messages. Quarantining them all
+            # would hide it; stop loudly instead, acknowledging nothing.
+            raise StoreFaultError(
+                f"the store refused each of {len(culprits)} messages on its own "
+                f"({describe_store_error(culprits[0][1])})"
+            )
+        for message, refusal in culprits:
+            self._reject(message, refusal)
+        log.warning("%d message(s) quarantined as store_rejected", len(culprits))
 
     def _commit_part(self, messages: Sequence[InboundMessage]) -> Exception | None:
         plan = self._retrying(lambda: self._committer.plan(messages), len(messages))

@@ -22,25 +22,23 @@ MAX_ERROR_CHARS = 300
 def isolate(
     items: Sequence[T],
     commit: Callable[[Sequence[T]], Exception | None],
-    reject: Callable[[T, Exception], None],
     first_error: Exception,
-) -> int:
-    """Commit every item of a batch that failed with ``first_error``, rejecting the culprits.
+) -> list[tuple[T, Exception]]:
+    """Commit every item of a batch that failed with ``first_error``; return the culprits.
 
     ``commit`` returns None on success or the content error that failed it; an
-    outage is not its answer to give (it retries or raises). Returns how many
-    items were rejected.
+    outage is not its answer to give (it retries or raises). Each culprit comes
+    with the error that refused it alone.
     """
     if len(items) == 1:
-        reject(items[0], first_error)
-        return 1
+        return [(items[0], first_error)]
     middle = len(items) // 2
-    rejected = 0
+    culprits: list[tuple[T, Exception]] = []
     for half in (items[:middle], items[middle:]):
         error = commit(half)
         if error is not None:
-            rejected += isolate(half, commit, reject, error)
-    return rejected
+            culprits += isolate(half, commit, error)
+    return culprits
 
 
 def describe_store_error(error: Exception) -> str:
