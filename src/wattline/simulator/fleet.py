@@ -199,10 +199,15 @@ class FleetPublisher:
         finally:
             if session is not None:
                 # Retained, so dashboards subscribing later still see the fleet left cleanly.
+                # Sent while still connected and drained before the goodbye.
                 self._publish_status(session, "offline")
                 session.drain()
-            client.disconnect()
+            # Network thread first, then DISCONNECT from this thread: paho's thread,
+            # when it sends DISCONNECT itself, polls the closed socket once more and
+            # logs "Client is not connected" at ERROR on every orderly stop. The cost:
+            # loop_stop waits out paho's 1 s select timeout.
             client.loop_stop()
+            client.disconnect()
 
     def _connect(self, client: mqtt.Client, stop: threading.Event) -> bool:
         attempt = 0
