@@ -66,6 +66,8 @@ def _announce(info: Announcement) -> None:
     ]
     if info.simulated_devices:
         lines.append(f"  simulator    {info.simulated_devices} demo devices publishing")
+    lines.extend(f"  note         {note}" for note in info.port_notes)
+    lines.append(f"  URLs for scripts in {info.urls_file} and mqtt-url beside it")
     lines.append(
         f"  try: curl -H 'Authorization: Bearer {info.admin_token}' {info.api_url}/api/v1/devices"
     )
