@@ -48,6 +48,8 @@ class BatchPlan:
     archived: bool = False
     # quarantine entries this batch stores after all (a replay)
     resolved_quarantine: list[int] = field(default_factory=list)
+    # an import of past readings (CommitBatch.historical)
+    historical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,8 @@ class Committer:
         # The collector archives one batch while committing the one before.
         self._archive_lock = threading.Lock()
 
-    def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
-        plan = BatchPlan()
+    def plan(self, messages: Sequence[InboundMessage], *, historical: bool = False) -> BatchPlan:
+        plan = BatchPlan(historical=historical)
         for message, outcome in zip(messages, self._classify(messages), strict=True):
             if isinstance(outcome, Rejection):
                 _add_rejection(plan, message, outcome)
@@ -175,6 +177,7 @@ class Committer:
                 register=plan.register,
                 arrival_order=plan.arrival,
                 resolved_quarantine=plan.resolved_quarantine,
+                historical=plan.historical,
             )
         )
         self._known.update(plan.register)

@@ -56,6 +56,9 @@ class CommitBatch:
     arrival_order: Sequence[Reading | Hello] | None = None
     # quarantine ids stored by this batch after all (a replay): removed from quarantine
     resolved_quarantine: Sequence[int] = ()
+    # past readings brought in by `wattline import`, not heard from the device now:
+    # last_seen moves only to the newest reading's own time
+    historical: bool = False
 
 
 @dataclass(frozen=True, slots=True)

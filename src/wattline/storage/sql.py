@@ -135,7 +135,8 @@ class SqlStore:
                     self._upsert_latest.execute(conn, _latest_rows(readings))
                 self._apply_hellos(conn, batch)
                 self._apply_statuses(conn, batch)
-                self._touch_last_seen(conn, batch.seen_ms)
+                seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
+                self._touch_last_seen(conn, seen)
                 if batch.resolved_quarantine:
                     conn.execute(
                         delete(schema.quarantine).where(
@@ -559,6 +560,13 @@ def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], 
             changed += 1
         unique[key] = row
     return unique, changed
+
+
+def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
+    newest: dict[str, int] = {}
+    for r in readings:
+        newest[r.device_id] = max(newest.get(r.device_id, r.ts_ms), r.ts_ms)
+    return newest
 
 
 def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
