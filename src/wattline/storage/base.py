@@ -76,6 +76,16 @@ class CommitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DedupCounts:
+    """What deduplication by (device, metric, ts) did to one device's samples."""
+
+    # dropped: the same value was already stored for that metric and time
+    duplicate_samples: int
+    # replaced: a later arrival carried another value for a stored metric and time
+    corrected_samples: int
+
+
+@dataclass(frozen=True, slots=True)
 class RawPoint:
     ts_ms: int
     seq: int | None
@@ -155,6 +165,8 @@ class TelemetryStore(Protocol):
     ) -> list[QuarantineRecord]: ...
 
     def sequence_state(self, device_id: str) -> SeqState | None: ...
+
+    def dedup_counts(self, device_id: str) -> DedupCounts | None: ...
 
     def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]: ...
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, status
 from wattline.api.deps import AdminDep, StoreDep
 from wattline.api.params import iso_ms
 from wattline.api.schemas import GapOut, SequenceOut
+from wattline.storage.base import DedupCounts
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
 
@@ -15,9 +16,18 @@ def get_gaps(device_id: str, store: StoreDep) -> SequenceOut:
     if store.get_device(device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
     state = store.sequence_state(device_id)
+    counts = store.dedup_counts(device_id) or DedupCounts(0, 0)
     if state is None:
         return SequenceOut(
-            device_id=device_id, boot=0, next_seq=None, resets=0, duplicates=0, missing=0, gaps=[]
+            device_id=device_id,
+            boot=0,
+            next_seq=None,
+            resets=0,
+            duplicates=0,
+            duplicate_samples=counts.duplicate_samples,
+            corrected_samples=counts.corrected_samples,
+            missing=0,
+            gaps=[],
         )
     gaps = [
         GapOut(
@@ -35,6 +45,8 @@ def get_gaps(device_id: str, store: StoreDep) -> SequenceOut:
         next_seq=state.next_seq,
         resets=state.resets,
         duplicates=state.duplicates,
+        duplicate_samples=counts.duplicate_samples,
+        corrected_samples=counts.corrected_samples,
         missing=sum(g.missing for g in gaps),
         gaps=gaps,
     )
