@@ -22,9 +22,9 @@ pytestmark = pytest.mark.e2e
 
 
 def mosquitto_pub(w: RunningWattline, topic: str, payload: str) -> None:
+    server = ["-h", w.mqtt_host, "-p", str(w.mqtt_port)]
     subprocess.run(
-        ["mosquitto_pub", "-h", w.mqtt_host, "-p", str(w.mqtt_port), "-q", "1"]
-        + ["-t", topic, "-m", payload],
+        ["mosquitto_pub", *server, "-q", "1", "-t", topic, "-m", payload],
         check=True,
         timeout=30,
     )
