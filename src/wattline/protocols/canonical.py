@@ -156,8 +156,12 @@ def parse_hello(device_id: str, body: Any) -> Hello:
             RejectReason.BAD_SHAPE, f"hello must be an object, not {kind_name(body)}"
         )
     capabilities = body.get("capabilities", [])
-    if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
-        raise ProtocolError(RejectReason.BAD_SHAPE, "hello.capabilities must be a list of strings")
+    if not isinstance(capabilities, list) or not all(
+        isinstance(c, str) and storable_text(c) for c in capabilities
+    ):
+        raise ProtocolError(
+            RejectReason.BAD_SHAPE, "hello.capabilities must be a list of printable strings"
+        )
     return Hello(
         device_id=device_id,
         device_type=_optional_text(body, "type", "hello"),
@@ -248,8 +252,21 @@ def _optional_text(body: dict[str, Any], key: str, what: str, max_chars: int = 6
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > max_chars:
+    if not isinstance(value, str) or len(value) > max_chars or not storable_text(value):
         raise ProtocolError(
-            RejectReason.BAD_SHAPE, f"{what}.{key} must be a string of ≤{max_chars} chars"
+            RejectReason.BAD_SHAPE,
+            f"{what}.{key} must be printable text of ≤{max_chars} chars",
         )
     return value
+
+
+def storable_text(text: str) -> bool:
+    """Printable and encodable as UTF-8: PostgreSQL refuses NUL, and no driver sends
+    a lone surrogate (which JSON's \\ud800 escapes decode to)."""
+    if not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

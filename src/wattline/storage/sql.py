@@ -151,9 +151,9 @@ class SqlStore:
                         [
                             {
                                 "received_ms": q.received_ms,
-                                "topic": q.topic,
+                                "topic": _storable_text(q.topic),
                                 "reason": q.reason,
-                                "detail": q.detail,
+                                "detail": _storable_text(q.detail),
                                 "payload": q.payload,
                                 "fingerprint": quarantine_fingerprint(q.topic, q.payload),
                             }
@@ -551,6 +551,12 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
         for r in readings
         for metric, value in r.metrics.items()
     ]
+
+
+def _storable_text(text: str) -> str:
+    """Text every database holds: PostgreSQL refuses NUL, and no driver encodes a lone
+    surrogate. A quarantine row must never be what the database refuses."""
+    return text.replace("\0", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], list[SampleKey]]:

@@ -172,3 +172,23 @@ def test_a_store_that_refuses_everything_stops_the_collector_without_acknowledgi
     # a schema fault is not the messages' fault: none is quarantined, none acknowledged
     assert source.acked == []
     assert store.quarantine(10) == []
+
+
+def test_text_no_database_holds_is_rejected_or_quarantined_never_fatal(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    hostile = [
+        # NUL and a lone surrogate in a hello's text, and in a quarantine detail
+        InboundMessage("iot/h1/hello", b'{"firmware": "1.0\\u0000"}', T0),
+        InboundMessage("iot/h2/hello", b'{"type": "\\ud800"}', T0),
+        InboundMessage("iot/h3/hello", b'{"capabilities": ["relay\\u0000"]}', T0),
+        InboundMessage("iot/h4/telemetry", b'{"ts": 1, "metrics": {"p": "\\u0000\\ud800"}}', T0),
+        InboundMessage("iot/h5/telemetry\0", b"{}", T0),
+    ]
+    collector, source, _ = start(store, tmp_path, hostile)
+    try:
+        wait_acked(source, len(hostile))
+        assert not collector.failed.is_set()
+    finally:
+        collector.stop(timeout_s=5)
+    assert {q.payload for q in store.quarantine(10)} == {m.payload for m in hostile}
