@@ -100,8 +100,10 @@ class RetentionScheduler:
         policy: RetentionPolicy,
         interval_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        progress: Progress | None = None,
     ) -> None:
         self._store = store
+        self._progress = progress
         self._policy = policy
         self._interval_s = interval_s
         self._clock = clock
@@ -123,7 +125,7 @@ class RetentionScheduler:
         if now_ms is None:
             now_ms = self.now_ms()
         removed = self._store.remove_before(
-            self._policy.cutoffs_ms(now_ms), stop=self._stop, progress=progress
+            self._policy.cutoffs_ms(now_ms), stop=self._stop, progress=progress or self._progress
         )
         for tier, what in removed.items():
             if what.rows or what.partitions:
@@ -135,6 +137,10 @@ class RetentionScheduler:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="wattline-retention", daemon=True)
         self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()
