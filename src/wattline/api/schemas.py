@@ -33,9 +33,13 @@ class DeviceOut(BaseModel):
     latest: dict[str, LatestValueOut]
 
 
+NEXT_CURSOR = "pass as `cursor` for the next page; null on the last page"
+
+
 class DeviceList(BaseModel):
     devices: list[DeviceOut]
-    count: int
+    count: int = Field(description="devices on this page")
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -85,7 +89,12 @@ class TelemetryOut(BaseModel):
     fields: list[str] | None
     points: list[PointOut] | None = None
     buckets: list[BucketOut] | None = None
-    truncated: bool = Field(default=False, description="true when `limit` cut the raw points short")
+    truncated: bool = Field(
+        default=False, description="true when `limit` cut the raw points short: see next_cursor"
+    )
+    next_cursor: str | None = Field(
+        default=None, description="raw points only: " + NEXT_CURSOR + " (same order)"
+    )
     source: str = Field(
         default="raw", description="what answered: raw samples, or the 1m, 1h or 1d rollup tier"
     )
@@ -130,6 +139,7 @@ class QuarantineOut(BaseModel):
 
 class QuarantineList(BaseModel):
     items: list[QuarantineOut]
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 class ComponentHealth(BaseModel):
@@ -156,8 +166,9 @@ class SequenceOut(BaseModel):
     next_seq: int | None = Field(description="the sequence number expected next")
     resets: int = Field(description="counter restarts detected without a hello")
     duplicates: int = Field(description="readings dropped as already seen by (device, seq)")
-    missing: int = Field(description="sequence numbers in open gaps")
-    gaps: list[GapOut]
+    missing: int = Field(description="sequence numbers in open gaps (all pages)")
+    gaps: list[GapOut] = Field(description="open gaps, oldest first, a page at a time")
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 class ReplayRequest(BaseModel):
