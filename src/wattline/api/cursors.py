@@ -29,7 +29,9 @@ def encode(kind: Kind, *key: str | int) -> str:
 
 def _decode(kind: Kind, cursor: str) -> list[object]:
     if len(cursor) > MAX_CURSOR_CHARS:
-        raise ValueError(f"cursor is {len(cursor)} characters; a cursor is at most {MAX_CURSOR_CHARS}")
+        raise ValueError(
+            f"cursor is {len(cursor)} characters; a cursor is at most {MAX_CURSOR_CHARS}"
+        )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw.decode())
@@ -67,6 +69,6 @@ def decode_int(kind: Kind, cursor: str, what: str) -> int:
 
 def decode_pair(kind: Kind, cursor: str, what: str) -> tuple[int, int]:
     key = _decode(kind, cursor)
-    if len(key) != 2:  # noqa: PLR2004 - a pair
+    if len(key) != 2:
         raise ValueError(f"cursor holds no valid {what}")
     return _int(key[0], what), _int(key[1], what)

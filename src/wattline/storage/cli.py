@@ -92,7 +92,7 @@ def _run_stoppable(
     def work() -> None:
         try:
             result.update(scheduler.run_once(now_ms, progress))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             failure.append(exc)
 
     worker = threading.Thread(target=work, name="wattline-retention-cli")

@@ -42,7 +42,7 @@ def device_page_query(after: str | None, limit: int, where: DeviceFilter) -> Sel
         query = query.where(d.tags.like(pattern + '"%', escape="\\"))
     if where.status is not None:
         query = query.where(_status_is(where))
-    return query  # type: ignore[return-value]
+    return query
 
 
 def _status_is(where: DeviceFilter) -> ColumnElement[bool]:
@@ -69,8 +69,8 @@ def raw_timestamps_query(  # noqa: PLR0913 - the range, its filter and the page
     end_ms: int,
     fields: Sequence[str] | None,
     limit: int,
-    after_ms: int | None,
     *,
+    after_ms: int | None,
     descending: bool,
 ) -> tuple[list[ColumnElement[bool]], Select[tuple[int]]]:
     """The page's filter on samples, and the subquery of its first ``limit`` timestamps.

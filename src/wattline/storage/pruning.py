@@ -76,7 +76,7 @@ def delete_before(  # noqa: PLR0913 - the tier, its reach, and the run's control
     for first in range(0, total, DEVICES_PER_CHUNK):
         devices = keys.device_ids[first : first + DEVICES_PER_CHUNK]
         same = [table.c.device_id.in_(devices), table.c.metric.in_(keys.metrics)]
-        removed += _delete_slice(engine, table, at, same, cutoff_ms, stop)
+        removed += _delete_slice(engine, table, at, same, cutoff_ms, stop=stop)
         if progress is not None:
             progress(RetentionProgress(tier, first + len(devices), total, removed))
         if stop is not None and stop.is_set():
@@ -90,6 +90,7 @@ def _delete_slice(  # noqa: PLR0913 - one slice of one tier
     at: Column[int],
     same: Sequence[ColumnElement[bool]],
     cutoff_ms: int,
+    *,
     stop: threading.Event | None,
 ) -> int:
     """The slice's rows before the cutoff, ``WINDOW_MS`` at a time from its oldest."""

@@ -383,7 +383,7 @@ class SqlStore:
         """
         s = schema.samples.c
         in_range, first_ts = raw_timestamps_query(
-            device_id, start_ms, end_ms, fields, limit, after_ms, descending=descending
+            device_id, start_ms, end_ms, fields, limit, after_ms=after_ms, descending=descending
         )
         page = first_ts.subquery()
         query = (

@@ -134,7 +134,10 @@ def test_register_device_is_idempotent(client: TestClient) -> None:
 
 
 def test_quarantine_reason_filter_is_validated(client: TestClient) -> None:
-    assert client.get("/api/v1/quarantine", headers=AUTH).json() == {"items": [], "next_cursor": None}
+    assert client.get("/api/v1/quarantine", headers=AUTH).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     bad = client.get("/api/v1/quarantine", params={"reason": "nonsense"}, headers=AUTH)
     assert bad.status_code == 422
 

@@ -213,7 +213,7 @@ def _commit_points(store: SqlStore, device: str, times_ms: list[int]) -> None:
     window=st.tuples(st.integers(0, 5_000), st.integers(0, 5_001)),
     fields=st.sampled_from([None, "power_w", "voltage_v"]),
 )
-def test_raw_pages_return_every_point_exactly_once(  # noqa: PLR0913 - hypothesis' draws
+def test_raw_pages_return_every_point_exactly_once(  # noqa: PLR0917 - hypothesis' draws
     store: SqlStore,
     times: set[int],
     limit: int,
@@ -271,7 +271,7 @@ LISTS = [
         ("/api/v1/devices", encode("devices", 5), "holds no valid key for the 'devices' list"),
         ("/api/v1/devices", "A" * 600, "a cursor is at most 512"),
         ("/api/v1/quarantine", encode("quarantine", "5"), "holds no valid quarantine id"),
-        ("/api/v1/quarantine", encode("quarantine", True), "holds no valid quarantine id"),
+        ("/api/v1/quarantine", encode("quarantine", True), "holds no valid quarantine id"),  # noqa: FBT003
         ("/api/v1/quarantine", encode("quarantine", 2**70), "holds no valid quarantine id"),
         ("/api/v1/devices/c1/gaps", encode("gaps", 1), "holds no valid (boot, first_seq)"),
         ("/api/v1/devices/c1/telemetry", encode("raw-desc", T0), "belongs to a 'raw-desc' list"),

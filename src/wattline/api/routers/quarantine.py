@@ -43,7 +43,7 @@ def list_quarantine(
                 payload_preview=r.payload[:256].decode("utf-8", errors="replace"),
             )
             for r in records
-        ]
+        ],
     )
 
 
