@@ -92,10 +92,12 @@ def register(store: SqlStore, devices: int) -> float:
 def commit_readings(store: SqlStore, devices: int, days_ago: Sequence[int]) -> None:
     now_ms = time.time_ns() // 1_000_000
     readings = [
-        Reading(device_name(i), now_ms - d * DAY_MS + i, {"power_w": float(i), "energy_wh": float(d)})
+        Reading(
+            device_name(i), now_ms - d * DAY_MS + i, {"power_w": float(i), "energy_wh": float(d)}
+        )
         for i in range(devices)
         for d in days_ago
-    ]  # fmt: skip
+    ]
     for first in range(0, len(readings), COMMIT_BATCH):
         batch = readings[first : first + COMMIT_BATCH]
         store.commit(CommitBatch(readings=batch, seen_ms={r.device_id: now_ms for r in batch}))
@@ -140,7 +142,7 @@ def time_get(client: httpx.Client, params: dict[str, Any], reps: int) -> list[fl
         response = client.get("/api/v1/devices", params=params, headers=AUTH)
         elapsed = time.perf_counter() - started
         response.raise_for_status()
-        if rep >= 2:  # noqa: PLR2004 - the warm-up above
+        if rep >= 2:  # after the warm-up above
             timings.append(elapsed)
     return timings
 
@@ -187,7 +189,8 @@ def bench(name: str, store: SqlStore, env: dict[str, str], args: argparse.Namesp
     print(f"   registered in {register_s:.2f} s, readings in {load_s:.1f} s", file=sys.stderr)
     with served(store) as client:
         first = time_get(client, {}, args.reps)
-        deep = time_get(client, {"cursor": encode("devices", device_name(args.devices // 2))}, args.reps)
+        half = {"cursor": encode("devices", device_name(args.devices // 2))}
+        deep = time_get(client, half, args.reps)
         biggest = time_get(client, {"limit": 1000}, args.reps)
         body = client.get("/api/v1/devices", headers=AUTH).content
     retention: list[float] = []
@@ -205,22 +208,21 @@ def bench(name: str, store: SqlStore, env: dict[str, str], args: argparse.Namesp
         seconds, done = time_stop(store)
         stops.append(seconds)
         print(f"   stop after {done} devices: {seconds:.3f} s", file=sys.stderr, flush=True)
-    ms = 1000
+    retention_note = "target < 30 s; first run: " + summary.replace("\n", "; ").replace("|", "/")
     return [
-        f"| {name} | registration (bulk INSERT) | 1 | {register_s * ms:,.0f} ms | |",
-        f"| {name} | devices first page (100) | {len(first)} | {statistics.median(first) * ms:.1f} ms"
-        f" | {len(body):,} B, target < 100 ms |",
-        f"| {name} | devices deep page (cursor at half) | {len(deep)} |"
-        f" {statistics.median(deep) * ms:.1f} ms | |",
-        f"| {name} | devices max page (1,000) | {len(biggest)} |"
-        f" {statistics.median(biggest) * ms:.1f} ms | |",
-        f"| {name} | `wattline retention run` | {len(retention)} |"
-        f" {statistics.median(retention):.2f} s | target < 30 s; first run: "
-        + summary.replace("\n", "; ").replace("|", "/")
-        + " |",
-        f"| {name} | retention scheduler stop mid-run | {len(stops)} |"
-        f" {statistics.median(stops) * ms:.0f} ms | target < 5 s |",
-    ]  # fmt: skip
+        row(name, "registration (bulk INSERT)", [register_s], "ms", ""),
+        row(name, "devices first page (100)", first, "ms", f"{len(body):,} B, target < 100 ms"),
+        row(name, "devices deep page (cursor at half)", deep, "ms", ""),
+        row(name, "devices max page (1,000)", biggest, "ms", ""),
+        row(name, "`wattline retention run`", retention, "s", retention_note),
+        row(name, "retention scheduler stop mid-run", stops, "ms", "target < 5 s"),
+    ]
+
+
+def row(backend: str, what: str, seconds: list[float], unit: str, notes: str) -> str:
+    median = statistics.median(seconds)
+    shown = f"{median:.2f} s" if unit == "s" else f"{median * 1000:,.1f} ms"
+    return f"| {backend} | {what} | {len(seconds)} | {shown} | {notes} |"
 
 
 def env_for(**settings: str) -> dict[str, str]:

@@ -23,7 +23,8 @@ Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc"]
 
 
 def encode(kind: Kind, *key: str | int) -> str:
-    text = json.dumps([kind, *key], separators=(",", ":"))
+    # UTF-8, not \u escapes: a 64-character key stays far under MAX_CURSOR_CHARS.
+    text = json.dumps([kind, *key], separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
