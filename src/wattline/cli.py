@@ -20,7 +20,7 @@ from wattline.ingest.cli import app as quarantine_app
 from wattline.ingest.mqtt_source import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime import Announcement, ServiceFailedError, StartupError, run_collect, run_up
-from wattline.simulator import FleetPublisher, build_fleet
+from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet
 from wattline.storage.cli import app as retention_app
 
 app = typer.Typer(
@@ -66,6 +66,8 @@ def _announce(info: Announcement) -> None:
     ]
     if info.simulated_devices:
         lines.append(f"  simulator    {info.simulated_devices} demo devices publishing")
+    lines.extend(f"  note         {note}" for note in info.port_notes)
+    lines.append(f"  URLs for scripts in {info.urls_file} and mqtt-url beside it")
     lines.append(
         f"  try: curl -H 'Authorization: Bearer {info.admin_token}' {info.api_url}/api/v1/devices"
     )
@@ -210,6 +212,13 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
     rounds: Annotated[
         int | None, typer.Option("--rounds", help="stop after this many readings per device")
     ] = None,
+    id_prefix: Annotated[
+        str,
+        typer.Option(
+            "--id-prefix",
+            help="put before every device id; the default keeps clear of the demo fleet's ids",
+        ),
+    ] = SIMULATE_ID_PREFIX,
 ) -> None:
     """Run the simulated device fleet alone against a broker."""
     configure_logging("INFO")
@@ -220,7 +229,7 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
     publisher = FleetPublisher(
         endpoint.host,
         endpoint.port,
-        build_fleet(devices, seed),
+        build_fleet(devices, seed, id_prefix=id_prefix),
         interval_s=interval_s,
         topic_prefix=topic_prefix,
     )

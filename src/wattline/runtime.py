@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import gc
 import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from wattline.ingest.sources import open_source
 from wattline.live.window import WindowStore
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
+from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.protocols.adapters import build_adapters
 from wattline.protocols.canonical import Limits
 from wattline.simulator import FleetPublisher, build_fleet
@@ -54,6 +53,10 @@ Broker = EmbeddedBroker | MosquittoBroker
 log = logging.getLogger("wattline")
 
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+# Written at every start: the URLs this run listens on, which in demo mode
+# need not be the default ports (ports.py).
+API_URL_FILE = "api-url"
+MQTT_URL_FILE = "mqtt-url"
 
 
 class StartupError(Exception):
@@ -75,20 +78,46 @@ class Announcement:
     admin_token: str
     token_source: str
     simulated_devices: int
+    urls_file: Path  # the API URL for scripts; the broker's beside it
+    port_notes: tuple[str, ...] = ()  # a default port that was taken, and what replaced it
 
 
-def check_port_free(host: str, port: int, flag: str, env: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(
-                    f"port {port} on {host} is already in use; choose another with {flag} "
-                    f"(or {env})"
-                ) from None
-            raise StartupError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+def choose_ports(settings: Settings) -> tuple[Settings, tuple[str, ...]]:
+    """The ports to listen on, and a note for each port moved off a taken default.
+
+    In demo mode a port nobody chose (no flag, no variable) moves to a free one;
+    a chosen port, or any port outside demo mode, must be free as configured.
+    """
+    wanted = [("http_port", HTTP_PORT)]
+    if settings.embedded_broker:
+        wanted.append(("mqtt_port", MQTT_PORT))
+    updates: dict[str, int] = {}
+    notes: list[str] = []
+    try:
+        for field, setting in wanted:
+            port: int = getattr(settings, field)
+            if not settings.demo or field in settings.model_fields_set:
+                require_free(settings.host, port, setting)
+                continue
+            updates[field] = free_port_from(settings.host, port)
+            if updates[field] != port:
+                notes.append(
+                    f"port {port} was taken, so {updates[field]} instead "
+                    f"(choose with {setting.flag} or {setting.env})"
+                )
+    except PortTakenError as exc:
+        raise StartupError(str(exc)) from None
+    return settings.model_copy(update=updates), tuple(notes)
+
+
+def write_urls(settings: Settings) -> None:
+    """The API and broker URLs into the data dir, for scripts: curl $(cat wattline-data/api-url)."""
+    (settings.data_dir / API_URL_FILE).write_text(api_url(settings) + "\n")
+    (settings.data_dir / MQTT_URL_FILE).write_text(settings.effective_mqtt_url + "\n")
+
+
+def api_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.http_port}"
 
 
 def load_admin_token(settings: Settings) -> tuple[str, str]:
@@ -224,10 +253,9 @@ def _stop_event() -> asyncio.Event:
 
 
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
-    check_port_free(settings.host, settings.http_port, "--http-port", "WATTLINE_HTTP_PORT")
-    if settings.embedded_broker:
-        check_port_free(settings.host, settings.mqtt_port, "--mqtt-port", "WATTLINE_MQTT_PORT")
+    settings, port_notes = choose_ports(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write_urls(settings)
     token, token_source = load_admin_token(settings)
     stop = _stop_event()
 
@@ -275,8 +303,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     api_task = asyncio.create_task(server.serve())
     try:
         await asyncio.to_thread(collector.wait_connected, 10.0)
+        if collector.failed.is_set():
+            raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
         async with _simulator(settings):
-            announce(_announcement(settings, token, token_source, broker))
+            announce(_announcement(settings, token, token_source, broker, port_notes))
             await _wait_for_stop(stop, collector, api_task)
             log.info("stopping")
     finally:
@@ -366,11 +396,12 @@ def _announcement(
     token: str,
     token_source: str,
     broker: Broker | None,
+    port_notes: tuple[str, ...] = (),
 ) -> Announcement:
-    api_url = f"http://{settings.host}:{settings.http_port}"
+    url = api_url(settings)
     return Announcement(
-        api_url=api_url,
-        docs_url=f"{api_url}/docs",
+        api_url=url,
+        docs_url=f"{url}/docs",
         mqtt_url=settings.effective_mqtt_url,
         broker=_broker_name(broker),
         database=describe_store(settings),
@@ -378,6 +409,8 @@ def _announcement(
         admin_token=token,
         token_source=token_source,
         simulated_devices=settings.sim_devices if settings.demo else 0,
+        urls_file=settings.data_dir / API_URL_FILE,
+        port_notes=port_notes,
     )
 
 

@@ -241,6 +241,7 @@ def test_a_taken_port_gives_a_one_line_error(tmp_path: Path, flag: str, env: str
     assert f"port {port}" in lines[0]
     assert flag in lines[0]
     assert env in lines[0]
+    assert f"make run {env}=" in lines[0]
 
 
 def test_token_is_generated_into_the_data_dir(tmp_path: Path) -> None:

@@ -111,7 +111,9 @@ def _commit(
     progress: Progress | None,
 ) -> None:
     received_ms = time.time_ns() // 1_000_000
-    plan = committer.plan([to_message(r, topic_prefix, received_ms) for r in batch])
+    # Historical: importing a device's past must not make it look alive now.
+    messages = [to_message(r, topic_prefix, received_ms) for r in batch]
+    plan = committer.plan(messages, historical=True)
     result = committer.commit(plan)
     rows = sum(r.rows for r in batch)
     summary.rows += rows

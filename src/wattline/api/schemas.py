@@ -166,6 +166,14 @@ class SequenceOut(BaseModel):
     next_seq: int | None = Field(description="the sequence number expected next")
     resets: int = Field(description="counter restarts detected without a hello")
     duplicates: int = Field(description="readings dropped as already seen by (device, seq)")
+    duplicate_samples: int = Field(
+        0,
+        description="samples dropped because the same value was already stored for that "
+        "metric and time (readings without seq, redeliveries from an earlier boot)",
+    )
+    corrected_samples: int = Field(
+        0, description="stored samples whose value a later arrival for the same time replaced"
+    )
     missing: int = Field(description="sequence numbers in open gaps (all pages)")
     gaps: list[GapOut] = Field(description="open gaps, oldest first, a page at a time")
     next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)

@@ -15,14 +15,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TypeVar
 
 from wattline.ingest.committer import BatchPlan, Committer
 from wattline.ingest.mqtt_source import Delivery, MessageSource
-from wattline.model.messages import InboundMessage
+from wattline.ingest.poison import describe_store_error, isolate
+from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import StoreUnavailableError
 
@@ -81,7 +81,20 @@ def gather_batch(items: queue.Queue[T], policy: BatchPolicy, first_wait_s: float
 @dataclass(slots=True)
 class _Planned:
     plan: BatchPlan
+    messages: list[InboundMessage]
     deliveries: list[Delivery]
+
+
+class StoreFaultError(Exception):
+    """The store refuses whatever it is given: a fault of ours, not of a message."""
+
+
+class _StoppedError(Exception):
+    """The collector was told to stop while a store outage held a batch back."""
+
+
+# How many of a failed batch's topics a crash report names.
+_TOPICS_IN_CRASH_REPORT = 5
 
 
 class Collector:
@@ -112,6 +125,8 @@ class Collector:
         )
         self._last_commit_ms: int | None = None
         self._store_healthy = True
+        # What each stage is working on, so that a crash report names the topics.
+        self._in_hand: dict[str, Sequence[InboundMessage]] = {}
 
     @property
     def committer(self) -> Committer:
@@ -149,10 +164,20 @@ class Collector:
         try:
             stage()
         except Exception:
-            # Whatever it was, retrying blindly could loop forever; stop instead so the
-            # process exits and a supervisor restarts it. Nothing is lost: messages not
+            # Not a message's content (those are quarantined) but a fault of ours:
+            # retrying blindly could loop forever; stop instead so the process
+            # exits and a supervisor restarts it. Nothing is lost: messages not
             # yet committed were never acknowledged and the broker redelivers them.
-            log.exception("collector stopped by an unexpected error")
+            batch = self._in_hand.get(threading.current_thread().name, ())
+            topics = sorted({m.topic for m in batch})
+            log.exception(
+                "collector stopped by an unexpected error in %s with %d messages in hand "
+                "(topics %s%s)",
+                threading.current_thread().name,
+                len(batch),
+                ", ".join(topics[:_TOPICS_IN_CRASH_REPORT]) or "none",
+                ", ..." if len(topics) > _TOPICS_IN_CRASH_REPORT else "",
+            )
             self.failed.set()
         finally:
             self._halted.set()
@@ -176,6 +201,7 @@ class Collector:
     def _prepare(self, batch: list[Item]) -> _Planned | None:
         """Plan and archive a batch, retrying through outages; None if stopped meanwhile."""
         messages = [message for message, _ in batch]
+        self._in_hand[threading.current_thread().name] = messages
         plan: BatchPlan | None = None
 
         def prepare() -> None:
@@ -189,7 +215,7 @@ class Collector:
         if not self._until_done(prepare, len(batch)):
             return None
         assert plan is not None
-        return _Planned(plan, [delivery for _, delivery in batch])
+        return _Planned(plan, messages, [delivery for _, delivery in batch])
 
     def _hand_over(self, planned: _Planned | None) -> bool:
         """Queue a batch (or the end) for the committer; False if it has halted."""
@@ -206,13 +232,83 @@ class Collector:
 
     def _commit_all(self) -> None:
         while (planned := self._planned.get()) is not None:
+            self._in_hand[threading.current_thread().name] = planned.messages
             started = time.perf_counter()
-            commit = partial(self._committer.commit, planned.plan)
-            if not self._until_done(commit, len(planned.deliveries)):
+            try:
+                self._commit_isolating(planned)
+            except _StoppedError:
                 return
             self._metrics.commit_seconds.observe(time.perf_counter() - started)
             self._last_commit_ms = time.time_ns() // 1_000_000
             self._source.ack(planned.deliveries)
+
+    def _commit_isolating(self, planned: _Planned) -> None:
+        """Commit a batch; if the store refuses its content, quarantine the culprits alone."""
+        error = self._attempt(planned.plan, len(planned.messages))
+        if error is None:
+            return
+        log.warning(
+            "a batch of %d messages was refused by the store (%s); isolating the culprits",
+            len(planned.messages),
+            describe_store_error(error),
+        )
+        culprits = isolate(planned.messages, self._commit_part, error)
+        if len(culprits) == len(planned.messages) > 1:
+            # Every message refused on its own: the fault is the store's (a schema
+            # or partition problem), not in the messages. Quarantining them all
+            # would hide it; stop loudly instead, acknowledging nothing.
+            raise StoreFaultError(
+                f"the store refused each of {len(culprits)} messages on its own "
+                f"({describe_store_error(culprits[0][1])})"
+            )
+        for message, refusal in culprits:
+            self._reject(message, refusal)
+        log.warning("%d message(s) quarantined as store_rejected", len(culprits))
+
+    def _commit_part(self, messages: Sequence[InboundMessage]) -> Exception | None:
+        plan = self._retrying(lambda: self._committer.plan(messages), len(messages))
+        # The planner archived the whole batch already.
+        plan.archived = True
+        return self._attempt(plan, len(messages))
+
+    def _reject(self, message: InboundMessage, error: Exception) -> None:
+        detail = describe_store_error(error)
+        log.warning("quarantined a message on %s: %s", message.topic[:200], detail)
+        plan = self._committer.plan_rejection(
+            message, Rejection(RejectReason.STORE_REJECTED, detail)
+        )
+        plan.archived = True
+        refused = self._attempt(plan, 1)
+        if refused is not None:
+            # Even a quarantine row was refused: the fault is the store's, not the
+            # message's. Stop loudly, acknowledging nothing, rather than drop it.
+            raise StoreFaultError(
+                f"the store refused a quarantine row too ({describe_store_error(refused)}); "
+                "the fault is not in the messages"
+            ) from refused
+
+    def _attempt(self, plan: BatchPlan, size: int) -> Exception | None:
+        """Commit through outages; the content error that refused the plan, else None."""
+        refused: Exception | None = None
+
+        def commit() -> None:
+            nonlocal refused
+            try:
+                self._committer.commit(plan)
+            except (StoreUnavailableError, OSError):
+                raise
+            except Exception as exc:
+                refused = exc
+
+        self._retrying(commit, size)
+        return refused
+
+    def _retrying(self, action: Callable[[], T], size: int) -> T:
+        """``action()``, retried through store outages; _StoppedError if told to stop."""
+        result: list[T] = []
+        if not self._until_done(lambda: result.append(action()), size):
+            raise _StoppedError
+        return result[0]
 
     def _until_done(self, action: Callable[[], object], size: int) -> bool:
         """Retry an action through store outages; unacknowledged data must not be dropped.

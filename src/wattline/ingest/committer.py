@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from wattline.archive.base import ArchiveRecord, RawArchive
 from wattline.ingest.interpret import InterpretConfig, interpret
 from wattline.model.messages import (
+    DOWNLINK,
     Hello,
     InboundMessage,
     Interpreted,
@@ -47,6 +48,8 @@ class BatchPlan:
     archived: bool = False
     # quarantine entries this batch stores after all (a replay)
     resolved_quarantine: list[int] = field(default_factory=list)
+    # an import of past readings (CommitBatch.historical)
+    historical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +84,8 @@ class Committer:
         # The collector archives one batch while committing the one before.
         self._archive_lock = threading.Lock()
 
-    def plan(self, messages: Sequence[InboundMessage]) -> BatchPlan:
-        plan = BatchPlan()
+    def plan(self, messages: Sequence[InboundMessage], *, historical: bool = False) -> BatchPlan:
+        plan = BatchPlan(historical=historical)
         for message, outcome in zip(messages, self._classify(messages), strict=True):
             if isinstance(outcome, Rejection):
                 _add_rejection(plan, message, outcome)
@@ -174,6 +177,7 @@ class Committer:
                 register=plan.register,
                 arrival_order=plan.arrival,
                 resolved_quarantine=plan.resolved_quarantine,
+                historical=plan.historical,
             )
         )
         self._known.update(plan.register)
@@ -228,6 +232,18 @@ def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejectio
 
 
 def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
+    if outcome.kind == DOWNLINK:
+        # Our own command to the device: archived, but it says nothing about the device.
+        plan.archive.append(
+            ArchiveRecord(
+                received_ms=message.received_ms,
+                topic=message.topic,
+                payload=message.payload,
+                outcome="accepted",
+                category=DOWNLINK,
+            )
+        )
+        return
     plan.readings.extend(outcome.readings)
     plan.arrival.extend(outcome.readings)
     if outcome.hello is not None:

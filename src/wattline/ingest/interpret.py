@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from wattline.model.messages import InboundMessage, Interpreted, Rejection, RejectReason
@@ -9,6 +10,8 @@ from wattline.protocols.adapters import Adapter, Payload
 from wattline.protocols.adapters.canonical import CanonicalAdapter
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.validation import Limits
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
 # A rejection detail lists the topics Wattline expects; bounded, as every detail is.
@@ -47,8 +50,15 @@ def interpret(message: InboundMessage, config: InterpretConfig) -> Interpreted |
         return exc.as_rejection()
     except RecursionError:
         return Rejection(RejectReason.UNDECODABLE, "payload is nested too deeply")
-    expected = ", ".join(f for adapter in config.adapters for f in adapter.subscriptions())
+    except Exception as exc:
+        # A bug in an adapter must not stop ingest: the message is kept for a replay.
+        log.exception("adapter failed on a message on %s", message.topic[:200])
+        return Rejection(
+            RejectReason.ADAPTER_FAILED,
+            f"the protocol adapter failed: {type(exc).__name__}: {str(exc)[:200]}",
+        )
+    expected = ", ".join(f for adapter in config.adapters for f in adapter.topic_patterns())
     return Rejection(
-        RejectReason.BAD_TOPIC,
+        RejectReason.UNKNOWN_TOPIC,
         f"topic {message.topic[:120]!r} is none of {expected[:_MAX_TOPIC_LIST_CHARS]}",
     )

@@ -110,12 +110,23 @@ class RejectReason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     BAD_SEQ = "bad_seq"
     UNKNOWN_DEVICE = "unknown_device"
+    # on a subscribed topic that no protocol adapter claims
+    UNKNOWN_TOPIC = "unknown_topic"
+    # an adapter raised something other than a protocol error: a bug of ours,
+    # kept with the message so that it can be replayed once fixed
+    ADAPTER_FAILED = "adapter_failed"
+    # valid by every rule, yet the database refused it (found by splitting its batch)
+    STORE_REJECTED = "store_rejected"
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
     reason: RejectReason
     detail: str
+
+
+# The kind of an Interpreted message that the platform itself sent to a device.
+DOWNLINK = "downlink"
 
 
 @dataclass(frozen=True, slots=True)

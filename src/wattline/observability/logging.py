@@ -10,8 +10,13 @@ import structlog
 
 def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> None:
     use_json = not sys.stderr.isatty() if json_logs is None else json_logs
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    # The JSON renderer prints exc_info as it finds it (a tuple whose repr is
+    # "<traceback object at 0x...>"); format_exc_info turns it into the stack first.
+    # The console renderer formats exceptions itself.
+    renderers: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if use_json
+        else [structlog.dev.ConsoleRenderer()]
     )
     shared: list[structlog.typing.Processor] = [
         structlog.stdlib.add_log_level,
@@ -25,7 +30,10 @@ def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> 
     )
     handler = logging.StreamHandler()
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer)
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -35,6 +35,7 @@ from wattline.protocols.validation import (
 )
 
 __all__ = [  # Limits is re-exported: callers have always imported it from here
+    "DOWNLINKS",
     "KINDS",
     "Limits",
     "match_topic",
@@ -56,6 +57,10 @@ KINDS: dict[tuple[str, ...], str] = {
     ("command", "ack"): "command_ack",
     ("ota", "status"): "ota_status",
 }
+# Platform -> device topics under the same prefix. The collector subscribes to
+# the whole prefix (to quarantine what no rule claims), so it also hears these:
+# they are recorded in the raw archive and otherwise left alone.
+DOWNLINKS: frozenset[tuple[str, ...]] = frozenset({("command",)})
 # Free text a device sends back (ack details, OTA errors) is kept, but bounded.
 MAX_DETAIL_CHARS = 256
 _Choice = TypeVar("_Choice", CommandResult, OtaState)

@@ -20,7 +20,9 @@ METRIC_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 # Beyond this magnitude a float64 no longer represents a physical energy
 # reading faithfully; such values are almost always corrupt.
 MAX_ABS_VALUE = 1e15
-MAX_SEQ = 2**63 - 1
+# Sequence state stores the next expected number, seq + 1, in a signed 64-bit
+# column (SQLite INTEGER, PostgreSQL BIGINT); 2^63-1 itself would overflow it.
+MAX_SEQ = 2**63 - 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def parse_seq(raw: Any, where: str = "") -> int | None:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_SEQ:
         raise ProtocolError(
             RejectReason.BAD_SEQ,
-            f"{where}seq must be an integer in 0..2^63-1, not {preview(raw, quoted=True)}",
+            f"{where}seq must be an integer in 0..2^63-2, not {preview(raw, quoted=True)}",
         )
     return raw
 

@@ -94,10 +94,24 @@ _FLEET_CYCLE: tuple[_DeviceKind, ...] = (
 )
 
 
+# `wattline simulate`'s default id prefix: a fleet run beside `wattline up --demo`
+# must not publish as the demo's devices, whose sequence tracking would then see
+# a reboot and a gap on every round.
+SIMULATE_ID_PREFIX = "sim-"
+
+
 def build_fleet(
-    count: int, seed: int, latitude_deg: float = 51.5, longitude_deg: float = -0.1
+    count: int,
+    seed: int,
+    latitude_deg: float = 51.5,
+    longitude_deg: float = -0.1,
+    *,
+    id_prefix: str = "",
 ) -> list[SimulatedDevice]:
-    """Devices `dc-meter-1`, `dc-meter-2`, `ac-meter-1`, `plug-1`, `inverter-1`, `sensor-1`, ..."""
+    """Devices `dc-meter-1`, `dc-meter-2`, `ac-meter-1`, `plug-1`, `inverter-1`, `sensor-1`, ...
+
+    each id preceded by id_prefix (the demo fleet has none).
+    """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     site = _Site(latitude_deg, longitude_deg)
@@ -106,7 +120,7 @@ def build_fleet(
     for index in range(count):
         kind = _FLEET_CYCLE[index % len(_FLEET_CYCLE)]
         numbers[kind.id_stem] = numbers.get(kind.id_stem, 0) + 1
-        device_id = f"{kind.id_stem}-{numbers[kind.id_stem]}"
+        device_id = f"{id_prefix}{kind.id_stem}-{numbers[kind.id_stem]}"
         # Seeding per device id keeps each device's readings stable when the fleet grows.
         rng = random.Random(f"{seed}/{device_id}")  # noqa: S311 - simulation, not crypto
         fleet.append(
@@ -199,10 +213,15 @@ class FleetPublisher:
         finally:
             if session is not None:
                 # Retained, so dashboards subscribing later still see the fleet left cleanly.
+                # Sent while still connected and drained before the goodbye.
                 self._publish_status(session, "offline")
                 session.drain()
-            client.disconnect()
+            # Network thread first, then DISCONNECT from this thread: paho's thread,
+            # when it sends DISCONNECT itself, polls the closed socket once more and
+            # logs "Client is not connected" at ERROR on every orderly stop. The cost:
+            # loop_stop waits out paho's 1 s select timeout.
             client.loop_stop()
+            client.disconnect()
 
     def _connect(self, client: mqtt.Client, stop: threading.Event) -> bool:
         attempt = 0

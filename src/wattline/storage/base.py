@@ -58,6 +58,9 @@ class CommitBatch:
     arrival_order: Sequence[Reading | Hello] | None = None
     # quarantine ids stored by this batch after all (a replay): removed from quarantine
     resolved_quarantine: Sequence[int] = ()
+    # past readings brought in by `wattline import`, not heard from the device now:
+    # last_seen moves only to the newest reading's own time
+    historical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,16 @@ class CommitResult:
     @property
     def samples_duplicate(self) -> int:
         return self.samples_offered - self.samples_inserted - self.samples_corrected
+
+
+@dataclass(frozen=True, slots=True)
+class DedupCounts:
+    """What deduplication by (device, metric, ts) did to one device's samples."""
+
+    # dropped: the same value was already stored for that metric and time
+    duplicate_samples: int
+    # replaced: a later arrival carried another value for a stored metric and time
+    corrected_samples: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +183,8 @@ class TelemetryStore(Protocol):
     ) -> list[QuarantineRecord]: ...
 
     def sequence_state(self, device_id: str) -> SeqState | None: ...
+
+    def dedup_counts(self, device_id: str) -> DedupCounts | None: ...
 
     def remove_before(
         self,

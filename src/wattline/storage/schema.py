@@ -31,6 +31,11 @@ devices = Table(
     Column("state_ms", BigInteger),
     # JSON list of strings, for fleet queries by tag
     Column("tags", Text, nullable=False, server_default="[]"),
+    # samples dropped because the same (metric, ts) was already stored with the
+    # same value, and stored ones whose value a later arrival replaced: what
+    # dedup by (device, seq) in seq_state.duplicates does not see
+    Column("duplicate_samples", BigInteger, nullable=False, server_default="0"),
+    Column("corrected_samples", BigInteger, nullable=False, server_default="0"),
 )
 
 # One row per (device, metric, timestamp): the idempotency key that makes a

@@ -10,7 +10,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,6 +37,7 @@ from wattline.storage.base import (
     Bucket,
     CommitBatch,
     CommitResult,
+    DedupCounts,
     MetricStats,
     QuarantineRecord,
     RawPoint,
@@ -137,7 +139,8 @@ class SqlStore:
                     self._upsert_latest.execute(conn, _latest_rows(readings))
                 self._apply_hellos(conn, batch)
                 self._apply_statuses(conn, batch)
-                self._touch_last_seen(conn, batch.seen_ms)
+                seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
+                self._touch_last_seen(conn, seen)
                 if batch.resolved_quarantine:
                     conn.execute(
                         delete(schema.quarantine).where(
@@ -189,7 +192,7 @@ class SqlStore:
         """
         if not rows:
             return 0, 0
-        unique, corrected = _newest_per_key(rows)
+        unique, batch_corrections = _newest_per_key(rows)
         # RETURNING names exactly the rows this statement inserted, so only they
         # feed the rollups; a duplicate or a concurrent collector's row does not.
         returned = insert_new_returning(
@@ -199,10 +202,10 @@ class SqlStore:
             list(unique.values()),
             returning=("device_id", "metric", "ts_ms"),
         )
-        if len(returned) == len(unique):
+        if len(returned) == len(rows):
             # The common case, nothing seen before: skip sorting rows into fresh and stale.
             self._rollups.fold_in(conn, unique.values())
-            return len(returned), corrected
+            return len(returned), 0
         inserted = set(returned)
         fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
@@ -210,7 +213,9 @@ class SqlStore:
         self._rollups.fold_in(conn, fresh)
         if changed:
             self._rollups.recompute(conn, changed)
-        return len(inserted), corrected + len(changed)
+        corrected = [*batch_corrections, *changed]
+        _count_per_device(conn, rows, inserted, corrected)
+        return len(inserted), len(corrected)
 
     def _apply_corrections(self, conn: Connection, rows: list[SampleRow]) -> list[SampleKey]:
         """Newest arrival wins for a (device, metric, ts) whose value changed.
@@ -520,6 +525,13 @@ class SqlStore:
         with self._read() as conn:
             return read_state(conn, device_id)
 
+    def dedup_counts(self, device_id: str) -> DedupCounts | None:
+        d = schema.devices.c
+        query = select(d.duplicate_samples, d.corrected_samples).where(d.device_id == device_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else DedupCounts(row[0], row[1])
+
     # -- retention ----------------------------------------------------------
 
     def remove_before(
@@ -582,24 +594,66 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
     ]
 
 
-def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], int]:
-    """One row per (device, metric, ts), the last arrival winning; and how many values changed.
+def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], list[SampleKey]]:
+    """One row per (device, metric, ts), the last arrival winning; and the keys whose value
+    changed.
 
     A key repeated with a new value inside one batch is a correction, counted
     as one, as it would be had the two arrived in separate batches.
     """
     unique = {row[:3]: row for row in rows}
     if len(unique) == len(rows):
-        return unique, 0  # no key twice in the batch
+        return unique, []  # no key twice in the batch
     unique = {}
-    changed = 0
+    changed: list[SampleKey] = []
     for row in rows:
         key = row[:3]
         previous = unique.get(key)
         if previous is not None and previous[3] != row[3]:
-            changed += 1
+            changed.append(key)
         unique[key] = row
     return unique, changed
+
+
+_ADD_DEDUP_COUNTS = (
+    update(schema.devices)
+    .where(schema.devices.c.device_id == bindparam("b_device_id"))
+    .values(
+        duplicate_samples=schema.devices.c.duplicate_samples + bindparam("b_duplicates"),
+        corrected_samples=schema.devices.c.corrected_samples + bindparam("b_corrected"),
+    )
+)
+
+
+def _count_per_device(
+    conn: Connection,
+    offered: Sequence[SampleRow],
+    inserted: Collection[SampleKey],
+    corrected: Sequence[SampleKey],
+) -> None:
+    """Add each device's dropped and corrected samples to its counters.
+
+    Runs only when a batch held something already stored, so the common batch
+    pays nothing for it.
+    """
+    per_device = Counter(row[0] for row in offered)
+    per_device.subtract(key[0] for key in inserted)
+    fixed = Counter(key[0] for key in corrected)
+    per_device.subtract(fixed)
+    rows = [
+        {"b_device_id": device, "b_duplicates": duplicates, "b_corrected": fixed[device]}
+        for device, duplicates in per_device.items()
+        if duplicates or fixed[device]
+    ]
+    if rows:
+        conn.execute(_ADD_DEDUP_COUNTS, rows)
+
+
+def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
+    newest: dict[str, int] = {}
+    for r in readings:
+        newest[r.device_id] = max(newest.get(r.device_id, r.ts_ms), r.ts_ms)
+    return newest
 
 
 def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:

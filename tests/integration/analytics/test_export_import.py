@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.analytics.conftest import AUTH, load, make_committer, samples
+from tests.integration.analytics.conftest import AUTH, app_client, load, make_committer, samples
 from tests.integration.archive.conftest import S3Server
 from typer.testing import CliRunner
 
@@ -131,7 +131,7 @@ def test_import_rejects_like_live_data_and_quarantines(target: SqlStore, tmp_pat
         "bad_value": 2,
         "bad_timestamp": 1,
         "future_timestamp": 1,
-        "bad_topic": 1,
+        "unknown_topic": 1,
         "bad_metric_name": 1,
     }
     assert sorted(q.reason for q in target.quarantine(100)) == sorted(summary.rejected.elements())
@@ -245,3 +245,20 @@ def test_cli_import_reports_rejections_by_reason(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "neither an ISO 8601 timestamp" in bad.output
+
+
+def test_an_imported_device_does_not_look_alive(store: SqlStore, tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "device_id,timestamp,power_w\n"
+        "old-1,2025-11-25T08:00:00Z,5\n"
+        "old-1,2025-11-25T09:00:00Z,6\n"
+        "old-1,2025-11-25T07:00:00Z,4\n"
+    )
+    committer = make_committer(store, tmp_path / "archive", auto_register=True)
+    assert import_readings(read_file(path), committer, "iot").samples_inserted == 3
+    with app_client(store) as client:
+        [device] = client.get("/api/v1/devices", headers=AUTH).json()["devices"]
+    assert device["last_seen"] == "2025-11-25T09:00:00.000Z"
+    assert device["status"] == "offline"
+    assert device["reported_state"] == "unknown"

@@ -196,3 +196,30 @@ def test_the_same_bad_message_again_is_one_entry_seen_twice(store: SqlStore) -> 
         T0 + 5000,
     )
     assert records["iot/y/telemetry"].occurrences == 1
+
+
+def test_a_historical_batch_moves_last_seen_only_to_its_newest_reading(store: SqlStore) -> None:
+    imported_at = T0 + 30 * 86_400_000
+    store.commit(
+        CommitBatch(
+            readings=[reading(T0, 1.0), reading(T0 + 60_000, 2.0), reading(T0 + 5, 3.0, "d2")],
+            seen_ms={"d1": imported_at, "d2": imported_at},
+            register=["d1", "d2"],
+            historical=True,
+        )
+    )
+    d1, d2 = store.get_device("d1"), store.get_device("d2")
+    assert d1 is not None
+    assert d2 is not None
+    assert (d1.last_seen_ms, d2.last_seen_ms) == (T0 + 60_000, T0 + 5)
+    assert d1.state is ConnectionState.UNKNOWN
+    # Seen live since: an import of older readings leaves last_seen where it is.
+    store.commit(CommitBatch(readings=[reading(T0 + 90_000, 4.0)], seen_ms={"d1": T0 + 90_500}))
+    store.commit(
+        CommitBatch(
+            readings=[reading(T0 + 70_000, 5.0)], seen_ms={"d1": imported_at}, historical=True
+        )
+    )
+    d1 = store.get_device("d1")
+    assert d1 is not None
+    assert d1.last_seen_ms == T0 + 90_500

@@ -9,17 +9,17 @@ stayed up, holding its MQTT session and storing nothing more.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry
+from tests.collector_fakes import FakeSource, SourceFactory
 
 from wattline.archive.base import ArchiveRecord
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, Delivery
+from wattline.ingest.mqtt_source import Delivery
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
@@ -58,25 +58,6 @@ class ListArchive:
         self.records += records
 
 
-class FakeSource:
-    """Hands the collector messages and records what it acknowledges."""
-
-    def __init__(self, deliver: DeliverFn) -> None:
-        self.deliver = deliver
-        self.connected = threading.Event()
-        self.acked: list[int] = []
-
-    def start(self) -> None:
-        self.connected.set()
-
-    def stop(self) -> None:
-        self.connected.clear()
-
-    def ack(self, deliveries: Sequence[Delivery]) -> int:
-        self.acked += [d.mid for d in deliveries]
-        return len(deliveries)
-
-
 def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
     committer = Committer(
         store,  # type: ignore[arg-type]
@@ -85,12 +66,7 @@ def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
         IngestMetrics(CollectorRegistry()),
         auto_register=True,
     )
-    sources: list[FakeSource] = []
-
-    def make_source(deliver: DeliverFn) -> FakeSource:
-        sources.append(FakeSource(deliver))
-        return sources[-1]
-
+    make_source = SourceFactory()
     collector = Collector(
         make_source,  # type: ignore[arg-type]
         committer,
@@ -98,7 +74,7 @@ def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
         BatchPolicy(retry_delay_s=0.01),
     )
     collector.start()
-    return collector, sources[0]
+    return collector, make_source.source
 
 
 def test_an_outage_during_the_registry_look_up_is_retried_not_fatal() -> None:

@@ -84,9 +84,10 @@ GOOD = {"seq": 1, "ts": NOW_MS, "metrics": {"power_w": 1.0}}
 @pytest.mark.parametrize(
     ("topic", "body", "reason"),
     [
-        ("iot/a/unknown", GOOD, RejectReason.BAD_TOPIC),
-        ("other/a/telemetry", GOOD, RejectReason.BAD_TOPIC),
-        ("iot/a/b/telemetry", GOOD, RejectReason.BAD_TOPIC),
+        ("iot/a/unknown", GOOD, RejectReason.UNKNOWN_TOPIC),
+        ("other/a/telemetry", GOOD, RejectReason.UNKNOWN_TOPIC),
+        ("iot/a/b/telemetry", GOOD, RejectReason.UNKNOWN_TOPIC),
+        ("iot/a/telemetry/extra", GOOD, RejectReason.UNKNOWN_TOPIC),
         ("iot/bad id/telemetry", GOOD, RejectReason.BAD_DEVICE_ID),
         ("iot/" + "x" * 65 + "/telemetry", GOOD, RejectReason.BAD_DEVICE_ID),
         ("iot/a/telemetry", [], RejectReason.BAD_SHAPE),

@@ -9,6 +9,7 @@ import pytest
 
 from wattline.ingest.interpret import InterpretConfig, interpret
 from wattline.model.messages import (
+    DOWNLINK,
     CommandAck,
     CommandResult,
     InboundMessage,
@@ -18,7 +19,9 @@ from wattline.model.messages import (
     Rejection,
     RejectReason,
 )
-from wattline.protocols.adapters import ADAPTERS
+from wattline.protocols.adapters import ADAPTERS, Payload
+from wattline.protocols.adapters.canonical import CanonicalAdapter
+from wattline.protocols.validation import Limits
 
 NOW_MS = 1_764_057_600_000
 CONFIG = InterpretConfig()
@@ -28,8 +31,8 @@ def outcome(topic: str, body: Any) -> Interpreted | Rejection:
     return interpret(InboundMessage(topic, json.dumps(body).encode(), NOW_MS), CONFIG)
 
 
-def test_canonical_subscriptions_include_the_reports() -> None:
-    assert ADAPTERS["canonical"].subscriptions() == [
+def test_canonical_topics_include_the_reports() -> None:
+    assert ADAPTERS["canonical"].topic_patterns() == [
         "iot/+/telemetry",
         "iot/+/hello",
         "iot/+/status",
@@ -83,9 +86,8 @@ def test_ota_status(body: dict[str, Any], expected: OtaStatus) -> None:
 @pytest.mark.parametrize(
     ("topic", "body", "reason"),
     [
-        ("iot/a/command", {"command_id": "c", "status": "done"}, RejectReason.BAD_TOPIC),
-        ("iot/a/command/nack", {"command_id": "c", "status": "done"}, RejectReason.BAD_TOPIC),
-        ("iot/a/ota", {"job_id": "j", "state": "done"}, RejectReason.BAD_TOPIC),
+        ("iot/a/command/nack", {"command_id": "c", "status": "done"}, RejectReason.UNKNOWN_TOPIC),
+        ("iot/a/ota", {"job_id": "j", "state": "done"}, RejectReason.UNKNOWN_TOPIC),
         ("iot/a b/command/ack", {"command_id": "c", "status": "done"}, RejectReason.BAD_DEVICE_ID),
         ("iot/a/command/ack", ["c", "done"], RejectReason.BAD_SHAPE),
         ("iot/a/command/ack", {"status": "done"}, RejectReason.BAD_SHAPE),
@@ -123,3 +125,17 @@ def test_rejections(topic: str, body: Any, reason: RejectReason) -> None:
     assert isinstance(out, Rejection), out
     assert out.reason is reason
     assert out.detail
+
+
+def test_the_platforms_own_command_topic_is_a_downlink_not_a_device_message() -> None:
+    out = CanonicalAdapter().parse(
+        "iot/a/command", Payload(b'{"anything": 1}'), 1_764_057_600_000, Limits()
+    )
+    assert out is not None
+    assert (out.device_id, out.kind, out.readings, out.status) == ("a", DOWNLINK, (), None)
+
+
+def test_the_canonical_prefix_is_subscribed_whole_so_unknown_topics_are_heard() -> None:
+    assert CanonicalAdapter().subscriptions() == ["iot/#"]
+    # without a prefix a catch-all would be the whole broker
+    assert "#" not in CanonicalAdapter(prefix="").subscriptions()

@@ -142,3 +142,9 @@ def test_status_round_trip(
 ) -> None:
     payload = status_payload(state, ts_ms, uptime_s)
     assert orjson.loads(payload) == {"state": state, "ts": ts_ms, "uptime_s": uptime_s}
+
+
+def test_an_id_prefix_keeps_a_fleet_apart_from_the_demo_fleet() -> None:
+    demo = [d.device_id for d in build_fleet(6, seed=1)]
+    prefixed = [d.device_id for d in build_fleet(6, seed=1, id_prefix="sim-")]
+    assert prefixed == [f"sim-{device_id}" for device_id in demo]

@@ -100,7 +100,7 @@ def test_publishes_hello_status_telemetry_and_offline(fake_client: type[FakeClie
     (client,) = fake_client.instances
     assert published == 3 * len(devices)
     assert client.kwargs["protocol"] == mqtt.MQTTv311
-    assert client.calls == ["connect", "loop_start", "disconnect", "loop_stop"]
+    assert client.calls == ["connect", "loop_start", "loop_stop", "disconnect"]
     assert all(s.qos == 1 for s in client.sent)
     assert all(info.waited for info in client.infos), "shutdown waits for every publish"
 
@@ -164,7 +164,7 @@ def test_stop_ends_a_long_interval_immediately(fake_client: type[FakeClient]) ->
     # The first round goes out right after hello; the next would be an hour later.
     assert result[0] in {0, 2}
     (client,) = fake_client.instances
-    assert client.calls[-2:] == ["disconnect", "loop_stop"]
+    assert client.calls[-2:] == ["loop_stop", "disconnect"]
 
 
 def test_heartbeat_republishes_online(fake_client: type[FakeClient]) -> None:

@@ -7,6 +7,7 @@ from wattline.api.deps import AdminDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.params import iso_ms
 from wattline.api.schemas import GapOut, SequenceOut
+from wattline.storage.base import DedupCounts
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
 
@@ -27,9 +28,18 @@ def get_gaps(
     if store.get_device(device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
     state = store.sequence_state(device_id)
+    counts = store.dedup_counts(device_id) or DedupCounts(0, 0)
     if state is None:
         return SequenceOut(
-            device_id=device_id, boot=0, next_seq=None, resets=0, duplicates=0, missing=0, gaps=[]
+            device_id=device_id,
+            boot=0,
+            next_seq=None,
+            resets=0,
+            duplicates=0,
+            duplicate_samples=counts.duplicate_samples,
+            corrected_samples=counts.corrected_samples,
+            missing=0,
+            gaps=[],
         )
     # At most MAX_GAPS (model/sequence.py) per device, stored as one JSON value:
     # the keyset is applied here, on (boot, first_seq), which a filled gap never changes.
@@ -43,6 +53,8 @@ def get_gaps(
         next_seq=state.next_seq,
         resets=state.resets,
         duplicates=state.duplicates,
+        duplicate_samples=counts.duplicate_samples,
+        corrected_samples=counts.corrected_samples,
         missing=sum(g.missing for g in state.gaps),
         gaps=[
             GapOut(

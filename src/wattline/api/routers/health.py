@@ -9,7 +9,12 @@ from wattline.api.schemas import ComponentHealth, HealthOut
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", responses={503: {"model": HealthOut, "description": "database unreachable"}})
+@router.get(
+    "/health",
+    responses={
+        503: {"model": HealthOut, "description": "database unreachable or collector stopped"}
+    },
+)
 def health(services: ServicesDep, response: Response) -> HealthOut:
     components: dict[str, ComponentHealth] = {}
     try:
@@ -20,11 +25,12 @@ def health(services: ServicesDep, response: Response) -> HealthOut:
     if services.collector_status is not None:
         collector = services.collector_status()
         components["collector"] = ComponentHealth(
-            status="ok" if collector.running and collector.store_healthy else "degraded",
+            status=_collector_state(running=collector.running, store_ok=collector.store_healthy),
             detail=f"queued={collector.queued}",
         )
         components["mqtt"] = ComponentHealth(status="ok" if collector.connected else "disconnected")
-    healthy = components["database"].status == "ok"
+    # A stopped collector stores nothing more: as bad as no database for a device.
+    healthy = all(c.status != "down" for c in components.values())
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     degraded = any(c.status != "ok" for c in components.values())
@@ -37,3 +43,9 @@ def health(services: ServicesDep, response: Response) -> HealthOut:
 @router.get("/metrics", include_in_schema=False)
 def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _collector_state(*, running: bool, store_ok: bool) -> str:
+    if not running:
+        return "down"
+    return "ok" if store_ok else "degraded"

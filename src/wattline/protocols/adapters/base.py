@@ -7,7 +7,7 @@ on one of its topics, so the message is quarantined with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Self
 
@@ -89,6 +89,11 @@ class PrefixedAdapter:
     def with_prefix(self, prefix: str) -> Self:
         return replace(self, prefix=prefix)  # type: ignore[type-var]  # subclasses are dataclasses
 
+    def topic_patterns(self) -> list[str]:
+        """The topics this format reads, for error messages: its subscriptions, unless wider."""
+        subscriptions: Callable[[], list[str]] = getattr(self, "subscriptions")  # noqa: B009
+        return subscriptions()
+
     def per_device_filters(self, kinds: Sequence[str]) -> list[str]:
         """Subscriptions for topics shaped ``{prefix}/{device}/{kind}``."""
         return [topic_filter(self.prefix, "+", kind) for kind in kinds]
@@ -123,6 +128,10 @@ class Adapter(Protocol):
 
     def subscriptions(self) -> list[str]:
         """MQTT topic filters that deliver this format's device -> platform messages."""
+        ...
+
+    def topic_patterns(self) -> list[str]:
+        """The topics this format reads, named in the detail of an unknown_topic rejection."""
         ...
 
     def parse(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from wattline.model.messages import Interpreted
+from wattline.model.messages import DOWNLINK, Interpreted
 from wattline.protocols import canonical
 from wattline.protocols.adapters.base import Payload, PrefixedAdapter
-from wattline.protocols.topics import topic_filter
+from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id
 
 # Many firmwares send a bare word as their last will ("offline"), not JSON.
@@ -21,6 +21,14 @@ class CanonicalAdapter(PrefixedAdapter):
     prefix: str = "iot"
 
     def subscriptions(self) -> list[str]:
+        # Everything under the prefix is Wattline's own protocol, so a topic no
+        # rule claims there is a device's mistake, quarantined as unknown_topic
+        # rather than never delivered. Without a prefix that would be the whole broker.
+        if self.prefix:
+            return [topic_filter(self.prefix, "#")]
+        return self.topic_patterns()
+
+    def topic_patterns(self) -> list[str]:
         return [topic_filter(self.prefix, "+", *levels) for levels in canonical.KINDS]
 
     def parse(
@@ -28,9 +36,16 @@ class CanonicalAdapter(PrefixedAdapter):
     ) -> Interpreted | None:
         matched = canonical.match_topic(topic, self.prefix)
         if matched is None:
-            return None
+            return _downlink(topic, self.prefix)
         device_id, kind = check_device_id(matched[0]), matched[1]
         return canonical.parse_message(device_id, kind, _decode(kind, payload), received_ms, limits)
+
+
+def _downlink(topic: str, prefix: str) -> Interpreted | None:
+    levels = levels_under(topic, prefix)
+    if levels is None or len(levels) < 2 or tuple(levels[1:]) not in canonical.DOWNLINKS:
+        return None
+    return Interpreted(check_device_id(levels[0]), kind=DOWNLINK)
 
 
 def _decode(kind: str, payload: Payload) -> Any:

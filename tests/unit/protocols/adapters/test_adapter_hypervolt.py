@@ -89,9 +89,9 @@ def test_unusable_locations(location: str) -> None:
 @pytest.mark.parametrize(
     ("topic", "raw", "reason"),
     [
-        ("HyperVolt/sensors/hall/pressure", b"1", RejectReason.BAD_TOPIC),
-        ("HyperVolt/sensors/hall", b"1", RejectReason.BAD_TOPIC),
-        ("HyperVolt/sensors/a/b/LDR", b"1", RejectReason.BAD_TOPIC),
+        ("HyperVolt/sensors/hall/pressure", b"1", RejectReason.UNKNOWN_TOPIC),
+        ("HyperVolt/sensors/hall", b"1", RejectReason.UNKNOWN_TOPIC),
+        ("HyperVolt/sensors/a/b/LDR", b"1", RejectReason.UNKNOWN_TOPIC),
         ("HyperVolt/sensors//LDR", b"1", RejectReason.BAD_DEVICE_ID),
         ("HyperVolt/sensors/hall/LDR", b"{bright", RejectReason.UNDECODABLE),
         ("HyperVolt/sensors/hall/LDR", b"NaN", RejectReason.UNDECODABLE),

@@ -62,6 +62,9 @@ def test_sample_topics_match_the_subscriptions(name: str) -> None:
 
 def _matches(topic_filter: str, topic: str) -> bool:
     levels, wanted = topic.split("/"), topic_filter.split("/")
+    if wanted[-1] == "#":
+        wanted = wanted[:-1]
+        levels = levels[: len(wanted)] if len(levels) > len(wanted) else ["#"]
     return len(levels) == len(wanted) and all(
         w in ("+", t) for w, t in zip(wanted, levels, strict=True)
     )
@@ -73,7 +76,7 @@ def test_the_default_config_is_the_canonical_protocol_alone() -> None:
     assert [a.prefix for a in InterpretConfig(topic_prefix="site").adapters] == ["site"]
     out = interpret(InboundMessage("tele/d/LWT", b"Online", NOW_MS), config)
     assert isinstance(out, Rejection)
-    assert out.reason is RejectReason.BAD_TOPIC
+    assert out.reason is RejectReason.UNKNOWN_TOPIC
     assert "iot/+/telemetry" in out.detail
 
 
@@ -84,14 +87,15 @@ def test_only_enabled_adapters_are_routed_to() -> None:
     )
     out = interpret(InboundMessage("iot/d/telemetry", TELEMETRY, NOW_MS), config)
     assert isinstance(out, Rejection)
-    assert out.reason is RejectReason.BAD_TOPIC
+    assert out.reason is RejectReason.UNKNOWN_TOPIC
 
 
 def test_multi_level_prefixes() -> None:
     config = InterpretConfig(
         adapters=build_adapters(["canonical", "tasmota"], {"canonical": "site/a/iot"})
     )
-    assert config.adapters[0].subscriptions()[0] == "site/a/iot/+/telemetry"
+    assert config.adapters[0].subscriptions() == ["site/a/iot/#"]
+    assert config.adapters[0].topic_patterns()[0] == "site/a/iot/+/telemetry"
     out = interpret(InboundMessage("site/a/iot/d/telemetry", TELEMETRY, NOW_MS), config)
     assert isinstance(out, Interpreted), out
 

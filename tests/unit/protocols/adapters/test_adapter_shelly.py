@@ -93,7 +93,7 @@ def test_gen2_under_a_parent_prefix() -> None:
     assert accepted.device_id == "plug"
     rejected = outcome("plug/status/switch:0", raw, config=config)
     assert isinstance(rejected, Rejection)
-    assert rejected.reason is RejectReason.BAD_TOPIC
+    assert rejected.reason is RejectReason.UNKNOWN_TOPIC
 
 
 def _switch(**changes: Any) -> bytes:
@@ -103,16 +103,16 @@ def _switch(**changes: Any) -> bytes:
 @pytest.mark.parametrize(
     ("topic", "raw", "reason"),
     [
-        ("shellies/s1/relay/1/power", b"1", RejectReason.BAD_TOPIC),
-        ("shellies/s1/relay/0/voltage", b"1", RejectReason.BAD_TOPIC),
-        ("shellies/s1/relay/0", b"on", RejectReason.BAD_TOPIC),
+        ("shellies/s1/relay/1/power", b"1", RejectReason.UNKNOWN_TOPIC),
+        ("shellies/s1/relay/0/voltage", b"1", RejectReason.UNKNOWN_TOPIC),
+        ("shellies/s1/relay/0", b"on", RejectReason.UNKNOWN_TOPIC),
         ("shellies/s 1/relay/0/power", b"1", RejectReason.BAD_DEVICE_ID),
         ("shellies/s1/relay/0/power", b"on", RejectReason.UNDECODABLE),
         ("shellies/s1/relay/0/power", b'"12"', RejectReason.BAD_VALUE),
         ("shellies/s1/relay/0/power", b"1e300", RejectReason.BAD_VALUE),
         ("shellies/s1/relay/0/energy", b"1e17", RejectReason.BAD_VALUE),
         ("shellies/s1/relay/0/energy", b"{}", RejectReason.BAD_VALUE),
-        ("s1/status/switch:1", _switch(), RejectReason.BAD_TOPIC),
+        ("s1/status/switch:1", _switch(), RejectReason.UNKNOWN_TOPIC),
         ("s 1/status/switch:0", _switch(), RejectReason.BAD_DEVICE_ID),
         ("s1/status/switch:0", b"[]", RejectReason.BAD_SHAPE),
         ("s1/status/switch:0", b'{"id": 0}', RejectReason.BAD_SHAPE),

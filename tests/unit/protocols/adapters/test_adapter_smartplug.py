@@ -91,8 +91,8 @@ GOOD = {"power": 1, "timestamp": NOW_MS}
 @pytest.mark.parametrize(
     ("topic", "body", "reason"),
     [
-        ("smartplug/p/control", GOOD, RejectReason.BAD_TOPIC),
-        ("smartplug/p/config", GOOD, RejectReason.BAD_TOPIC),
+        ("smartplug/p/control", GOOD, RejectReason.UNKNOWN_TOPIC),
+        ("smartplug/p/config", GOOD, RejectReason.UNKNOWN_TOPIC),
         ("smartplug/bad id/telemetry", GOOD, RejectReason.BAD_DEVICE_ID),
         ("smartplug/p/telemetry", [GOOD], RejectReason.BAD_SHAPE),
         ("smartplug/p/telemetry", {"power": 1}, RejectReason.BAD_TIMESTAMP),

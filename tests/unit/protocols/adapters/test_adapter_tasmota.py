@@ -92,8 +92,8 @@ GOOD_TIME = "2025-11-25T08:00:00"
 @pytest.mark.parametrize(
     ("topic", "body", "reason"),
     [
-        ("tele/t/STATE", {"Time": GOOD_TIME}, RejectReason.BAD_TOPIC),
-        ("cmnd/t/POWER", "ON", RejectReason.BAD_TOPIC),
+        ("tele/t/STATE", {"Time": GOOD_TIME}, RejectReason.UNKNOWN_TOPIC),
+        ("cmnd/t/POWER", "ON", RejectReason.UNKNOWN_TOPIC),
         ("tele/bad+id/SENSOR", {"Time": GOOD_TIME, "ENERGY": ENERGY}, RejectReason.BAD_DEVICE_ID),
         ("tele/t/SENSOR", [ENERGY], RejectReason.BAD_SHAPE),
         (
