@@ -24,6 +24,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BENCHMARKS = {
     "ingest": ROOT / "benchmarks" / "ingest.py",
     "query": ROOT / "benchmarks" / "query.py",
+    "registry": ROOT / "benchmarks" / "registry.py",
 }
 HEADER = """# Benchmarks
 

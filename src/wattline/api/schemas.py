@@ -33,9 +33,13 @@ class DeviceOut(BaseModel):
     latest: dict[str, LatestValueOut]
 
 
+NEXT_CURSOR = "pass as `cursor` for the next page; null on the last page"
+
+
 class DeviceList(BaseModel):
     devices: list[DeviceOut]
-    count: int
+    count: int = Field(description="devices on this page")
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -85,7 +89,12 @@ class TelemetryOut(BaseModel):
     fields: list[str] | None
     points: list[PointOut] | None = None
     buckets: list[BucketOut] | None = None
-    truncated: bool = Field(default=False, description="true when `limit` cut the raw points short")
+    truncated: bool = Field(
+        default=False, description="true when `limit` cut the raw points short: see next_cursor"
+    )
+    next_cursor: str | None = Field(
+        default=None, description="raw points only: " + NEXT_CURSOR + " (same order)"
+    )
     source: str = Field(
         default="raw", description="what answered: raw samples, or the 1m, 1h or 1d rollup tier"
     )
@@ -130,6 +139,7 @@ class QuarantineOut(BaseModel):
 
 class QuarantineList(BaseModel):
     items: list[QuarantineOut]
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 class ComponentHealth(BaseModel):
@@ -164,8 +174,9 @@ class SequenceOut(BaseModel):
     corrected_samples: int = Field(
         0, description="stored samples whose value a later arrival for the same time replaced"
     )
-    missing: int = Field(description="sequence numbers in open gaps")
-    gaps: list[GapOut]
+    missing: int = Field(description="sequence numbers in open gaps (all pages)")
+    gaps: list[GapOut] = Field(description="open gaps, oldest first, a page at a time")
+    next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
 class ReplayRequest(BaseModel):

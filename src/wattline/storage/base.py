@@ -6,6 +6,7 @@ first implementation and PostgreSQL follows without changing them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,7 +15,8 @@ from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import Hello, Reading, StatusReport
 from wattline.model.sequence import SeqState
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
-from wattline.storage.retention import Removed
+from wattline.storage.keyset import DeviceFilter
+from wattline.storage.retention import Progress, Removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +127,26 @@ class TelemetryStore(Protocol):
 
     def list_devices(self) -> list[Device]: ...
 
+    def device_page(
+        self, after: str | None, limit: int, where: DeviceFilter | None = None
+    ) -> list[Device]: ...
+
     def get_device(self, device_id: str) -> Device | None: ...
 
     def latest_values(
         self, device_ids: Sequence[str] | None = None
     ) -> dict[str, list[LatestValue]]: ...
 
-    def raw_points(
-        self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
+    def raw_points(  # noqa: PLR0913 - the range, its filter and the page
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        fields: Sequence[str] | None,
+        limit: int,
+        *,
+        after_ms: int | None = None,
+        descending: bool = False,
     ) -> list[RawPoint]: ...
 
     def delete_device(self, device_id: str) -> dict[str, int]: ...
@@ -161,14 +175,24 @@ class TelemetryStore(Protocol):
     ) -> dict[str, list[SeriesBucket]]: ...
 
     def quarantine(
-        self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
+        self,
+        limit: int,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        before_id: int | None = None,
     ) -> list[QuarantineRecord]: ...
 
     def sequence_state(self, device_id: str) -> SeqState | None: ...
 
     def dedup_counts(self, device_id: str) -> DedupCounts | None: ...
 
-    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]: ...
+    def remove_before(
+        self,
+        cutoffs_ms: Mapping[str, int],
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Removed]: ...
 
     def ping(self) -> None: ...
 

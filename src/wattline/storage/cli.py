@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,13 @@ from wattline.api.params import iso_ms
 from wattline.config import Settings
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.factory import open_store
-from wattline.storage.retention import RetentionScheduler, retention_policy
+from wattline.storage.retention import (
+    TIER_NAMES,
+    Removed,
+    RetentionProgress,
+    RetentionScheduler,
+    retention_policy,
+)
 
 app = typer.Typer(
     name="retention", help="Remove data older than each tier keeps.", no_args_is_help=True
@@ -23,11 +30,32 @@ DataDir = Annotated[
     Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
 ]
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="WATTLINE_DATABASE_URL")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines, only the summary")]
+
+
+class ProgressLines:
+    """One plain line per tenth of the devices per tier: readable in a terminal and a log."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, int] = {}
+
+    def __call__(self, at: RetentionProgress) -> None:
+        tenth = at.devices_done * 10 // max(at.devices_total, 1)
+        if self._shown.get(at.tier, -1) >= tenth:
+            return
+        self._shown[at.tier] = tenth
+        out.print(
+            f"{at.tier:>3}: {at.devices_done}/{at.devices_total} devices, {at.rows} rows removed"
+        )
 
 
 @app.command()
-def run(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Delete raw samples and rollups older than their tier's retention (WATTLINE_RETENTION_*)."""
+def run(data_dir: DataDir = None, database_url: DatabaseUrl = None, quiet: Quiet = False) -> None:
+    """Delete raw samples and rollups older than their tier's retention (WATTLINE_RETENTION_*).
+
+    Progress goes to stdout as it runs; Ctrl-C stops after the chunk in hand
+    and reports what was removed up to then.
+    """
     given: dict[str, object] = {"data_dir": data_dir, "database_url": database_url}
     settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
     policy = retention_policy(settings)
@@ -36,11 +64,11 @@ def run(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     except StoreUnavailableError as exc:
         out.print(f"error: database unavailable: {exc}")
         raise typer.Exit(1) from None
+    scheduler = RetentionScheduler(store, policy)
+    now_ms = scheduler.now_ms()
+    cutoffs = policy.cutoffs_ms(now_ms)
     try:
-        scheduler = RetentionScheduler(store, policy)
-        now_ms = scheduler.now_ms()
-        cutoffs = policy.cutoffs_ms(now_ms)
-        removed = scheduler.run_once(now_ms)
+        removed = _run_stoppable(scheduler, now_ms, None if quiet else ProgressLines())
     except StoreUnavailableError as exc:
         out.print(f"error: database unavailable: {exc}")
         raise typer.Exit(1) from None
@@ -48,3 +76,34 @@ def run(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
         store.close()
     for tier, what in removed.items():
         out.print(f"{tier:>3}: removed {what.describe()} (kept from {iso_ms(cutoffs[tier])})")
+    if scheduler.stop_event.is_set():
+        skipped = [tier for tier in TIER_NAMES if tier not in removed]
+        out.print(f"interrupted: {', '.join(skipped) or 'no tier'} not reached; run again")
+        raise typer.Exit(130)
+
+
+def _run_stoppable(
+    scheduler: RetentionScheduler, now_ms: int, progress: ProgressLines | None
+) -> dict[str, Removed]:
+    """The run in a worker thread, so Ctrl-C here sets the stop event and waits one chunk."""
+    result: dict[str, Removed] = {}
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.update(scheduler.run_once(now_ms, progress))
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="wattline-retention-cli")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        out.print("stopping after the current chunk...")
+        scheduler.stop_event.set()
+        worker.join()
+    if failure:
+        raise failure[0]
+    return result

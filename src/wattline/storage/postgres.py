@@ -10,6 +10,7 @@ time range read only the months they cover.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -21,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
-from wattline.storage.retention import Removed
+from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql import SqlStore
 
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -84,7 +85,13 @@ class PostgresStore(SqlStore):
         self._ensure_partitions(months_of(r.ts_ms for r in batch.readings))
         return super().commit(batch)
 
-    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]:
+    def remove_before(
+        self,
+        cutoffs_ms: Mapping[str, int],
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Removed]:
         """Whole monthly partitions older than a cutoff are dropped; then rows are deleted."""
         dropped: dict[str, list[str]] = {}
         try:
@@ -93,7 +100,7 @@ class PostgresStore(SqlStore):
                     dropped[tier] = self._drop_months_before(table, cutoffs_ms[tier])
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
-        removed = super().remove_before(cutoffs_ms)
+        removed = super().remove_before(cutoffs_ms, stop=stop, progress=progress)
         return {
             tier: replace(what, partitions=tuple(dropped.get(tier, ())))
             for tier, what in removed.items()

@@ -1,17 +1,25 @@
-"""Deleting rows older than a cutoff, in chunks small enough not to stall ingest.
+"""Deleting rows older than a cutoff, set-based, in chunks small enough not to stall ingest.
 
-Each chunk is one (device, metric) series and at most one UTC day, in a
-transaction of its own: a primary-key range delete (the key is device, metric,
-time) that holds the SQLite write lock only briefly, so a collector's commit
-waits milliseconds, not minutes, even on the first run over years of data.
+Each chunk is one DELETE over a slice of devices (``DEVICES_PER_CHUNK``) and
+at most ``WINDOW_MS`` of time, in a transaction of its own. The statement names
+the slice's device ids and every metric (``device_id IN (..) AND metric IN (..)
+AND time < upper``) so both SQLite and PostgreSQL seek the primary key
+(device, metric, time) per series instead of scanning the table; a SQLite
+row-value ``(device_id, metric) IN (..)`` DELETE scans instead, measured with
+EXPLAIN QUERY PLAN on 3.40. Between chunks a stop event is checked, so a
+shutdown waits for one chunk, never for a whole run.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Engine, Table, delete, func, select, union
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Column, ColumnElement, Connection, Engine, Table, delete, func, select, union
 
 from wattline.storage import schema
-from wattline.storage.rollups import DAY_MS
+from wattline.storage.retention import Progress, RetentionProgress
 
 # The table and time column each retention tier trims.
 TIER_TABLES: dict[str, tuple[Table, str]] = {
@@ -20,41 +28,90 @@ TIER_TABLES: dict[str, tuple[Table, str]] = {
     "1h": (schema.rollup_1h, "bucket_ms"),
     "1d": (schema.rollup_1d, "bucket_ms"),
 }
+# A chunk's bounds. At one reading a minute with five metrics, 100 devices x 6 h
+# is 180,000 rows: a delete of well under a second on SQLite, so the write lock
+# a collector's commit waits on, and a stop request, wait that long at most.
+DEVICES_PER_CHUNK = 100
+WINDOW_MS = 6 * 3_600_000
 
 
-def delete_before(engine: Engine, tier: str, cutoff_ms: int) -> int:
-    """Rows of ``tier`` with a time before ``cutoff_ms`` deleted; returns how many."""
+@dataclass(frozen=True, slots=True)
+class SeriesKeys:
+    """Every device and every metric that has data (retention's reach)."""
+
+    device_ids: list[str]
+    metrics: list[str]
+
+
+def series_keys(engine: Engine) -> SeriesKeys:
+    """``latest`` names every series that ever reported, the daily tier those whose
+    ``latest`` row is gone; two set queries, whatever the number of devices."""
+    daily = schema.rollup_1d.c
+    latest = schema.latest.c
+    devices = union(select(latest.device_id), select(daily.device_id).distinct())
+    metrics = union(select(latest.metric), select(daily.metric).distinct())
+    with engine.connect() as conn:
+        return SeriesKeys(
+            device_ids=sorted(conn.scalars(devices)), metrics=sorted(conn.scalars(metrics))
+        )
+
+
+def delete_before(  # noqa: PLR0913 - the tier, its reach, and the run's controls
+    engine: Engine,
+    tier: str,
+    cutoff_ms: int,
+    keys: SeriesKeys,
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Rows of ``tier`` with a time before ``cutoff_ms`` deleted; returns how many.
+
+    Returns early, between two chunks, once ``stop`` is set.
+    """
     table, column_name = TIER_TABLES[tier]
     at: Column[int] = table.c[column_name]
     removed = 0
-    for device_id, metric in _series(engine):
-        same = [table.c.device_id == device_id, table.c.metric == metric]
-        with engine.connect() as conn:
-            oldest_ms = conn.scalar(select(func.min(at)).where(*same))
-        if oldest_ms is None or oldest_ms >= cutoff_ms:
-            continue
-        lower_ms = oldest_ms
-        while lower_ms < cutoff_ms:
-            upper_ms = min(lower_ms - lower_ms % DAY_MS + DAY_MS, cutoff_ms)
-            with engine.begin() as conn:
-                result = conn.execute(
-                    delete(table)
-                    .where(*same, at < upper_ms)
-                    .execution_options(preserve_rowcount=True)
-                )
-                removed += result.rowcount
-            lower_ms = upper_ms
+    total = len(keys.device_ids)
+    for first in range(0, total, DEVICES_PER_CHUNK):
+        devices = keys.device_ids[first : first + DEVICES_PER_CHUNK]
+        same = [table.c.device_id.in_(devices), table.c.metric.in_(keys.metrics)]
+        removed += _delete_slice(engine, table, at, same, cutoff_ms, stop=stop)
+        if progress is not None:
+            progress(RetentionProgress(tier, first + len(devices), total, removed))
+        if stop is not None and stop.is_set():
+            break
     return removed
 
 
-def _series(engine: Engine) -> list[tuple[str, str]]:
-    """Every (device, metric) with data: ``latest`` names all that ever reported, and the
-    daily tier those whose ``latest`` row is gone."""
-    daily = schema.rollup_1d.c
-    latest = schema.latest.c
-    query = union(
-        select(latest.device_id, latest.metric),
-        select(daily.device_id, daily.metric).distinct(),
-    )
+def _delete_slice(  # noqa: PLR0913 - one slice of one tier
+    engine: Engine,
+    table: Table,
+    at: Column[int],
+    same: Sequence[ColumnElement[bool]],
+    cutoff_ms: int,
+    *,
+    stop: threading.Event | None,
+) -> int:
+    """The slice's rows before the cutoff, ``WINDOW_MS`` at a time from its oldest."""
+    removed = 0
     with engine.connect() as conn:
-        return [(row[0], row[1]) for row in conn.execute(query)]
+        oldest_ms = _oldest(conn, at, same, cutoff_ms)
+    while oldest_ms is not None and not (stop is not None and stop.is_set()):
+        upper_ms = min(oldest_ms - oldest_ms % WINDOW_MS + WINDOW_MS, cutoff_ms)
+        with engine.begin() as conn:
+            result = conn.execute(
+                delete(table).where(*same, at < upper_ms).execution_options(preserve_rowcount=True)
+            )
+            removed += result.rowcount
+            # Found after the delete, so an empty stretch of time costs one seek, not a loop.
+            oldest_ms = _oldest(conn, at, same, cutoff_ms)
+    return removed
+
+
+def _oldest(
+    conn: Connection, at: Column[int], same: Sequence[ColumnElement[bool]], cutoff_ms: int
+) -> int | None:
+    # Bounded by the cutoff: each series' seek reads only rows about to go.
+    value = conn.scalar(select(func.min(at)).where(*same, at < cutoff_ms))
+    return None if value is None else int(value)

@@ -3,7 +3,9 @@
 Cutoffs are whole UTC days, so a day is kept or removed whole: a correction
 to a sample still stored then recomputes its day's rollups from a complete
 day of raw samples. The removal itself is the store's (``remove_before``):
-row deletes in bounded chunks, and on PostgreSQL whole monthly partitions.
+set-based deletes in bounded chunks (storage/pruning.py), and on PostgreSQL
+whole monthly partitions. Between chunks the store reports progress and checks
+a stop event, so a shutdown never waits for a whole run.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ class Removed:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionProgress:
+    """How far a run has gone through one tier, after each chunk."""
+
+    tier: str
+    devices_done: int
+    devices_total: int
+    rows: int  # removed from this tier so far
+
+
+Progress = Callable[[RetentionProgress], None]
+
+
 def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(
         raw_days=settings.retention_raw_days,
@@ -63,7 +78,17 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 
 
 class RetentionStore(Protocol):
-    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]: ...
+    def remove_before(
+        self,
+        cutoffs_ms: Mapping[str, int],
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Removed]: ...
+
+
+# How long stop() waits for the thread: one chunk (storage/pruning.py) is well under it.
+STOP_TIMEOUT_S = 5.0
 
 
 class RetentionScheduler:
@@ -75,8 +100,10 @@ class RetentionScheduler:
         policy: RetentionPolicy,
         interval_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        progress: Progress | None = None,
     ) -> None:
         self._store = store
+        self._progress = progress
         self._policy = policy
         self._interval_s = interval_s
         self._clock = clock
@@ -86,23 +113,41 @@ class RetentionScheduler:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    def run_once(self, now_ms: int | None = None) -> dict[str, Removed]:
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set to end a run between two chunks (the CLI sets it on Ctrl-C)."""
+        return self._stop
+
+    def run_once(
+        self, now_ms: int | None = None, progress: Progress | None = None
+    ) -> dict[str, Removed]:
+        """One run; tiers not reached before a stop are missing from the answer."""
         if now_ms is None:
             now_ms = self.now_ms()
-        removed = self._store.remove_before(self._policy.cutoffs_ms(now_ms))
+        removed = self._store.remove_before(
+            self._policy.cutoffs_ms(now_ms), stop=self._stop, progress=progress or self._progress
+        )
         for tier, what in removed.items():
             if what.rows or what.partitions:
                 log.info("retention removed %s from %s", what.describe(), tier)
+        if self._stop.is_set():
+            log.info("retention stopped before the end of its run")
         return removed
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="wattline-retention", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(30)
+            self._thread.join(STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.warning("retention did not stop within %.0f s", STOP_TIMEOUT_S)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

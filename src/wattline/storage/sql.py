@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -49,8 +50,9 @@ from wattline.storage.device_removal import (
     delete_device_rows,
     iter_device_rows,
 )
-from wattline.storage.pruning import delete_before
-from wattline.storage.retention import Removed
+from wattline.storage.keyset import DeviceFilter, device_page_query, raw_timestamps_query
+from wattline.storage.pruning import delete_before, series_keys
+from wattline.storage.retention import Progress, Removed
 from wattline.storage.rollup_tables import CellQuery, RollupWriter, iter_cells, series_metrics
 from wattline.storage.sequencing import lock_states, read_state, save_states
 
@@ -335,6 +337,14 @@ class SqlStore:
             rows = conn.execute(select(schema.devices).order_by(schema.devices.c.device_id))
             return [_device(row) for row in rows.mappings()]
 
+    def device_page(
+        self, after: str | None, limit: int, where: DeviceFilter | None = None
+    ) -> list[Device]:
+        """Up to ``limit`` devices with an id after ``after``, in id order (a keyset page)."""
+        with self._read() as conn:
+            query = device_page_query(after, limit, where or DeviceFilter())
+            return [_device(row) for row in conn.execute(query).mappings()]
+
     def get_device(self, device_id: str) -> Device | None:
         with self._read() as conn:
             row = (
@@ -361,21 +371,30 @@ class SqlStore:
                 )
         return result
 
-    def raw_points(
-        self, device_id: str, start_ms: int, end_ms: int, fields: Sequence[str] | None, limit: int
+    def raw_points(  # noqa: PLR0913 - the range, its filter and the page
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        fields: Sequence[str] | None,
+        limit: int,
+        *,
+        after_ms: int | None = None,
+        descending: bool = False,
     ) -> list[RawPoint]:
+        """Readings in [start_ms, end_ms), oldest first (newest with ``descending``).
+
+        ``after_ms`` is the last timestamp of the previous page: this page starts past it.
+        """
         s = schema.samples.c
-        in_range = [s.device_id == device_id, s.ts_ms >= start_ms, s.ts_ms < end_ms]
-        if fields:
-            in_range.append(s.metric.in_(list(fields)))
-        # Limit whole readings (timestamps), not sample rows, so no reading is cut in half.
-        first_ts = (
-            select(s.ts_ms).where(*in_range).distinct().order_by(s.ts_ms).limit(limit).subquery()
+        in_range, first_ts = raw_timestamps_query(
+            device_id, start_ms, end_ms, fields, limit, after_ms=after_ms, descending=descending
         )
+        page = first_ts.subquery()
         query = (
             select(s.ts_ms, s.metric, s.value, s.seq)
-            .where(*in_range, s.ts_ms.in_(select(first_ts.c.ts_ms)))
-            .order_by(s.ts_ms, s.metric)
+            .where(*in_range, s.ts_ms.in_(select(page.c.ts_ms)))
+            .order_by(s.ts_ms.desc() if descending else s.ts_ms, s.metric)
         )
         points: list[RawPoint] = []
         with self._read() as conn:
@@ -484,10 +503,17 @@ class SqlStore:
             return assemble(iter_cells(conn, query, with_ends), plan.starts)
 
     def quarantine(
-        self, limit: int, reason: str | None = None, ids: Sequence[int] | None = None
+        self,
+        limit: int,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        before_id: int | None = None,
     ) -> list[QuarantineRecord]:
+        """Newest first; ``before_id`` (the last id of the previous page) starts a keyset page."""
         q = schema.quarantine.c
         query = select(schema.quarantine).order_by(q.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(q.id < before_id)
         if reason is not None:
             query = query.where(q.reason == reason)
         if ids is not None:
@@ -508,15 +534,30 @@ class SqlStore:
 
     # -- retention ----------------------------------------------------------
 
-    def remove_before(self, cutoffs_ms: Mapping[str, int]) -> dict[str, Removed]:
-        """Per tier ("raw", "1m", "1h", "1d"), delete rows older than its cutoff, in chunks."""
+    def remove_before(
+        self,
+        cutoffs_ms: Mapping[str, int],
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Removed]:
+        """Per tier ("raw", "1m", "1h", "1d"), delete rows older than its cutoff, in chunks.
+
+        A set ``stop`` ends the work between two chunks; tiers not reached are left out.
+        """
+        removed: dict[str, Removed] = {}
         try:
-            return {
-                tier: Removed(rows=delete_before(self._engine, tier, cutoff_ms))
-                for tier, cutoff_ms in cutoffs_ms.items()
-            }
+            keys = series_keys(self._engine)
+            for tier, cutoff_ms in cutoffs_ms.items():
+                if stop is not None and stop.is_set():
+                    break
+                rows = delete_before(
+                    self._engine, tier, cutoff_ms, keys, stop=stop, progress=progress
+                )
+                removed[tier] = Removed(rows=rows)
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
+        return removed
 
     def ping(self) -> None:
         with self._read() as conn:

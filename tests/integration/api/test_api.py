@@ -134,7 +134,10 @@ def test_register_device_is_idempotent(client: TestClient) -> None:
 
 
 def test_quarantine_reason_filter_is_validated(client: TestClient) -> None:
-    assert client.get("/api/v1/quarantine", headers=AUTH).json() == {"items": []}
+    assert client.get("/api/v1/quarantine", headers=AUTH).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     bad = client.get("/api/v1/quarantine", params={"reason": "nonsense"}, headers=AUTH)
     assert bad.status_code == 422
 
@@ -155,6 +158,9 @@ class UnreachableStore:
         raise StoreUnavailableError("connection refused")
 
     def list_devices(self) -> list[object]:
+        raise StoreUnavailableError("connection refused")
+
+    def device_page(self, *_args: object) -> list[object]:
         raise StoreUnavailableError("connection refused")
 
 
@@ -221,7 +227,7 @@ def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: 
             "still_rejected": {},
             "samples_stored": 1,
         }
-        assert api.get("/api/v1/quarantine", headers=AUTH).json() == {"items": []}
+        assert api.get("/api/v1/quarantine", headers=AUTH).json()["items"] == []
         latest = api.get("/api/v1/devices/late-1/telemetry/latest", headers=AUTH).json()
         assert latest["values"]["power_w"]["value"] == 42.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -13,7 +14,14 @@ from wattline.storage import schema
 from wattline.storage.base import CommitBatch
 from wattline.storage.partitions import Month
 from wattline.storage.postgres import PostgresStore
-from wattline.storage.retention import Removed, RetentionPolicy, RetentionScheduler
+from wattline.storage.pruning import DEVICES_PER_CHUNK
+from wattline.storage.retention import (
+    TIER_NAMES,
+    Removed,
+    RetentionPolicy,
+    RetentionProgress,
+    RetentionScheduler,
+)
 from wattline.storage.rollups import DAY_MS
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
@@ -82,10 +90,75 @@ def test_the_cli_says_what_it_removed(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["retention", "run", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("raw: removed 1 rows (kept from ")
-    assert [line.split(" (")[0] for line in lines] == [
+    # Progress first, as the run goes; then the summary.
+    assert lines[:4] == [f"{tier:>3}: 1/1 devices, 1 rows removed" for tier in TIER_NAMES]
+    assert lines[4].startswith("raw: removed 1 rows (kept from ")
+    assert [line.split(" (")[0] for line in lines[4:]] == [
         "raw: removed 1 rows",
         " 1m: removed 1 rows",
         " 1h: removed 1 rows",
         " 1d: removed 1 rows",
     ]
+    quiet = CliRunner().invoke(app, ["retention", "run", "--data-dir", str(tmp_path), "-q"])
+    assert [line.split(" (")[0] for line in quiet.output.splitlines()] == [
+        f"{tier:>3}: removed 0 rows" for tier in TIER_NAMES
+    ]
+
+
+FLEET = 2_000  # devices: enough for many chunks (pruning.DEVICES_PER_CHUNK), fast to write
+
+
+def _fleet_with_old_data(store: SqlStore) -> None:
+    """Every device with a reading old enough for every tier to remove it."""
+    ids = [f"f{i:05d}" for i in range(FLEET)]
+    readings = [Reading(d, NOW_MS - 2000 * DAY_MS, {"power_w": 1.0, "energy_wh": 2.0}) for d in ids]
+    store.commit(CommitBatch(readings=readings, seen_ms=dict.fromkeys(ids, NOW_MS), register=ids))
+
+
+def test_a_run_over_many_devices_removes_all_and_reports_progress(store: SqlStore) -> None:
+    _fleet_with_old_data(store)
+    seen: list[RetentionProgress] = []
+    removed = RetentionScheduler(store, POLICY).run_once(NOW_MS, progress=seen.append)
+    for table in (schema.samples, schema.rollup_1m, schema.rollup_1h, schema.rollup_1d):
+        assert _count(store, table) == 0
+    assert removed["1d"].rows == 2 * FLEET
+    chunks = -(-FLEET // DEVICES_PER_CHUNK)
+    assert [p.tier for p in seen] == [tier for tier in TIER_NAMES for _ in range(chunks)]
+    assert seen[-1] == RetentionProgress("1d", FLEET, FLEET, 2 * FLEET)
+
+
+def test_a_set_stop_event_ends_the_run_between_chunks(store: SqlStore) -> None:
+    _fleet_with_old_data(store)
+    scheduler = RetentionScheduler(store, POLICY)
+    seen: list[RetentionProgress] = []
+
+    def stop_after_first_chunk(at: RetentionProgress) -> None:
+        seen.append(at)
+        scheduler.stop_event.set()
+
+    removed = scheduler.run_once(NOW_MS, progress=stop_after_first_chunk)
+    assert seen == [RetentionProgress("raw", DEVICES_PER_CHUNK, FLEET, seen[0].rows)]
+    assert list(removed) == ["raw"]
+    # The other devices' rows, and every other tier, are untouched.
+    assert _count(store, schema.rollup_1d) == 2 * FLEET
+    if not isinstance(store, PostgresStore):  # there the month's partition went whole
+        assert _count(store, schema.samples) == 2 * (FLEET - DEVICES_PER_CHUNK)
+
+
+def test_stopping_the_scheduler_thread_interrupts_its_run(store: SqlStore) -> None:
+    _fleet_with_old_data(store)
+    running = threading.Event()
+    scheduler: RetentionScheduler
+
+    def hold_until_stopped(_at: RetentionProgress) -> None:
+        running.set()
+        scheduler.stop_event.wait()  # mid-run, until shutdown asks
+
+    scheduler = RetentionScheduler(
+        store, POLICY, clock=lambda: NOW_MS / 1000, progress=hold_until_stopped
+    )
+    scheduler.start()
+    assert running.wait(60)
+    scheduler.stop()
+    assert not scheduler.running
+    assert _count(store, schema.rollup_1d) == 2 * FLEET  # the run ended in its first tier

@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.analytics.device_archive import archive_device
+from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.params import iso_ms
 from wattline.api.schemas import (
     DeviceCreate,
@@ -17,6 +19,7 @@ from wattline.api.schemas import (
 )
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
+from wattline.storage.keyset import DeviceFilter
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
 
@@ -52,12 +55,30 @@ def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int)
     )
 
 
-@router.get("")
-def list_devices(store: StoreDep, services: ServicesDep) -> DeviceList:
-    devices = store.list_devices()
-    latest = store.latest_values()
-    items = [device_out(d, latest.get(d.device_id, []), services.offline_after_ms) for d in devices]
-    return DeviceList(devices=items, count=len(items))
+@router.get("", responses={422: {"description": "a malformed cursor or filter"}})
+def list_devices(  # noqa: PLR0913, PLR0917 - the documented query parameters
+    store: StoreDep,
+    services: ServicesDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_PAGE,
+    type: Annotated[  # noqa: A002 - the documented parameter name
+        str | None, Query(description="only devices of this type")
+    ] = None,
+    tag: Annotated[str | None, Query(description="only devices with this tag")] = None,
+    status: Annotated[
+        ConnectionState | None, Query(description="only devices with this status")
+    ] = None,
+) -> DeviceList:
+    """Registered devices in id order, a page at a time: pass ``next_cursor`` back as ``cursor``."""
+    after = page_start(lambda text: decode_str("devices", text), cursor)
+    now_ms = time.time_ns() // 1_000_000
+    where = DeviceFilter(type, tag, status, now_ms, services.offline_after_ms)
+    devices = store.device_page(after, limit + 1, where)
+    page = devices[:limit]
+    latest = store.latest_values([d.device_id for d in page]) if page else {}
+    items = [device_out(d, latest.get(d.device_id, []), services.offline_after_ms) for d in page]
+    next_cursor = encode("devices", page[-1].device_id) if len(devices) > limit else None
+    return DeviceList(devices=items, count=len(items), next_cursor=next_cursor)
 
 
 @router.get("/{device_id}", responses={404: {"description": "no such device"}})

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from wattline.api.cursors import DEFAULT_PAGE, decode_int, encode
 from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.params import iso_ms
 from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
@@ -15,12 +17,19 @@ router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"], dependencie
 @router.get("")
 def list_quarantine(
     store: StoreDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: LimitParam = DEFAULT_PAGE,
     reason: Annotated[RejectReason | None, Query(description="only this reason")] = None,
+    cursor: CursorParam = None,
 ) -> QuarantineList:
-    """Rejected messages, newest first, with the reason and the start of the raw payload."""
-    records = store.quarantine(limit, reason.value if reason else None)
+    """Rejected messages, newest first, with the reason and the start of the raw payload.
+
+    A page at a time: pass ``next_cursor`` back as ``cursor``.
+    """
+    before_id = page_start(lambda text: decode_int("quarantine", text, "quarantine id"), cursor)
+    fetched = store.quarantine(limit + 1, reason.value if reason else None, before_id=before_id)
+    records = fetched[:limit]
     return QuarantineList(
+        next_cursor=encode("quarantine", records[-1].id) if len(fetched) > limit else None,
         items=[
             QuarantineOut(
                 id=r.id,
@@ -34,7 +43,7 @@ def list_quarantine(
                 payload_preview=r.payload[:256].decode("utf-8", errors="replace"),
             )
             for r in records
-        ]
+        ],
     )
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from wattline.api.cursors import decode_int, encode
 from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.paging import page_start
 from wattline.api.params import iso_ms, parse_fields
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
@@ -78,26 +80,49 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     agg: Agg = None,
     tz: Tz = None,
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS, description="raw points at most")] = 10_000,
+    cursor: Annotated[
+        str | None, Query(description="raw points: next_cursor of the previous page, unchanged")
+    ] = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="raw points: oldest first, or newest first")
+    ] = "asc",
 ) -> TelemetryOut | Response:
-    """Raw readings, or buckets per metric from the coarsest rollup tier that answers exactly."""
+    """Raw readings, or buckets per metric from the coarsest rollup tier that answers exactly.
+
+    Raw readings come a page of ``limit`` at a time: pass ``next_cursor`` back as ``cursor``
+    with the same range, fields and order.
+    """
     _require_device(store, device_id)
     names = parse_fields(fields)
     if interval is None:
         if agg is not None or tz is not None:
             raise bad_request("agg and tz apply to buckets: give an interval too")
+        kind: Literal["raw-asc", "raw-desc"] = "raw-desc" if order == "desc" else "raw-asc"
+        after_ms = page_start(lambda text: decode_int(kind, text, "timestamp"), cursor)
         start_ms, end_ms = time_range(start, end)
-        points = store.raw_points(device_id, start_ms, end_ms, names, limit + 1)
+        points = store.raw_points(
+            device_id,
+            start_ms,
+            end_ms,
+            names,
+            limit + 1,
+            after_ms=after_ms,
+            descending=order == "desc",
+        )
+        page = points[:limit]
+        more = len(points) > limit
         return TelemetryOut(
             device_id=device_id,
             start=iso_ms(start_ms),
             end=iso_ms(end_ms),
             interval=None,
             fields=names,
-            truncated=len(points) > limit,
-            points=[
-                PointOut(ts=iso_ms(p.ts_ms), seq=p.seq, values=p.metrics) for p in points[:limit]
-            ],
+            truncated=more,
+            next_cursor=encode(kind, page[-1].ts_ms) if more else None,
+            points=[PointOut(ts=iso_ms(p.ts_ms), seq=p.seq, values=p.metrics) for p in page],
         )
+    if cursor is not None or order != "asc":
+        raise bad_request("cursor and order apply to raw points: leave out the interval")
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
     series = store.series([device_id], plan, names, with_ends=request.with_ends)
