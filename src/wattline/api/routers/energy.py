@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,13 @@ from wattline.analytics.energy import (
     power_energy,
 )
 from wattline.api.deps import AdminDep, StoreDep
-from wattline.api.params import parse_fields, parse_time_ms
+from wattline.api.params import (
+    check_bucket_range,
+    default_start_ms,
+    parse_fields,
+    parse_time_ms,
+)
+from wattline.model.times import iso_ms
 from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
 from wattline.storage.series import iter_points
@@ -44,7 +49,7 @@ Source = Literal["auto", "counter", "power"]
 
 
 class EnergyBucketOut(BaseModel):
-    start: str = Field(description="bucket start in the requested time zone")
+    start: str = Field(description="bucket start (UTC); its edges follow the local calendar of tz")
     end: str
     kwh: float
 
@@ -94,9 +99,12 @@ class _Query:
     ) -> None:
         try:
             end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000
-            start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_RANGE_MS
+            start_ms = (
+                parse_time_ms(start, "start") if start else default_start_ms(end_ms, DEFAULT_RANGE_MS)
+            )
             self.interval = parse_interval(interval)
             self.tz: ZoneInfo = parse_tz(tz)
+            check_bucket_range(start_ms, end_ms, self.interval.longest_ms, interval)
             # bucket_edges refuses an empty range and too many buckets
             self.edges = bucket_edges(start_ms, end_ms, self.interval, self.tz)
         except ValueError as exc:
@@ -106,12 +114,9 @@ class _Query:
         self.max_gap_s = max_gap_s
         self.rules = CounterRules(wrap_wh=wrap_wh)
 
-    def local(self, ts_ms: int) -> str:
-        return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(self.tz).isoformat()
-
     def buckets(self, energy_wh: list[float]) -> list[EnergyBucketOut]:
         return [
-            EnergyBucketOut(start=self.local(a), end=self.local(b), kwh=wh / 1000)
+            EnergyBucketOut(start=iso_ms(a), end=iso_ms(b), kwh=wh / 1000)
             for a, b, wh in zip(self.edges, self.edges[1:], energy_wh, strict=False)
         ]
 
@@ -255,8 +260,8 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
         metric=used,
         interval=str(query.interval),
         tz=query.tz.key,
-        start=query.local(query.edges[0]),
-        end=query.local(query.edges[-1]),
+        start=iso_ms(query.edges[0]),
+        end=iso_ms(query.edges[-1]),
         total_kwh=sum(energy_wh) / 1000,
         buckets=query.buckets(energy_wh),
     )
@@ -301,8 +306,8 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     return FleetEnergyOut(
         interval=str(query.interval),
         tz=query.tz.key,
-        start=query.local(query.edges[0]),
-        end=query.local(query.edges[-1]),
+        start=iso_ms(query.edges[0]),
+        end=iso_ms(query.edges[-1]),
         total_kwh=sum(total_wh) / 1000,
         buckets=query.buckets(total_wh),
         devices=per_device,
