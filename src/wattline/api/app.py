@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 import wattline
+from wattline.api.errors import add_error_handlers
 from wattline.api.routers import (
     devices,
     energy,
@@ -18,7 +18,6 @@ from wattline.api.routers import (
     window,
 )
 from wattline.api.services import ApiServices
-from wattline.storage.base import StoreUnavailableError
 
 
 def create_app(services: ApiServices) -> FastAPI:
@@ -38,11 +37,5 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(window.router)
     app.include_router(export.router)
 
-    @app.exception_handler(StoreUnavailableError)
-    async def _store_down(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"database unavailable: {exc}"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-
+    add_error_handlers(app)
     return app

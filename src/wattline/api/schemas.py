@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
@@ -38,10 +39,17 @@ class DeviceList(BaseModel):
     count: int
 
 
+class RequestBody(BaseModel):
+    """Every JSON request body. Python's JSON parser reads ``NaN`` and ``Infinity``;
+    refusing them here answers a 422 naming the field instead of storing them."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(RequestBody):
     device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     type: str | None = Field(default=None, max_length=64)
     tags: list[Tag] | None = Field(
@@ -160,8 +168,11 @@ class SequenceOut(BaseModel):
     gaps: list[GapOut]
 
 
-class ReplayRequest(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=10_000)
+class ReplayRequest(RequestBody):
+    # bounded to the 64-bit id column: a larger id raised OverflowError in SQLite's driver
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, max_length=10_000
+    )
     reason: str | None = None
     limit: int = Field(default=1000, ge=1, le=10_000)
 

@@ -219,9 +219,25 @@ MetricParam = Annotated[
     str | None,
     Query(description=f"series to use; default {', '.join(COUNTER_METRICS + POWER_METRICS)}"),
 ]
-MaxGap = Annotated[float, Query(gt=0, description="power readings further apart are not bridged")]
+# Bounded so that the read window around the range (gap_s in ms) stays a 64-bit integer.
+MAX_GAP_LIMIT_S = 366 * 86_400
+MaxGap = Annotated[
+    float,
+    Query(
+        gt=0,
+        le=MAX_GAP_LIMIT_S,
+        allow_inf_nan=False,
+        description="power readings further apart are not bridged",
+    ),
+]
 WrapWh = Annotated[
-    float | None, Query(gt=0, description="the counter register's modulus in Wh, e.g. 4294967296")
+    float | None,
+    Query(
+        gt=0,
+        le=1e18,
+        allow_inf_nan=False,
+        description="the counter register's modulus in Wh, e.g. 4294967296",
+    ),
 ]
 
 
