@@ -51,7 +51,9 @@ def test_dst_days_have_23_or_25_hourly_buckets(
         "/api/v1/devices/p1/energy", params={**params, "interval": "1d"}, headers=AUTH
     ).json()
     assert [b["kwh"] for b in daily["buckets"]] == [pytest.approx(hours)]
-    assert daily["buckets"][0]["start"] == f"{day}T00:00:00{'+00:00' if hours == 23 else '+01:00'}"
+    # local midnight, printed in UTC like every API time
+    utc_midnight = f"{day}T00:00:00.000Z" if hours == 23 else "2026-10-24T23:00:00.000Z"
+    assert daily["buckets"][0]["start"] == utc_midnight
 
 
 def test_counter_with_reset_and_bogus_zero_gives_the_true_daily_energy(
