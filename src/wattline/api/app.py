@@ -20,8 +20,16 @@ from wattline.api.routers import (
 from wattline.api.services import ApiServices
 
 
+# Every JSON body the API takes is small: the largest, a replay of 10,000 ids,
+# is about 200 kB. Starlette counts the bytes as they stream in (Content-Length
+# or chunked) and answers 413 at the limit, so no body is ever held whole.
+# HTTP ingest sets its own limit on its route.
+MAX_BODY_BYTES = 512 * 1024
+
+
 def create_app(services: ApiServices) -> FastAPI:
     app = FastAPI(
+        max_body_size=MAX_BODY_BYTES,
         title="Wattline",
         version=wattline.__version__,
         description="Energy IoT telemetry: devices, time series, quarantine.",

@@ -65,21 +65,25 @@ BUCKETS_LEAVE = f"the buckets around this range would leave {RANGE}"
             BUCKETS_LEAVE,
         ),
         ("/api/v1/devices/m1/telemetry?interval=1w&start=9999-12-01&end=9999-12-31", BUCKETS_LEAVE),
-        ("/api/v1/devices/m1/telemetry?interval=1mo&start=9999-01-01&end=9999-12-30", BUCKETS_LEAVE),
+        (
+            "/api/v1/devices/m1/telemetry?interval=1mo&start=9999-01-01&end=9999-12-30",
+            BUCKETS_LEAVE,
+        ),
         ("/api/v1/telemetry?devices=m1&interval=999999d", BUCKETS_LEAVE),
         ("/api/v1/telemetry?devices=m1&interval=1h&end=253402300800000", OUT_OF_RANGE),
         ("/api/v1/export?end=253402300800000", OUT_OF_RANGE),
         ("/api/v1/export?start=0001-01-01", OUT_OF_RANGE),
         ("/api/v1/devices/m1/energy?end=253402300800000", OUT_OF_RANGE),
-        ("/api/v1/devices/m1/energy?start=0001-01-02&end=0001-01-10&tz=Europe/London", BUCKETS_LEAVE),
+        (
+            "/api/v1/devices/m1/energy?start=0001-01-02&end=0001-01-10&tz=Europe/London",
+            BUCKETS_LEAVE,
+        ),
         ("/api/v1/devices/m1/energy?start=9999-12-01&end=9999-12-30&interval=1w", BUCKETS_LEAVE),
         ("/api/v1/energy?devices=m1&start=-9999999999999999", OUT_OF_RANGE),
         ("/api/v1/energy?devices=m1&interval=9999mo&start=0500-01-01", BUCKETS_LEAVE),
     ],
 )
-def test_times_beyond_the_accepted_range_are_a_422(
-    api: TestClient, url: str, message: str
-) -> None:
+def test_times_beyond_the_accepted_range_are_a_422(api: TestClient, url: str, message: str) -> None:
     response = api.get(url, headers=AUTH)
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.analytics.device_archive import archive_device
-from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.params import iso_ms
 from wattline.api.schemas import (
     DeviceCreate,
@@ -18,7 +18,9 @@ from wattline.api.schemas import (
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 
 def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> ConnectionState:

@@ -25,7 +25,7 @@ from wattline.analytics.energy import (
     counter_energy_from_spans,
     power_energy,
 )
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import (
     check_bucket_range,
     default_start_ms,
@@ -37,7 +37,7 @@ from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
 from wattline.storage.series import iter_points
 
-router = APIRouter(tags=["energy"], dependencies=[AdminDep])
+router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)
 
 DEFAULT_RANGE_MS = 7 * 86_400_000
 # Counter readings this far before `start` set the reference the first step is
@@ -100,7 +100,9 @@ class _Query:
         try:
             end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000
             start_ms = (
-                parse_time_ms(start, "start") if start else default_start_ms(end_ms, DEFAULT_RANGE_MS)
+                parse_time_ms(start, "start")
+                if start
+                else default_start_ms(end_ms, DEFAULT_RANGE_MS)
             )
             self.interval = parse_interval(interval)
             self.tz: ZoneInfo = parse_tz(tz)

@@ -10,10 +10,12 @@ from fastapi.responses import StreamingResponse
 
 from wattline.analytics.buckets import parse_tz
 from wattline.analytics.export import ExportFormat, iter_export_bytes, plan_export
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import default_start_ms, parse_fields, parse_time_ms
 
-router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["export"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 DEFAULT_RANGE_MS = 86_400_000
 

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import iso_ms
 from wattline.api.schemas import GapOut, SequenceOut
 
-router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/devices",
+    tags=["telemetry"],
+    dependencies=[AdminDep],
+    route_class=AdminFirstRoute,
+)
 
 
 @router.get("/{device_id}/gaps", responses={404: {"description": "no such device"}})

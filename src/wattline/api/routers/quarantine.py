@@ -4,12 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.params import iso_ms
 from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
 
-router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/quarantine",
+    tags=["quarantine"],
+    dependencies=[AdminDep],
+    route_class=AdminFirstRoute,
+)
 
 
 @router.get("")

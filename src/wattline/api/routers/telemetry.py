@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import iso_ms, parse_fields
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
@@ -23,7 +23,9 @@ from wattline.api.series import (
 )
 from wattline.storage.base import TelemetryStore
 
-router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 MAX_POINTS = 100_000
 # A fleet answer holds devices x buckets entries; this bounds its JSON to tens of MB.
