@@ -19,7 +19,6 @@ from wattline.api.routers import (
 )
 from wattline.api.services import ApiServices
 
-
 # Every JSON body the API takes is small: the largest, a replay of 10,000 ids,
 # is about 200 kB. Starlette counts the bytes as they stream in (Content-Length
 # or chunked) and answers 413 at the limit, so no body is ever held whole.

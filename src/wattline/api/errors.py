@@ -31,7 +31,7 @@ def short_input(value: object) -> object:
     return excerpt(value, MAX_INPUT_CHARS)
 
 
-def _error_out(error: Any) -> dict[str, Any]:  # noqa: ANN401 - pydantic's ErrorDetails
+def _error_out(error: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": error["type"],
         "loc": [part if isinstance(part, int) else str(part) for part in error["loc"]],
@@ -45,7 +45,7 @@ def _error_out(error: Any) -> dict[str, Any]:  # noqa: ANN401 - pydantic's Error
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    assert isinstance(exc, RequestValidationError)
     return JSONResponse(
         {"detail": [_error_out(error) for error in exc.errors()]},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

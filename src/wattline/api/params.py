@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wattline.model.times import DAY_MS
-from wattline.model.times import iso_ms as iso_ms  # the one formatter, re-exported
+from wattline.model.times import iso_ms as iso_ms  # noqa: PLC0414 - re-exported for ingest/cli.py
 from wattline.storage.bucketing import Interval, Unit
 
 _INTERVAL_RE = re.compile(r"(\d{1,6})(s|m|h|d|w)")

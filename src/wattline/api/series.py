@@ -15,12 +15,12 @@ from wattline.api.params import (
     DEFAULT_AGGREGATES,
     check_bucket_range,
     default_start_ms,
-    iso_ms,
     parse_aggregates,
     parse_interval,
     parse_time_ms,
     parse_tz,
 )
+from wattline.model.times import iso_ms
 from wattline.storage.bucketing import (
     BucketPlan,
     Interval,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
-
 from tests.integration.api.test_api import AUTH, T0, services
+
 from wattline.api.app import create_app
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
@@ -22,6 +22,7 @@ from wattline.storage.base import CommitBatch
 from wattline.storage.sql import SqlStore
 
 JSON = {**AUTH, "Content-Type": "application/json"}
+TELEMETRY = "/api/v1/devices/m1/telemetry"
 RANGE = "0001-01-02T00:00:00.000Z .. 9999-12-31T00:00:00.000Z"
 
 
@@ -55,13 +56,11 @@ BUCKETS_LEAVE = f"the buckets around this range would leave {RANGE}"
         ("/api/v1/devices/m1/telemetry?start=-9999999999999999", OUT_OF_RANGE),
         ("/api/v1/devices/m1/telemetry?interval=999999w", BUCKETS_LEAVE),
         (
-            "/api/v1/devices/m1/telemetry?interval=1d&start=0001-01-01&end=0001-01-10"
-            "&tz=Europe/London",
+            f"{TELEMETRY}?interval=1d&start=0001-01-01&end=0001-01-10&tz=Europe/London",
             OUT_OF_RANGE,
         ),
         (
-            "/api/v1/devices/m1/telemetry?interval=1d&start=0001-01-02&end=0001-01-10"
-            "&tz=Europe/London",
+            f"{TELEMETRY}?interval=1d&start=0001-01-02&end=0001-01-10&tz=Europe/London",
             BUCKETS_LEAVE,
         ),
         ("/api/v1/devices/m1/telemetry?interval=1w&start=9999-12-01&end=9999-12-31", BUCKETS_LEAVE),

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import free_port, port_open
 from tests.integration.api.test_api import AUTH, services
+
 from wattline.api.app import MAX_BODY_BYTES, create_app
 from wattline.storage.sql import SqlStore
 

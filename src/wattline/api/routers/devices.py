@@ -7,7 +7,6 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.analytics.device_archive import archive_device
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
-from wattline.api.params import iso_ms
 from wattline.api.schemas import (
     DeviceCreate,
     DeviceDeletedOut,
@@ -17,6 +16,7 @@ from wattline.api.schemas import (
 )
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
+from wattline.model.times import iso_ms
 
 router = APIRouter(
     prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep], route_class=AdminFirstRoute

@@ -26,12 +26,8 @@ from wattline.analytics.energy import (
     power_energy,
 )
 from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
-from wattline.api.params import (
-    check_bucket_range,
-    default_start_ms,
-    parse_fields,
-    parse_time_ms,
-)
+from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
+from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
 from wattline.model.times import iso_ms
 from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
@@ -43,7 +39,6 @@ DEFAULT_RANGE_MS = 7 * 86_400_000
 # Counter readings this far before `start` set the reference the first step is
 # measured from; without one the energy up to the first reading in range is lost.
 COUNTER_WARMUP_MS = 86_400_000
-MAX_FLEET_DEVICES = 1000
 
 Source = Literal["auto", "counter", "power"]
 
@@ -288,9 +283,10 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
 @router.get("/api/v1/energy", responses={404: {"description": "unknown devices"}})
 def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
-    devices: Annotated[str | None, Query(description="comma-separated ids")] = None,
-    type_: Annotated[str | None, Query(alias="type", description="device type")] = None,
-    tag: Annotated[str | None, Query(description="devices with this tag")] = None,
+    devices: Devices = None,
+    device_type: DeviceType = None,
+    tag: Tag = None,
+    every: All = False,
     start: Start = None,
     end: End = None,
     interval: IntervalParam = "1d",
@@ -299,9 +295,9 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     max_gap_s: MaxGap = DEFAULT_MAX_GAP_S,
     wrap_wh: WrapWh = None,
 ) -> FleetEnergyOut:
-    """The devices' kWh summed per bucket (by id list, type, or all), with per-device totals."""
+    """The devices' kWh summed per bucket (by ids, type, tag or all), with per-device totals."""
     query = _Query(start, end, interval, tz, source, None, max_gap_s, wrap_wh)
-    selected = _select_devices(store, parse_fields(devices), type_, tag)
+    selected = select_fleet(store, devices, device_type, tag, every=every)
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
     # One call for the whole fleet: the tier read is one query per counter metric.
@@ -330,27 +326,3 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
         buckets=query.buckets(total_wh),
         devices=per_device,
     )
-
-
-def _select_devices(
-    store: TelemetryStore, device_ids: list[str] | None, device_type: str | None, tag: str | None
-) -> list[str]:
-    registered = store.list_devices()
-    if device_ids:
-        known = {d.device_id for d in registered}
-        unknown = sorted(set(device_ids) - known)
-        if unknown:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"unknown devices: {', '.join(unknown[:20])}"
-            )
-        registered = [d for d in registered if d.device_id in set(device_ids)]
-    if device_type is not None:
-        registered = [d for d in registered if d.device_type == device_type]
-    if tag is not None:
-        registered = [d for d in registered if tag in d.tags]
-    if len(registered) > MAX_FLEET_DEVICES:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{len(registered)} devices selected; at most {MAX_FLEET_DEVICES} per request",
-        )
-    return [d.device_id for d in registered]

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
-from wattline.api.params import iso_ms
 from wattline.api.schemas import GapOut, SequenceOut
+from wattline.model.times import iso_ms
 
 router = APIRouter(
     prefix="/api/v1/devices",

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
-from wattline.api.params import iso_ms
 from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
+from wattline.model.times import iso_ms
 
 router = APIRouter(
     prefix="/api/v1/quarantine",
