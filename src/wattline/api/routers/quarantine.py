@@ -46,7 +46,9 @@ def list_quarantine(
 @router.post("/replay", responses={501: {"description": "no ingest pipeline in this process"}})
 def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDep) -> ReplayOut:
     """Run quarantined messages through today's rules and registry, for example after
-    registering an unknown device. Accepted ones are stored and leave the quarantine."""
+    registering an unknown device. Accepted ones are stored and leave the quarantine.
+    Ask for `ids`, a `reason` or `all: true`; ids not in the quarantine are listed
+    in `not_found`."""
     if services.replay is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "replay needs the ingest pipeline")
     if body.reason is not None and body.reason not in {r.value for r in RejectReason}:
@@ -54,10 +56,13 @@ def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDe
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"reason {body.reason!r} is not one of {sorted(r.value for r in RejectReason)}",
         )
-    records = store.quarantine(body.limit, body.reason, body.ids)
+    limit = len(body.ids) if body.ids is not None else body.limit
+    records = store.quarantine(limit, body.reason, body.ids) if limit else []
+    found = {r.id for r in records}
     report = services.replay(records)
     return ReplayOut(
         accepted=report.accepted,
         still_rejected=report.still_rejected,
+        not_found=sorted(set(body.ids or ()) - found),
         samples_stored=report.result.samples_inserted,
     )
