@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import wattline
+from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
 from wattline.api.routers import (
     devices,
@@ -29,11 +30,14 @@ MAX_BODY_BYTES = 512 * 1024
 def create_app(services: ApiServices) -> FastAPI:
     app = FastAPI(
         max_body_size=MAX_BODY_BYTES,
+        docs_url=None,  # served from local files by add_docs, not from a CDN
+        redoc_url=None,
         title="Wattline",
         version=wattline.__version__,
         description="Energy IoT telemetry: devices, time series, quarantine.",
     )
     app.state.services = services
+    add_docs(app, app.title)
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(telemetry.router)
