@@ -456,7 +456,7 @@ def wattline_queries(client: httpx.Client, scale: Scale) -> dict[str, Callable[[
         start = T0_MS + c.month_start_day * DAY_MS
         days = min(30, scale.days)
         return get("/api/v1/energy", start=iso(start), end=iso(start + days * DAY_MS),
-                   interval="1d")  # fmt: skip
+                   interval="1d", all="true")  # fmt: skip
 
     return {
         "fleet latest": lambda _c: get("/api/v1/devices"),

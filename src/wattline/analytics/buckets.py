@@ -28,6 +28,14 @@ class Interval:
     def __str__(self) -> str:
         return f"{self.count}{self.unit}"
 
+    @property
+    def longest_ms(self) -> int:
+        """An upper bound on one bucket's length (a DST day is an hour long)."""
+        if self.unit in _FIXED_MS:
+            return self.count * _FIXED_MS[self.unit]
+        days = {"d": 1, "w": 7, "mo": 31}[self.unit] * self.count
+        return days * 86_400_000 + 3_600_000
+
 
 def parse_interval(text: str) -> Interval:
     """``1d`` -> Interval(1, "d"). Raises ValueError with a message fit for a 422."""

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wattline.model.times import iso_ms
 from wattline.storage.base import RawPoint, TelemetryStore
 from wattline.storage.series import DEFAULT_PAGE, iter_points
 
@@ -35,6 +36,7 @@ TIME_COLUMNS = ("day_of_week", "hour_of_day")
 RESERVED = frozenset((*ID_COLUMNS, *TIME_COLUMNS))
 
 Progress = Callable[[int], None]
+_NO_SEPARATORS = str.maketrans("", "", "-:")
 
 
 class ExportFormat(StrEnum):
@@ -62,7 +64,8 @@ class ExportSpec:
 
     def file_name(self, fmt: ExportFormat) -> str:
         def stamp(ts_ms: int) -> str:
-            return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+            # the one formatter's fields without separators: 20251125T080000Z
+            return iso_ms(ts_ms).translate(_NO_SEPARATORS)[:15] + "Z"
 
         return f"wattline-{stamp(self.start_ms)}-{stamp(self.end_ms)}.{fmt.value}"
 
@@ -139,17 +142,12 @@ def _table(spec: ExportSpec, page: Page) -> pa.Table:
     return pa.table(columns, schema=_schema(spec))
 
 
-def _iso(ts_ms: int) -> str:
-    moment = datetime.fromtimestamp(ts_ms // 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
-
-
 def _csv_rows(spec: ExportSpec, page: Page) -> Iterator[list[object]]:
     days, hours = _local_parts(page.points, spec.tz)
     for point, day, hour in zip(page.points, days, hours, strict=True):
         # repr() of a float reads back as the same float: the round trip is exact.
         values = [repr(point.metrics[m]) if m in point.metrics else "" for m in spec.metrics]
-        yield [page.device_id, _iso(point.ts_ms), *values, day, hour]
+        yield [page.device_id, iso_ms(point.ts_ms), *values, day, hour]
 
 
 class _Drain(io.RawIOBase):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 import wattline
+from wattline.api.docs import add_docs
+from wattline.api.errors import add_error_handlers
 from wattline.api.routers import (
     devices,
     energy,
@@ -18,16 +19,25 @@ from wattline.api.routers import (
     window,
 )
 from wattline.api.services import ApiServices
-from wattline.storage.base import StoreUnavailableError
+
+# Every JSON body the API takes is small: the largest, a replay of 10,000 ids,
+# is about 200 kB. Starlette counts the bytes as they stream in (Content-Length
+# or chunked) and answers 413 at the limit, so no body is ever held whole.
+# HTTP ingest sets its own limit on its route.
+MAX_BODY_BYTES = 512 * 1024
 
 
 def create_app(services: ApiServices) -> FastAPI:
     app = FastAPI(
+        max_body_size=MAX_BODY_BYTES,
+        docs_url=None,  # served from local files by add_docs, not from a CDN
+        redoc_url=None,
         title="Wattline",
         version=wattline.__version__,
         description="Energy IoT telemetry: devices, time series, quarantine.",
     )
     app.state.services = services
+    add_docs(app, app.title)
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(telemetry.router)
@@ -38,11 +48,5 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(window.router)
     app.include_router(export.router)
 
-    @app.exception_handler(StoreUnavailableError)
-    async def _store_down(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"database unavailable: {exc}"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-
+    add_error_handlers(app)
     return app

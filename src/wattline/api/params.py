@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wattline.model.times import DAY_MS
+from wattline.model.times import iso_ms as iso_ms  # noqa: PLC0414 - re-exported for ingest/cli.py
 from wattline.storage.bucketing import Interval, Unit
 
 _INTERVAL_RE = re.compile(r"(\d{1,6})(s|m|h|d|w)")
@@ -68,41 +69,69 @@ def parse_aggregates(text: str | None) -> tuple[str, ...]:
     return names
 
 
+# The accepted range of query times, the same for every endpoint. datetime holds
+# years 1..9999, and SQLite's and PostgreSQL's 64-bit integers far more; a day
+# is kept spare at each end so that the local date of any accepted instant, in
+# any time zone (offsets stay under a day), is still a valid date.
+MIN_TIME_MS = -62_135_596_800_000 + DAY_MS  # 0001-01-02T00:00:00.000Z
+MAX_TIME_MS = 253_402_300_800_000 - DAY_MS  # 9999-12-31T00:00:00.000Z
+TIME_RANGE_TEXT = f"{iso_ms(MIN_TIME_MS)} .. {iso_ms(MAX_TIME_MS)}"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def parse_time_ms(text: str, name: str) -> int:
-    """An RFC 3339 / ISO 8601 timestamp (UTC if no offset) or integer epoch milliseconds."""
+    """An RFC 3339 / ISO 8601 timestamp (UTC if no offset) or integer epoch milliseconds,
+    within MIN_TIME_MS..MAX_TIME_MS."""
     stripped = text.strip()
     if re.fullmatch(r"-?\d{1,16}", stripped):
-        return int(stripped)
-    try:
-        parsed = datetime.fromisoformat(stripped)
-    except ValueError:
-        raise ValueError(
-            f"{name}={text!r} is neither an ISO 8601 timestamp nor epoch milliseconds"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+        ts_ms = int(stripped)
+    else:
+        try:
+            parsed = datetime.fromisoformat(stripped)
+        except ValueError:
+            raise ValueError(
+                f"{name}={excerpt(text)} is neither an ISO 8601 timestamp nor epoch milliseconds"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # exact integer arithmetic: a float timestamp loses milliseconds near year 9999
+        ts_ms = (parsed - _EPOCH) // _MS
+    check_time_ms(ts_ms, name)
+    return ts_ms
 
 
-_DAY_MS = 86_400_000
+def check_time_ms(ts_ms: int, name: str) -> None:
+    if not MIN_TIME_MS <= ts_ms <= MAX_TIME_MS:
+        raise ValueError(f"{name} must be within {TIME_RANGE_TEXT}")
 
 
-def iso_ms(ts_ms: int) -> str:
-    """Epoch milliseconds -> ``2026-11-25T08:00:00.000Z``.
+def default_start_ms(end_ms: int, window_ms: int) -> int:
+    """``window_ms`` before ``end_ms``, but never before the accepted range."""
+    return max(end_ms - window_ms, MIN_TIME_MS)
 
-    Responses print thousands of these (a day at one minute is 1,440), so the
-    date is formatted once per day and the time of day by integer arithmetic.
+
+def check_bucket_range(start_ms: int, end_ms: int, longest_bucket_ms: int, interval: str) -> None:
+    """Refuse a range whose bucket arithmetic would leave the accepted range.
+
+    Planning looks at most two buckets and two days beyond either end: the first
+    bucket starts before start_ms, the one after the last is computed, and a
+    default end snaps to the end of the bucket holding "now". Everything within
+    that reach must be a valid date in every time zone; checking it here, before
+    any calendar arithmetic, keeps OverflowError out of the planners.
     """
-    day_ms = ts_ms - ts_ms % _DAY_MS
-    hours, rest = divmod(ts_ms - day_ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{_iso_date(day_ms)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+    reach_ms = 2 * longest_bucket_ms + 2 * DAY_MS
+    if start_ms - reach_ms < MIN_TIME_MS or end_ms + reach_ms > MAX_TIME_MS:
+        raise ValueError(
+            f"interval={excerpt(interval)}: the buckets around this range would leave"
+            f" {TIME_RANGE_TEXT}; use a shorter interval or times further inside"
+        )
 
 
-@functools.lru_cache(maxsize=4096)
-def _iso_date(day_ms: int) -> str:
-    return datetime.fromtimestamp(day_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+def excerpt(value: object, max_chars: int = 64) -> str:
+    """The repr of a client's input, cut short: error messages never echo a whole body."""
+    text = repr(value)
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
 
 def parse_fields(text: str | None) -> list[str] | None:

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
+    model_validator,
 )
 
 
@@ -42,10 +44,17 @@ class DeviceList(BaseModel):
     next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
+class RequestBody(BaseModel):
+    """Every JSON request body. Python's JSON parser reads ``NaN`` and ``Infinity``;
+    refusing them here answers a 422 naming the field instead of storing them."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(RequestBody):
     device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     type: str | None = Field(default=None, max_length=64)
     tags: list[Tag] | None = Field(
@@ -179,15 +188,33 @@ class SequenceOut(BaseModel):
     next_cursor: str | None = Field(default=None, description=NEXT_CURSOR)
 
 
-class ReplayRequest(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=10_000)
-    reason: str | None = None
+class ReplayRequest(RequestBody):
+    """Which quarantined messages to replay: exactly one of ids, reason or all."""
+
+    # bounded to the 64-bit id column: a larger id raised OverflowError in SQLite's driver
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, max_length=10_000, description="these messages (limit does not apply)"
+    )
+    reason: str | None = Field(default=None, description="the newest `limit` with this reason")
+    all: bool = Field(default=False, description="the newest `limit` of any reason")
     limit: int = Field(default=1000, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> ReplayRequest:
+        # `{}` used to replay the whole quarantine: everything is now asked for explicitly
+        given = [self.ids is not None, self.reason is not None, self.all]
+        if given.count(True) != 1:
+            msg = "give exactly one of ids, reason or all: true"
+            raise ValueError(msg)
+        return self
 
 
 class ReplayOut(BaseModel):
     accepted: list[int] = Field(description="quarantine ids stored now and removed from quarantine")
     still_rejected: dict[int, str] = Field(description="id -> the reason it is still rejected")
+    not_found: list[int] = Field(
+        default_factory=list, description="requested ids that are not in the quarantine"
+    )
     samples_stored: int
 
 

@@ -13,12 +13,14 @@ from fastapi import HTTPException, Response, status
 
 from wattline.api.params import (
     DEFAULT_AGGREGATES,
-    iso_ms,
+    check_bucket_range,
+    default_start_ms,
     parse_aggregates,
     parse_interval,
     parse_time_ms,
     parse_tz,
 )
+from wattline.model.times import iso_ms
 from wattline.storage.bucketing import (
     BucketPlan,
     Interval,
@@ -47,7 +49,9 @@ def time_range(start: str | None, end: str | None) -> tuple[int, int]:
     """Raw points' range: default the last 24 h up to now."""
     try:
         end_ms = parse_time_ms(end, "end") if end else now_ms() + 1
-        start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_WINDOW_MS
+        start_ms = (
+            parse_time_ms(start, "start") if start else default_start_ms(end_ms, DEFAULT_WINDOW_MS)
+        )
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     _check_order(start_ms, end_ms)
@@ -73,8 +77,9 @@ def series_request(
         spec = parse_interval(interval)
         zone = parse_tz(tz)
         aggregates = parse_aggregates(agg)
-        start_ms, end_ms = _bucket_range(start, end, spec, zone)
+        start_ms, end_ms = _bucket_range(start, end, spec, zone, interval)
         _check_order(start_ms, end_ms)
+        check_bucket_range(start_ms, end_ms, spec.longest_ms, interval)
         plan = plan_buckets(start_ms, end_ms, spec, zone, MAX_BUCKETS)
     except TooManyBucketsError:
         raise bad_request(
@@ -87,13 +92,18 @@ def series_request(
 
 
 def _bucket_range(
-    start: str | None, end: str | None, spec: Interval, zone: ZoneInfo | None
+    start: str | None, end: str | None, spec: Interval, zone: ZoneInfo | None, interval: str
 ) -> tuple[int, int]:
     """Given ends as they are; missing ones snap to bucket edges, so a rollup tier can answer."""
-    end_ms = parse_time_ms(end, "end") if end else enclosing_bucket(now_ms(), spec, zone)[1]
+
+    def enclosing(ts_ms: int) -> tuple[int, int]:
+        check_bucket_range(ts_ms, ts_ms, spec.longest_ms, interval)
+        return enclosing_bucket(ts_ms, spec, zone)
+
+    end_ms = parse_time_ms(end, "end") if end else enclosing(now_ms())[1]
     if start:
         return parse_time_ms(start, "start"), end_ms
-    return enclosing_bucket(end_ms - DEFAULT_WINDOW_MS, spec, zone)[0], end_ms
+    return enclosing(end_ms - DEFAULT_WINDOW_MS)[0], end_ms
 
 
 def _check_order(start_ms: int, end_ms: int) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from wattline.archive.base import ArchiveRecord, RawArchive
 from wattline.archive.factory import open_archive
 from wattline.config import Settings
+from wattline.model.times import iso_ms
 
 T = TypeVar("T")
 
@@ -90,12 +91,11 @@ def stats(
 
 
 def format_record(record: ArchiveRecord, *, raw: bool) -> str:
-    received = datetime.fromtimestamp(record.received_ms / 1000, tz=UTC)
     if raw:
         payload = base64.b64encode(record.payload).decode("ascii")
     else:
         payload = record.payload.decode("utf-8", errors="replace")
-    fields = (received.isoformat(timespec="milliseconds"), record.outcome, record.topic, payload)
+    fields = (iso_ms(record.received_ms), record.outcome, record.topic, payload)
     return "\t".join(field.translate(_ESCAPES) for field in fields)
 
 

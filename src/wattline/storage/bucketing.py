@@ -53,6 +53,14 @@ class Interval:
         days = {Unit.DAY: 1, Unit.WEEK: 7, Unit.MONTH: 28}[self.unit] * self.count
         return days * DAY_MS - HOUR_MS
 
+    @property
+    def longest_ms(self) -> int:
+        """An upper bound on one bucket's length (a DST day is an hour long)."""
+        if self.unit is Unit.FIXED:
+            return self.count
+        days = {Unit.DAY: 1, Unit.WEEK: 7, Unit.MONTH: 31}[self.unit] * self.count
+        return days * DAY_MS + HOUR_MS
+
 
 @dataclass(frozen=True, slots=True)
 class BucketPlan:

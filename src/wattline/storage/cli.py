@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wattline.api.params import iso_ms
 from wattline.config import Settings
+from wattline.model.times import iso_ms
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.factory import open_store
 from wattline.storage.retention import (

@@ -51,7 +51,9 @@ def test_dst_days_have_23_or_25_hourly_buckets(
         "/api/v1/devices/p1/energy", params={**params, "interval": "1d"}, headers=AUTH
     ).json()
     assert [b["kwh"] for b in daily["buckets"]] == [pytest.approx(hours)]
-    assert daily["buckets"][0]["start"] == f"{day}T00:00:00{'+00:00' if hours == 23 else '+01:00'}"
+    # local midnight, printed in UTC like every API time
+    utc_midnight = f"{day}T00:00:00.000Z" if hours == 23 else "2026-10-24T23:00:00.000Z"
+    assert daily["buckets"][0]["start"] == utc_midnight
 
 
 def test_counter_with_reset_and_bogus_zero_gives_the_true_daily_energy(
@@ -116,8 +118,22 @@ def test_fleet_sums_devices_by_id_and_type(client: TestClient, store: SqlStore) 
     assert by_type["total_kwh"] == pytest.approx(4.0)
     silent = next(d for d in by_type["devices"] if d["device_id"] == "silent")
     assert silent == {"device_id": "silent", "method": None, "metric": None, "total_kwh": 0.0}
-    everyone = client.get("/api/v1/energy", params=params, headers=AUTH).json()
+    everyone = client.get("/api/v1/energy", params={**params, "all": "true"}, headers=AUTH).json()
     assert everyone["total_kwh"] == pytest.approx(4.2)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [{}, {"devices": "a", "type": "smart_plug"}, {"tag": "x", "all": "true"}],
+)
+def test_fleet_energy_needs_exactly_one_selector(
+    client: TestClient, selector: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/energy", params=selector, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "give exactly one of devices (comma-separated ids), type, tag or all=true"
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +167,7 @@ def test_unknown_devices_and_devices_without_series(client: TestClient, store: S
     missing = client.get("/api/v1/devices/nope/energy", headers=AUTH)
     assert missing.status_code == 404
     assert client.get("/api/v1/energy", params={"devices": "t,nope"}, headers=AUTH).json() == {
-        "detail": "unknown devices: nope"
+        "detail": "devices not registered: nope"
     }
     none = client.get("/api/v1/devices/t/energy", headers=AUTH)
     assert none.status_code == 422
@@ -182,7 +198,7 @@ def test_fleet_counter_energy_from_the_day_tier_equals_every_reading(
     load(store, readings)
     start_ms, end_ms = day0_ms + DAY_MS, day0_ms + 4 * DAY_MS  # day one warms up the rules
     body = client.get(
-        "/api/v1/energy", params={"start": start_ms, "end": end_ms}, headers=AUTH
+        "/api/v1/energy", params={"start": start_ms, "end": end_ms, "all": "true"}, headers=AUTH
     ).json()
     edges = [start_ms + k * DAY_MS for k in range(4)]
     expected_wh = [0.0] * 3

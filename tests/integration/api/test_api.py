@@ -216,6 +216,13 @@ def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: 
         assert item["reason"] == "unknown_device"
         refused = api.post("/api/v1/quarantine/replay", json={"ids": [item["id"]]}, headers=AUTH)
         assert refused.json()["still_rejected"] == {str(item["id"]): "unknown_device"}
+        missing = api.post("/api/v1/quarantine/replay", json={"ids": [99_999]}, headers=AUTH)
+        assert missing.json() == {
+            "accepted": [],
+            "still_rejected": {},
+            "not_found": [99_999],
+            "samples_stored": 0,
+        }
 
         api.post("/api/v1/devices", json={"device_id": "late-1"}, headers=AUTH)
         replayed = api.post(
@@ -225,6 +232,7 @@ def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: 
         assert replayed.json() == {
             "accepted": [item["id"]],
             "still_rejected": {},
+            "not_found": [],
             "samples_stored": 1,
         }
         assert api.get("/api/v1/quarantine", headers=AUTH).json()["items"] == []
@@ -237,8 +245,18 @@ def test_replay_after_registering_the_unknown_device(store: SqlStore, tmp_path: 
 
 
 def test_replay_is_501_without_a_pipeline(client: TestClient) -> None:
-    response = client.post("/api/v1/quarantine/replay", json={}, headers=AUTH)
+    response = client.post("/api/v1/quarantine/replay", json={"all": True}, headers=AUTH)
     assert response.status_code == 501
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"limit": 5}, {"ids": [1], "reason": "malformed"}, {"reason": "x", "all": True}]
+)
+def test_replay_needs_exactly_one_selector(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/api/v1/quarantine/replay", json=body, headers=AUTH)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert "exactly one of ids, reason or all: true" in error["msg"]
 
 
 def test_bucket_json_is_the_documented_model(client: TestClient) -> None:

@@ -114,6 +114,8 @@ def test_fleet_by_ids_and_by_type(client: TestClient) -> None:
     ]
     plugs = get(client, "/api/v1/telemetry", type="plug", **params)
     assert [d["device_id"] for d in plugs["devices"]] == ["p1"]
+    everyone = get(client, "/api/v1/telemetry", all="true", **params)
+    assert [d["device_id"] for d in everyone["devices"]] == ["m1", "m2", "p1"]
     unknown = client.get("/api/v1/telemetry", params={**params, "devices": "m1,nope"}, headers=AUTH)
     assert unknown.status_code == 404
     assert unknown.json()["detail"] == "devices not registered: nope"
@@ -129,6 +131,7 @@ def test_fleet_by_ids_and_by_type(client: TestClient) -> None:
         ("/api/v1/devices/m1/telemetry", {"interval": "0mo"}, "at least"),
         ("/api/v1/telemetry", {"interval": "1h"}, "exactly one of devices"),
         ("/api/v1/telemetry", {"interval": "1h", "devices": "m1", "type": "x"}, "exactly one"),
+        ("/api/v1/telemetry", {"interval": "1h", "type": "x", "all": "true"}, "or all=true"),
         ("/api/v1/telemetry", {"interval": "1m", "devices": "m1", "start": 0}, "exceed 50000"),
     ],
 )

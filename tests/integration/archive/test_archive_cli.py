@@ -49,16 +49,16 @@ def run(env: dict[str, str], *args: str) -> list[str]:
 def test_read_prints_one_line_per_message_in_archive_order(env: dict[str, str]) -> None:
     lines = run(env, "read")
     assert [line.split("\t") for line in lines] == [
-        ["2025-11-25T09:02:00.000+00:00", "malformed", "junk/topic", "not json"],
+        ["2025-11-25T09:02:00.000Z", "malformed", "junk/topic", "not json"],
         *(
-            [f"2025-11-25T08:0{i}:00.000+00:00", "accepted", f"iot/d{i}/telemetry", payload]
+            [f"2025-11-25T08:0{i}:00.000Z", "accepted", f"iot/d{i}/telemetry", payload]
             for i, payload in enumerate(
                 f'{{"seq": {i}, "raw": "\\x0{i}\\x00\ufffd"}}' for i in range(3)
             )
         ),
         # A device can neither break the one-line format nor drive the terminal.
         [
-            "2025-11-25T09:01:00.000+00:00",
+            "2025-11-25T09:01:00.000Z",
             "accepted",
             "iot/d1/telemetry",
             r'{"a":\n1}\x1b[2J' + "\ufffd",
@@ -79,8 +79,8 @@ def test_filters_by_category_time_and_topic(env: dict[str, str]) -> None:
         "iot/d2/telemetry",
     ]
     assert [line.split("\t")[0] for line in run(env, "read", "--topic-contains", "d1/")] == [
-        "2025-11-25T08:01:00.000+00:00",
-        "2025-11-25T09:01:00.000+00:00",
+        "2025-11-25T08:01:00.000Z",
+        "2025-11-25T09:01:00.000Z",
     ]
     assert len(run(env, "read", "--category", "rejected")) == 1
     assert run(env, "read", "--category", "hello") == []

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wattline.api.params import iso_ms, parse_fields, parse_interval_ms, parse_time_ms
+from wattline.api.params import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    check_bucket_range,
+    excerpt,
+    iso_ms,
+    parse_fields,
+    parse_interval_ms,
+    parse_time_ms,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +72,58 @@ def test_fields() -> None:
 def test_iso_rendering_matches_the_datetime_library(ts_ms: int) -> None:
     moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
     assert iso_ms(ts_ms) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
+@pytest.mark.parametrize(
+    ("ts_ms", "text"),
+    [
+        (MIN_TIME_MS, "0001-01-02T00:00:00.000Z"),
+        (MAX_TIME_MS, "9999-12-31T00:00:00.000Z"),
+        (-62_135_596_800_000, "0001-01-01T00:00:00.000Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_iso_rendering_has_four_digit_years(ts_ms: int, text: str) -> None:
+    assert iso_ms(ts_ms) == text
+
+
+@given(st.integers(min_value=MIN_TIME_MS, max_value=MAX_TIME_MS))
+def test_every_accepted_time_round_trips(ts_ms: int) -> None:
+    assert parse_time_ms(iso_ms(ts_ms), "start") == ts_ms
+    assert parse_time_ms(str(ts_ms), "start") == ts_ms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "253402300800000",
+        "-9999999999999999",
+        "0001-01-01",
+        "9999-12-31T00:00:00.001Z",
+        "0001-01-01T23:59:59.999Z",
+        "0001-01-02T00:00:00+00:01",
+    ],
+)
+def test_times_outside_the_accepted_range_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"start must be within 0001-01-02T00:00:00.000Z \.\. "):
+        parse_time_ms(text, "start")
+
+
+@pytest.mark.parametrize(
+    ("start_ms", "end_ms", "longest_ms"),
+    [
+        (MIN_TIME_MS, MIN_TIME_MS + 1, 1_000),  # the planner's look-around leaves year 1
+        (MAX_TIME_MS - 30 * 86_400_000, MAX_TIME_MS, 7 * 86_400_000),
+        (0, 1, 10**15),  # a bucket of 30,000 years
+    ],
+)
+def test_bucket_ranges_leaving_the_accepted_range_are_refused(
+    start_ms: int, end_ms: int, longest_ms: int
+) -> None:
+    with pytest.raises(ValueError, match="buckets around this range would leave"):
+        check_bucket_range(start_ms, end_ms, longest_ms, "1w")
+
+
+def test_excerpts_are_short() -> None:
+    assert excerpt("x" * 10_000) == "'" + "x" * 60 + "..."
+    assert excerpt(float("nan")) == "nan"

@@ -7,9 +7,8 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.analytics.device_archive import archive_device
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
-from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
-from wattline.api.params import iso_ms
 from wattline.api.schemas import (
     DeviceCreate,
     DeviceDeletedOut,
@@ -19,9 +18,12 @@ from wattline.api.schemas import (
 )
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
+from wattline.model.times import iso_ms
 from wattline.storage.keyset import DeviceFilter
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 
 def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> ConnectionState:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -26,25 +25,26 @@ from wattline.analytics.energy import (
     counter_energy_from_spans,
     power_energy,
 )
-from wattline.api.deps import AdminDep, StoreDep
-from wattline.api.params import parse_fields, parse_time_ms
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
+from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
+from wattline.model.times import iso_ms
 from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
 from wattline.storage.series import iter_points
 
-router = APIRouter(tags=["energy"], dependencies=[AdminDep])
+router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)
 
 DEFAULT_RANGE_MS = 7 * 86_400_000
 # Counter readings this far before `start` set the reference the first step is
 # measured from; without one the energy up to the first reading in range is lost.
 COUNTER_WARMUP_MS = 86_400_000
-MAX_FLEET_DEVICES = 1000
 
 Source = Literal["auto", "counter", "power"]
 
 
 class EnergyBucketOut(BaseModel):
-    start: str = Field(description="bucket start in the requested time zone")
+    start: str = Field(description="bucket start (UTC); its edges follow the local calendar of tz")
     end: str
     kwh: float
 
@@ -94,9 +94,14 @@ class _Query:
     ) -> None:
         try:
             end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000
-            start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_RANGE_MS
+            start_ms = (
+                parse_time_ms(start, "start")
+                if start
+                else default_start_ms(end_ms, DEFAULT_RANGE_MS)
+            )
             self.interval = parse_interval(interval)
             self.tz: ZoneInfo = parse_tz(tz)
+            check_bucket_range(start_ms, end_ms, self.interval.longest_ms, interval)
             # bucket_edges refuses an empty range and too many buckets
             self.edges = bucket_edges(start_ms, end_ms, self.interval, self.tz)
         except ValueError as exc:
@@ -106,12 +111,9 @@ class _Query:
         self.max_gap_s = max_gap_s
         self.rules = CounterRules(wrap_wh=wrap_wh)
 
-    def local(self, ts_ms: int) -> str:
-        return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(self.tz).isoformat()
-
     def buckets(self, energy_wh: list[float]) -> list[EnergyBucketOut]:
         return [
-            EnergyBucketOut(start=self.local(a), end=self.local(b), kwh=wh / 1000)
+            EnergyBucketOut(start=iso_ms(a), end=iso_ms(b), kwh=wh / 1000)
             for a, b, wh in zip(self.edges, self.edges[1:], energy_wh, strict=False)
         ]
 
@@ -214,9 +216,25 @@ MetricParam = Annotated[
     str | None,
     Query(description=f"series to use; default {', '.join(COUNTER_METRICS + POWER_METRICS)}"),
 ]
-MaxGap = Annotated[float, Query(gt=0, description="power readings further apart are not bridged")]
+# Bounded so that the read window around the range (gap_s in ms) stays a 64-bit integer.
+MAX_GAP_LIMIT_S = 366 * 86_400
+MaxGap = Annotated[
+    float,
+    Query(
+        gt=0,
+        le=MAX_GAP_LIMIT_S,
+        allow_inf_nan=False,
+        description="power readings further apart are not bridged",
+    ),
+]
 WrapWh = Annotated[
-    float | None, Query(gt=0, description="the counter register's modulus in Wh, e.g. 4294967296")
+    float | None,
+    Query(
+        gt=0,
+        le=1e18,
+        allow_inf_nan=False,
+        description="the counter register's modulus in Wh, e.g. 4294967296",
+    ),
 ]
 
 
@@ -255,8 +273,8 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
         metric=used,
         interval=str(query.interval),
         tz=query.tz.key,
-        start=query.local(query.edges[0]),
-        end=query.local(query.edges[-1]),
+        start=iso_ms(query.edges[0]),
+        end=iso_ms(query.edges[-1]),
         total_kwh=sum(energy_wh) / 1000,
         buckets=query.buckets(energy_wh),
     )
@@ -265,9 +283,10 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
 @router.get("/api/v1/energy", responses={404: {"description": "unknown devices"}})
 def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
-    devices: Annotated[str | None, Query(description="comma-separated ids")] = None,
-    type_: Annotated[str | None, Query(alias="type", description="device type")] = None,
-    tag: Annotated[str | None, Query(description="devices with this tag")] = None,
+    devices: Devices = None,
+    device_type: DeviceType = None,
+    tag: Tag = None,
+    every: All = False,
     start: Start = None,
     end: End = None,
     interval: IntervalParam = "1d",
@@ -276,9 +295,9 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     max_gap_s: MaxGap = DEFAULT_MAX_GAP_S,
     wrap_wh: WrapWh = None,
 ) -> FleetEnergyOut:
-    """The devices' kWh summed per bucket (by id list, type, or all), with per-device totals."""
+    """The devices' kWh summed per bucket (by ids, type, tag or all), with per-device totals."""
     query = _Query(start, end, interval, tz, source, None, max_gap_s, wrap_wh)
-    selected = _select_devices(store, parse_fields(devices), type_, tag)
+    selected = select_fleet(store, devices, device_type, tag, every=every)
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
     # One call for the whole fleet: the tier read is one query per counter metric.
@@ -301,33 +320,9 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
     return FleetEnergyOut(
         interval=str(query.interval),
         tz=query.tz.key,
-        start=query.local(query.edges[0]),
-        end=query.local(query.edges[-1]),
+        start=iso_ms(query.edges[0]),
+        end=iso_ms(query.edges[-1]),
         total_kwh=sum(total_wh) / 1000,
         buckets=query.buckets(total_wh),
         devices=per_device,
     )
-
-
-def _select_devices(
-    store: TelemetryStore, device_ids: list[str] | None, device_type: str | None, tag: str | None
-) -> list[str]:
-    registered = store.list_devices()
-    if device_ids:
-        known = {d.device_id for d in registered}
-        unknown = sorted(set(device_ids) - known)
-        if unknown:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"unknown devices: {', '.join(unknown[:20])}"
-            )
-        registered = [d for d in registered if d.device_id in set(device_ids)]
-    if device_type is not None:
-        registered = [d for d in registered if d.device_type == device_type]
-    if tag is not None:
-        registered = [d for d in registered if tag in d.tags]
-    if len(registered) > MAX_FLEET_DEVICES:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{len(registered)} devices selected; at most {MAX_FLEET_DEVICES} per request",
-        )
-    return [d.device_id for d in registered]

@@ -10,10 +10,12 @@ from fastapi.responses import StreamingResponse
 
 from wattline.analytics.buckets import parse_tz
 from wattline.analytics.export import ExportFormat, iter_export_bytes, plan_export
-from wattline.api.deps import AdminDep, StoreDep
-from wattline.api.params import parse_fields, parse_time_ms
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.params import default_start_ms, parse_fields, parse_time_ms
 
-router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["export"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 DEFAULT_RANGE_MS = 86_400_000
 
@@ -38,7 +40,9 @@ def get_export(  # noqa: PLR0913, PLR0917 - the documented query parameters
     """One row per device and timestamp, a column per metric; streamed page by page."""
     try:
         end_ms = parse_time_ms(end, "end") if end else time.time_ns() // 1_000_000 + 1
-        start_ms = parse_time_ms(start, "start") if start else end_ms - DEFAULT_RANGE_MS
+        start_ms = (
+            parse_time_ms(start, "start") if start else default_start_ms(end_ms, DEFAULT_RANGE_MS)
+        )
         zone = parse_tz(tz)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

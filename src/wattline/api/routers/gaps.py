@@ -3,13 +3,18 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from wattline.api.cursors import DEFAULT_PAGE, decode_pair, encode
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
-from wattline.api.params import iso_ms
 from wattline.api.schemas import GapOut, SequenceOut
+from wattline.model.times import iso_ms
 from wattline.storage.base import DedupCounts
 
-router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/devices",
+    tags=["telemetry"],
+    dependencies=[AdminDep],
+    route_class=AdminFirstRoute,
+)
 
 
 @router.get(

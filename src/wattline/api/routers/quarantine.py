@@ -5,13 +5,18 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from wattline.api.cursors import DEFAULT_PAGE, decode_int, encode
-from wattline.api.deps import AdminDep, ServicesDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
-from wattline.api.params import iso_ms
 from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
+from wattline.model.times import iso_ms
 
-router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/quarantine",
+    tags=["quarantine"],
+    dependencies=[AdminDep],
+    route_class=AdminFirstRoute,
+)
 
 
 @router.get("")
@@ -50,7 +55,9 @@ def list_quarantine(
 @router.post("/replay", responses={501: {"description": "no ingest pipeline in this process"}})
 def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDep) -> ReplayOut:
     """Run quarantined messages through today's rules and registry, for example after
-    registering an unknown device. Accepted ones are stored and leave the quarantine."""
+    registering an unknown device. Accepted ones are stored and leave the quarantine.
+    Ask for `ids`, a `reason` or `all: true`; ids not in the quarantine are listed
+    in `not_found`."""
     if services.replay is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "replay needs the ingest pipeline")
     if body.reason is not None and body.reason not in {r.value for r in RejectReason}:
@@ -58,10 +65,13 @@ def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDe
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"reason {body.reason!r} is not one of {sorted(r.value for r in RejectReason)}",
         )
-    records = store.quarantine(body.limit, body.reason, body.ids)
+    limit = len(body.ids) if body.ids is not None else body.limit
+    records = store.quarantine(limit, body.reason, body.ids) if limit else []
+    found = {r.id for r in records}
     report = services.replay(records)
     return ReplayOut(
         accepted=report.accepted,
         still_rejected=report.still_rejected,
+        not_found=sorted(set(body.ids or ()) - found),
         samples_stored=report.result.samples_inserted,
     )

@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.api.cursors import decode_int, encode
-from wattline.api.deps import AdminDep, StoreDep
+from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.paging import page_start
-from wattline.api.params import iso_ms, parse_fields
+from wattline.api.params import parse_fields
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
     FleetTelemetryOut,
@@ -23,13 +24,14 @@ from wattline.api.series import (
     source_name,
     time_range,
 )
+from wattline.model.times import iso_ms
 from wattline.storage.base import TelemetryStore
 
-router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep], route_class=AdminFirstRoute
+)
 
 MAX_POINTS = 100_000
-# A fleet answer holds devices x buckets entries; this bounds its JSON to tens of MB.
-MAX_FLEET_DEVICES = 1_000
 MAX_FLEET_BUCKETS = 200_000
 
 Start = Annotated[str | None, Query(description="ISO 8601 or epoch ms; default end - 24 h")]
@@ -149,19 +151,18 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
 def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
     interval: Annotated[str, Query(description=IntervalDoc)],
-    devices: Annotated[str | None, Query(description="comma-separated device ids")] = None,
-    type: Annotated[  # noqa: A002 - the documented parameter name
-        str | None, Query(description="every device of this type")
-    ] = None,
-    tag: Annotated[str | None, Query(description="every device with this tag")] = None,
+    devices: Devices = None,
+    device_type: DeviceType = None,
+    tag: Tag = None,
+    every: All = False,
     start: Start = None,
     end: End = None,
     fields: Fields = None,
     agg: Agg = None,
     tz: Tz = None,
 ) -> Response:
-    """The same buckets for many devices at once, chosen by id list or by type."""
-    device_ids = _fleet(store, devices, type, tag)
+    """The same buckets for many devices at once, chosen by ids, type, tag or all."""
+    device_ids = select_fleet(store, devices, device_type, tag, every=every)
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
     if len(plan.starts) * len(device_ids) > MAX_FLEET_BUCKETS:
@@ -186,29 +187,6 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         for d in device_ids
     ]
     return json_response(head)
-
-
-def _fleet(
-    store: TelemetryStore, devices: str | None, device_type: str | None, tag: str | None
-) -> list[str]:
-    if [devices, device_type, tag].count(None) != 2:
-        raise bad_request("give exactly one of devices (comma-separated ids), type or tag")
-    if device_type is not None:
-        wanted = [d.device_id for d in store.list_devices() if d.device_type == device_type]
-    elif tag is not None:
-        wanted = [d.device_id for d in store.list_devices() if tag in d.tags]
-    else:
-        wanted = list(dict.fromkeys(parse_fields(devices) or []))
-        if not wanted:
-            raise bad_request("devices must name at least one device id")
-        missing = sorted(set(wanted) - store.existing_devices(wanted))
-        if missing:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"devices not registered: {', '.join(missing)}"
-            )
-    if len(wanted) > MAX_FLEET_DEVICES:
-        raise bad_request(f"{len(wanted)} devices exceed {MAX_FLEET_DEVICES} per request")
-    return wanted
 
 
 @router.get(

@@ -7,13 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from wattline.api.deps import AdminDep, ServicesDep, StoreDep
-from wattline.api.params import iso_ms, parse_fields
+from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
+from wattline.api.params import parse_fields
 from wattline.live.window import DEFAULT_WINDOW_SIZE, WindowStore
+from wattline.model.times import iso_ms
 from wattline.storage.base import TelemetryStore
 from wattline.storage.series import recent_points
 
-router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/v1/devices",
+    tags=["telemetry"],
+    dependencies=[AdminDep],
+    route_class=AdminFirstRoute,
+)
 
 # Without an in-memory window (an API process with no collector) each request
 # reads storage; n is bounded the same way.

@@ -1,0 +1,44 @@
+"""Swagger UI at /docs and ReDoc at /redoc, served from files installed with Wattline.
+
+FastAPI's own pages load their JavaScript and CSS from a CDN, so on a machine
+without internet access (a site gateway, often) /docs was a blank page. The
+fastapi-offline package ships the same Swagger UI 5 and ReDoc bundles; only its
+files are used here, the pages are FastAPI's.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC_URL = "/docs-static"
+
+
+def add_docs(app: FastAPI, title: str) -> None:
+    """Call on an app created with ``docs_url=None, redoc_url=None``."""
+    static = files("fastapi_offline") / "static"
+    app.mount(STATIC_URL, StaticFiles(directory=str(static)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - Swagger UI",
+            swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{STATIC_URL}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{STATIC_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{STATIC_URL}/favicon.png",
+            with_google_fonts=False,
+        )
