@@ -232,27 +232,6 @@ def _add_rejection(plan: BatchPlan, message: InboundMessage, rejection: Rejectio
 
 
 def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
-    if outcome.kind == DOWNLINK:
-        # Our own command to the device: archived, but it says nothing about the device.
-        plan.archive.append(
-            ArchiveRecord(
-                received_ms=message.received_ms,
-                topic=message.topic,
-                payload=message.payload,
-                outcome="accepted",
-                category=DOWNLINK,
-            )
-        )
-        return
-    plan.readings.extend(outcome.readings)
-    plan.arrival.extend(outcome.readings)
-    if outcome.hello is not None:
-        plan.hellos.append(outcome.hello)
-        plan.arrival.append(outcome.hello)
-    if outcome.status is not None:
-        plan.statuses.append(outcome.status)
-    previous = plan.seen_ms.get(outcome.device_id, 0)
-    plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)
     plan.archive.append(
         ArchiveRecord(
             received_ms=message.received_ms,
@@ -262,3 +241,14 @@ def _add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted
             category=outcome.kind,
         )
     )
+    if outcome.kind == DOWNLINK:
+        return  # our own command to the device: archived, but it says nothing about the device
+    plan.readings.extend(outcome.readings)
+    plan.arrival.extend(outcome.readings)
+    if outcome.hello is not None:
+        plan.hellos.append(outcome.hello)
+        plan.arrival.append(outcome.hello)
+    if outcome.status is not None:
+        plan.statuses.append(outcome.status)
+    previous = plan.seen_ms.get(outcome.device_id, 0)
+    plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)
