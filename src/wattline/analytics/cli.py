@@ -17,12 +17,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from wattline.analytics.buckets import parse_tz
 from wattline.analytics.export import ExportFormat, export_to, plan_export
 from wattline.analytics.importer import count_rows, import_readings, read_file
 from wattline.api.params import parse_fields, parse_time_ms
 from wattline.archive.factory import open_archive
 from wattline.config import Settings
+from wattline.model.calendar import parse_tz
 from wattline.observability.metrics import IngestMetrics
 from wattline.runtime import build_committer
 from wattline.storage.factory import open_store

@@ -1,6 +1,6 @@
 """Energy (Wh) per time bucket, from a cumulative counter or by integrating power. Pure.
 
-Both take points sorted by time and the bucket edges from ``analytics.buckets``,
+Both take points sorted by time and the bucket edges from ``model.calendar``,
 and stream: the input may be an iterator over years of readings. Feeding them
 from rollup tiers instead of raw samples needs no change here: a counter is
 fully described by its readings in order, so each bucket's ``first`` and

@@ -1,62 +1,17 @@
-"""Query parameters: times, intervals, time zones, aggregates. Pure; ValueError says why."""
+"""Query parameters: times, aggregates, fields. Pure; ValueError says why.
+
+Intervals and time zones are the calendar's (`wattline.model.calendar`).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wattline.model.times import DAY_MS
-from wattline.model.times import iso_ms as iso_ms  # noqa: PLC0414 - re-exported for ingest/cli.py
-from wattline.storage.bucketing import Interval, Unit
+from wattline.model.times import DAY_MS, iso_ms
 
-_INTERVAL_RE = re.compile(r"(\d{1,6})(s|m|h|d|w)")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-MIN_INTERVAL_MS = 1_000
-
-
-def parse_interval_ms(text: str) -> int:
-    """``15m`` -> 900000. Units: s, m, h, d, w."""
-    match = _INTERVAL_RE.fullmatch(text.strip())
-    if not match:
-        raise ValueError(
-            f"interval {text!r} must be a whole number followed by s, m, h, d or w (e.g. 15m)"
-        )
-    interval_ms = int(match.group(1)) * _UNIT_MS[match.group(2)]
-    if interval_ms < MIN_INTERVAL_MS:
-        raise ValueError(f"interval {text!r} must be at least 1s")
-    return interval_ms
-
-
-_BUCKET_RE = re.compile(r"(\d{1,6})(mo|s|m|h|d|w)")
 AGGREGATES = ("avg", "min", "max", "sum", "count", "first", "last")
 DEFAULT_AGGREGATES = ("avg", "min", "max", "count")
-
-
-def parse_interval(text: str) -> Interval:
-    """``15m``, ``1h`` (fixed); ``1d``, ``1w``, ``1mo`` (local days, Monday weeks, months)."""
-    match = _BUCKET_RE.fullmatch(text.strip())
-    if not match:
-        raise ValueError(
-            f"interval {text!r} must be a whole number followed by s, m, h, d, w or mo (e.g. 15m)"
-        )
-    count, unit = int(match.group(1)), match.group(2)
-    if count == 0:
-        raise ValueError(f"interval {text!r} must be at least 1s")
-    if unit in {"d", "w", "mo"}:
-        return Interval(Unit(unit), count)
-    return Interval(Unit.FIXED, count * _UNIT_MS[unit])
-
-
-def parse_tz(text: str | None) -> ZoneInfo | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        return ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"tz={text!r} is not an IANA time zone name (e.g. Europe/London, UTC)"
-        ) from None
 
 
 def parse_aggregates(text: str | None) -> tuple[str, ...]:

@@ -16,19 +16,17 @@ from wattline.api.params import (
     check_bucket_range,
     default_start_ms,
     parse_aggregates,
-    parse_interval,
     parse_time_ms,
+)
+from wattline.model.calendar import (
+    Interval,
+    TooManyBucketsError,
+    enclosing_bucket,
+    parse_interval,
     parse_tz,
 )
 from wattline.model.times import iso_ms
-from wattline.storage.bucketing import (
-    BucketPlan,
-    Interval,
-    SeriesBucket,
-    TooManyBucketsError,
-    enclosing_bucket,
-    plan_buckets,
-)
+from wattline.storage.bucketing import BucketPlan, SeriesBucket, plan_buckets
 from wattline.storage.rollups import Aggregate
 
 DEFAULT_WINDOW_MS = 24 * 3_600_000

@@ -9,10 +9,10 @@ import typer
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from wattline.api.params import iso_ms
 from wattline.archive.factory import open_archive
 from wattline.config import Settings
 from wattline.model.messages import RejectReason
+from wattline.model.times import iso_ms
 from wattline.observability.metrics import IngestMetrics
 from wattline.runtime import build_committer
 from wattline.storage.factory import open_store

@@ -128,7 +128,7 @@ def test_fleet_by_ids_and_by_type(client: TestClient) -> None:
         ("/api/v1/devices/m1/telemetry", {"interval": "1h", "agg": "avg,median"}, "'median'"),
         ("/api/v1/devices/m1/telemetry", {"agg": "sum"}, "give an interval"),
         ("/api/v1/devices/m1/telemetry", {"interval": "7m", "tz": "UTC"}, "must divide 24h"),
-        ("/api/v1/devices/m1/telemetry", {"interval": "0mo"}, "at least"),
+        ("/api/v1/devices/m1/telemetry", {"interval": "0mo"}, "positive whole number"),
         ("/api/v1/telemetry", {"interval": "1h"}, "exactly one of devices"),
         ("/api/v1/telemetry", {"interval": "1h", "devices": "m1", "type": "x"}, "exactly one"),
         ("/api/v1/telemetry", {"interval": "1h", "type": "x", "all": "true"}, "or all=true"),

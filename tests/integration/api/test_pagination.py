@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.cursors import MAX_PAGE, encode
-from wattline.api.params import iso_ms
 from wattline.api.services import ApiServices
 from wattline.model.messages import Reading
 from wattline.model.sequence import SeqGap
+from wattline.model.times import iso_ms
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch, QuarantineEntry
 from wattline.storage.sql import SqlStore

@@ -11,32 +11,10 @@ from wattline.api.params import (
     MIN_TIME_MS,
     check_bucket_range,
     excerpt,
-    iso_ms,
     parse_fields,
-    parse_interval_ms,
     parse_time_ms,
 )
-
-
-@pytest.mark.parametrize(
-    ("text", "expected_ms"),
-    [
-        ("1s", 1_000),
-        ("1m", 60_000),
-        ("15m", 900_000),
-        ("1h", 3_600_000),
-        ("1d", 86_400_000),
-        ("1w", 604_800_000),
-    ],
-)
-def test_intervals(text: str, expected_ms: int) -> None:
-    assert parse_interval_ms(text) == expected_ms
-
-
-@pytest.mark.parametrize("text", ["", "m", "1", "1y", "0s", "-1m", "1.5h", "15 minutes"])
-def test_bad_intervals_explain_the_format(text: str) -> None:
-    with pytest.raises(ValueError, match="interval"):
-        parse_interval_ms(text)
+from wattline.model.times import iso_ms
 
 
 @pytest.mark.parametrize(

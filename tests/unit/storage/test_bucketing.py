@@ -7,17 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from wattline.storage.bucketing import (
-    Cell,
+from wattline.model.calendar import (
     Interval,
     TooManyBucketsError,
     Unit,
-    assemble,
     bucket_starts,
-    choose_source,
     enclosing_bucket,
-    plan_buckets,
 )
+from wattline.storage.bucketing import Cell, assemble, choose_source, plan_buckets
 from wattline.storage.rollups import DAY_MS, HOUR_MS, MINUTE_MS, Aggregate, Tier
 
 LONDON = ZoneInfo("Europe/London")

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from wattline.analytics.buckets import bucket_edges, parse_interval, parse_tz
 from wattline.analytics.energy import (
     COUNTER_METRICS,
     DEFAULT_MAX_GAP_S,
@@ -28,6 +27,7 @@ from wattline.analytics.energy import (
 from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
+from wattline.model.calendar import bucket_edges, parse_interval, parse_tz
 from wattline.model.times import iso_ms
 from wattline.storage import bucketing
 from wattline.storage.base import TelemetryStore
@@ -36,6 +36,8 @@ from wattline.storage.series import iter_points
 router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)
 
 DEFAULT_RANGE_MS = 7 * 86_400_000
+# A response of this many buckets is still a few MB of JSON at most.
+MAX_BUCKETS = 50_000
 # Counter readings this far before `start` set the reference the first step is
 # measured from; without one the energy up to the first reading in range is lost.
 COUNTER_WARMUP_MS = 86_400_000
@@ -100,10 +102,11 @@ class _Query:
                 else default_start_ms(end_ms, DEFAULT_RANGE_MS)
             )
             self.interval = parse_interval(interval)
-            self.tz: ZoneInfo = parse_tz(tz)
+            self.interval_text = interval.strip()
+            self.tz: ZoneInfo = parse_tz(tz) or ZoneInfo("UTC")
             check_bucket_range(start_ms, end_ms, self.interval.longest_ms, interval)
             # bucket_edges refuses an empty range and too many buckets
-            self.edges = bucket_edges(start_ms, end_ms, self.interval, self.tz)
+            self.edges = bucket_edges(start_ms, end_ms, self.interval, self.tz, MAX_BUCKETS)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         self.source = source
@@ -209,7 +212,12 @@ def _power_wh(store: TelemetryStore, device_id: str, metric: str, query: _Query)
 
 Start = Annotated[str | None, Query(description="ISO 8601 or epoch ms; default end - 7 days")]
 End = Annotated[str | None, Query(description="ISO 8601 or epoch ms, exclusive; default now")]
-IntervalParam = Annotated[str, Query(description="bucket: Nm, Nh, Nd, Nw or Nmo (1h, 1d, 1mo)")]
+IntervalParam = Annotated[
+    str,
+    Query(
+        description="bucket: Nm or Nh dividing 24h, Nd, Nw or Nmo (1h, 1d, 1mo); the calendar of /telemetry"
+    ),
+]
 Tz = Annotated[str, Query(description="IANA time zone for bucket edges, e.g. Europe/London")]
 SourceParam = Annotated[Source, Query(description="auto: the counter if there is one, else power")]
 MetricParam = Annotated[
@@ -271,7 +279,7 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
         device_id=device_id,
         method=method.value,
         metric=used,
-        interval=str(query.interval),
+        interval=query.interval_text,
         tz=query.tz.key,
         start=iso_ms(query.edges[0]),
         end=iso_ms(query.edges[-1]),
@@ -318,7 +326,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
             )
         )
     return FleetEnergyOut(
-        interval=str(query.interval),
+        interval=query.interval_text,
         tz=query.tz.key,
         start=iso_ms(query.edges[0]),
         end=iso_ms(query.edges[-1]),
