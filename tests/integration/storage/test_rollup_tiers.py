@@ -16,9 +16,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wattline.model.calendar import Interval, Unit
 from wattline.model.messages import Reading
 from wattline.storage.base import CommitBatch
-from wattline.model.calendar import Interval, Unit
 from wattline.storage.bucketing import plan_buckets
 from wattline.storage.rollup_tables import TABLES
 from wattline.storage.rollups import DAY_MS, HOUR_MS, MINUTE_MS, TIERS, Tier

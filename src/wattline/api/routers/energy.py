@@ -215,7 +215,8 @@ End = Annotated[str | None, Query(description="ISO 8601 or epoch ms, exclusive; 
 IntervalParam = Annotated[
     str,
     Query(
-        description="bucket: Nm or Nh dividing 24h, Nd, Nw or Nmo (1h, 1d, 1mo); the calendar of /telemetry"
+        description="bucket: Nm or Nh dividing 24h, Nd, Nw or Nmo (1h, 1d, 1mo), "
+        "on the same calendar as /telemetry"
     ),
 ]
 Tz = Annotated[str, Query(description="IANA time zone for bucket edges, e.g. Europe/London")]
