@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,85 @@ def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"mqtt://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
+
+
+# -- markers by folder ---------------------------------------------------------
+
+_FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by where it lives: tests/unit -> unit, tests/integration ->
+    integration (and chaos under integration/chaos), tests/e2e -> e2e."""
+    for item in items:
+        parts = item.path.relative_to(_TESTS_DIR).parts
+        marker = _FOLDER_MARKERS.get(parts[0]) if len(parts) > 1 else None
+        if marker is not None:
+            item.add_marker(marker)
+        if parts[:2] == ("integration", "chaos"):
+            item.add_marker("chaos")
+
+
+_TESTS_DIR = Path(__file__).parent
+
+
+# -- nothing left running ------------------------------------------------------
+
+# Threads a test may leave behind: they belong to libraries and live for the
+# process (pytest-timeout's watchdog, hypothesis, boto's credential refresher,
+# a moto server started once per session).
+_LONG_LIVED_THREADS = ("pytest_timeout", "ThreadPoolExecutor", "asyncio_")
+_GRACE_S = 5.0
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running() -> Iterator[None]:
+    """Fail a test that leaves a thread or a child process of its own running.
+
+    Collector, sources, retention, the S3 uploader and the simulator all run
+    threads or processes; a test that forgets to stop one hides a shutdown bug
+    and slows every test after it.
+    """
+    threads_before = set(threading.enumerate())
+    children_before = _child_pids()
+    yield
+    deadline = time.monotonic() + _GRACE_S
+    while True:
+        leaked_threads = [
+            t
+            for t in threading.enumerate()
+            if t not in threads_before and t.is_alive() and not _long_lived(t)
+        ]
+        leaked_children = _child_pids() - children_before
+        if not leaked_threads and not leaked_children:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    names = sorted(t.name for t in leaked_threads)
+    pytest.fail(
+        f"test left running: threads {names}, child processes {sorted(leaked_children)}",
+        pytrace=False,
+    )
+
+
+def _long_lived(thread: threading.Thread) -> bool:
+    return thread.name.startswith(_LONG_LIVED_THREADS)
+
+
+def _child_pids() -> set[int]:
+    """Live child processes of this one (zombies are reaped, not running)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                pids.add(int(pid))
+    return pids
