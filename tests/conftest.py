@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -81,24 +82,41 @@ _TESTS_DIR = Path(__file__).parent
 
 # -- nothing left running ------------------------------------------------------
 
-# Threads a test may leave behind: they belong to libraries and live for the
-# process (pytest-timeout's watchdog, hypothesis, boto's credential refresher,
-# a moto server started once per session).
-_LONG_LIVED_THREADS = ("pytest_timeout", "ThreadPoolExecutor", "asyncio_")
+# Threads a test may leave behind: they belong to libraries or to session
+# fixtures and live on (pytest-timeout's watchdog, idle pool workers of asyncio,
+# concurrent.futures and AnyIO, which exit on their own; the session's S3 server).
+_LONG_LIVED_THREADS = (
+    "pytest_timeout",
+    "ThreadPoolExecutor",
+    "asyncio_",
+    "AnyIO worker thread",
+    "session-",
+)
 _GRACE_S = 5.0
 
 
 @pytest.fixture(autouse=True)
-def _nothing_left_running() -> Iterator[None]:
-    """Fail a test that leaves a thread or a child process of its own running.
+def _nothing_left_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test that leaves a thread, a child process or an asyncio task running.
 
     Collector, sources, retention, the S3 uploader and the simulator all run
     threads or processes; a test that forgets to stop one hides a shutdown bug
-    and slows every test after it.
+    and slows every test after it. asyncio.run cancels the tasks still pending
+    when its main coroutine returns, silently: those are recorded and reported.
     """
     threads_before = set(threading.enumerate())
     children_before = _child_pids()
+    orphan_tasks: list[str] = []
+    cancel_all_tasks = asyncio.runners._cancel_all_tasks  # type: ignore[attr-defined]
+
+    def recording(loop: asyncio.AbstractEventLoop) -> None:
+        orphan_tasks.extend(t.get_name() for t in asyncio.all_tasks(loop) if not t.done())
+        cancel_all_tasks(loop)
+
+    monkeypatch.setattr(asyncio.runners, "_cancel_all_tasks", recording)
     yield
+    if orphan_tasks:
+        pytest.fail(f"asyncio tasks left pending: {sorted(orphan_tasks)}", pytrace=False)
     deadline = time.monotonic() + _GRACE_S
     while True:
         leaked_threads = [

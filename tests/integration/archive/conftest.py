@@ -57,6 +57,10 @@ class S3Server:
     def start(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        # Named, so the check for threads a test leaves behind knows it as the
+        # session's server (tests/conftest.py).
+        if self._server._thread is not None:
+            self._server._thread.name = "session-moto-server"
 
     def stop(self) -> None:
         if self._server is not None:
