@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -20,7 +20,7 @@ from wattline.analytics.export import ExportFormat, export_to, plan_export
 from wattline.analytics.importer import count_rows, import_readings, read_file
 from wattline.api.params import parse_fields, parse_time_ms
 from wattline.cli.options import DatabaseUrl, DataDir, console, fail, settings_from
-from wattline.runtime.backends import open_archive, open_store
+from wattline.runtime.backends import open_archive, open_store, s3_client
 from wattline.runtime.errors import StartupError
 from wattline.runtime.ingest import build_committer
 
@@ -67,17 +67,16 @@ def export(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
         store.close()
         fail(str(exc))
 
-    def s3_client() -> Any:
-        # Imported here so boto3 loads only for exports to S3.
-        from wattline.archive.s3 import open_s3_client  # noqa: PLC0415
-
-        return open_s3_client(settings.s3_endpoint_url)
-
     try:
         with _progress() as bar:
             task = bar.add_task(f"export {len(spec.device_ids)} devices", total=spec.span_ms)
             where = export_to(
-                store, spec, fmt, to, s3_client=s3_client, progress=lambda ms: bar.advance(task, ms)
+                store,
+                spec,
+                fmt,
+                to,
+                s3_client=s3_client(settings),
+                progress=lambda ms: bar.advance(task, ms),
             )
     except ValueError as exc:
         fail(str(exc))

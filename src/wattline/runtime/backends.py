@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from wattline.archive.base import RawArchive
@@ -11,6 +13,9 @@ from wattline.storage.postgres import URL_SCHEMES, open_postgres_store, redact
 from wattline.storage.retention import RetentionPolicy
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -52,6 +57,17 @@ def open_archive(settings: Settings, *, read_only: bool = False) -> RawArchive:
         settings.archive_spool_dir,
         read_only=read_only,
     )
+
+
+def s3_client(settings: Settings) -> Callable[[], S3Client]:
+    """Makes an S3 client on first use, so boto3 loads only for exports to S3."""
+
+    def make() -> S3Client:
+        from wattline.archive.s3 import open_s3_client  # noqa: PLC0415
+
+        return open_s3_client(settings.s3_endpoint_url)
+
+    return make
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
