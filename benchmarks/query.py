@@ -54,7 +54,7 @@ from prometheus_client import CollectorRegistry
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
 from wattline.model.messages import Reading
-from wattline.runtime import freeze_startup_objects
+from wattline.runtime.services import freeze_startup_objects
 from wattline.storage.base import CommitBatch
 from wattline.storage.partitions import months_of
 from wattline.storage.postgres import PostgresStore, open_postgres_store

@@ -1,3 +1,3 @@
-from wattline.cli import main
+from wattline.cli.main import main
 
 main()

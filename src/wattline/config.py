@@ -9,8 +9,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from wattline.protocols.adapters import build_adapters
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WATTLINE_", extra="ignore", env_ignore_empty=True)
@@ -122,8 +120,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_adapters(self) -> Settings:
-        # Unknown names and malformed prefixes fail at start-up, as a setting error.
+        # Names and prefixes are checked where the adapters are built (runtime/ingest.py).
         if not self.adapters:
             raise ValueError("adapters must name at least one protocol adapter")
-        build_adapters(self.adapters, self.adapter_prefixes)
         return self

@@ -6,21 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from wattline import runtime
 from wattline.broker.embedded import EmbeddedBroker
 from wattline.broker.mosquitto import MosquittoBroker
 from wattline.config import Settings
-from wattline.runtime import StartupError, choose_embedded_broker
+from wattline.runtime import broker as runtime_broker
+from wattline.runtime.broker import choose_embedded_broker
+from wattline.runtime.errors import StartupError
 
 
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "find_mosquitto", lambda: "/usr/sbin/mosquitto")
+    monkeypatch.setattr(runtime_broker, "find_mosquitto", lambda: "/usr/sbin/mosquitto")
 
 
 @pytest.fixture
 def missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "find_mosquitto", lambda: None)
+    monkeypatch.setattr(runtime_broker, "find_mosquitto", lambda: None)
 
 
 @pytest.mark.usefixtures("installed")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wattline.runtime import freeze_startup_objects
+from wattline.runtime.services import freeze_startup_objects
 
 
 @pytest.fixture

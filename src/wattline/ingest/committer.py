@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from wattline.archive.base import ArchiveRecord, RawArchive
 from wattline.ingest.interpret import InterpretConfig, interpret
+from wattline.ingest.known_devices import KnownDevices
 from wattline.model.messages import (
     DOWNLINK,
     Hello,
@@ -70,6 +71,7 @@ class Committer:
         *,
         auto_register: bool,
         on_committed: Callable[[Sequence[Reading]], None] | None = None,
+        known: KnownDevices | None = None,
     ) -> None:
         self._store = store
         # Told the readings of each committed batch (the live window); never fails a commit.
@@ -78,7 +80,8 @@ class Committer:
         self._config = interpret_config
         self._metrics = metrics
         self._auto_register = auto_register
-        self._known: set[str] = set()
+        # The registry cache; the composition root shares one between MQTT and HTTP ingest.
+        self._known = known if known is not None else KnownDevices()
         # The collector thread commits while an API request may replay.
         self._lock = threading.RLock()
         # The collector archives one batch while committing the one before.
@@ -96,8 +99,7 @@ class Committer:
 
     def forget(self, device_id: str) -> None:
         """A deleted device is unknown again: its next message is judged as a stranger's."""
-        with self._lock:
-            self._known.discard(device_id)
+        self._known.forget(device_id)
 
     def plan_rejection(self, message: InboundMessage, rejection: Rejection) -> BatchPlan:
         """A plan that only quarantines and archives one message rejected before parsing."""
@@ -180,7 +182,7 @@ class Committer:
                 historical=plan.historical,
             )
         )
-        self._known.update(plan.register)
+        self._known.add(plan.register)
         self._count(plan, result)
         if self._on_committed is not None and plan.readings:
             try:
@@ -191,12 +193,12 @@ class Committer:
         return result
 
     def _admit(self, device_ids: set[str]) -> set[str]:
-        unknown = device_ids - self._known
+        unknown = self._known.unknown(device_ids)
         if unknown:
-            self._known |= self._store.existing_devices(unknown)
+            self._known.add(self._store.existing_devices(unknown))
         if self._auto_register:
             return device_ids
-        return device_ids & self._known
+        return self._known.known(device_ids)
 
     def _count(self, plan: BatchPlan, result: CommitResult) -> None:
         accepted = len(plan.archive) - len(plan.quarantined)

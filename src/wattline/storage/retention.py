@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wattline.config import Settings
 from wattline.storage.rollups import DAY_MS
 
 log = logging.getLogger("wattline.retention")
@@ -66,15 +65,6 @@ class RetentionProgress:
 
 
 Progress = Callable[[RetentionProgress], None]
-
-
-def retention_policy(settings: Settings) -> RetentionPolicy:
-    return RetentionPolicy(
-        raw_days=settings.retention_raw_days,
-        m1_days=settings.retention_1m_days,
-        h1_days=settings.retention_1h_days,
-        d1_days=settings.retention_1d_days,
-    )
 
 
 class RetentionStore(Protocol):

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from wattline.analytics.export import ExportFormat, export_to, plan_export
 from wattline.analytics.importer import import_readings, read_file
 from wattline.archive.s3 import open_s3_client
-from wattline.cli import app as cli_app
+from wattline.cli.main import app as cli_app
 from wattline.model.messages import Reading
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store

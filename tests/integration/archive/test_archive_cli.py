@@ -10,9 +10,9 @@ from tests.integration.archive.conftest import T0, S3Server, record
 from typer.testing import CliRunner
 
 from wattline.archive.base import ArchiveRecord
-from wattline.archive.factory import open_archive
-from wattline.cli import app
+from wattline.cli.main import app
 from wattline.config import Settings
+from wattline.runtime.backends import open_archive
 
 ODD = ArchiveRecord(
     T0 + 61 * 60_000, "iot/d1/telemetry", b'{"a":\n1}\x1b[2J\xff', "accepted", "telemetry"

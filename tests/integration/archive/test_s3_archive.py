@@ -15,7 +15,6 @@ import pytest
 from tests.integration.archive.conftest import MANUAL, T0, S3Server, in_folder_order, record
 
 from wattline.archive.base import ArchiveRecord
-from wattline.archive.factory import open_archive
 from wattline.archive.folder import FolderArchive
 from wattline.archive.s3 import (
     S3Archive,
@@ -25,6 +24,7 @@ from wattline.archive.s3 import (
     open_s3_client,
 )
 from wattline.config import Settings
+from wattline.runtime.backends import open_archive
 
 PREFIX = "raw/v1"
 KEY = re.compile(

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from wattline.cli import app
+from wattline.cli.main import app
 from wattline.storage.base import CommitBatch, QuarantineEntry
 from wattline.storage.sqlite import open_sqlite_store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from wattline.cli import app
+from wattline.cli.main import app
 from wattline.model.messages import Reading
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch

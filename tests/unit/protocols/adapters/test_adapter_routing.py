@@ -12,6 +12,8 @@ from wattline.protocols.adapters import ADAPTERS, Adapter, Payload, build_adapte
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.topics import check_prefix
 from wattline.protocols.validation import Limits
+from wattline.runtime.errors import StartupError
+from wattline.runtime.ingest import prepare_ingest
 
 NOW_MS = 1_764_057_600_000
 TELEMETRY = b'{"ts": 1764057600000, "metrics": {"power_w": 1}}'
@@ -166,10 +168,8 @@ def test_prefix_settings_reach_the_adapters(clean_env: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     "changes",
     [
-        {"adapters": "canonical,zigbee"},
         {"adapters": "[canonical"},
         {"adapters": ","},
-        {"adapters": "tasmota", "tasmota_topic_prefix": "tele/#"},
     ],
 )
 def test_bad_adapter_settings_fail_at_start(
@@ -177,3 +177,18 @@ def test_bad_adapter_settings_fail_at_start(
 ) -> None:
     with pytest.raises(ValidationError):
         Settings(**changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"adapters": "canonical,zigbee"},
+        {"adapters": "tasmota", "tasmota_topic_prefix": "tele/#"},
+    ],
+)
+def test_unknown_adapters_and_bad_prefixes_fail_where_adapters_are_built(
+    clean_env: pytest.MonkeyPatch, changes: dict[str, str]
+) -> None:
+    settings = Settings(**changes)  # type: ignore[arg-type]
+    with pytest.raises(StartupError, match="invalid setting adapters"):
+        prepare_ingest(settings)

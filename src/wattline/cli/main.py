@@ -1,27 +1,21 @@
-"""The ``wattline`` command."""
+"""``wattline``: the app, its command groups, and ``up``, ``collect``, ``simulate``, ``version``."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 
 import wattline
-from wattline.analytics.cli import export as export_command
-from wattline.analytics.cli import import_ as import_command
-from wattline.archive.cli import app as archive_app
-from wattline.config import Settings
-from wattline.ingest.cli import app as quarantine_app
+from wattline.cli import archive, quarantine, retention, transfer
+from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, fail, settings_from
 from wattline.ingest.mqtt_source import MqttEndpoint
 from wattline.observability.logging import configure_logging
-from wattline.runtime import Announcement, ServiceFailedError, StartupError, run_collect, run_up
+from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.up import Announcement, run_collect, run_up
 from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet
-from wattline.storage.cli import app as retention_app
 
 app = typer.Typer(
     name="wattline",
@@ -29,29 +23,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True, soft_wrap=True)
-app.add_typer(archive_app, name="archive")
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(retention_app, name="retention")
-app.command("export")(export_command)
-app.command("import")(import_command)
-
-
-def _settings(**flags: Any) -> Settings:  # type: ignore[return]
-    """Flags win over WATTLINE_* variables, which win over defaults."""
-    given = {name: value for name, value in flags.items() if value not in (None, "")}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        _fail(f"invalid setting {where}: {first['msg']}")
-
-
-def _fail(message: str, code: int = 2) -> Any:
-    """One line on stderr; exit code 2 for a usage problem, 1 for a failure while running."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
+app.add_typer(archive.app, name="archive")
+app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(retention.app, name="retention")
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
 
 
 def _announce(info: Announcement) -> None:
@@ -73,26 +49,6 @@ def _announce(info: Announcement) -> None:
     )
     lines.append("  Ctrl-C stops everything.")
     console.print("\n".join(lines), highlight=False)
-
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
-]
-MqttUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--mqtt-url",
-        envvar="WATTLINE_MQTT_URL",
-        help="external broker (mqtt://host:port) instead of the embedded one",
-    ),
-]
-ClientId = Annotated[
-    str | None,
-    typer.Option(
-        "--client-id", envvar="WATTLINE_MQTT_CLIENT_ID", help="collector's MQTT session id"
-    ),
-]
-LogLevel = Annotated[str | None, typer.Option("--log-level", envvar="WATTLINE_LOG_LEVEL")]
 
 
 @app.command()
@@ -139,7 +95,7 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     log_level: LogLevel = None,
 ) -> None:
     """Run everything in one process: broker, ingest, SQLite, API (and the demo fleet)."""
-    settings = _settings(
+    settings = settings_from(
         demo=demo or None,
         host=host,
         http_port=http_port,
@@ -158,9 +114,9 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     try:
         asyncio.run(run_up(settings, _announce))
     except StartupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ServiceFailedError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     console.print("Wattline stopped.")
 
 
@@ -180,7 +136,7 @@ def collect(
     log_level: LogLevel = None,
 ) -> None:
     """Run a collector alone, against an external broker."""
-    settings = _settings(
+    settings = settings_from(
         mqtt_url=mqtt_url,
         data_dir=data_dir,
         mqtt_client_id=client_id,
@@ -188,14 +144,14 @@ def collect(
         log_level=log_level,
     )
     if settings.mqtt_url is None:
-        _fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")
+        fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")
     configure_logging(settings.log_level)
     try:
         asyncio.run(run_collect(settings))
     except StartupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ServiceFailedError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
 
 
 @app.command()
@@ -225,7 +181,7 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
     try:
         endpoint = MqttEndpoint.from_url(broker)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     publisher = FleetPublisher(
         endpoint.host,
         endpoint.port,

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from wattline.archive.factory import open_archive
-from wattline.config import Settings
+from wattline.cli.options import DatabaseUrl, DataDir, fail, settings_from
 from wattline.model.messages import RejectReason
 from wattline.model.times import iso_ms
-from wattline.observability.metrics import IngestMetrics
-from wattline.runtime import build_committer
-from wattline.storage.factory import open_store
+from wattline.runtime.backends import open_archive, open_store
+from wattline.runtime.errors import StartupError
+from wattline.runtime.ingest import build_committer
 
 app = typer.Typer(
     name="quarantine", help="List and replay quarantined messages.", no_args_is_help=True
 )
 out = Console(soft_wrap=True, highlight=False, markup=False)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
-]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="WATTLINE_DATABASE_URL")]
 Reason = Annotated[RejectReason | None, typer.Option("--reason", help="only this reason")]
 Limit = Annotated[int, typer.Option("--limit", min=1, max=100_000)]
-
-
-def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    given: dict[str, object] = {"data_dir": data_dir, "database_url": database_url}
-    return Settings.model_validate({k: v for k, v in given.items() if v is not None})
 
 
 @app.command("list")
@@ -43,7 +31,7 @@ def list_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Rejected messages, newest first."""
-    store = open_store(_settings(data_dir, database_url))
+    store = open_store(settings_from(data_dir=data_dir, database_url=database_url))
     try:
         records = store.quarantine(limit, reason.value if reason else None)
     finally:
@@ -66,14 +54,16 @@ def replay(
 
     Accepted ones are stored and leave the quarantine; the rest stay with their reason.
     """
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = open_store(settings)
     try:
         # Replayed messages are in the archive already; nothing is appended to it.
         archive = open_archive(settings, read_only=True)
-        committer = build_committer(settings, store, archive, IngestMetrics(CollectorRegistry()))
+        committer = build_committer(settings, store, archive)
         records = store.quarantine(limit, reason.value if reason else None, ids or None)
         report = committer.replay(records)
+    except StartupError as exc:
+        fail(str(exc))
     finally:
         store.close()
     out.print(

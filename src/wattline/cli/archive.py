@@ -7,30 +7,20 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from wattline.archive.base import ArchiveRecord, RawArchive
-from wattline.archive.factory import open_archive
-from wattline.config import Settings
+from wattline.cli.options import ArchiveUrl, DataDir, fail, settings_from
 from wattline.model.times import iso_ms
+from wattline.runtime.backends import open_archive
 
 T = TypeVar("T")
 
 app = typer.Typer(name="archive", help="Read the raw archive back.", no_args_is_help=True)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
-]
-ArchiveUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--archive-url", envvar="WATTLINE_ARCHIVE_URL", help="s3://bucket/prefix; unset: folder"
-    ),
-]
 Category = Annotated[
     str | None, typer.Option("--category", help="telemetry, hello, status, rejected, ...")
 ]
@@ -100,12 +90,11 @@ def format_record(record: ArchiveRecord, *, raw: bool) -> str:
 
 
 def _open(data_dir: Path | None, archive_url: str | None) -> RawArchive:
-    given: dict[str, Any] = {"data_dir": data_dir, "archive_url": archive_url}
+    settings = settings_from(data_dir=data_dir, archive_url=archive_url)
     try:
-        settings = Settings(**{name: value for name, value in given.items() if value})
         return open_archive(settings, read_only=True)
-    except (ValidationError, ValueError) as exc:
-        _fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _guarded(items: Iterator[T]) -> Iterator[T]:
@@ -113,7 +102,7 @@ def _guarded(items: Iterator[T]) -> Iterator[T]:
     try:
         yield from items
     except (BotoCoreError, ClientError) as exc:
-        _fail(f"cannot read the archive: {exc}")
+        fail(f"cannot read the archive: {exc}")
 
 
 def _time_ms(text: str | None, flag: str) -> int | None:
@@ -122,12 +111,7 @@ def _time_ms(text: str | None, flag: str) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        _fail(f"{flag} {text!r} is not an ISO time, e.g. 2025-11-25T08:00:00Z")
+        fail(f"{flag} {text!r} is not an ISO time, e.g. 2025-11-25T08:00:00Z")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

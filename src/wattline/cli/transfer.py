@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from prometheus_client import CollectorRegistry
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -20,28 +18,11 @@ from rich.progress import (
 from wattline.analytics.export import ExportFormat, export_to, plan_export
 from wattline.analytics.importer import count_rows, import_readings, read_file
 from wattline.api.params import parse_fields, parse_time_ms
-from wattline.archive.factory import open_archive
-from wattline.config import Settings
+from wattline.cli.options import DatabaseUrl, DataDir, console, fail, settings_from
 from wattline.model.calendar import parse_tz
-from wattline.observability.metrics import IngestMetrics
-from wattline.runtime import build_committer
-from wattline.storage.factory import open_store
-
-console = Console(stderr=True, soft_wrap=True, highlight=False)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
-]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="WATTLINE_DATABASE_URL")]
-
-
-def _settings(**given: Any) -> Settings:
-    return Settings.model_validate({k: v for k, v in given.items() if v is not None})
-
-
-def _fail(message: str) -> Any:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
+from wattline.runtime.backends import open_archive, open_store, s3_client
+from wattline.runtime.errors import StartupError
+from wattline.runtime.ingest import build_committer
 
 
 def _progress() -> Progress:
@@ -75,31 +56,30 @@ def export(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
         start_ms, end_ms = parse_time_ms(start, "start"), parse_time_ms(end, "end")
         zone = parse_tz(tz)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if start_ms >= end_ms:
-        _fail("--start must be before --end")
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+        fail("--start must be before --end")
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = open_store(settings)
     try:
         spec = plan_export(store, start_ms, end_ms, parse_fields(devices), tz=zone)
     except ValueError as exc:
         store.close()
-        _fail(str(exc))
-
-    def s3_client() -> Any:
-        # Imported here so boto3 loads only for exports to S3.
-        from wattline.archive.s3 import open_s3_client  # noqa: PLC0415
-
-        return open_s3_client(settings.s3_endpoint_url)
+        fail(str(exc))
 
     try:
         with _progress() as bar:
             task = bar.add_task(f"export {len(spec.device_ids)} devices", total=spec.span_ms)
             where = export_to(
-                store, spec, fmt, to, s3_client=s3_client, progress=lambda ms: bar.advance(task, ms)
+                store,
+                spec,
+                fmt,
+                to,
+                s3_client=s3_client(settings),
+                progress=lambda ms: bar.advance(task, ms),
             )
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         store.close()
     console.print(f"wrote {where}")
@@ -124,7 +104,7 @@ def import_(
     Rejected readings go to quarantine with their reason, as live messages do.
     """
     # The canonical protocol is the format imported rows are expressed in.
-    settings = _settings(
+    settings = settings_from(
         data_dir=data_dir,
         database_url=database_url,
         auto_register=auto_register,
@@ -133,7 +113,7 @@ def import_(
     store = open_store(settings)
     archive = open_archive(settings)
     try:
-        committer = build_committer(settings, store, archive, IngestMetrics(CollectorRegistry()))
+        committer = build_committer(settings, store, archive)
         with _progress() as bar:
             task = bar.add_task(f"import {file.name}", total=count_rows(file))
             summary = import_readings(
@@ -143,8 +123,8 @@ def import_(
                 batch_size,
                 lambda rows: bar.advance(task, rows),
             )
-    except ValueError as exc:
-        _fail(str(exc))
+    except (ValueError, StartupError) as exc:
+        fail(str(exc))
     finally:
         archive.close()
         store.close()

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from wattline.config import Settings
+from wattline.cli.options import DatabaseUrl, DataDir, settings_from
 from wattline.model.times import iso_ms
+from wattline.runtime.backends import open_store, retention_policy
 from wattline.storage.base import StoreUnavailableError
-from wattline.storage.factory import open_store
-from wattline.storage.retention import (
-    TIER_NAMES,
-    Removed,
-    RetentionProgress,
-    RetentionScheduler,
-    retention_policy,
-)
+from wattline.storage.retention import TIER_NAMES, Removed, RetentionProgress, RetentionScheduler
 
 app = typer.Typer(
     name="retention", help="Remove data older than each tier keeps.", no_args_is_help=True
 )
 out = Console(soft_wrap=True, highlight=False, markup=False)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="WATTLINE_DATA_DIR", help="where data lives")
-]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="WATTLINE_DATABASE_URL")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines, only the summary")]
 
 
@@ -56,8 +45,7 @@ def run(data_dir: DataDir = None, database_url: DatabaseUrl = None, quiet: Quiet
     Progress goes to stdout as it runs; Ctrl-C stops after the chunk in hand
     and reports what was removed up to then.
     """
-    given: dict[str, object] = {"data_dir": data_dir, "database_url": database_url}
-    settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
     policy = retention_policy(settings)
     try:
         store = open_store(settings)

@@ -1,0 +1,123 @@
+"""Ingest wiring: adapters built once, one registry cache, the committers and the collector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from wattline.archive.base import RawArchive
+from wattline.config import Settings
+from wattline.ingest.collector import Collector
+from wattline.ingest.committer import Committer
+from wattline.ingest.interpret import InterpretConfig
+from wattline.ingest.known_devices import KnownDevices
+from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources import open_source
+from wattline.model.messages import Reading
+from wattline.observability.metrics import IngestMetrics
+from wattline.protocols.adapters import Adapter, build_adapters
+from wattline.protocols.canonical import Limits
+from wattline.runtime.errors import StartupError
+from wattline.storage.sql import SqlStore
+
+# HTTP ingest (POST /api/v1/telemetry) speaks the smart-solar format alone.
+HTTP_ADAPTERS = ("smartsolar",)
+
+OnCommitted = Callable[[Sequence[Reading]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """What every committer of one process shares: the adapters, built once, one
+    registry cache (so a deleted device is forgotten in one place) and the metrics."""
+
+    mqtt: InterpretConfig
+    http: InterpretConfig
+    known: KnownDevices
+    metrics: IngestMetrics
+    auto_register: bool
+
+    def committer(
+        self,
+        store: SqlStore,
+        archive: RawArchive,
+        config: InterpretConfig,
+        on_committed: OnCommitted | None = None,
+    ) -> Committer:
+        return Committer(
+            store,
+            archive,
+            config,
+            self.metrics,
+            auto_register=self.auto_register,
+            on_committed=on_committed,
+            known=self.known,
+        )
+
+
+def prepare_ingest(settings: Settings, registry: CollectorRegistry | None = None) -> Ingest:
+    """Called once per process; an unknown adapter name or a bad prefix is a StartupError."""
+    return Ingest(
+        mqtt=_interpret_config(settings, _adapters(settings, settings.adapters)),
+        http=_interpret_config(settings, _adapters(settings, HTTP_ADAPTERS)),
+        known=KnownDevices(),
+        metrics=IngestMetrics(registry or CollectorRegistry()),
+        auto_register=settings.auto_register or settings.demo,
+    )
+
+
+def _adapters(settings: Settings, names: Sequence[str]) -> tuple[Adapter, ...]:
+    try:
+        return build_adapters(names, settings.adapter_prefixes)
+    except ValueError as exc:
+        raise StartupError(f"invalid setting adapters: {exc}") from None
+
+
+def _interpret_config(settings: Settings, adapters: tuple[Adapter, ...]) -> InterpretConfig:
+    return InterpretConfig(
+        topic_prefix=settings.topic_prefix,
+        max_payload_bytes=settings.max_payload_bytes,
+        limits=Limits(max_future_skew_ms=int(settings.max_future_skew_s * 1000)),
+        adapters=adapters,
+    )
+
+
+def build_committer(settings: Settings, store: SqlStore, archive: RawArchive) -> Committer:
+    """A committer for the configured adapters, for tools that run without a collector."""
+    ingest = prepare_ingest(settings)
+    return ingest.committer(store, archive, ingest.mqtt)
+
+
+def build_collector(
+    settings: Settings,
+    ingest: Ingest,
+    store: SqlStore,
+    archive: RawArchive,
+    on_committed: OnCommitted | None = None,
+) -> Collector:
+    committer = ingest.committer(store, archive, ingest.mqtt, on_committed)
+    endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
+    adapters = ingest.mqtt.adapters
+    topics = list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
+    options = session_options(settings)
+
+    def make_source(deliver: DeliverFn) -> MessageSource:
+        return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
+
+    return Collector(make_source, committer, ingest.metrics)
+
+
+def session_options(settings: Settings) -> SessionOptions:
+    mqtt5 = settings.mqtt_protocol == "5" or (
+        settings.mqtt_protocol is None and not settings.embedded_broker
+    )
+    if settings.mqtt_shared_group and not mqtt5:
+        raise StartupError("WATTLINE_MQTT_SHARED_GROUP needs MQTT 5 (WATTLINE_MQTT_PROTOCOL=5)")
+    return SessionOptions(
+        mqtt5=mqtt5,
+        shared_group=settings.mqtt_shared_group,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        receive_maximum=settings.mqtt_receive_maximum,
+    )

@@ -1,0 +1,244 @@
+"""``wattline up`` and ``wattline collect``: the services of one process, started in order.
+
+Start order is broker -> store -> archive -> collector -> retention -> API -> simulator,
+declared once below; an ``AsyncExitStack`` stops them in the reverse order, so the
+collector drains and acknowledges every message it has before the store closes and
+the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from wattline.api.app import create_app
+from wattline.api.ratelimit import RateLimiter
+from wattline.api.services import ApiServices
+from wattline.archive.base import RawArchive
+from wattline.config import Settings
+from wattline.ingest.collector import Collector
+from wattline.ingest.http_source import HttpIngest
+from wattline.ingest.known_devices import KnownDevices
+from wattline.live.window import WindowStore
+from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
+from wattline.runtime import services
+from wattline.runtime.backends import describe_store
+from wattline.runtime.broker import Broker, broker_name
+from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest
+from wattline.storage.sql import SqlStore
+
+log = logging.getLogger("wattline")
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+# Written at every start: the URLs this run listens on, which in demo mode
+# need not be the default ports (ports.py).
+API_URL_FILE = "api-url"
+MQTT_URL_FILE = "mqtt-url"
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    api_url: str
+    docs_url: str
+    mqtt_url: str
+    broker: str  # "embedded Mosquitto", "embedded amqtt" or "external"
+    database: str  # the SQLite file, or the PostgreSQL URL without its password
+    archive: Path
+    admin_token: str
+    token_source: str
+    simulated_devices: int
+    urls_file: Path  # the API URL for scripts; the broker's beside it
+    port_notes: tuple[str, ...] = ()  # a default port that was taken, and what replaced it
+
+
+def choose_ports(settings: Settings) -> tuple[Settings, tuple[str, ...]]:
+    """The ports to listen on, and a note for each port moved off a taken default.
+
+    In demo mode a port nobody chose (no flag, no variable) moves to a free one;
+    a chosen port, or any port outside demo mode, must be free as configured.
+    """
+    wanted = [("http_port", HTTP_PORT)]
+    if settings.embedded_broker:
+        wanted.append(("mqtt_port", MQTT_PORT))
+    updates: dict[str, int] = {}
+    notes: list[str] = []
+    try:
+        for field, setting in wanted:
+            port: int = getattr(settings, field)
+            if not settings.demo or field in settings.model_fields_set:
+                require_free(settings.host, port, setting)
+                continue
+            updates[field] = free_port_from(settings.host, port)
+            if updates[field] != port:
+                notes.append(
+                    f"port {port} was taken, so {updates[field]} instead "
+                    f"(choose with {setting.flag} or {setting.env})"
+                )
+    except PortTakenError as exc:
+        raise StartupError(str(exc)) from None
+    return settings.model_copy(update=updates), tuple(notes)
+
+
+def write_urls(settings: Settings) -> None:
+    """The API and broker URLs into the data dir, for scripts: curl $(cat wattline-data/api-url)."""
+    (settings.data_dir / API_URL_FILE).write_text(api_url(settings) + "\n")
+    (settings.data_dir / MQTT_URL_FILE).write_text(settings.effective_mqtt_url + "\n")
+
+
+def api_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.http_port}"
+
+
+def load_admin_token(settings: Settings) -> tuple[str, str]:
+    """The configured token, else the one generated into the data dir on first start."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value(), "WATTLINE_ADMIN_TOKEN"
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip(), str(path)
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token + "\n")
+    return token, f"{path} (generated)"
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
+    registry = CollectorRegistry()
+    ingest = prepare_ingest(settings, registry)
+    settings, port_notes = choose_ports(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write_urls(settings)
+    token, token_source = load_admin_token(settings)
+    stop = _stop_event()
+
+    async with contextlib.AsyncExitStack() as running:
+        broker = await running.enter_async_context(services.embedded_broker(settings))
+        if broker is not None and settings.mqtt_protocol is None:
+            settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
+        store = running.enter_context(services.store(settings))
+        archive = await running.enter_async_context(services.archive(settings))
+        window = WindowStore(settings.window_size)
+        collector = await running.enter_async_context(
+            services.collecting(build_collector(settings, ingest, store, archive, window.add))
+        )
+        await running.enter_async_context(services.retention(settings, store))
+        api = ApiServices(
+            store=store,
+            admin_token=token,
+            registry=registry,
+            offline_after_ms=int(settings.offline_after_s * 1000),
+            collector_status=collector.status,
+            replay=collector.committer.replay,
+            http_ingest=_http_ingest(settings, ingest, store, archive, window),
+            rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
+            window=window,
+            deleted_devices_dir=settings.data_dir / "deleted-devices",
+            forget_device=_forgetting(ingest.known, window),
+        )
+        app = create_app(api)
+        services.freeze_startup_objects()
+        api_task = await running.enter_async_context(services.api_server(app, settings))
+        await asyncio.to_thread(collector.wait_connected, 10.0)
+        if collector.failed.is_set():
+            raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
+        await running.enter_async_context(services.simulator(settings))
+        announce(_announcement(settings, token, token_source, broker, port_notes))
+        await _wait_for_stop(stop, collector, api_task)
+        log.info("stopping")
+
+
+async def run_collect(settings: Settings) -> None:
+    """A collector alone, against an external broker: for scaling ingest out."""
+    ingest = prepare_ingest(settings)
+    stop = _stop_event()
+    async with contextlib.AsyncExitStack() as running:
+        store = running.enter_context(services.store(settings))
+        archive = await running.enter_async_context(services.archive(settings))
+        collector = build_collector(settings, ingest, store, archive)
+        services.freeze_startup_objects()
+        await running.enter_async_context(services.collecting(collector))
+        await running.enter_async_context(services.retention(settings, store))
+        await _wait_for_stop(stop, collector)
+
+
+def _http_ingest(
+    settings: Settings, ingest: Ingest, store: SqlStore, archive: RawArchive, window: WindowStore
+) -> HttpIngest:
+    committer = ingest.committer(store, archive, ingest.http, window.add)
+    return HttpIngest(committer, settings.smartsolar_topic_prefix)
+
+
+def _forgetting(*holders: KnownDevices | WindowStore) -> Callable[[str], None]:
+    """What the API calls after deleting a device, so no in-memory state keeps it."""
+
+    def forget(device_id: str) -> None:
+        for holder in holders:
+            holder.forget(device_id)
+
+    return forget
+
+
+async def _wait_for_stop(
+    stop: asyncio.Event, collector: Collector, api_task: asyncio.Task[None] | None = None
+) -> None:
+    """Until Ctrl-C / SIGTERM, or until a service dies (then raise, so the process exits)."""
+    watched = {asyncio.create_task(stop.wait()), asyncio.create_task(_collector_failure(collector))}
+    if api_task is not None:
+        watched.add(api_task)
+    done, pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending - {api_task}:
+        task.cancel()
+    if api_task is not None and api_task in done:
+        api_task.result()
+        raise ServiceFailedError("the API server stopped unexpectedly")
+    if collector.failed.is_set():
+        raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
+
+
+async def _collector_failure(collector: Collector) -> None:
+    # Polled: a thread blocked in Event.wait() would keep the process from exiting.
+    while not collector.failed.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+
+
+def _announcement(
+    settings: Settings,
+    token: str,
+    token_source: str,
+    broker: Broker | None,
+    port_notes: tuple[str, ...] = (),
+) -> Announcement:
+    url = api_url(settings)
+    return Announcement(
+        api_url=url,
+        docs_url=f"{url}/docs",
+        mqtt_url=settings.effective_mqtt_url,
+        broker=broker_name(broker),
+        database=describe_store(settings),
+        archive=settings.archive_dir,
+        admin_token=token,
+        token_source=token_source,
+        simulated_devices=settings.sim_devices if settings.demo else 0,
+        urls_file=settings.data_dir / API_URL_FILE,
+        port_notes=port_notes,
+    )
