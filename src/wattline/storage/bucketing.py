@@ -60,6 +60,22 @@ def plan_buckets(
     )
 
 
+def per_tier_bucket(start_ms: int, end_ms: int, tier: Tier) -> BucketPlan:
+    """A plan of one cell per ``tier`` bucket over a range on its edges: each cell is
+    then a span of readings (first, last, min, max) a caller folds itself, as the
+    energy counter does."""
+    if not answers_exactly(tier, start_ms, end_ms, (start_ms,)):
+        raise ValueError(f"[{start_ms}, {end_ms}) is not on the {tier} tier's edges")
+    return BucketPlan(
+        start_ms=start_ms,
+        end_ms=end_ms,
+        starts=tuple(range(start_ms, end_ms, tier.width_ms)),
+        source=tier,
+        grid_phase_ms=start_ms,
+        grid_step_ms=tier.width_ms,
+    )
+
+
 def answers_exactly(
     tier: Tier, start_ms: int, end_ms: int, starts: tuple[int, ...] | list[int]
 ) -> bool:

@@ -177,14 +177,7 @@ def _counter_wh(
             for d in device_ids
         }
     # One cell per tier bucket: each is a span of readings inside one energy bucket.
-    plan = bucketing.BucketPlan(
-        start_ms=first_ms,
-        end_ms=last_ms,
-        starts=tuple(range(first_ms, last_ms, tier.width_ms)),
-        source=tier,
-        grid_phase_ms=first_ms,
-        grid_step_ms=tier.width_ms,
-    )
+    plan = bucketing.per_tier_bucket(first_ms, last_ms, tier)
     series = store.series(device_ids, plan, [metric], with_ends=True)
     return {
         d: counter_energy_from_spans(
