@@ -94,20 +94,6 @@ class RawPoint:
     metrics: dict[str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class MetricStats:
-    avg: float
-    min: float
-    max: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    start_ms: int
-    metrics: dict[str, MetricStats]
-
-
 class StoreUnavailableError(Exception):
     """The database cannot be reached; callers retry or report unhealthy."""
 
@@ -156,15 +142,6 @@ class TelemetryStore(Protocol):
     def metric_points(
         self, device_id: str, metric: str, start_ms: int, end_ms: int
     ) -> list[tuple[int, float]]: ...
-
-    def buckets(
-        self,
-        device_id: str,
-        start_ms: int,
-        end_ms: int,
-        interval_ms: int,
-        fields: Sequence[str] | None,
-    ) -> list[Bucket]: ...
 
     def series(
         self,

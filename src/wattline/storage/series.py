@@ -1,9 +1,10 @@
-"""Long and recent series read through ``TelemetryStore.raw_points`` alone.
+"""Long and recent runs of raw points, read through ``raw_points`` alone.
 
-Energy, export and the live window need more than one page of raw points and
-the newest points before a time. These helpers page through the store
-interface, so they work on every backend unchanged; once rollup tiers can
-answer, callers may switch to them without touching the pure arithmetic.
+Energy (which integrates power between consecutive readings), export (every
+stored reading) and the live window (the newest readings of a metric) need
+raw points, more than one page of them, or the newest before a time; rollup
+tiers cannot answer those. These helpers page through the narrow
+``PointReader`` port, so they work on every backend unchanged.
 """
 
 from __future__ import annotations

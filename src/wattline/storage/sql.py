@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    func,
     select,
     tuple_,
     update,
@@ -34,11 +33,9 @@ from wattline.model.messages import ConnectionState, Hello, Reading
 from wattline.model.sequence import SeqState, sequence_batch
 from wattline.storage import schema
 from wattline.storage.base import (
-    Bucket,
     CommitBatch,
     CommitResult,
     DedupCounts,
-    MetricStats,
     QuarantineRecord,
     RawPoint,
     StoreUnavailableError,
@@ -77,14 +74,6 @@ class SqlStore:
         self._engine = engine
         self._insert = insert
         s = schema.samples.c
-        # RETURNING names exactly the rows this transaction inserted (SQLite >= 3.35
-        # and PostgreSQL; SQLAlchemy sends it as multi-row VALUES pages), so only
-        # they feed the rollups; a duplicate or a concurrent collector's row does not.
-        self._insert_samples = (
-            insert(schema.samples)
-            .on_conflict_do_nothing()
-            .returning(s.device_id, s.metric, s.ts_ms)
-        )
         self._rollups = RollupWriter(insert)
         self._correct_sample = (
             update(schema.samples)
@@ -119,9 +108,6 @@ class SqlStore:
     @property
     def engine(self) -> Engine:
         return self._engine
-
-    def create_schema(self) -> None:
-        schema.metadata.create_all(self._engine)
 
     # -- writes -------------------------------------------------------------
 
@@ -436,42 +422,6 @@ class SqlStore:
         )
         with self._read() as conn:
             return [(int(ts), float(v)) for ts, v in conn.execute(query)]
-
-    def buckets(
-        self,
-        device_id: str,
-        start_ms: int,
-        end_ms: int,
-        interval_ms: int,
-        fields: Sequence[str] | None,
-    ) -> list[Bucket]:
-        s = schema.samples.c
-        # Buckets align to the epoch (UTC), so the same interval always yields the same edges.
-        bucket = (s.ts_ms // interval_ms * interval_ms).label("bucket")
-        query = (
-            select(
-                bucket,
-                s.metric,
-                func.avg(s.value),
-                func.min(s.value),
-                func.max(s.value),
-                func.count(),
-            )
-            .where(s.device_id == device_id, s.ts_ms >= start_ms, s.ts_ms < end_ms)
-            .group_by(bucket, s.metric)
-            .order_by(bucket, s.metric)
-        )
-        if fields:
-            query = query.where(s.metric.in_(list(fields)))
-        buckets: list[Bucket] = []
-        with self._read() as conn:
-            for start, metric, avg, low, high, count in conn.execute(query):
-                if not buckets or buckets[-1].start_ms != start:
-                    buckets.append(Bucket(start_ms=int(start), metrics={}))
-                buckets[-1].metrics[metric] = MetricStats(
-                    avg=float(avg), min=float(low), max=float(high), count=int(count)
-                )
-        return buckets
 
     def series(
         self,
