@@ -25,8 +25,8 @@ from wattline.storage.base import (
     CommitResult,
     QuarantineEntry,
     QuarantineRecord,
-    TelemetryStore,
 )
+from wattline.storage.ports import IngestStore
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ReplayReport:
 class Committer:
     def __init__(  # noqa: PLR0913 - collaborators, then keyword-only options
         self,
-        store: TelemetryStore,
+        store: IngestStore,
         archive: RawArchive,
         interpret_config: InterpretConfig,
         metrics: IngestMetrics,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from wattline.storage.base import RawPoint, TelemetryStore
+from wattline.storage.base import RawPoint
+from wattline.storage.ports import PointReader
 
 DEFAULT_PAGE = 10_000
 # Looking back for the newest readings starts with this span and doubles it.
@@ -21,7 +22,7 @@ _MAX_LOOKBACK_MS = 2**39
 
 
 def iter_points(  # noqa: PLR0913 - the raw_points query, then the page size
-    store: TelemetryStore,
+    store: PointReader,
     device_id: str,
     start_ms: int,
     end_ms: int,
@@ -41,7 +42,7 @@ def iter_points(  # noqa: PLR0913 - the raw_points query, then the page size
 
 
 def recent_points(
-    store: TelemetryStore, device_id: str, metric: str, n: int, newest_ms: int
+    store: PointReader, device_id: str, metric: str, n: int, newest_ms: int
 ) -> list[RawPoint]:
     """The newest ``n`` readings of one metric at or before newest_ms, oldest first."""
     span_ms = _FIRST_LOOKBACK_MS

@@ -30,7 +30,7 @@ from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
 from wattline.model.times import iso_ms
 from wattline.storage import bucketing
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import iter_points
 
 router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)
