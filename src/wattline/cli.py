@@ -17,7 +17,7 @@ from wattline.analytics.cli import import_ as import_command
 from wattline.archive.cli import app as archive_app
 from wattline.config import Settings
 from wattline.ingest.cli import app as quarantine_app
-from wattline.ingest.mqtt_source import MqttEndpoint
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime import Announcement, ServiceFailedError, StartupError, run_collect, run_up
 from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet

@@ -32,10 +32,10 @@ from wattline.broker.mosquitto import BrokerStartError, MosquittoBroker, find_mo
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
-from wattline.ingest.http_source import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.ingest.sources import open_source
+from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import WindowStore
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import BatchPlan, Committer
-from wattline.ingest.mqtt_source import Delivery, MessageSource
 from wattline.ingest.poison import describe_store_error, isolate
+from wattline.ingest.sources.base import Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import StoreUnavailableError
