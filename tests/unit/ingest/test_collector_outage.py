@@ -63,14 +63,14 @@ class ListArchive:
 def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
     committer = Committer(
         store,
-        ListArchive(),  # type: ignore[arg-type]
+        ListArchive(),
         InterpretConfig(topic_prefix="t"),
         IngestMetrics(CollectorRegistry()),
         auto_register=True,
     )
     make_source = SourceFactory()
     collector = Collector(
-        make_source,  # type: ignore[arg-type]
+        make_source,
         committer,
         IngestMetrics(CollectorRegistry()),
         BatchPolicy(retry_delay_s=0.01),
