@@ -41,7 +41,7 @@ from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.protocols.adapters import build_adapters
-from wattline.protocols.canonical import Limits
+from wattline.protocols.validation import Limits
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.factory import describe_store, open_store
 from wattline.storage.retention import RetentionScheduler, retention_policy

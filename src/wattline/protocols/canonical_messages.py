@@ -3,6 +3,9 @@
 
 Telemetry payload: ``{"seq": int, "ts": epoch-ms | RFC 3339, "metrics": {name: number}}``
 or a list of such readings (a batch upload). See docs/protocols.md.
+
+The messages' shapes and rules live here; ``adapters/canonical.py`` routes
+topics to them as one protocol adapter among the others.
 """
 
 from __future__ import annotations
