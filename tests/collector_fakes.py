@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from wattline.ingest.mqtt_source import DeliverFn, Delivery
+from wattline.ingest.sources.base import DeliverFn, Delivery
 
 
 class FakeSource:

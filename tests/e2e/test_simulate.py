@@ -10,7 +10,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from wattline.ingest.mqtt_source import MqttEndpoint
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.simulator import build_fleet
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import BigInteger, Float, Integer, LargeBinary, Table
 
-from wattline.storage.base import TelemetryStore
 from wattline.storage.device_removal import DEVICE_TABLES
+from wattline.storage.ports import DeviceExport
 
 
 def arrow_schema(table: Table) -> pa.Schema:
@@ -34,7 +34,7 @@ def arrow_schema(table: Table) -> pa.Schema:
 
 
 def archive_device(
-    store: TelemetryStore, device_id: str, folder: Path, now_ms: int
+    store: DeviceExport, device_id: str, folder: Path, now_ms: int
 ) -> tuple[Path, dict[str, int]]:
     """Write the device's rows; return the folder and the rows written per table."""
     stamp = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y%m%dT%H%M%SZ")

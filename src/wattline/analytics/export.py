@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wattline.model.times import iso_ms
-from wattline.storage.base import RawPoint, TelemetryStore
+from wattline.storage.base import RawPoint
+from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import DEFAULT_PAGE, iter_points
 
 if TYPE_CHECKING:

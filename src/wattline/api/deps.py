@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wattline.api.services import ApiServices
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import TelemetryStore
 
 _bearer = HTTPBearer(auto_error=False, description="The admin token printed by `wattline up`")
 

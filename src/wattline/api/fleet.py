@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import HTTPException, Query, status
 
 from wattline.api.params import parse_fields
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import Registry
 
 # A fleet answer holds devices x buckets entries; this bounds its JSON to tens of MB.
 MAX_FLEET_DEVICES = 1_000
@@ -23,7 +23,7 @@ SELECTOR_HELP = "give exactly one of devices (comma-separated ids), type, tag or
 
 
 def select_fleet(
-    store: TelemetryStore,
+    store: Registry,
     devices: str | None,
     device_type: str | None,
     tag: str | None,

@@ -10,10 +10,11 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import RateLimiter
 from wattline.ingest.collector import CollectorStatus
-from wattline.ingest.committer import ReplayReport
-from wattline.ingest.http_source import HttpIngest
+from wattline.ingest.replay import ReplayReport
+from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import WindowStore
-from wattline.storage.base import QuarantineRecord, TelemetryStore
+from wattline.storage.base import QuarantineRecord
+from wattline.storage.ports import TelemetryStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,13 +32,17 @@ class SegmentInfo:
     location: str
 
 
-class RawArchive(Protocol):
+class ArchiveWriter(Protocol):
+    """What ingest needs of the archive: appending a batch."""
+
     def append(self, records: Sequence[ArchiveRecord]) -> None:
         """Write one batch as (part of) a segment; never one object per message.
 
         Returning means the batch is durable: the broker is acknowledged after this.
         """
 
+
+class RawArchive(ArchiveWriter, Protocol):
     def read(
         self,
         category: str | None = None,

@@ -11,7 +11,7 @@ import typer
 import wattline
 from wattline.cli import archive, quarantine, retention, transfer
 from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, fail, settings_from
-from wattline.ingest.mqtt_source import MqttEndpoint
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.up import Announcement, run_collect, run_up

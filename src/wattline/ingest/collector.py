@@ -7,6 +7,9 @@ Much of a commit runs in SQLite or the network without the GIL (and both
 stages wait on fsync), so the overlap is real even in one process. Between
 them sits a queue of one batch: a slow database holds the planner back, which
 holds the MQTT thread back, which holds the broker back.
+
+``run_once`` does the same for one batch in the calling thread, and the clocks
+are injected, so a test drives the collector step by step.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from wattline.ingest.committer import BatchPlan, Committer
-from wattline.ingest.mqtt_source import Delivery, MessageSource
+from wattline.ingest.committer import Committer
+from wattline.ingest.plan import BatchPlan
 from wattline.ingest.poison import describe_store_error, isolate
+from wattline.ingest.sources.base import Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import StoreUnavailableError
@@ -54,21 +58,30 @@ class CollectorStatus:
     store_healthy: bool
 
 
-def gather_batch(items: queue.Queue[T], policy: BatchPolicy, first_wait_s: float) -> list[T]:
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def gather_batch(
+    items: queue.Queue[T],
+    policy: BatchPolicy,
+    first_wait_s: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> list[T]:
     """Block up to first_wait_s for one item, then take more until the batch is full,
     max_wait_s has passed, or the stream pauses for idle_gap_s."""
     try:
         batch = [items.get(timeout=first_wait_s)]
     except queue.Empty:
         return []
-    deadline = time.monotonic() + policy.max_wait_s
+    deadline = monotonic() + policy.max_wait_s
     while len(batch) < policy.max_messages:
         try:
             batch.append(items.get_nowait())
             continue
         except queue.Empty:
             pass
-        remaining = deadline - time.monotonic()
+        remaining = deadline - monotonic()
         if remaining <= 0:
             break
         try:
@@ -98,14 +111,21 @@ _TOPICS_IN_CRASH_REPORT = 5
 
 
 class Collector:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, then the clocks
         self,
         make_source: Callable[[Callable[[InboundMessage, Delivery], None]], MessageSource],
         committer: Committer,
         metrics: IngestMetrics,
         policy: BatchPolicy | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> None:
+        """``monotonic`` (seconds) times batches and commits; ``clock_ms`` (epoch
+        milliseconds) dates the last commit."""
         self._policy = policy or BatchPolicy()
+        self._monotonic = monotonic
+        self._clock_ms = clock_ms
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
         # None ends the committer: the planner has drained everything.
         self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
@@ -144,8 +164,10 @@ class Collector:
         """Commit and acknowledge everything already received, then disconnect."""
         self._stopping.set()
         deadline = time.monotonic() + timeout_s
-        self._planner.join(timeout_s)
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._planner.is_alive():
+            self._planner.join(timeout_s)
+        if self._thread.is_alive():
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         self._source.stop()
 
     def status(self) -> CollectorStatus:
@@ -156,6 +178,25 @@ class Collector:
             last_commit_ms=self._last_commit_ms,
             store_healthy=self._store_healthy,
         )
+
+    def run_once(self, wait_s: float = 0.0) -> int:
+        """Gather, plan, archive, commit and acknowledge one batch in the calling thread.
+
+        Waits up to ``wait_s`` for the batch's first message; returns how many
+        messages it handled (0: none came, or told to stop during an outage).
+        For tests and tools: use it instead of ``start``, never beside it.
+        """
+        batch = gather_batch(self._queue, self._policy, wait_s, self._monotonic)
+        if not batch:
+            return 0
+        planned = self._prepare(batch)
+        if planned is None:
+            return 0
+        try:
+            self._commit_and_ack(planned)
+        except _StoppedError:
+            return 0
+        return len(batch)
 
     def _enqueue(self, message: InboundMessage, delivery: Delivery) -> None:
         self._queue.put((message, delivery))
@@ -188,7 +229,7 @@ class Collector:
         policy = self._policy
         try:
             while not self._halted.is_set():
-                batch = gather_batch(self._queue, policy, first_wait_s=0.2)
+                batch = gather_batch(self._queue, policy, 0.2, self._monotonic)
                 if batch:
                     planned = self._prepare(batch)
                     if planned is None or not self._hand_over(planned):
@@ -232,15 +273,18 @@ class Collector:
 
     def _commit_all(self) -> None:
         while (planned := self._planned.get()) is not None:
-            self._in_hand[threading.current_thread().name] = planned.messages
-            started = time.perf_counter()
             try:
-                self._commit_isolating(planned)
+                self._commit_and_ack(planned)
             except _StoppedError:
                 return
-            self._metrics.commit_seconds.observe(time.perf_counter() - started)
-            self._last_commit_ms = time.time_ns() // 1_000_000
-            self._source.ack(planned.deliveries)
+
+    def _commit_and_ack(self, planned: _Planned) -> None:
+        self._in_hand[threading.current_thread().name] = planned.messages
+        started = self._monotonic()
+        self._commit_isolating(planned)
+        self._metrics.commit_seconds.observe(self._monotonic() - started)
+        self._last_commit_ms = self._clock_ms()
+        self._source.ack(planned.deliveries)
 
     def _commit_isolating(self, planned: _Planned) -> None:
         """Commit a batch; if the store refuses its content, quarantine the culprits alone."""

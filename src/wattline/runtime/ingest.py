@@ -9,16 +9,16 @@ from prometheus_client import CollectorRegistry
 
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
+from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.known_devices import KnownDevices
-from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.ingest.sources import open_source
+from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import Adapter, build_adapters
-from wattline.protocols.canonical import Limits
+from wattline.protocols.validation import Limits
 from wattline.runtime.errors import StartupError
 from wattline.storage.sql import SqlStore
 
@@ -28,16 +28,22 @@ HTTP_ADAPTERS = ("smartsolar",)
 OnCommitted = Callable[[Sequence[Reading]], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ingest:
     """What every committer of one process shares: the adapters, built once, one
     registry cache (so a deleted device is forgotten in one place) and the metrics."""
 
     mqtt: InterpretConfig
     http: InterpretConfig
-    known: KnownDevices
     metrics: IngestMetrics
     auto_register: bool
+    _admission: Admission | None = None
+
+    def admission(self, store: SqlStore) -> Admission:
+        """The process's one registry cache, made for its store on first use."""
+        if self._admission is None:
+            self._admission = Admission(store, auto_register=self.auto_register)
+        return self._admission
 
     def committer(
         self,
@@ -51,9 +57,8 @@ class Ingest:
             archive,
             config,
             self.metrics,
-            auto_register=self.auto_register,
+            admission=self.admission(store),
             on_committed=on_committed,
-            known=self.known,
         )
 
 
@@ -62,7 +67,6 @@ def prepare_ingest(settings: Settings, registry: CollectorRegistry | None = None
     return Ingest(
         mqtt=_interpret_config(settings, _adapters(settings, settings.adapters)),
         http=_interpret_config(settings, _adapters(settings, HTTP_ADAPTERS)),
-        known=KnownDevices(),
         metrics=IngestMetrics(registry or CollectorRegistry()),
         auto_register=settings.auto_register or settings.demo,
     )

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
-from wattline.ingest.mqtt_source import MqttEndpoint
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
 from wattline.simulator import FleetPublisher, build_fleet

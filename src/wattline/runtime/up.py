@@ -25,9 +25,9 @@ from wattline.api.ratelimit import RateLimiter
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
+from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
-from wattline.ingest.http_source import HttpIngest
-from wattline.ingest.known_devices import KnownDevices
+from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import WindowStore
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
@@ -153,7 +153,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
             window=window,
             deleted_devices_dir=settings.data_dir / "deleted-devices",
-            forget_device=_forgetting(ingest.known, window),
+            forget_device=_forgetting(ingest.admission(store), window),
         )
         app = create_app(api)
         services.freeze_startup_objects()
@@ -188,7 +188,7 @@ def _http_ingest(
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 
 
-def _forgetting(*holders: KnownDevices | WindowStore) -> Callable[[str], None]:
+def _forgetting(*holders: Admission | WindowStore) -> Callable[[str], None]:
     """What the API calls after deleting a device, so no in-memory state keeps it."""
 
     def forget(device_id: str) -> None:

@@ -1,22 +1,16 @@
-"""The storage interface every backend implements.
+"""The values that cross the store boundary: what a commit writes, what reads return.
 
-Callers (ingest, API, CLI) depend only on ``TelemetryStore``; SQLite is the
-first implementation and PostgreSQL follows without changing them.
+The protocols a backend implements are in ``ports.py``, one per consumer;
+``SqlStore`` (SQLite and PostgreSQL) and the in-memory store implement them.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import Hello, Reading, StatusReport
-from wattline.model.sequence import SeqState
-from wattline.storage.bucketing import BucketPlan, SeriesBucket
-from wattline.storage.keyset import DeviceFilter
-from wattline.storage.retention import Progress, Removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,106 +88,10 @@ class RawPoint:
     metrics: dict[str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class MetricStats:
-    avg: float
-    min: float
-    max: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    start_ms: int
-    metrics: dict[str, MetricStats]
-
-
 class StoreUnavailableError(Exception):
     """The database cannot be reached; callers retry or report unhealthy."""
 
 
-class TelemetryStore(Protocol):
-    def commit(self, batch: CommitBatch) -> CommitResult: ...
-
-    def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
-
-    def register_device(
-        self,
-        device_id: str,
-        device_type: str | None,
-        now_ms: int,
-        tags: Sequence[str] | None = None,
-    ) -> tuple[Device, bool]: ...
-
-    def list_devices(self) -> list[Device]: ...
-
-    def device_page(
-        self, after: str | None, limit: int, where: DeviceFilter | None = None
-    ) -> list[Device]: ...
-
-    def get_device(self, device_id: str) -> Device | None: ...
-
-    def latest_values(
-        self, device_ids: Sequence[str] | None = None
-    ) -> dict[str, list[LatestValue]]: ...
-
-    def raw_points(  # noqa: PLR0913 - the range, its filter and the page
-        self,
-        device_id: str,
-        start_ms: int,
-        end_ms: int,
-        fields: Sequence[str] | None,
-        limit: int,
-        *,
-        after_ms: int | None = None,
-        descending: bool = False,
-    ) -> list[RawPoint]: ...
-
-    def delete_device(self, device_id: str) -> dict[str, int]: ...
-
-    def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]: ...
-
-    def metric_points(
-        self, device_id: str, metric: str, start_ms: int, end_ms: int
-    ) -> list[tuple[int, float]]: ...
-
-    def buckets(
-        self,
-        device_id: str,
-        start_ms: int,
-        end_ms: int,
-        interval_ms: int,
-        fields: Sequence[str] | None,
-    ) -> list[Bucket]: ...
-
-    def series(
-        self,
-        device_ids: Sequence[str],
-        plan: BucketPlan,
-        fields: Sequence[str] | None,
-        with_ends: bool = False,
-    ) -> dict[str, list[SeriesBucket]]: ...
-
-    def quarantine(
-        self,
-        limit: int,
-        reason: str | None = None,
-        ids: Sequence[int] | None = None,
-        before_id: int | None = None,
-    ) -> list[QuarantineRecord]: ...
-
-    def sequence_state(self, device_id: str) -> SeqState | None: ...
-
-    def dedup_counts(self, device_id: str) -> DedupCounts | None: ...
-
-    def remove_before(
-        self,
-        cutoffs_ms: Mapping[str, int],
-        *,
-        stop: threading.Event | None = None,
-        progress: Progress | None = None,
-    ) -> dict[str, Removed]: ...
-
-    def ping(self) -> None: ...
-
-    def close(self) -> None: ...
+def quarantine_fingerprint(topic: str, payload: bytes) -> str:
+    """What makes two quarantined messages the same one: its topic and its bytes."""
+    return hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()

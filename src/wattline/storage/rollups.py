@@ -1,6 +1,6 @@
 """Rollup arithmetic: partial aggregates per (device, metric, bucket), and how they merge.
 
-Pure; ``sql.py`` reads and writes the tier tables. An aggregate keeps count,
+Pure; ``rollup_tables.py`` reads and writes the tier tables. An aggregate keeps count,
 sum, min, max, and the first and last value with their timestamps, so any two
 aggregates of disjoint sample sets merge into the aggregate of their union.
 That is what lets a commit fold only its newly inserted samples into the
@@ -81,10 +81,6 @@ def merge(a: Aggregate, b: Aggregate) -> Aggregate:
 
 
 RollupKey = tuple[str, str, int]  # (device_id, metric, bucket_ms)
-
-
-def bucket_of(ts_ms: int, width_ms: int) -> int:
-    return ts_ms - ts_ms % width_ms
 
 
 def aggregate_samples(samples: Iterable[Sequence[Any]]) -> dict[RollupKey, Aggregate]:

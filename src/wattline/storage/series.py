@@ -1,16 +1,18 @@
-"""Long and recent series read through ``TelemetryStore.raw_points`` alone.
+"""Long and recent runs of raw points, read through ``raw_points`` alone.
 
-Energy, export and the live window need more than one page of raw points and
-the newest points before a time. These helpers page through the store
-interface, so they work on every backend unchanged; once rollup tiers can
-answer, callers may switch to them without touching the pure arithmetic.
+Energy (which integrates power between consecutive readings), export (every
+stored reading) and the live window (the newest readings of a metric) need
+raw points, more than one page of them, or the newest before a time; rollup
+tiers cannot answer those. These helpers page through the narrow
+``PointReader`` port, so they work on every backend unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from wattline.storage.base import RawPoint, TelemetryStore
+from wattline.storage.base import RawPoint
+from wattline.storage.ports import PointReader
 
 DEFAULT_PAGE = 10_000
 # Looking back for the newest readings starts with this span and doubles it.
@@ -20,7 +22,7 @@ _MAX_LOOKBACK_MS = 2**39
 
 
 def iter_points(  # noqa: PLR0913 - the raw_points query, then the page size
-    store: TelemetryStore,
+    store: PointReader,
     device_id: str,
     start_ms: int,
     end_ms: int,
@@ -40,7 +42,7 @@ def iter_points(  # noqa: PLR0913 - the raw_points query, then the page size
 
 
 def recent_points(
-    store: TelemetryStore, device_id: str, metric: str, n: int, newest_ms: int
+    store: PointReader, device_id: str, metric: str, n: int, newest_ms: int
 ) -> list[RawPoint]:
     """The newest ``n`` readings of one metric at or before newest_ms, oldest first."""
     span_ms = _FIRST_LOOKBACK_MS

@@ -21,8 +21,8 @@ from wattline.api.app import create_app
 from wattline.api.ratelimit import RateLimiter
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
-from wattline.ingest.http_source import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
+from wattline.ingest.sources.http import HttpIngest
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters

@@ -39,7 +39,7 @@ from wattline.api.ratelimit import RateLimiter
 from wattline.api.services import ApiServices
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
-from wattline.ingest.http_source import HttpIngest
+from wattline.ingest.sources.http import HttpIngest
 from wattline.ingest.interpret import InterpretConfig
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters

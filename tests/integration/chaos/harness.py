@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from tests.integration.chaos.publisher import METRICS, Outgoing
 
-from wattline.ingest.mqtt_source import MqttEndpoint
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.storage.postgres import psycopg_url
 
 PROBE_DEVICE = "chaos-probe"

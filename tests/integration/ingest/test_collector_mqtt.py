@@ -16,8 +16,8 @@ from wattline.archive.folder import FolderArchive
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.ingest.sources import open_source
+from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.sql import SqlStore

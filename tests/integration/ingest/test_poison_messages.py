@@ -22,7 +22,7 @@ from wattline.archive.folder import FolderArchive
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import Delivery
+from wattline.ingest.sources.base import Delivery
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.sql import SqlStore

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.integration.storage.raw_buckets import raw_buckets
 
 from wattline.model.messages import Reading
 from wattline.storage.base import CommitBatch
@@ -28,12 +29,12 @@ def test_data_across_a_month_boundary_is_read_in_one_call(store: SqlStore) -> No
     assert [p.ts_ms for p in points] == timestamps
     assert [p.metrics["power_w"] for p in points] == [float(i) for i in range(8)]
     for interval_ms in (HOUR_MS, DAY_MS):
-        buckets = store.buckets("d1", edge - DAY_MS, edge + DAY_MS, interval_ms, None)
+        buckets = raw_buckets(store, "d1", edge - DAY_MS, edge + DAY_MS, interval_ms, None)
         assert [(b.start_ms, b.metrics["power_w"].count) for b in buckets] == [
             (edge - interval_ms, 4),
             (edge, 4),
         ]
-    wide = store.buckets("d1", edge - DAY_MS, edge + DAY_MS, 7 * DAY_MS, None)
+    wide = raw_buckets(store, "d1", edge - DAY_MS, edge + DAY_MS, 7 * DAY_MS, None)
     assert sum(b.metrics["power_w"].count for b in wide) == 8
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration.storage.raw_buckets import raw_buckets
 
 from wattline.model.messages import ConnectionState, Hello, Reading, StatusReport
 from wattline.storage.base import CommitBatch, QuarantineEntry
@@ -122,7 +123,7 @@ def test_buckets_equal_a_recomputation_from_newest_arrivals(
     expected: dict[int, list[float]] = defaultdict(list)
     for ts, v in newest_arrival.items():
         expected[(T0 + ts) // interval_ms * interval_ms].append(v)
-    buckets = store.buckets(device, T0, T0 + 4 * 3_600_000, interval_ms, None)
+    buckets = raw_buckets(store, device, T0, T0 + 4 * 3_600_000, interval_ms, None)
     assert [b.start_ms for b in buckets] == sorted(expected)
     for bucket in buckets:
         stats = bucket.metrics["power_w"]

@@ -19,20 +19,24 @@ from wattline.archive.base import ArchiveRecord
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.ingest.mqtt_source import Delivery
+from wattline.ingest.sources.base import Delivery
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
+from wattline.storage.memory import MemoryStore
 
 
-class DownThenUpStore:
+class DownThenUpStore(MemoryStore):
     """Every call fails while `down`; afterwards commits are kept in memory."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.down = True
         self.failed_calls = 0
-        self.devices: set[str] = set()
-        self.readings: list[tuple[str, int]] = []
+
+    @property
+    def readings(self) -> list[tuple[str, int]]:
+        return sorted({(device_id, ts_ms) for device_id, _, ts_ms in self.samples})
 
     def _check(self) -> None:
         if self.down:
@@ -41,13 +45,11 @@ class DownThenUpStore:
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         self._check()
-        return self.devices & set(device_ids)
+        return super().existing_devices(device_ids)
 
     def commit(self, batch: CommitBatch) -> CommitResult:
         self._check()
-        self.devices.update(batch.register)
-        self.readings += [(r.device_id, r.ts_ms) for r in batch.readings]
-        return CommitResult(samples_offered=len(batch.readings), samples_inserted=0)
+        return super().commit(batch)
 
 
 class ListArchive:
@@ -60,15 +62,15 @@ class ListArchive:
 
 def start_collector(store: DownThenUpStore) -> tuple[Collector, FakeSource]:
     committer = Committer(
-        store,  # type: ignore[arg-type]
-        ListArchive(),  # type: ignore[arg-type]
+        store,
+        ListArchive(),
         InterpretConfig(topic_prefix="t"),
         IngestMetrics(CollectorRegistry()),
         auto_register=True,
     )
     make_source = SourceFactory()
     collector = Collector(
-        make_source,  # type: ignore[arg-type]
+        make_source,
         committer,
         IngestMetrics(CollectorRegistry()),
         BatchPolicy(retry_delay_s=0.01),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 
-from wattline.ingest import frames
-from wattline.ingest.gmqtt_receiver import Receiver
+from wattline.ingest.sources import frames
+from wattline.ingest.sources.receiver import Receiver
 
 CONFIG = {
     "host": "127.0.0.1",

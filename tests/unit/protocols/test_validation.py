@@ -7,6 +7,7 @@ import pytest
 
 from wattline.ingest.interpret import InterpretConfig, interpret
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
+from wattline.protocols import validation
 from wattline.protocols.adapters import ADAPTERS, build_adapters
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import arrival_second_ms, parse_device_timestamp_ms
@@ -103,3 +104,15 @@ def test_cbor_bignums_are_rejected_not_raised(
     assert isinstance(out, Rejection), out
     assert out.reason is reason
     assert out.detail
+
+
+def test_a_stream_of_distinct_metric_names_leaves_the_name_cache_at_its_bound() -> None:
+    # A hostile device may send a new valid name in every message; the cache
+    # that spares the regular expression must not grow with them.
+    names = [f"hostile_{i}" for i in range(100_000)]
+    for name in names:
+        assert validation.check_metric_name(name) == name
+    assert len(validation._GOOD_METRIC_NAMES) <= validation._GOOD_METRIC_NAMES_MAX
+    # Past the bound, a name is still checked, and a bad one still refused.
+    with pytest.raises(ProtocolError):
+        validation.check_metric_name("9starts_with_a_digit")

@@ -30,7 +30,7 @@ from wattline.api.params import check_bucket_range, default_start_ms, parse_time
 from wattline.model.calendar import bucket_edges, parse_interval, parse_tz
 from wattline.model.times import iso_ms
 from wattline.storage import bucketing
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import iter_points
 
 router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)

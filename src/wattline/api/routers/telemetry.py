@@ -25,7 +25,7 @@ from wattline.api.series import (
     time_range,
 )
 from wattline.model.times import iso_ms
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import TelemetryStore
 
 router = APIRouter(
     prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep], route_class=AdminFirstRoute

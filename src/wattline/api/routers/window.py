@@ -11,7 +11,7 @@ from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.params import parse_fields
 from wattline.live.window import DEFAULT_WINDOW_SIZE, WindowStore
 from wattline.model.times import iso_ms
-from wattline.storage.base import TelemetryStore
+from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import recent_points
 
 router = APIRouter(

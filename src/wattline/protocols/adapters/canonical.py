@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from wattline.model.messages import DOWNLINK, Interpreted
-from wattline.protocols import canonical
+from wattline.protocols import canonical_messages
 from wattline.protocols.adapters.base import Payload, PrefixedAdapter
 from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id
@@ -29,21 +29,23 @@ class CanonicalAdapter(PrefixedAdapter):
         return self.topic_patterns()
 
     def topic_patterns(self) -> list[str]:
-        return [topic_filter(self.prefix, "+", *levels) for levels in canonical.KINDS]
+        return [topic_filter(self.prefix, "+", *levels) for levels in canonical_messages.KINDS]
 
     def parse(
         self, topic: str, payload: Payload, received_ms: int, limits: Limits
     ) -> Interpreted | None:
-        matched = canonical.match_topic(topic, self.prefix)
+        matched = canonical_messages.match_topic(topic, self.prefix)
         if matched is None:
             return _downlink(topic, self.prefix)
         device_id, kind = check_device_id(matched[0]), matched[1]
-        return canonical.parse_message(device_id, kind, _decode(kind, payload), received_ms, limits)
+        return canonical_messages.parse_message(
+            device_id, kind, _decode(kind, payload), received_ms, limits
+        )
 
 
 def _downlink(topic: str, prefix: str) -> Interpreted | None:
     levels = levels_under(topic, prefix)
-    if levels is None or len(levels) < 2 or tuple(levels[1:]) not in canonical.DOWNLINKS:
+    if levels is None or len(levels) < 2 or tuple(levels[1:]) not in canonical_messages.DOWNLINKS:
         return None
     return Interpreted(check_device_id(levels[0]), kind=DOWNLINK)
 

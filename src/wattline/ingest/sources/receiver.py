@@ -21,7 +21,7 @@ length-prefixed pickle frames (see ``frames``); if either side dies, the other
 sees end-of-file: the parent restarts the receiver, and an orphaned receiver
 exits without acknowledging anything.
 
-    python -m wattline.ingest.gmqtt_receiver   # frames on stdin/stdout, config first
+    python -m wattline.ingest.sources.receiver   # frames on stdin/stdout, config first
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import IO, Any
 import gmqtt  # type: ignore[import-untyped]
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50  # type: ignore[import-untyped]
 
-from wattline.ingest import frames
+from wattline.ingest.sources import frames
 
 log = logging.getLogger("wattline.ingest.mqtt")
 
@@ -218,7 +218,7 @@ async def _main(out: IO[bytes]) -> None:
     stdin = os.fdopen(0, "rb", buffering=0)
     first = frames.read(stdin)
     if first is None or first[0] != frames.CONFIG:
-        raise SystemExit("gmqtt_receiver: expected a config frame on stdin")
+        raise SystemExit("receiver: expected a config frame on stdin")
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), stdin)

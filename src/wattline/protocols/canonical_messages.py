@@ -3,6 +3,9 @@
 
 Telemetry payload: ``{"seq": int, "ts": epoch-ms | RFC 3339, "metrics": {name: number}}``
 or a list of such readings (a batch upload). See docs/protocols.md.
+
+The messages' shapes and rules live here; ``adapters/canonical.py`` routes
+topics to them as one protocol adapter among the others.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from wattline.protocols.timestamps import parse_timestamp_ms
 from wattline.protocols.topics import levels_under
 from wattline.protocols.validation import (
     Limits,
-    check_device_id,
     check_not_future,
     kind_name,
     parse_metrics,
@@ -45,7 +47,6 @@ __all__ = [  # Limits is re-exported: callers have always imported it from here
     "parse_ota_status",
     "parse_status",
     "parse_telemetry",
-    "split_topic",
 ]
 
 # Topic levels after {prefix}/{device_id}/ -> the kind of message. `command`
@@ -73,16 +74,6 @@ def match_topic(topic: str, prefix: str) -> tuple[str, str] | None:
         return None
     kind = KINDS.get(tuple(levels[1:]))
     return None if kind is None else (levels[0], kind)
-
-
-def split_topic(topic: str, prefix: str) -> tuple[str, str]:
-    """Return (device_id, kind) for a canonical topic, or raise ProtocolError."""
-    matched = match_topic(topic, prefix)
-    if matched is None:
-        raise ProtocolError(
-            RejectReason.BAD_TOPIC, f"topic {topic[:120]!r} is not {prefix}/<device_id>/<kind>"
-        )
-    return check_device_id(matched[0]), matched[1]
 
 
 def parse_message(

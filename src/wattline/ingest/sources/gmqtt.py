@@ -1,6 +1,6 @@
 """The MQTT 5 source: a gmqtt session in a receiver process, acknowledged after commit.
 
-The receiver (``gmqtt_receiver``) parses PUBLISH packets and writes PUBACKs on
+The receiver (``receiver.py``) parses PUBLISH packets and writes PUBACKs on
 a core of its own; this side reads its frames on a thread, hands each message
 to the collector and passes the keys of committed messages back. It is used
 for every MQTT 5 session; MQTT 3.1.1 (the embedded broker) stays on paho,
@@ -22,8 +22,8 @@ import threading
 from collections.abc import Sequence
 from typing import IO, cast
 
-from wattline.ingest import frames
-from wattline.ingest.mqtt_source import DeliverFn, Delivery, MqttEndpoint, SessionOptions
+from wattline.ingest.sources import frames
+from wattline.ingest.sources.base import DeliverFn, Delivery, MqttEndpoint, SessionOptions
 from wattline.model.messages import InboundMessage
 
 log = logging.getLogger("wattline.ingest.mqtt")
@@ -105,7 +105,7 @@ class GmqttSource:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [self._python, "-m", "wattline.ingest.gmqtt_receiver"],
+            [self._python, "-m", "wattline.ingest.sources.receiver"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

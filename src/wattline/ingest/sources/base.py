@@ -4,7 +4,7 @@ and how a received message is handed over and later acknowledged.
 A source receives QoS 1 on a persistent session and sends a message's PUBACK
 only when told to, after the batch holding it is committed: a crash between
 receipt and commit makes the broker redeliver it instead of losing it.
-``sources.open_source`` picks the implementation for the protocol version.
+``open_source`` (this package's ``__init__``) picks the implementation for the protocol version.
 """
 
 from __future__ import annotations

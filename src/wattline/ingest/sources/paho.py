@@ -1,7 +1,7 @@
 """The MQTT 3.1.1 source on paho-mqtt, whose ``manual_ack`` defers each PUBACK.
 
 MQTT 3.1.1 is what the embedded amqtt broker speaks; MQTT 5 sessions use
-``gmqtt_source``, which parses several times faster (docs/benchmarks.md).
+``gmqtt.py``, which parses several times faster (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from wattline.ingest.mqtt_source import DeliverFn, Delivery, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import DeliverFn, Delivery, MqttEndpoint, SessionOptions
 from wattline.model.messages import InboundMessage
 
 log = logging.getLogger("wattline.ingest.mqtt")

@@ -1,0 +1,91 @@
+"""Commit: a plan into the raw archive, then into the store, in one transaction.
+
+Archive first, then commit: an acknowledged message is always in both. The
+store's transaction also runs the sequence stage (``model/sequence.py``:
+dedup by (device, seq), gaps, reboots), because the sequence state it reads
+and writes must change with the samples or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from wattline.archive.base import ArchiveWriter
+from wattline.ingest.admit import Admission
+from wattline.ingest.plan import BatchPlan
+from wattline.model.messages import Reading
+from wattline.observability.metrics import IngestMetrics
+from wattline.storage.base import CommitBatch, CommitResult
+from wattline.storage.ports import IngestStore
+
+log = logging.getLogger(__name__)
+
+OnCommitted = Callable[[Sequence[Reading]], None]
+
+
+class PlanWriter:
+    def __init__(
+        self,
+        store: IngestStore,
+        archive: ArchiveWriter,
+        admission: Admission,
+        metrics: IngestMetrics,
+        on_committed: OnCommitted | None = None,
+    ) -> None:
+        self._store = store
+        self._archive = archive
+        self._admission = admission
+        self._metrics = metrics
+        # Told the readings of each committed batch (the live window); never fails a commit.
+        self._on_committed = on_committed
+        # The collector archives one batch while committing the one before.
+        self._archive_lock = threading.Lock()
+
+    def archive(self, plan: BatchPlan) -> None:
+        """Append the batch's messages to the raw archive, once however often it is called.
+
+        ``commit`` does it too; the collector calls it earlier, so that one batch
+        is archived while the one before it commits.
+        """
+        if plan.archive and not plan.archived:
+            with self._archive_lock:
+                self._archive.append(plan.archive)
+            plan.archived = True
+
+    def commit(self, plan: BatchPlan) -> CommitResult:
+        self.archive(plan)
+        result = self._store.commit(
+            CommitBatch(
+                readings=plan.readings,
+                hellos=plan.hellos,
+                statuses=plan.statuses,
+                quarantined=plan.quarantined,
+                seen_ms=plan.seen_ms,
+                register=plan.register,
+                arrival_order=plan.arrival,
+                resolved_quarantine=plan.resolved_quarantine,
+                historical=plan.historical,
+            )
+        )
+        self._admission.registered(plan.register)
+        self._count(plan, result)
+        if self._on_committed is not None and plan.readings:
+            try:
+                self._on_committed(plan.readings)
+            except Exception:
+                # The batch is committed; failing here would retry and delay its ack.
+                log.exception("on_committed hook failed")
+        return result
+
+    def _count(self, plan: BatchPlan, result: CommitResult) -> None:
+        accepted = len(plan.archive) - len(plan.quarantined)
+        self._metrics.messages.labels("accepted").inc(accepted)
+        self._metrics.messages.labels("quarantined").inc(len(plan.quarantined))
+        for entry in plan.quarantined:
+            self._metrics.quarantined.labels(entry.reason).inc()
+        self._metrics.samples.labels("stored").inc(result.samples_inserted)
+        self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
+        self._metrics.samples.labels("corrected").inc(result.samples_corrected)
+        self._metrics.seq_duplicates.inc(result.readings_seq_duplicate)

@@ -1,0 +1,140 @@
+"""Decode, validate and sort a batch: what it will write, without I/O.
+
+``decode`` runs every message through its protocol adapter and the limits
+(``interpret.py``); the admission stage (``admit.py``) then says which of the
+devices heard may send; ``plan_batch`` turns both into a ``BatchPlan``: the
+readings, hellos and status reports to store, the rejections to quarantine,
+every message's archive record, and the devices to register on first contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wattline.archive.base import ArchiveRecord
+from wattline.ingest.admit import Verdict
+from wattline.ingest.interpret import InterpretConfig, interpret
+from wattline.model.messages import (
+    DOWNLINK,
+    Hello,
+    InboundMessage,
+    Interpreted,
+    Reading,
+    Rejection,
+    RejectReason,
+    StatusReport,
+)
+from wattline.storage.base import QuarantineEntry
+
+Outcome = Interpreted | Rejection
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """What one batch will write."""
+
+    readings: list[Reading] = field(default_factory=list)
+    hellos: list[Hello] = field(default_factory=list)
+    statuses: list[StatusReport] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    archive: list[ArchiveRecord] = field(default_factory=list)
+    seen_ms: dict[str, int] = field(default_factory=dict)
+    register: list[str] = field(default_factory=list)
+    # hellos and readings in arrival order, for sequence tracking
+    arrival: list[Reading | Hello] = field(default_factory=list)
+    # set once the archive holds this batch, so a retried commit does not archive it twice
+    archived: bool = False
+    # quarantine entries this batch stores after all (a replay)
+    resolved_quarantine: list[int] = field(default_factory=list)
+    # an import of past readings (CommitBatch.historical)
+    historical: bool = False
+
+
+def decode(messages: Sequence[InboundMessage], config: InterpretConfig) -> list[Outcome]:
+    """Each message decoded and validated, or the reason it is rejected."""
+    return [interpret(m, config) for m in messages]
+
+
+def devices_heard(outcomes: Sequence[Outcome]) -> set[str]:
+    """The devices whose messages passed decoding: the ones admission must judge."""
+    return {o.device_id for o in outcomes if isinstance(o, Interpreted)}
+
+
+def admitted(outcomes: Sequence[Outcome], verdict: Verdict) -> list[Outcome]:
+    """The outcomes with a message from a device admission refused turned into a rejection."""
+    return [
+        Rejection(RejectReason.UNKNOWN_DEVICE, f"device {o.device_id!r} is not registered")
+        if isinstance(o, Interpreted) and o.device_id not in verdict.admitted
+        else o
+        for o in outcomes
+    ]
+
+
+def plan_batch(
+    messages: Sequence[InboundMessage],
+    outcomes: Sequence[Outcome],
+    verdict: Verdict,
+    *,
+    historical: bool = False,
+) -> BatchPlan:
+    """The plan for messages already decoded and judged (``outcomes`` in message order)."""
+    plan = BatchPlan(historical=historical)
+    for message, outcome in zip(messages, admitted(outcomes, verdict), strict=True):
+        if isinstance(outcome, Rejection):
+            add_rejected(plan, message, outcome)
+        else:
+            add_accepted(plan, message, outcome)
+    plan.register = [d for d in plan.seen_ms if d in verdict.unregistered]
+    return plan
+
+
+def plan_rejection(message: InboundMessage, rejection: Rejection) -> BatchPlan:
+    """A plan that only quarantines and archives one message rejected before decoding."""
+    plan = BatchPlan()
+    add_rejected(plan, message, rejection)
+    return plan
+
+
+def add_rejected(plan: BatchPlan, message: InboundMessage, rejection: Rejection) -> None:
+    plan.quarantined.append(
+        QuarantineEntry(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            reason=rejection.reason.value,
+            detail=rejection.detail,
+            payload=message.payload,
+        )
+    )
+    plan.archive.append(
+        ArchiveRecord(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            payload=message.payload,
+            outcome=rejection.reason.value,
+            category="rejected",
+        )
+    )
+
+
+def add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted) -> None:
+    plan.archive.append(
+        ArchiveRecord(
+            received_ms=message.received_ms,
+            topic=message.topic,
+            payload=message.payload,
+            outcome="accepted",
+            category=outcome.kind,
+        )
+    )
+    if outcome.kind == DOWNLINK:
+        return  # our own command to the device: archived, but it says nothing about the device
+    plan.readings.extend(outcome.readings)
+    plan.arrival.extend(outcome.readings)
+    if outcome.hello is not None:
+        plan.hellos.append(outcome.hello)
+        plan.arrival.append(outcome.hello)
+    if outcome.status is not None:
+        plan.statuses.append(outcome.status)
+    previous = plan.seen_ms.get(outcome.device_id, 0)
+    plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)

@@ -1,0 +1,150 @@
+"""What each consumer needs of the store: one small protocol per consumer.
+
+A component names the port it uses, not the whole store: the committer needs
+two methods (``IngestStore``), the retention scheduler one. A test then
+passes the in-memory store (``storage/memory.py``) or a three-line fake
+instead of a 17-method stand-in. ``SqlStore`` (SQLite and PostgreSQL)
+implements every port; ``TelemetryStore`` is their union, for the API
+services that serve every route from one store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from wattline.model.devices import Device, LatestValue
+from wattline.model.sequence import SeqState
+from wattline.storage.base import (
+    CommitBatch,
+    CommitResult,
+    DedupCounts,
+    QuarantineRecord,
+    RawPoint,
+)
+from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.keyset import DeviceFilter
+from wattline.storage.retention import RetentionStore
+
+__all__ = [
+    "DeviceExport",
+    "IngestDiagnostics",
+    "IngestStore",
+    "PointReader",
+    "QuarantineStore",
+    "Registry",
+    "RetentionStore",
+    "SeriesReader",
+    "TelemetryStore",
+]
+
+
+class IngestStore(Protocol):
+    """The committer's port: commit a batch; which devices the registry knows."""
+
+    def commit(self, batch: CommitBatch) -> CommitResult: ...
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
+
+
+class QuarantineStore(Protocol):
+    """Rejected messages kept with their reason, newest first (replay and the API)."""
+
+    def quarantine(
+        self,
+        limit: int,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        before_id: int | None = None,
+    ) -> list[QuarantineRecord]: ...
+
+
+class Registry(Protocol):
+    """The devices: create, look up, list, page, delete."""
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
+
+    def register_device(
+        self,
+        device_id: str,
+        device_type: str | None,
+        now_ms: int,
+        tags: Sequence[str] | None = None,
+    ) -> tuple[Device, bool]: ...
+
+    def list_devices(self) -> list[Device]: ...
+
+    def device_page(
+        self, after: str | None, limit: int, where: DeviceFilter | None = None
+    ) -> list[Device]: ...
+
+    def get_device(self, device_id: str) -> Device | None: ...
+
+    def delete_device(self, device_id: str) -> dict[str, int]: ...
+
+
+class PointReader(Protocol):
+    """Raw readings of one device, a page at a time (``storage/series.py`` pages on it)."""
+
+    def raw_points(  # noqa: PLR0913 - the range, its filter and the page
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        fields: Sequence[str] | None,
+        limit: int,
+        *,
+        after_ms: int | None = None,
+        descending: bool = False,
+    ) -> list[RawPoint]: ...
+
+
+class SeriesReader(PointReader, Protocol):
+    """Stored telemetry: raw points, one metric's points, planned buckets, latest values."""
+
+    def latest_values(
+        self, device_ids: Sequence[str] | None = None
+    ) -> dict[str, list[LatestValue]]: ...
+
+    def metric_points(
+        self, device_id: str, metric: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]: ...
+
+    def series(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, list[SeriesBucket]]: ...
+
+
+class IngestDiagnostics(Protocol):
+    """What ingest recorded about one device: its sequence state and dedup counters."""
+
+    def sequence_state(self, device_id: str) -> SeqState | None: ...
+
+    def dedup_counts(self, device_id: str) -> DedupCounts | None: ...
+
+
+class DeviceExport(Protocol):
+    """Every stored row of one device, table by table (archived before a delete)."""
+
+    def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]: ...
+
+
+class TelemetryStore(
+    IngestStore,
+    QuarantineStore,
+    Registry,
+    SeriesReader,
+    IngestDiagnostics,
+    DeviceExport,
+    RetentionStore,
+    Protocol,
+):
+    """Every port, plus health and shutdown: what the API services hold."""
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,181 @@
+"""The store on SQLAlchemy Core, shared by the SQLite and PostgreSQL backends.
+
+Backends differ only in how the engine is made and which dialect's INSERT
+(with ON CONFLICT) they use; every statement is written once. ``SqlStore``
+implements every port of ``storage/ports.py`` by handing each call to the part
+that owns it:
+
+- ``commit.py``: one batch, one transaction (ingest);
+- ``registry.py``: the devices table;
+- ``reads.py``: latest values, raw points, planned buckets, diagnostics;
+- ``quarantine.py``: rejected messages;
+- retention here: chunked deletes (``storage/pruning.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from wattline.model.devices import Device, LatestValue
+from wattline.model.sequence import SeqState
+from wattline.storage.base import (
+    CommitBatch,
+    CommitResult,
+    DedupCounts,
+    QuarantineRecord,
+    RawPoint,
+    StoreUnavailableError,
+)
+from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.keyset import DeviceFilter
+from wattline.storage.pruning import delete_before, series_keys
+from wattline.storage.retention import Progress, Removed
+from wattline.storage.sql.commit import SqlCommit
+from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.sql.quarantine import SqlQuarantine
+from wattline.storage.sql.reads import SqlReads
+from wattline.storage.sql.registry import SqlRegistry
+
+__all__ = ["InsertFactory", "SqlStore"]
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, insert: InsertFactory) -> None:
+        self._connections = Connections(engine)
+        self._registry = SqlRegistry(self._connections, insert)
+        self._quarantine = SqlQuarantine(self._connections, insert)
+        self._reads = SqlReads(self._connections)
+        self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._connections.engine
+
+    # -- ingest -------------------------------------------------------------
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        return self._commit.commit(batch)
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
+        return self._registry.existing_devices(device_ids)
+
+    # -- registry -----------------------------------------------------------
+
+    def register_device(
+        self,
+        device_id: str,
+        device_type: str | None,
+        now_ms: int,
+        tags: Sequence[str] | None = None,
+    ) -> tuple[Device, bool]:
+        return self._registry.register_device(device_id, device_type, now_ms, tags)
+
+    def list_devices(self) -> list[Device]:
+        return self._registry.list_devices()
+
+    def device_page(
+        self, after: str | None, limit: int, where: DeviceFilter | None = None
+    ) -> list[Device]:
+        return self._registry.device_page(after, limit, where)
+
+    def get_device(self, device_id: str) -> Device | None:
+        return self._registry.get_device(device_id)
+
+    def delete_device(self, device_id: str) -> dict[str, int]:
+        return self._registry.delete_device(device_id)
+
+    def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]:
+        return self._registry.device_rows(table_name, device_id)
+
+    # -- reads --------------------------------------------------------------
+
+    def latest_values(
+        self, device_ids: Sequence[str] | None = None
+    ) -> dict[str, list[LatestValue]]:
+        return self._reads.latest_values(device_ids)
+
+    def raw_points(  # noqa: PLR0913 - the range, its filter and the page
+        self,
+        device_id: str,
+        start_ms: int,
+        end_ms: int,
+        fields: Sequence[str] | None,
+        limit: int,
+        *,
+        after_ms: int | None = None,
+        descending: bool = False,
+    ) -> list[RawPoint]:
+        return self._reads.raw_points(
+            device_id, start_ms, end_ms, fields, limit, after_ms=after_ms, descending=descending
+        )
+
+    def metric_points(
+        self, device_id: str, metric: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, float]]:
+        return self._reads.metric_points(device_id, metric, start_ms, end_ms)
+
+    def series(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, list[SeriesBucket]]:
+        return self._reads.series(device_ids, plan, fields, with_ends)
+
+    def sequence_state(self, device_id: str) -> SeqState | None:
+        return self._reads.sequence_state(device_id)
+
+    def dedup_counts(self, device_id: str) -> DedupCounts | None:
+        return self._reads.dedup_counts(device_id)
+
+    # -- quarantine ---------------------------------------------------------
+
+    def quarantine(
+        self,
+        limit: int,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        before_id: int | None = None,
+    ) -> list[QuarantineRecord]:
+        return self._quarantine.quarantine(limit, reason, ids, before_id)
+
+    # -- retention ----------------------------------------------------------
+
+    def remove_before(
+        self,
+        cutoffs_ms: Mapping[str, int],
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Removed]:
+        """Per tier ("raw", "1m", "1h", "1d"), delete rows older than its cutoff, in chunks.
+
+        A set ``stop`` ends the work between two chunks; tiers not reached are left out.
+        """
+        removed: dict[str, Removed] = {}
+        try:
+            keys = series_keys(self.engine)
+            for tier, cutoff_ms in cutoffs_ms.items():
+                if stop is not None and stop.is_set():
+                    break
+                rows = delete_before(
+                    self.engine, tier, cutoff_ms, keys, stop=stop, progress=progress
+                )
+                removed[tier] = Removed(rows=rows)
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+        return removed
+
+    # -- health -------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._connections.read() as conn:
+            conn.execute(select(1))
+
+    def close(self) -> None:
+        self.engine.dispose()

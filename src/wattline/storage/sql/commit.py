@@ -1,0 +1,260 @@
+"""One batch, one transaction: devices, sequence state, samples, rollups, latest values, quarantine.
+
+Sequencing drops readings whose (device, seq) was seen; samples are inserted
+once per (device, metric, ts), a changed value is a correction (newest arrival
+wins); the rollup tiers fold in exactly the rows inserted here and recompute
+the buckets a correction touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+
+from wattline.model.messages import Hello, Reading
+from wattline.model.sequence import sequence_batch
+from wattline.storage import schema
+from wattline.storage.base import CommitBatch, CommitResult
+from wattline.storage.bulk import BulkStatement, insert_new_returning
+from wattline.storage.rollup_tables import RollupWriter
+from wattline.storage.sequencing import lock_states, save_states
+from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.sql.quarantine import SqlQuarantine
+from wattline.storage.sql.registry import (
+    SqlRegistry,
+    apply_hellos,
+    apply_statuses,
+    touch_last_seen,
+)
+
+# Keys per SELECT when looking up stored values: three bound parameters each,
+# well under SQLite's limit of 32,766 (and PostgreSQL's 65,535).
+_KEYS_PER_LOOKUP = 5_000
+
+SampleKey = tuple[str, str, int]  # (device_id, metric, ts_ms)
+# A sample as written: the columns of _SAMPLE_COLUMNS, in that order.
+SampleRow = tuple[str, str, int, float, int | None, int]
+_SAMPLE_COLUMNS = ("device_id", "metric", "ts_ms", "value", "seq", "received_ms")
+
+
+class SqlCommit:
+    def __init__(
+        self,
+        connections: Connections,
+        insert: InsertFactory,
+        registry: SqlRegistry,
+        quarantine: SqlQuarantine,
+    ) -> None:
+        self._connections = connections
+        self._insert = insert
+        self._registry = registry
+        self._quarantine = quarantine
+        self._rollups = RollupWriter(insert)
+        s = schema.samples.c
+        self._correct_sample = (
+            update(schema.samples)
+            .where(
+                s.device_id == bindparam("k_device_id"),
+                s.metric == bindparam("k_metric"),
+                s.ts_ms == bindparam("k_ts_ms"),
+                s.value != bindparam("k_value"),
+            )
+            .values(value=bindparam("k_value"), received_ms=bindparam("k_received_ms"))
+        )
+        excluded = insert(schema.latest).excluded
+        self._upsert_latest = BulkStatement(
+            insert(schema.latest).on_conflict_do_update(
+                index_elements=["device_id", "metric"],
+                set_={"ts_ms": excluded.ts_ms, "value": excluded.value},
+                # By the reading's own timestamp: a late upload must not overwrite a newer value.
+                where=excluded.ts_ms >= schema.latest.c.ts_ms,
+            )
+        )
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        events = batch.arrival_order
+        if events is None:
+            events = [*batch.hellos, *batch.readings]
+        with self._connections.write() as conn:
+            self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
+            readings, seq_duplicates = self._sequence(conn, events)
+            sample_rows = _sample_rows(readings, batch.seen_ms)
+            inserted, corrected = self._write_samples(conn, sample_rows)
+            if sample_rows:
+                self._upsert_latest.execute(conn, _latest_rows(readings))
+            apply_hellos(conn, batch.hellos)
+            apply_statuses(conn, batch.statuses)
+            seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
+            touch_last_seen(conn, seen)
+            self._quarantine.resolve(conn, batch.resolved_quarantine)
+            self._quarantine.add(conn, batch.quarantined)
+        return CommitResult(
+            samples_offered=len(sample_rows),
+            samples_inserted=inserted,
+            samples_corrected=corrected,
+            readings_seq_duplicate=seq_duplicates,
+        )
+
+    def _sequence(
+        self, conn: Connection, events: Sequence[Reading | Hello]
+    ) -> tuple[list[Reading], int]:
+        tracked = {e.device_id for e in events if isinstance(e, Hello) or e.seq is not None}
+        if not tracked:
+            return [e for e in events if isinstance(e, Reading)], 0
+        states = lock_states(conn, self._insert, tracked)
+        now_ms = time.time_ns() // 1_000_000
+        changed, kept, duplicates = sequence_batch(states, events, now_ms)
+        save_states(conn, self._insert, changed)
+        return kept, duplicates
+
+    def _write_samples(self, conn: Connection, rows: list[SampleRow]) -> tuple[int, int]:
+        """Insert new samples, apply corrections, keep the rollups equal to both.
+
+        Returns (inserted, corrected). Rollups fold in only the rows inserted
+        here; buckets holding a corrected sample are recomputed last, after the
+        fold, so a sample is never counted twice.
+        """
+        if not rows:
+            return 0, 0
+        unique, batch_corrections = _newest_per_key(rows)
+        # RETURNING names exactly the rows this statement inserted, so only they
+        # feed the rollups; a duplicate or a concurrent collector's row does not.
+        returned = insert_new_returning(
+            conn,
+            schema.samples,
+            _SAMPLE_COLUMNS,
+            list(unique.values()),
+            returning=("device_id", "metric", "ts_ms"),
+        )
+        if len(returned) == len(rows):
+            # The common case, nothing seen before: skip sorting rows into fresh and stale.
+            self._rollups.fold_in(conn, unique.values())
+            return len(returned), 0
+        inserted = set(returned)
+        fresh = [row for key, row in unique.items() if key in inserted]
+        stale = [row for key, row in unique.items() if key not in inserted]
+        changed = self._apply_corrections(conn, stale) if stale else []
+        self._rollups.fold_in(conn, fresh)
+        if changed:
+            self._rollups.recompute(conn, changed)
+        corrected = [*batch_corrections, *changed]
+        _count_per_device(conn, rows, inserted, corrected)
+        return len(inserted), len(corrected)
+
+    def _apply_corrections(self, conn: Connection, rows: list[SampleRow]) -> list[SampleKey]:
+        """Newest arrival wins for a (device, metric, ts) whose value changed.
+
+        Runs only for rows that were not inserted; returns the keys whose value
+        changed. The old value stays in the raw archive.
+        """
+        stored = _stored_values(conn, [row[:3] for row in rows])
+        changed = [row for row in rows if stored.get(row[:3], row[3]) != row[3]]
+        if changed:
+            conn.execute(
+                self._correct_sample,
+                [
+                    {f"k_{name}": value for name, value in zip(_SAMPLE_COLUMNS, row, strict=True)}
+                    for row in changed
+                ],
+            )
+        return [row[:3] for row in changed]
+
+
+def _stored_values(conn: Connection, keys: list[SampleKey]) -> dict[SampleKey, float]:
+    s = schema.samples.c
+    values: dict[SampleKey, float] = {}
+    for i in range(0, len(keys), _KEYS_PER_LOOKUP):
+        chunk = keys[i : i + _KEYS_PER_LOOKUP]
+        query = select(s.device_id, s.metric, s.ts_ms, s.value).where(
+            tuple_(s.device_id, s.metric, s.ts_ms).in_(chunk)
+        )
+        values.update(((d, m, ts), v) for d, m, ts, v in conn.execute(query))
+    return values
+
+
+def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[SampleRow]:
+    return [
+        (r.device_id, metric, r.ts_ms, value, r.seq, seen.get(r.device_id, r.ts_ms))
+        for r in readings
+        for metric, value in r.metrics.items()
+    ]
+
+
+def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], list[SampleKey]]:
+    """One row per (device, metric, ts), the last arrival winning; and the keys whose value
+    changed.
+
+    A key repeated with a new value inside one batch is a correction, counted
+    as one, as it would be had the two arrived in separate batches.
+    """
+    unique = {row[:3]: row for row in rows}
+    if len(unique) == len(rows):
+        return unique, []  # no key twice in the batch
+    unique = {}
+    changed: list[SampleKey] = []
+    for row in rows:
+        key = row[:3]
+        previous = unique.get(key)
+        if previous is not None and previous[3] != row[3]:
+            changed.append(key)
+        unique[key] = row
+    return unique, changed
+
+
+_ADD_DEDUP_COUNTS = (
+    update(schema.devices)
+    .where(schema.devices.c.device_id == bindparam("b_device_id"))
+    .values(
+        duplicate_samples=schema.devices.c.duplicate_samples + bindparam("b_duplicates"),
+        corrected_samples=schema.devices.c.corrected_samples + bindparam("b_corrected"),
+    )
+)
+
+
+def _count_per_device(
+    conn: Connection,
+    offered: Sequence[SampleRow],
+    inserted: Collection[SampleKey],
+    corrected: Sequence[SampleKey],
+) -> None:
+    """Add each device's dropped and corrected samples to its counters.
+
+    Runs only when a batch held something already stored, so the common batch
+    pays nothing for it.
+    """
+    per_device = Counter(row[0] for row in offered)
+    per_device.subtract(key[0] for key in inserted)
+    fixed = Counter(key[0] for key in corrected)
+    per_device.subtract(fixed)
+    rows = [
+        {"b_device_id": device, "b_duplicates": duplicates, "b_corrected": fixed[device]}
+        for device, duplicates in per_device.items()
+        if duplicates or fixed[device]
+    ]
+    if rows:
+        conn.execute(_ADD_DEDUP_COUNTS, rows)
+
+
+def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
+    newest: dict[str, int] = {}
+    for r in readings:
+        newest[r.device_id] = max(newest.get(r.device_id, r.ts_ms), r.ts_ms)
+    return newest
+
+
+def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
+    # Reduce the batch first: one upsert per (device, metric) instead of one per sample.
+    newest: dict[tuple[str, str], tuple[int, float]] = {}
+    for r in readings:
+        device_id, ts_ms = r.device_id, r.ts_ms
+        for metric, value in r.metrics.items():
+            current = newest.get((device_id, metric))
+            if current is None or ts_ms >= current[0]:
+                newest[device_id, metric] = (ts_ms, value)
+    return [
+        {"device_id": d, "metric": m, "ts_ms": ts, "value": v} for (d, m), (ts, v) in newest.items()
+    ]

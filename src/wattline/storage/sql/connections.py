@@ -1,0 +1,44 @@
+"""Connections and transactions with an unreachable database reported one way.
+
+Every part of ``SqlStore`` reads and writes through these, so an outage is a
+``StoreUnavailableError`` (retried by ingest, a 503 from the API) wherever it
+strikes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from wattline.storage.base import StoreUnavailableError
+
+# The dialect's INSERT (sqlite.insert or postgresql.insert), for ON CONFLICT clauses.
+InsertFactory = Callable[[Any], Any]
+
+
+class Connections:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        # The whole block, not only connect(): a server that goes away between
+        # the pool's pre-ping and the query fails in execute().
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
