@@ -307,7 +307,7 @@ def postgres_bytes(url: str) -> int:
 
 
 def write_parquet(path: Path, scale: Scale) -> None:
-    """The export's shape (analytics/export.py): device, timestamp, metric columns, time parts."""
+    """The export's shape (transfer/export.py): device, timestamp, metric columns, time parts."""
     metrics = ALL_METRICS[: scale.metrics]
     schema = pa.schema(
         [

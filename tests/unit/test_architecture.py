@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import wattline
 
 SRC = Path(wattline.__file__).parent
@@ -32,9 +34,10 @@ def test_import_contracts_are_kept() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
-def test_the_model_imports_only_the_standard_library_and_itself() -> None:
+@pytest.mark.parametrize("package", ["model", "analytics"])
+def test_pure_packages_import_only_the_standard_library_and_the_model(package: str) -> None:
     outside: list[str] = []
-    for path in sorted((SRC / "model").rglob("*.py")):
+    for path in sorted((SRC / package).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -46,6 +49,6 @@ def test_the_model_imports_only_the_standard_library_and_itself() -> None:
                 f"{path.name}: {name}"
                 for name in names
                 if name.split(".")[0] not in sys.stdlib_module_names
-                and not name.startswith("wattline.model")
+                and not name.startswith(("wattline.model", f"wattline.{package}"))
             ]
     assert outside == []

@@ -1,5 +1,4 @@
-"""Energy figures from telemetry, and bulk export and import.
+"""Energy figures from telemetry. Pure: standard library and ``model`` only.
 
-``buckets`` and ``energy`` are pure (standard library and ``model`` only);
-``export``, ``importer`` and ``cli`` move data in and out and do the I/O.
+Bulk export and import live in ``wattline.transfer``.
 """

@@ -15,8 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from wattline.analytics.export import ExportFormat, export_to, plan_export
-from wattline.analytics.importer import count_rows, import_readings, read_file
+from wattline.transfer.export import ExportFormat, export_to, plan_export
+from wattline.transfer.importer import count_rows, import_readings, read_file
 from wattline.api.params import parse_fields, parse_time_ms
 from wattline.cli.options import DatabaseUrl, DataDir, console, fail, settings_from
 from wattline.model.calendar import parse_tz

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from wattline.analytics.device_archive import archive_device
+from wattline.transfer.device_archive import archive_device
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start

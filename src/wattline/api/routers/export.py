@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
-from wattline.analytics.export import ExportFormat, iter_export_bytes, plan_export
+from wattline.transfer.export import ExportFormat, iter_export_bytes, plan_export
 from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import default_start_ms, parse_fields, parse_time_ms
 from wattline.model.calendar import parse_tz

@@ -15,8 +15,8 @@ from tests.integration.analytics.conftest import AUTH, app_client, load, make_co
 from tests.integration.archive.conftest import S3Server
 from typer.testing import CliRunner
 
-from wattline.analytics.export import ExportFormat, export_to, plan_export
-from wattline.analytics.importer import import_readings, read_file
+from wattline.transfer.export import ExportFormat, export_to, plan_export
+from wattline.transfer.importer import import_readings, read_file
 from wattline.archive.s3 import open_s3_client
 from wattline.cli.main import app as cli_app
 from wattline.model.messages import Reading

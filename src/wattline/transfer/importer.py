@@ -29,9 +29,9 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
-from wattline.analytics.export import TIME_COLUMNS
 from wattline.ingest.committer import Committer
 from wattline.model.messages import InboundMessage
+from wattline.transfer.export import TIME_COLUMNS
 
 DEFAULT_BATCH = 1000
 LONG_COLUMNS = ("device_id", "timestamp", "metric", "value")
