@@ -11,18 +11,25 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from wattline.storage import schema
+from wattline.storage import identity_schema, schema
 
-# Children first, the registry row last.
-DEVICE_TABLES: tuple[Table, ...] = (
+# What the device measured and how its stream was tracked.
+DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.samples,
     schema.rollup_1m,
     schema.rollup_1h,
     schema.rollup_1d,
     schema.latest,
     schema.seq_state,
-    schema.devices,
 )
+# Who may reach the device: shares, credentials (hashes only) and pairing codes.
+DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
+    identity_schema.device_shares,
+    identity_schema.device_credentials,
+    identity_schema.pairing_codes,
+)
+# Children first, the registry row last.
+DEVICE_TABLES: tuple[Table, ...] = (*DEVICE_DATA_TABLES, *DEVICE_ACCESS_TABLES, schema.devices)
 PAGE_ROWS = 50_000
 
 

@@ -18,6 +18,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Devices and people from before tenants existed belong to this one.
+DEFAULT_TENANT = "default"
+
 devices = Table(
     "devices",
     metadata,
@@ -36,6 +39,10 @@ devices = Table(
     # dedup by (device, seq) in seq_state.duplicates does not see
     Column("duplicate_samples", BigInteger, nullable=False, server_default="0"),
     Column("corrected_samples", BigInteger, nullable=False, server_default="0"),
+    # the organisation that owns the device; ids stay unique across tenants
+    # because topics (iot/{device_id}/...) are one namespace on the broker
+    Column("tenant_id", String(64), nullable=False, server_default=DEFAULT_TENANT),
+    Index("ix_devices_tenant", "tenant_id", "device_id"),
 )
 
 # One row per (device, metric, timestamp): the idempotency key that makes a
@@ -128,3 +135,7 @@ def _rollup(name: str) -> Table:
 rollup_1m = _rollup("rollup_1m")
 rollup_1h = _rollup("rollup_1h")
 rollup_1d = _rollup("rollup_1d")
+
+# Imported last: its tables join this metadata (the one Alembic, create_all and the
+# device-removal check read).
+from wattline.storage import identity_schema  # noqa: E402, F401

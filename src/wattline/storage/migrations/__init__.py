@@ -29,6 +29,7 @@ _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"
 
 # Revisions that only added a column, newest first: (table, column, revision).
 _ADDED_COLUMNS = (
+    ("devices", "tenant_id", "0008"),
     ("devices", "duplicate_samples", "0007"),
     ("seq_state", "forgotten_through", "0006"),
     ("devices", "tags", "0005"),
