@@ -15,14 +15,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from wattline.transfer.export import ExportFormat, export_to, plan_export
-from wattline.transfer.importer import count_rows, import_readings, read_file
 from wattline.api.params import parse_fields, parse_time_ms
 from wattline.cli.options import DatabaseUrl, DataDir, console, fail, settings_from
 from wattline.model.calendar import parse_tz
 from wattline.runtime.backends import open_archive, open_store, s3_client
 from wattline.runtime.errors import StartupError
 from wattline.runtime.ingest import build_committer
+from wattline.transfer.export import ExportFormat, export_to, plan_export
+from wattline.transfer.importer import count_rows, import_readings, read_file
 
 
 def _progress() -> Progress:

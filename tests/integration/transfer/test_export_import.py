@@ -15,13 +15,13 @@ from tests.integration.analytics.conftest import AUTH, app_client, load, make_co
 from tests.integration.archive.conftest import S3Server
 from typer.testing import CliRunner
 
-from wattline.transfer.export import ExportFormat, export_to, plan_export
-from wattline.transfer.importer import import_readings, read_file
 from wattline.archive.s3 import open_s3_client
 from wattline.cli.main import app as cli_app
 from wattline.model.messages import Reading
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
+from wattline.transfer.export import ExportFormat, export_to, plan_export
+from wattline.transfer.importer import import_readings, read_file
 
 T0 = 1_764_057_600_000  # 2025-11-25T08:00:00Z, a Tuesday
 H_MS = 3_600_000

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from wattline.transfer.device_archive import archive_device
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
@@ -20,6 +19,7 @@ from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
 from wattline.model.times import iso_ms
 from wattline.storage.keyset import DeviceFilter
+from wattline.transfer.device_archive import archive_device
 
 router = APIRouter(
     prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep], route_class=AdminFirstRoute

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
-from wattline.transfer.export import ExportFormat, iter_export_bytes, plan_export
 from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
 from wattline.api.params import default_start_ms, parse_fields, parse_time_ms
 from wattline.model.calendar import parse_tz
+from wattline.transfer.export import ExportFormat, iter_export_bytes, plan_export
 
 router = APIRouter(
     prefix="/api/v1", tags=["export"], dependencies=[AdminDep], route_class=AdminFirstRoute
