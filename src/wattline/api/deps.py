@@ -11,9 +11,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wattline.api.services import ApiServices
+from wattline.security.principal import Principal, PrincipalKind
+from wattline.security.roles import Role
 from wattline.storage.ports import TelemetryStore
+from wattline.storage.schema import DEFAULT_TENANT
 
-_bearer = HTTPBearer(auto_error=False, description="The admin token printed by `wattline up`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A user's access token, an API key, or the admin token printed by `wattline up`",
+)
 
 
 def get_services(request: Request) -> ApiServices:
@@ -31,29 +37,64 @@ def get_store(services: ServicesDep) -> TelemetryStore:
 StoreDep = Annotated[TelemetryStore, Depends(get_store)]
 
 
-def require_admin(
+# The admin token of the data dir acts as the default tenant's owner: the
+# bootstrap that creates the first users (`wattline users create --role owner`).
+BOOTSTRAP = Principal(
+    kind=PrincipalKind.BOOTSTRAP,
+    subject="bootstrap",
+    tenant_id=DEFAULT_TENANT,
+    role=Role.OWNER,
+    display="admin token",
+)
+
+
+def authenticate(services: ApiServices, request: Request, bearer: str | None) -> Principal:
+    """The principal behind the request's bearer credential; 401 when there is none."""
+    if bearer is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if secrets.compare_digest(bearer.encode(), services.admin_token.encode()):
+        return BOOTSTRAP
+    if services.authenticator is not None:
+        source = request.client.host if request.client else None
+        principal = services.authenticator.authenticate(bearer, source)
+        if principal is not None:
+            return principal
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token: send 'Authorization: Bearer <admin token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not secrets.compare_digest(credentials.credentials.encode(), services.admin_token.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+) -> Principal:
+    # Checked once per request: AdminFirstRoute may have done it before the body.
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    principal = authenticate(services, request, credentials.credentials if credentials else None)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> None:
+    if not principal.allows(Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
 
 
 AdminDep = Depends(require_admin)
 
 
 class AdminFirstRoute(APIRoute):
-    """A route that checks the admin token before anything reads the request body.
+    """A route that authenticates the caller before anything reads the request body.
 
     FastAPI reads and parses a route's body before it solves the route's
     dependencies, so ``AdminDep`` alone let a client without a token make the
@@ -67,7 +108,10 @@ class AdminFirstRoute(APIRoute):
         read_body_and_run = super().get_route_handler()
 
         async def admin_first(request: Request) -> Response:
-            require_admin(get_services(request), await _bearer(request))
+            credentials = await _bearer(request)
+            request.state.principal = authenticate(
+                get_services(request), request, credentials.credentials if credentials else None
+            )
             return await read_body_and_run(request)
 
         return admin_first
