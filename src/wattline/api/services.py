@@ -12,7 +12,7 @@ from wattline.api.ratelimit import RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
-from wattline.live.window import WindowStore
+from wattline.live.window import RecentReadings
 from wattline.security.authenticator import Authenticator
 from wattline.storage.base import QuarantineRecord
 from wattline.storage.ports import TelemetryStore
@@ -36,6 +36,6 @@ class ApiServices:
     # tells in-memory state (registry caches, the window) that a device was deleted
     forget_device: Callable[[str], None] | None = None
     # the last readings per device and metric, fed by the committers; None: read from storage
-    window: WindowStore | None = None
+    window: RecentReadings | None = None
     # users' access tokens and API keys; None: only the bootstrap admin token is accepted
     authenticator: Authenticator | None = None

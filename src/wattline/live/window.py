@@ -18,8 +18,10 @@ from wattline.model.messages import Reading
 DEFAULT_WINDOW_SIZE = 60
 
 
-class WindowStore:
-    """Thread-safe: the collector thread adds while API threads read."""
+class RecentReadings:
+    """A cache of recent readings, not a store: storage stays the truth.
+
+    Thread-safe: the collector thread adds while API threads read."""
 
     def __init__(self, size: int = DEFAULT_WINDOW_SIZE) -> None:
         if size < 1:

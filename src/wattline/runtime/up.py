@@ -28,7 +28,7 @@ from wattline.config import Settings
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.http import HttpIngest
-from wattline.live.window import WindowStore
+from wattline.live.window import RecentReadings
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
@@ -137,7 +137,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        window = WindowStore(settings.window_size)
+        window = RecentReadings(settings.window_size)
         collector = await running.enter_async_context(
             services.collecting(build_collector(settings, ingest, store, archive, window.add))
         )
@@ -182,13 +182,13 @@ async def run_collect(settings: Settings) -> None:
 
 
 def _http_ingest(
-    settings: Settings, ingest: Ingest, store: SqlStore, archive: RawArchive, window: WindowStore
+    settings: Settings, ingest: Ingest, store: SqlStore, archive: RawArchive, window: RecentReadings
 ) -> HttpIngest:
     committer = ingest.committer(store, archive, ingest.http, window.add)
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 
 
-def _forgetting(*holders: Admission | WindowStore) -> Callable[[str], None]:
+def _forgetting(*holders: Admission | RecentReadings) -> Callable[[str], None]:
     """What the API calls after deleting a device, so no in-memory state keeps it."""
 
     def forget(device_id: str) -> None:

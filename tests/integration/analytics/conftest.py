@@ -14,7 +14,7 @@ from wattline.api.services import ApiServices
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
-from wattline.live.window import WindowStore
+from wattline.live.window import RecentReadings
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch
@@ -25,7 +25,7 @@ TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def app_client(store: SqlStore, window: WindowStore | None = None) -> TestClient:
+def app_client(store: SqlStore, window: RecentReadings | None = None) -> TestClient:
     services = ApiServices(
         store=store,
         admin_token=TOKEN,
@@ -59,7 +59,7 @@ def make_committer(
     archive_dir: Path,
     *,
     auto_register: bool = True,
-    window: WindowStore | None = None,
+    window: RecentReadings | None = None,
 ) -> Committer:
     return Committer(
         store,

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from tests.integration.analytics.conftest import AUTH, app_client, load, make_committer
 
-from wattline.live.window import WindowStore
+from wattline.live.window import RecentReadings
 from wattline.model.messages import InboundMessage, Reading
 from wattline.storage.sql import SqlStore
 
@@ -21,7 +21,7 @@ def telemetry(device_id: str, seq: int, ts_ms: int, power_w: float) -> InboundMe
 
 
 def test_committed_readings_are_served_from_memory(store: SqlStore, tmp_path: Path) -> None:
-    window = WindowStore(size=5)
+    window = RecentReadings(size=5)
     committer = make_committer(store, tmp_path, window=window)
     messages = [telemetry("w1", i, T0 + i * 1000, float(i)) for i in range(8)]
     messages.append(InboundMessage("iot/w1/telemetry", b"not json", T0))  # quarantined
@@ -47,7 +47,7 @@ def test_committed_readings_are_served_from_memory(store: SqlStore, tmp_path: Pa
 def test_after_a_restart_the_window_refills_from_storage(store: SqlStore) -> None:
     # 300 readings over ten days: the newest 60 must be found looking back from the latest.
     load(store, [Reading("w2", T0 + i * 3_000_000, {"power_w": float(i)}) for i in range(300)])
-    window = WindowStore()  # empty, as after a restart
+    window = RecentReadings()  # empty, as after a restart
     with app_client(store, window) as client:
         body = client.get("/api/v1/devices/w2/telemetry/window", headers=AUTH).json()
         assert [p["value"] for p in body["metrics"]["power_w"]] == [
@@ -64,7 +64,7 @@ def test_after_a_restart_the_window_refills_from_storage(store: SqlStore) -> Non
 
 @pytest.mark.parametrize("with_window", [True, False])
 def test_unknown_device_is_404(store: SqlStore, with_window: bool) -> None:
-    with app_client(store, WindowStore() if with_window else None) as client:
+    with app_client(store, RecentReadings() if with_window else None) as client:
         response = client.get("/api/v1/devices/nope/telemetry/window", headers=AUTH)
         assert response.status_code == 404
 

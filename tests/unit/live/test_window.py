@@ -6,33 +6,33 @@ import threading
 
 import pytest
 
-from wattline.live.window import WindowStore
+from wattline.live.window import RecentReadings
 from wattline.model.messages import Reading
 
 
 def test_keeps_the_newest_n_by_timestamp_in_order() -> None:
-    window = WindowStore(size=3)
+    window = RecentReadings(size=3)
     window.add([Reading("d", ts, {"power_w": float(ts)}) for ts in (5, 1, 4, 2, 3)])
     assert window.get("d", None, 10) == {"power_w": [(3, 3.0), (4, 4.0), (5, 5.0)]}
     assert window.get("d", ["power_w"], 2) == {"power_w": [(4, 4.0), (5, 5.0)]}
 
 
 def test_late_readings_older_than_a_full_window_are_dropped() -> None:
-    window = WindowStore(size=2)
+    window = RecentReadings(size=2)
     window.add([Reading("d", ts, {"v": 1.0}) for ts in (10, 20)])
     window.add([Reading("d", 5, {"v": 9.0})])
     assert window.get("d", None, 5) == {"v": [(10, 1.0), (20, 1.0)]}
 
 
 def test_a_correction_replaces_but_a_refill_does_not_overwrite() -> None:
-    window = WindowStore(size=5)
+    window = RecentReadings(size=5)
     window.add([Reading("d", 1, {"v": 1.0}), Reading("d", 1, {"v": 2.0})])
     window.merge("d", "v", [(1, 7.0), (0, 0.5)])
     assert window.get("d", ["v", "missing"], 5) == {"v": [(0, 0.5), (1, 2.0)]}
 
 
 def test_metrics_and_devices_are_kept_apart() -> None:
-    window = WindowStore()
+    window = RecentReadings()
     window.add([Reading("a", 1, {"x": 1.0, "y": 2.0}), Reading("b", 1, {"x": 3.0})])
     assert window.get("a", None, 60) == {"x": [(1, 1.0)], "y": [(1, 2.0)]}
     assert window.get("b", None, 60) == {"x": [(1, 3.0)]}
@@ -43,7 +43,7 @@ def test_metrics_and_devices_are_kept_apart() -> None:
 
 
 def test_concurrent_writers_and_readers() -> None:
-    window = WindowStore(size=50)
+    window = RecentReadings(size=50)
 
     def write(offset: int) -> None:
         for i in range(2000):
@@ -61,4 +61,4 @@ def test_concurrent_writers_and_readers() -> None:
 
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        WindowStore(size=0)
+        RecentReadings(size=0)

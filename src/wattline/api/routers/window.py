@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.params import parse_fields
-from wattline.live.window import DEFAULT_WINDOW_SIZE, WindowStore
+from wattline.live.window import DEFAULT_WINDOW_SIZE, RecentReadings
 from wattline.model.times import iso_ms
 from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import recent_points
@@ -52,7 +52,7 @@ def _from_storage(
     }
 
 
-def _refill(window: WindowStore, store: TelemetryStore, device_id: str) -> None:
+def _refill(window: RecentReadings, store: TelemetryStore, device_id: str) -> None:
     """After a restart the window is empty: fill this device once, from storage."""
     latest = store.latest_values([device_id]).get(device_id, [])
     loaded = _from_storage(store, device_id, [v.metric for v in latest], window.size)
