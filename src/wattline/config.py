@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=0, le=65535)
     mqtt_port: int = Field(1883, ge=0, le=65535)
+    # Prometheus metrics of `wattline collect`, which has no API to serve them from
+    # (`wattline up` serves them at /metrics); None: not served.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
     # An external broker (mqtt://host:port) replaces the embedded one.
     mqtt_url: str | None = None
     # The embedded broker: Mosquitto as a child process when installed (auto),

@@ -19,6 +19,7 @@ from wattline.api.routers import (
     window,
 )
 from wattline.api.services import ApiServices
+from wattline.observability.http_metrics import HttpMetrics, HttpMetricsMiddleware
 
 # Every JSON body the API takes is small: the largest, a replay of 10,000 ids,
 # is about 200 kB. Starlette counts the bytes as they stream in (Content-Length
@@ -49,4 +50,5 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(export.router)
 
     add_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))
     return app

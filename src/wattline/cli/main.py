@@ -121,7 +121,7 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
 
 
 @app.command()
-def collect(
+def collect(  # noqa: PLR0917 - one parameter per documented flag
     mqtt_url: MqttUrl = None,
     data_dir: DataDir = None,
     client_id: ClientId = None,
@@ -134,6 +134,14 @@ def collect(
         ),
     ] = None,
     log_level: LogLevel = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            envvar="WATTLINE_METRICS_PORT",
+            help="serve Prometheus metrics at http://HOST:PORT/metrics",
+        ),
+    ] = None,
 ) -> None:
     """Run a collector alone, against an external broker."""
     settings = settings_from(
@@ -142,6 +150,7 @@ def collect(
         mqtt_client_id=client_id,
         mqtt_shared_group=shared_group,
         log_level=log_level,
+        metrics_port=metrics_port,
     )
     if settings.mqtt_url is None:
         fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")

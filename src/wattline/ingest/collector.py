@@ -130,6 +130,8 @@ class Collector:
         # None ends the committer: the planner has drained everything.
         self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
         self._source = make_source(self._enqueue)
+        metrics.queued.set_function(self._queue.qsize)
+        metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
         self._committer = committer
         self._metrics = metrics
         self._stopping = threading.Event()
@@ -283,7 +285,9 @@ class Collector:
         started = self._monotonic()
         self._commit_isolating(planned)
         self._metrics.commit_seconds.observe(self._monotonic() - started)
+        self._metrics.batch_messages.observe(len(planned.messages))
         self._last_commit_ms = self._clock_ms()
+        self._metrics.last_commit.set(self._last_commit_ms / 1000)
         self._source.ack(planned.deliveries)
 
     def _commit_isolating(self, planned: _Planned) -> None:

@@ -1,8 +1,11 @@
-"""Ingest counters: nothing is dropped without a counter saying why."""
+"""Ingest metrics: nothing is dropped without a counter saying why, and a stall shows."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# One reading per batch up to a full batch of 2,000 messages.
+_BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
 
 
 class IngestMetrics:
@@ -38,5 +41,27 @@ class IngestMetrics:
         self.store_errors = Counter(
             "wattline_ingest_store_errors",
             "Batch commits that failed and were retried",
+            registry=registry,
+        )
+        self.batch_messages = Histogram(
+            "wattline_ingest_batch_messages",
+            "Messages per committed batch",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        # Set by the collector as functions of its state, read at scrape time.
+        self.queued = Gauge(
+            "wattline_ingest_queued_messages",
+            "Messages received from the broker and not yet committed",
+            registry=registry,
+        )
+        self.connected = Gauge(
+            "wattline_ingest_broker_connected",
+            "1 while the collector holds its broker session, else 0",
+            registry=registry,
+        )
+        self.last_commit = Gauge(
+            "wattline_ingest_last_commit_timestamp_seconds",
+            "When the collector last committed a batch (Unix time); 0 before the first",
             registry=registry,
         )

@@ -13,6 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import (
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
@@ -148,3 +154,27 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def process_registry() -> CollectorRegistry:
+    """The process's metrics: what its services register, plus CPU, memory and file
+    descriptors (``process_*``) and the Python version (``python_info``)."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
+@contextlib.contextmanager
+def metrics_endpoint(settings: Settings, registry: CollectorRegistry) -> Iterator[None]:
+    """Serve /metrics on WATTLINE_METRICS_PORT when it is set (``wattline collect``)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    server, thread = start_http_server(settings.metrics_port, settings.host, registry)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

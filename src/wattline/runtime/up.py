@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
 from wattline.api.app import create_app
 from wattline.api.ratelimit import RateLimiter
 from wattline.api.services import ApiServices
@@ -123,7 +121,7 @@ def _stop_event() -> asyncio.Event:
 
 
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
-    registry = CollectorRegistry()
+    registry = services.process_registry()
     ingest = prepare_ingest(settings, registry)
     settings, port_notes = choose_ports(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -169,9 +167,11 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
 
 async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
-    ingest = prepare_ingest(settings)
+    registry = services.process_registry()
+    ingest = prepare_ingest(settings, registry)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
+        running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
         collector = build_collector(settings, ingest, store, archive)

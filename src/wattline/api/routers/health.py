@@ -40,6 +40,28 @@ def health(services: ServicesDep, response: Response) -> HealthOut:
     )
 
 
+@router.get("/livez", responses={200: {"description": "the process answers"}})
+def livez() -> dict[str, str]:
+    """Liveness: the process serves requests. A supervisor restarts it when this fails;
+    it checks nothing else, so a database outage does not get the process killed."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    responses={503: {"model": HealthOut, "description": "not ready to take traffic"}},
+)
+def readyz(services: ServicesDep, response: Response) -> HealthOut:
+    """Readiness: the database answers and, where this process ingests, the collector
+    runs and holds its broker connection. A load balancer sends traffic only here."""
+    answer = health(services, response)
+    mqtt = answer.components.get("mqtt")
+    if mqtt is not None and mqtt.status != "ok":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        answer = HealthOut(status="down", components=answer.components)
+    return answer
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(services.registry), media_type=CONTENT_TYPE_LATEST)
