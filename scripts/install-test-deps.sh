@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# System packages the test suite talks to: Debian's MQTT clients and broker.
+# System packages the test suite talks to: Debian's MQTT clients and broker, and
+# Prometheus (its server scrapes Wattline in a test; promtool checks the metrics
+# and the alerting rules).
 # PostgreSQL, Redis and Mosquitto servers are expected to run on the CI machine;
 # tests that need a broker start their own Mosquitto when none is listening.
 set -euo pipefail
@@ -7,6 +9,7 @@ set -euo pipefail
 missing=()
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
