@@ -15,7 +15,7 @@ from wattline.observability.metrics import IngestMetrics
 from wattline.storage.sql import SqlStore
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "dashboards"
-_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+_SUFFIXES = {"histogram": ("_bucket", "_count", "_sum")}  # counters are typed as `x_total`
 _METRIC = re.compile(r"\b((?:wattline|process)_[a-z0-9_]+)")
 
 
