@@ -101,7 +101,9 @@ def downlink_topic(topic_prefix: str, device_id: str) -> str:
 
 def device_acls(device_id: str, uplink_filters: Sequence[str], topic_prefix: str) -> list[Acl]:
     downlink = downlink_topic(topic_prefix, device_id)
-    uplinks = [Acl("publishClientSend", topic) for topic in device_topics(uplink_filters, device_id)]
+    uplinks = [
+        Acl("publishClientSend", topic) for topic in device_topics(uplink_filters, device_id)
+    ]
     return [
         *uplinks,
         Acl("subscribeLiteral", downlink),
@@ -220,7 +222,9 @@ class DynSecClient:
         if not commands:
             return []
         tag = uuid.uuid4().hex
-        tagged = [{**command, "correlationData": f"{tag}-{i}"} for i, command in enumerate(commands)]
+        tagged = [
+            {**command, "correlationData": f"{tag}-{i}"} for i, command in enumerate(commands)
+        ]
         done = threading.Event()
         answers: list[dict[str, Any]] = []
         with self._lock:
@@ -252,7 +256,9 @@ class DynSecClient:
 class DynSecAccounts:
     """``BrokerAccounts`` through the plugin: one client and one role per device."""
 
-    def __init__(self, client: DynSecClient, uplink_filters: Sequence[str], topic_prefix: str):
+    def __init__(
+        self, client: DynSecClient, uplink_filters: Sequence[str], topic_prefix: str
+    ) -> None:
         self._client = client
         self._uplinks = tuple(uplink_filters)
         self._prefix = topic_prefix
@@ -297,7 +303,9 @@ class DynSecAccounts:
         self.service_account(COLLECTOR_USERNAME, password, COLLECTOR_USERNAME, acls)
 
     def publisher(self, username: str, password: str, device_ids: Iterable[str]) -> None:
-        self.service_account(username, password, username, publisher_acls(device_ids, self._uplinks))
+        self.service_account(
+            username, password, username, publisher_acls(device_ids, self._uplinks)
+        )
 
     def _device(self, device_id: str) -> list[Acl]:
         return device_acls(device_id, self._uplinks, self._prefix)

@@ -106,6 +106,7 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     store: SqlStore,
     archive: RawArchive,
     on_committed: OnCommitted | None = None,
+    *,
     endpoint: MqttEndpoint | None = None,
 ) -> Collector:
     """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's."""

@@ -34,8 +34,8 @@ from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from,
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
-from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
+from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.storage.sql import SqlStore
 
