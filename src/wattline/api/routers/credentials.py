@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from wattline.api.deps import AdminDep, AdminFirstRoute, PrincipalDep, ServicesDep
 from wattline.api.services import ApiServices
 from wattline.model.times import iso_ms
+from wattline.protocols.validation import DEVICE_ID_RE
 from wattline.security.audit import AuditEvent
 from wattline.security.device_credentials import (
     BrokerSyncError,
@@ -80,7 +81,8 @@ def _issued_out(issued: IssuedCredential) -> IssuedCredentialOut:
 def _store(services: ApiServices, device_id: str) -> CredentialStore:
     if services.credentials is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "device credentials are not offered")
-    if services.store.get_device(device_id) is None:
+    # Checked before the lookup: PostgreSQL refuses a NUL in a text parameter (a 500).
+    if not DEVICE_ID_RE.fullmatch(device_id) or services.store.get_device(device_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
     return services.credentials
 
