@@ -68,7 +68,9 @@ def api(store: SqlStore, tmp_path: Path, broker: RecordingBroker) -> Iterator[Te
 
 
 def issue(api: TestClient, device_id: str, kind: str) -> dict[str, str]:
-    response = api.post(f"/api/v1/devices/{device_id}/credentials", json={"kind": kind}, headers=AUTH)
+    response = api.post(
+        f"/api/v1/devices/{device_id}/credentials", json={"kind": kind}, headers=AUTH
+    )
     assert response.status_code == 201, response.text
     body: dict[str, str] = response.json()
     return body
@@ -89,7 +91,9 @@ def test_mqtt_password_is_shown_once_and_set_in_the_broker(
     assert "secret" not in listed[0]
     assert issued["secret"] not in str(listed)
     # one password at a time: a second one is a rotation
-    again = api.post("/api/v1/devices/inv-1/credentials", json={"kind": "mqtt_password"}, headers=AUTH)
+    again = api.post(
+        "/api/v1/devices/inv-1/credentials", json={"kind": "mqtt_password"}, headers=AUTH
+    )
     assert again.status_code == 409
 
 

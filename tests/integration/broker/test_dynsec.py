@@ -18,8 +18,8 @@ import pytest
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
-
 from tests.conftest import free_port, unavailable
+
 from wattline.broker.dynsec import (
     ADMIN_USERNAME,
     DynSecAccounts,
@@ -91,7 +91,9 @@ class Client:
         assert isinstance(reason, ReasonCode)
         (self.refused if reason.is_failure else self.connected).set()
 
-    def _on_subscribe(self, _c: object, _u: object, _mid: int, codes: list[ReasonCode], _p: object) -> None:
+    def _on_subscribe(
+        self, _c: object, _u: object, _mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
         self.granted = [code.value for code in codes]
         self.subscribed.set()
 
