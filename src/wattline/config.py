@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # credentials and region come from the usual AWS_* variables and profiles.
     s3_endpoint_url: str | None = None
     admin_token: SecretStr | None = None
+    # on: devices connect with their own credentials and may publish only to their
+    # own topics (Mosquitto's dynamic-security plugin); anonymous access is off.
+    security: Literal["off", "on"] = "off"
+    # With an external broker in security mode: the plugin's admin account,
+    # mqtt://user:password@host:port, through which Wattline manages devices.
+    dynsec_url: str | None = None
     auto_register: bool = False
     demo: bool = False
     sim_devices: int = Field(6, ge=0, le=10_000)

@@ -8,6 +8,7 @@ import wattline
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
 from wattline.api.routers import (
+    credentials,
     devices,
     energy,
     export,
@@ -41,6 +42,7 @@ def create_app(services: ApiServices) -> FastAPI:
     add_docs(app, app.title)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(credentials.router)
     app.include_router(telemetry.router)
     app.include_router(gaps.router)
     app.include_router(ingest.router)

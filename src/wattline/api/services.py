@@ -13,9 +13,11 @@ from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
+from wattline.security.device_credentials import BrokerAccounts
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.ports import TelemetryStore
+from wattline.storage.ports import CredentialStore, TelemetryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +41,9 @@ class ApiServices:
     window: RecentReadings | None = None
     # users' access tokens and API keys; None: only the bootstrap admin token is accepted
     authenticator: Authenticator | None = None
+    # devices' credentials (MQTT passwords, HTTP ingest tokens); None: not offered
+    credentials: CredentialStore | None = None
+    # the broker's accounts, kept in step with MQTT credentials; None: security off
+    broker_accounts: BrokerAccounts | None = None
+    # where changes are recorded; None: not recorded
+    audit: AuditSink | None = None

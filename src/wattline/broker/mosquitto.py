@@ -17,8 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from wattline.broker.dynsec import prepare_config_file
 
 log = logging.getLogger("wattline.broker")
 
@@ -35,8 +38,7 @@ CONFIG = """\
 # write its state here; as anyone else this line changes nothing.
 user {user}
 listener {port} {host}
-allow_anonymous true
-persistence true
+{access}persistence true
 persistence_location {state_dir}/
 autosave_interval 60
 # Mosquitto drops QoS 1 messages beyond this queue length for a subscriber that
@@ -47,6 +49,24 @@ log_type error
 log_type warning
 log_type notice
 """
+
+
+OPEN_ACCESS = "allow_anonymous true\n"
+# Dynamic security: clients, roles and ACLs in the plugin's file, managed over
+# its control topic (broker/dynsec.py); nobody connects without a password.
+SECURE_ACCESS = """\
+allow_anonymous false
+plugin {plugin}
+plugin_opt_config_file {dynsec_file}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicSecurity:
+    """Security mode: the plugin to load and the admin password Wattline syncs with."""
+
+    plugin: str
+    admin_password: str = field(repr=False)
 
 
 class BrokerStartError(Exception):
@@ -64,9 +84,17 @@ class MosquittoBroker:
     name = "Mosquitto"
     protocol: Literal["3.1.1", "5"] = "5"
 
-    def __init__(self, binary: str, host: str, port: int, state_dir: Path) -> None:
+    def __init__(
+        self,
+        binary: str,
+        host: str,
+        port: int,
+        state_dir: Path,
+        security: DynamicSecurity | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.security = security
         self._binary = binary
         self._state_dir = state_dir
         self._process: subprocess.Popen[bytes] | None = None
@@ -75,13 +103,24 @@ class MosquittoBroker:
     def log_path(self) -> Path:
         return self._state_dir / "mosquitto.log"
 
+    @property
+    def dynsec_file(self) -> Path:
+        return self._state_dir / "dynamic-security.json"
+
     async def start(self) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         config = self._state_dir / "mosquitto.conf"
+        access = OPEN_ACCESS
+        if self.security is not None:
+            prepare_config_file(self.dynsec_file, self.security.admin_password)
+            access = SECURE_ACCESS.format(
+                plugin=self.security.plugin, dynsec_file=self.dynsec_file.resolve()
+            )
         config.write_text(
             CONFIG.format(
                 host=self.host,
                 port=self.port,
+                access=access,
                 state_dir=self._state_dir.resolve(),
                 user=getpass.getuser(),
             )

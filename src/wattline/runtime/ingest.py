@@ -94,17 +94,25 @@ def build_committer(settings: Settings, store: SqlStore, archive: RawArchive) ->
     return ingest.committer(store, archive, ingest.mqtt)
 
 
-def build_collector(
+def uplink_filters(ingest: Ingest) -> list[str]:
+    """The topic filters the collector subscribes to: every configured adapter's."""
+    adapters = ingest.mqtt.adapters
+    return list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
+
+
+def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connects
     settings: Settings,
     ingest: Ingest,
     store: SqlStore,
     archive: RawArchive,
     on_committed: OnCommitted | None = None,
+    *,
+    endpoint: MqttEndpoint | None = None,
 ) -> Collector:
+    """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's."""
     committer = ingest.committer(store, archive, ingest.mqtt, on_committed)
-    endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
-    adapters = ingest.mqtt.adapters
-    topics = list(dict.fromkeys(f for adapter in adapters for f in adapter.subscriptions()))
+    endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
+    topics = uplink_filters(ingest)
     options = session_options(settings)
 
     def make_source(deliver: DeliverFn) -> MessageSource:

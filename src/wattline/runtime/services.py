@@ -117,18 +117,25 @@ async def api_server(app: FastAPI, settings: Settings) -> AsyncIterator[asyncio.
 
 
 @contextlib.asynccontextmanager
-async def simulator(settings: Settings) -> AsyncIterator[None]:
-    """The demo fleet, publishing from a thread of its own (only with --demo)."""
+async def simulator(
+    settings: Settings, endpoint: MqttEndpoint | None = None
+) -> AsyncIterator[None]:
+    """The demo fleet, publishing from a thread of its own (only with --demo).
+
+    ``endpoint``: the broker and the simulator's login in security mode.
+    """
     if not settings.demo or settings.sim_devices == 0:
         yield
         return
-    endpoint = MqttEndpoint.from_url(settings.effective_mqtt_url)
+    endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
     publisher = FleetPublisher(
         endpoint.host,
         endpoint.port,
         build_fleet(settings.sim_devices, settings.sim_seed),
         interval_s=settings.sim_interval_s,
         topic_prefix=settings.topic_prefix,
+        username=endpoint.username,
+        password=endpoint.password,
     )
     stop = threading.Event()
     thread = threading.Thread(target=publisher.run, args=(stop,), name="wattline-simulator")

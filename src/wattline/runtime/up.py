@@ -25,14 +25,16 @@ from wattline.archive.base import RawArchive
 from wattline.config import Settings
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
+from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
+from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
 from wattline.runtime.errors import ServiceFailedError, StartupError
-from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest
+from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.storage.sql import SqlStore
 
 log = logging.getLogger("wattline")
@@ -133,11 +135,21 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         broker = await running.enter_async_context(services.embedded_broker(settings))
         if broker is not None and settings.mqtt_protocol is None:
             settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
+        security = await running.enter_async_context(
+            broker_security(settings, broker, uplink_filters(ingest))
+        )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
         window = RecentReadings(settings.window_size)
+        collector_endpoint = with_login(
+            settings.effective_mqtt_url, security.collector if security else None
+        )
         collector = await running.enter_async_context(
-            services.collecting(build_collector(settings, ingest, store, archive, window.add))
+            services.collecting(
+                build_collector(
+                    settings, ingest, store, archive, window.add, endpoint=collector_endpoint
+                )
+            )
         )
         await running.enter_async_context(services.retention(settings, store))
         api = ApiServices(
@@ -152,6 +164,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             window=window,
             deleted_devices_dir=settings.data_dir / "deleted-devices",
             forget_device=_forgetting(ingest.admission(store), window),
+            credentials=store,
+            broker_accounts=security.accounts if security else None,
         )
         app = create_app(api)
         services.freeze_startup_objects()
@@ -159,7 +173,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await asyncio.to_thread(collector.wait_connected, 10.0)
         if collector.failed.is_set():
             raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
-        await running.enter_async_context(services.simulator(settings))
+        await running.enter_async_context(
+            services.simulator(settings, _simulator_endpoint(settings, security))
+        )
         announce(_announcement(settings, token, token_source, broker, port_notes))
         await _wait_for_stop(stop, collector, api_task)
         log.info("stopping")
@@ -186,6 +202,10 @@ def _http_ingest(
 ) -> HttpIngest:
     committer = ingest.committer(store, archive, ingest.http, window.add)
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
+
+
+def _simulator_endpoint(settings: Settings, security: BrokerSecurity | None) -> MqttEndpoint:
+    return with_login(settings.effective_mqtt_url, security.simulator if security else None)
 
 
 def _forgetting(*holders: Admission | RecentReadings) -> Callable[[str], None]:

@@ -173,6 +173,8 @@ class FleetPublisher:
         topic_prefix: str = "iot",
         heartbeat_s: float = 30.0,
         client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
@@ -185,6 +187,8 @@ class FleetPublisher:
         self._prefix = topic_prefix.rstrip("/")
         self._heartbeat_s = heartbeat_s
         self._client_id = client_id or f"wattline-sim-{uuid.uuid4().hex[:8]}"
+        # With broker security on: one account allowed to publish for every device of the fleet.
+        self._login = (username, password) if username is not None else None
 
     def run(self, stop: threading.Event, *, max_rounds: int | None = None) -> int:
         """Publish until `stop` is set or `max_rounds` telemetry rounds are done.
@@ -198,6 +202,8 @@ class FleetPublisher:
         )
         client.enable_logger(_log)
         watch = _ConnectionWatch()
+        if self._login is not None:
+            client.username_pw_set(*self._login)
         client.on_connect = watch.on_connect
         client.on_disconnect = watch.on_disconnect
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
+from wattline.security.device_credentials import DeviceCredential
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -27,6 +28,7 @@ from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
 
 __all__ = [
+    "CredentialStore",
     "DeviceExport",
     "IngestDiagnostics",
     "IngestStore",
@@ -148,3 +150,15 @@ class TelemetryStore(
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class CredentialStore(Protocol):
+    """Devices' credentials, by their secrets' hashes (``storage/sql/credentials.py``)."""
+
+    def add_credential(self, credential: DeviceCredential, secret_hash: str) -> None: ...
+
+    def device_credentials(self, device_id: str) -> list[DeviceCredential]: ...
+
+    def revoke_credential(self, device_id: str, credential_id: str, now_ms: int) -> bool: ...
+
+    def credential_for_secret(self, secret_hash: str) -> DeviceCredential | None: ...

@@ -43,6 +43,14 @@ class HttpIngestResult:
     rejected: list[HttpRejection] = field(default_factory=list)
 
 
+class ForeignDeviceError(Exception):
+    """A device's token sent items for other devices: nothing of the body is taken."""
+
+    def __init__(self, device_ids: list[str]) -> None:
+        super().__init__(f"this token may send only its own device's items, not {device_ids}")
+        self.device_ids = device_ids
+
+
 class HttpIngest:
     def __init__(
         self,
@@ -54,9 +62,15 @@ class HttpIngest:
         self._prefix = smartsolar_prefix
         self._clock_ms = clock_ms
 
-    def ingest(self, body: bytes) -> HttpIngestResult:
+    def ingest(self, body: bytes, only_device: str | None = None) -> HttpIngestResult:
+        """``only_device``: the one device the caller may send for (a device's token);
+        items of any other device refuse the whole body with ``ForeignDeviceError``."""
         received_ms = self._clock_ms()
         split = self._split(body)
+        if only_device is not None and not isinstance(split, Rejection):
+            foreign = sorted(device_id for device_id in split if device_id != only_device)
+            if foreign:
+                raise ForeignDeviceError(foreign)
         if isinstance(split, Rejection):
             # Kept like any rejected message: quarantined and archived, byte for byte.
             whole = InboundMessage(HTTP_TOPIC, body, received_ms, "application/json")

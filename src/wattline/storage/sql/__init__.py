@@ -9,6 +9,7 @@ that owns it:
 - ``registry.py``: the devices table;
 - ``reads.py``: latest values, raw points, planned buckets, diagnostics;
 - ``quarantine.py``: rejected messages;
+- ``credentials.py``: devices' credentials (hashes of their secrets);
 - retention here: chunked deletes (``storage/pruning.py``).
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
+from wattline.security.device_credentials import DeviceCredential
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -36,6 +38,7 @@ from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.sql.credentials import SqlCredentials
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
@@ -49,6 +52,7 @@ class SqlStore:
         self._registry = SqlRegistry(self._connections, insert)
         self._quarantine = SqlQuarantine(self._connections, insert)
         self._reads = SqlReads(self._connections)
+        self._credentials = SqlCredentials(self._connections)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
 
     @property
@@ -143,6 +147,20 @@ class SqlStore:
         before_id: int | None = None,
     ) -> list[QuarantineRecord]:
         return self._quarantine.quarantine(limit, reason, ids, before_id)
+
+    # -- device credentials -------------------------------------------------
+
+    def add_credential(self, credential: DeviceCredential, secret_hash: str) -> None:
+        self._credentials.add(credential, secret_hash)
+
+    def device_credentials(self, device_id: str) -> list[DeviceCredential]:
+        return self._credentials.of_device(device_id)
+
+    def revoke_credential(self, device_id: str, credential_id: str, now_ms: int) -> bool:
+        return self._credentials.revoke(device_id, credential_id, now_ms)
+
+    def credential_for_secret(self, secret_hash: str) -> DeviceCredential | None:
+        return self._credentials.for_secret(secret_hash)
 
     # -- retention ----------------------------------------------------------
 

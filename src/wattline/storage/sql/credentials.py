@@ -1,0 +1,76 @@
+"""The device_credentials table: each credential's metadata and its secret's SHA-256."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from wattline.security.device_credentials import CredentialKind, DeviceCredential
+from wattline.storage import identity_schema as ids
+from wattline.storage.sql.connections import Connections
+
+_table = ids.device_credentials
+
+
+class SqlCredentials:
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+
+    def add(self, credential: DeviceCredential, secret_hash: str) -> None:
+        with self._connections.write() as conn:
+            conn.execute(
+                _table.insert().values(
+                    credential_id=credential.credential_id,
+                    device_id=credential.device_id,
+                    tenant_id=credential.tenant_id,
+                    kind=credential.kind.value,
+                    username=credential.username,
+                    secret_hash=secret_hash,
+                    created_ms=credential.created_ms,
+                    expires_ms=credential.expires_ms,
+                    revoked_ms=credential.revoked_ms,
+                )
+            )
+
+    def of_device(self, device_id: str) -> list[DeviceCredential]:
+        query = (
+            select(_table)
+            .where(_table.c.device_id == device_id)
+            .order_by(_table.c.created_ms, _table.c.credential_id)
+        )
+        with self._connections.read() as conn:
+            return [_credential(row) for row in conn.execute(query)]
+
+    def revoke(self, device_id: str, credential_id: str, now_ms: int) -> bool:
+        """False when the device has no such credential, or it was revoked already."""
+        statement = (
+            update(_table)
+            .where(
+                _table.c.credential_id == credential_id,
+                _table.c.device_id == device_id,
+                _table.c.revoked_ms.is_(None),
+            )
+            .values(revoked_ms=now_ms)
+        )
+        with self._connections.write() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def for_secret(self, secret_hash: str) -> DeviceCredential | None:
+        query = select(_table).where(_table.c.secret_hash == secret_hash)
+        with self._connections.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _credential(row)
+
+
+def _credential(row: Any) -> DeviceCredential:
+    return DeviceCredential(
+        credential_id=row.credential_id,
+        device_id=row.device_id,
+        tenant_id=row.tenant_id,
+        kind=CredentialKind(row.kind),
+        username=row.username,
+        created_ms=row.created_ms,
+        expires_ms=row.expires_ms,
+        revoked_ms=row.revoked_ms,
+    )
