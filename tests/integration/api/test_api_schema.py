@@ -50,6 +50,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         http_ingest=HttpIngest(committer, "devices"),
         rate_limiter=RateLimiter(rate_per_s=1e6, burst=1_000_000),
         deleted_devices_dir=folder / "deleted",
+        credentials=store,
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 
