@@ -15,6 +15,7 @@ from typing import Protocol
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
+from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -27,6 +28,7 @@ from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
 
 __all__ = [
+    "AuditStore",
     "DeviceExport",
     "IngestDiagnostics",
     "IngestStore",
@@ -148,3 +150,15 @@ class TelemetryStore(
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class AuditStore(Protocol):
+    """The audit log: append-only, one hash chain (``storage/sql/audit.py``)."""
+
+    def append(self, event: AuditEvent) -> AuditEntry: ...
+
+    def audit_page(
+        self, tenant_id: str, before_seq: int | None, limit: int, action: str | None = None
+    ) -> list[AuditEntry]: ...
+
+    def verify(self) -> ChainReport: ...
