@@ -8,14 +8,15 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import WindowStore
+from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.ports import TelemetryStore
+from wattline.storage.ports import AuditStore, TelemetryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +40,11 @@ class ApiServices:
     window: WindowStore | None = None
     # users' access tokens and API keys; None: only the bootstrap admin token is accepted
     authenticator: Authenticator | None = None
+    # where every change is recorded (never raises), and the log GET /audit reads;
+    # None: changes are not audited in this process
+    audit: AuditSink | None = None
+    audit_log: AuditStore | None = None
+    # per client address before authentication, per principal after; None: no API limits
+    api_limits: ApiRateLimits | None = None
+    # origins allowed to call the API from a browser; empty: CORS off
+    cors_origins: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tests.integration.api.test_api import AUTH, T0, services
 
 from wattline.api.app import create_app
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 
 
 class Clock:
