@@ -35,9 +35,7 @@ class AuditTrail:
         )
 
 
-def get_audit_trail(
-    request: Request, services: ServicesDep, principal: PrincipalDep
-) -> AuditTrail:
+def get_audit_trail(request: Request, services: ServicesDep, principal: PrincipalDep) -> AuditTrail:
     source = request.client.host if request.client else None
     return AuditTrail(services.audit, principal, source)
 

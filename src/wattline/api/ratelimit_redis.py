@@ -50,9 +50,8 @@ class RedisRateLimiter:
 
     def acquire(self, key: str) -> float | None:
         try:
-            wait_us = cast(
-                "int", self._script(keys=[self._prefix + key], args=[self._interval_us, self._burst])
-            )
+            args = [self._interval_us, self._burst]
+            wait_us = cast("int", self._script(keys=[self._prefix + key], args=args))
         except RedisError as exc:
             now_s = time.monotonic()
             if now_s - self._warned_s >= _WARN_EVERY_S:

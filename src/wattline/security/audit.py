@@ -125,9 +125,15 @@ class ChainWalker:
             return False
         self._count += 1
         expected_seq = self._seq + 1
-        if entry.seq != expected_seq:
-            missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else None
-            what = f"entry {missing} is" if missing else f"entries {expected_seq}-{entry.seq - 1} are"
+        if entry.seq < expected_seq:
+            self._broken = (entry.seq, f"seq {entry.seq} was never assigned (inserted?)")
+        elif entry.seq > expected_seq:
+            last_missing = entry.seq - 1
+            what = (
+                f"entry {expected_seq} is"
+                if last_missing == expected_seq
+                else f"entries {expected_seq}-{last_missing} are"
+            )
             self._broken = (expected_seq, f"{what} missing (deleted?)")
         elif entry.prev_hash != self._hash:
             self._broken = (entry.seq, "its prev_hash does not match the entry before it")
