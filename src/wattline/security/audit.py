@@ -77,7 +77,9 @@ class AuditEntry:
 
 def summary_json(summary: Mapping[str, Any]) -> str:
     """The one encoding of a summary: sorted keys, so equal summaries hash equally."""
-    return orjson.dumps(dict(summary), option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(
+        dict(summary), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def hash_of(entry: AuditEntry) -> str:
