@@ -19,8 +19,9 @@ from redis import Redis, RedisError
 
 log = logging.getLogger("wattline.ratelimit")
 # While Redis is unreachable requests are allowed (a limit protects the API; it
-# must not take the API down with it), and the outage is logged this often.
-_WARN_EVERY_S = 60.0
+# must not take the API down with it): after a failure Redis is left alone this
+# long, so requests do not each wait out a connection timeout.
+RETRY_REDIS_AFTER_S = 5.0
 
 # KEYS[1]: the key. ARGV[1]: microseconds per request (1 / rate); ARGV[2]: burst.
 # Returns -1 when allowed, else the microseconds until the next request is.
@@ -46,16 +47,18 @@ class RedisRateLimiter:
         self._interval_us = max(1, round(1_000_000 / rate_per_s))
         self._burst = burst
         self._script = client.register_script(_GCRA)
-        self._warned_s = -_WARN_EVERY_S
+        self._down_until_s = 0.0
 
     def acquire(self, key: str) -> float | None:
+        if time.monotonic() < self._down_until_s:
+            return None
         try:
             args = [self._interval_us, self._burst]
             wait_us = cast("int", self._script(keys=[self._prefix + key], args=args))
         except RedisError as exc:
-            now_s = time.monotonic()
-            if now_s - self._warned_s >= _WARN_EVERY_S:
-                self._warned_s = now_s
-                log.warning("rate limit not applied, Redis unavailable: %s", exc)
+            self._down_until_s = time.monotonic() + RETRY_REDIS_AFTER_S
+            log.warning(
+                "rate limits off for %.0f s, Redis unavailable: %s", RETRY_REDIS_AFTER_S, exc
+            )
             return None
         return None if wait_us < 0 else wait_us / 1_000_000

@@ -41,6 +41,8 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
         return
     # Imported here so redis loads only for deployments that use it.
     from redis import Redis  # noqa: PLC0415
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415
 
     from wattline.api.ratelimit_redis import RedisRateLimiter  # noqa: PLC0415
 
@@ -48,6 +50,7 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
         settings.redis_url,
         socket_timeout=_REDIS_TIMEOUT_S,
         socket_connect_timeout=_REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         yield RateLimits(
