@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,10 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
+from wattline.ingest.replay import ReplayReport
 from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
 from wattline.storage.audit_sink import StoreAuditSink
+from wattline.storage.base import CommitResult, QuarantineRecord
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
@@ -137,3 +140,17 @@ def test_a_failed_entry_never_fails_the_change(store: SqlStore) -> None:
         created = client.post("/api/v1/devices", json={"device_id": "a"}, headers=AUTH)
     assert created.status_code == 201
     assert registry.get_sample_value("wattline_audit_failures_total") == 1.0
+
+
+def test_a_quarantine_replay_is_recorded(store: SqlStore, audit_log: SqlAuditStore) -> None:
+    def replay(records: Sequence[QuarantineRecord]) -> ReplayReport:
+        return ReplayReport([r.id for r in records], {}, CommitResult(0, 0))
+
+    registry = CollectorRegistry()
+    services = replace(_services(store, audit_log, registry), replay=replay)
+    with TestClient(create_app(services)) as client:
+        replayed = client.post("/api/v1/quarantine/replay", json={"all": True}, headers=AUTH)
+        assert replayed.status_code == 200, replayed.text
+        [entry] = client.get("/api/v1/audit", headers=AUTH).json()["entries"]
+    assert (entry["action"], entry["object"]) == ("quarantine.replay", "quarantine")
+    assert entry["summary"] == {"replayed": 0, "accepted": 0}

@@ -13,7 +13,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from tests.conftest import free_port, unavailable
 
+from wattline.api.ratelimit import MemoryRateLimiter
 from wattline.api.ratelimit_redis import RedisRateLimiter
+from wattline.config import Settings
+from wattline.runtime.limits import rate_limits
 
 REDIS_URL = os.environ.get("WATTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -91,3 +94,13 @@ def test_an_unreachable_redis_lets_requests_through_without_waiting() -> None:
         assert time.monotonic() - started < 0.1  # Redis was not asked again
     finally:
         client.close()
+
+
+def test_the_runtime_picks_redis_when_a_url_is_set(redis_client: Redis) -> None:
+    del redis_client  # only for the skip (or CI failure) without a Redis
+    with rate_limits(Settings(redis_url=REDIS_URL)) as shared:
+        assert isinstance(shared.api.by_address, RedisRateLimiter)
+        assert isinstance(shared.api.by_principal, RedisRateLimiter)
+        assert isinstance(shared.http_ingest, RedisRateLimiter)
+    with rate_limits(Settings(redis_url=None)) as local:
+        assert isinstance(local.api.by_address, MemoryRateLimiter)
