@@ -36,7 +36,9 @@ class _Viewers:
         return Principal(PrincipalKind.USER, "u-1", DEFAULT_TENANT, Role.VIEWER, "vic@example.org")
 
 
-def _services(store: SqlStore, audit_log: SqlAuditStore, registry: CollectorRegistry) -> ApiServices:
+def _services(
+    store: SqlStore, audit_log: SqlAuditStore, registry: CollectorRegistry
+) -> ApiServices:
     return ApiServices(
         store=store,
         admin_token=TOKEN,
