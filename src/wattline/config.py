@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # With an external broker in security mode: the plugin's admin account,
     # mqtt://user:password@host:port, through which Wattline manages devices.
     dynsec_url: str | None = None
+    # The admin token read from a file (a Docker or Kubernetes secret) instead.
+    admin_token_file: Path | None = None
     auto_register: bool = False
     demo: bool = False
     sim_devices: int = Field(6, ge=0, le=10_000)
@@ -81,6 +83,16 @@ class Settings(BaseSettings):
     # HTTP ingest (POST /api/v1/telemetry): requests per second per client, and burst
     http_ingest_rate_per_s: float = Field(10.0, gt=0)
     http_ingest_burst: int = Field(20, ge=1)
+    # Every /api/v1 request: per client address before authentication, per user or
+    # API key after it. Generous for a dashboard polling a few hundred devices.
+    api_address_rate_per_s: float = Field(100.0, gt=0)
+    api_address_burst: int = Field(400, ge=1)
+    api_principal_rate_per_s: float = Field(50.0, gt=0)
+    api_principal_burst: int = Field(200, ge=1)
+    # redis://host:6379/0: rate limits shared by every API process; unset: per process
+    redis_url: str | None = None
+    # Origins a browser may call the API from (comma-separated); unset: CORS off
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
 
     @property
@@ -117,6 +129,13 @@ class Settings(BaseSettings):
             "shelly_gen2": self.shelly_gen2_topic_prefix,
         }
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
     @field_validator("adapters", mode="before")
     @classmethod
     def _split_adapters(cls, value: Any) -> Any:
@@ -133,3 +152,24 @@ class Settings(BaseSettings):
         if not self.adapters:
             raise ValueError("adapters must name at least one protocol adapter")
         return self
+
+
+# A secret shorter than this is refused outside demo mode: 32 characters of
+# secrets.token_urlsafe carry 192 bits, far beyond guessing over the network.
+MIN_SECRET_CHARS = 32
+# Words of sample configurations and tutorials: a secret containing one was typed, not generated.
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "placeholder", "password", "secret", "admin")
+
+
+def weak_secret(name: str, value: str) -> str | None:
+    """Why ``value`` may not serve as the secret ``name`` outside demo mode; None if it may."""
+    lowered = value.lower()
+    word = next((w for w in _PLACEHOLDERS if w in lowered), None)
+    if word is not None:
+        return f"{name} contains the placeholder {word!r}: generate one (openssl rand -hex 32)"
+    if len(value) < MIN_SECRET_CHARS:
+        return (
+            f"{name} is {len(value)} characters; at least {MIN_SECRET_CHARS} are needed"
+            " (openssl rand -hex 32)"
+        )
+    return None

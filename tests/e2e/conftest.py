@@ -19,7 +19,8 @@ import pytest
 
 from tests.conftest import free_port
 
-TOKEN = "e2e-admin-token"
+# Long and random-looking: outside demo mode a short or placeholder token is refused.
+TOKEN = "e2e-Zq3vT8mWn5Lr2Hc7Kp4Yb9Xd6Fj1Gs0Aw"
 
 
 @dataclass

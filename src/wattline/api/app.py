@@ -7,7 +7,10 @@ from fastapi import FastAPI
 import wattline
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
+from wattline.api.headers import SecurityHeadersMiddleware, add_cors
+from wattline.api.ratelimit import AddressLimitMiddleware
 from wattline.api.routers import (
+    audit,
     credentials,
     devices,
     energy,
@@ -50,7 +53,14 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(energy.router)
     app.include_router(window.router)
     app.include_router(export.router)
+    app.include_router(audit.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))
+    # Added last runs first: headers on every answer, a 429 included; CORS preflights
+    # answered before the address limit; the address limit before any route.
+    if services.api_limits is not None:
+        app.add_middleware(AddressLimitMiddleware, limiter=services.api_limits.by_address)
+    add_cors(app, services.cors_origins)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from wattline.api.ratelimit import limit_principal
 from wattline.api.services import ApiServices
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
@@ -78,6 +79,7 @@ def get_principal(
     if known is not None:
         return known
     principal = authenticate(services, request, credentials.credentials if credentials else None)
+    limit_principal(services.api_limits, principal.kind, principal.subject)
     request.state.principal = principal
     return principal
 
@@ -109,9 +111,12 @@ class AdminFirstRoute(APIRoute):
 
         async def admin_first(request: Request) -> Response:
             credentials = await _bearer(request)
-            request.state.principal = authenticate(
-                get_services(request), request, credentials.credentials if credentials else None
+            services = get_services(request)
+            principal = authenticate(
+                services, request, credentials.credentials if credentials else None
             )
+            limit_principal(services.api_limits, principal.kind, principal.subject)
+            request.state.principal = principal
             return await read_body_and_run(request)
 
         return admin_first

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
@@ -17,7 +17,7 @@ from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.device_credentials import BrokerAccounts
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.ports import CredentialStore, TelemetryStore
+from wattline.storage.ports import AuditStore, CredentialStore, TelemetryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,5 +45,11 @@ class ApiServices:
     credentials: CredentialStore | None = None
     # the broker's accounts, kept in step with MQTT credentials; None: security off
     broker_accounts: BrokerAccounts | None = None
-    # where changes are recorded; None: not recorded
+    # where every change is recorded (never raises), and the log GET /audit reads;
+    # None: changes are not audited in this process
     audit: AuditSink | None = None
+    audit_log: AuditStore | None = None
+    # per client address before authentication, per principal after; None: no API limits
+    api_limits: ApiRateLimits | None = None
+    # origins allowed to call the API from a browser; empty: CORS off
+    cors_origins: tuple[str, ...] = ()

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wattline.api.app import create_app
-from wattline.api.ratelimit import RateLimiter
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
-from wattline.config import Settings
+from wattline.config import Settings, weak_secret
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
@@ -35,7 +34,10 @@ from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
+from wattline.runtime.limits import rate_limits
+from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
+from wattline.storage.sql.audit import SqlAuditStore
 
 log = logging.getLogger("wattline")
 
@@ -102,16 +104,33 @@ def api_url(settings: Settings) -> str:
 def load_admin_token(settings: Settings) -> tuple[str, str]:
     """The configured token, else the one generated into the data dir on first start."""
     if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value(), "WATTLINE_ADMIN_TOKEN"
+        token = settings.admin_token.get_secret_value()
+        return _strong(settings, token, "WATTLINE_ADMIN_TOKEN"), "WATTLINE_ADMIN_TOKEN"
+    if settings.admin_token_file is not None:
+        token_file = settings.admin_token_file
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise StartupError(f"WATTLINE_ADMIN_TOKEN_FILE {token_file}: {exc.strerror}") from None
+        return _strong(settings, token, str(token_file)), str(token_file)
     path = settings.data_dir / ADMIN_TOKEN_FILE
     if path.exists():
-        return path.read_text().strip(), str(path)
-    token = secrets.token_urlsafe(32)
+        return _strong(settings, path.read_text().strip(), str(path)), str(path)
+    # Hex: no letters outside a-f, so never a placeholder word (config.weak_secret).
+    token = secrets.token_hex(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(token + "\n")
     return token, f"{path} (generated)"
+
+
+def _strong(settings: Settings, token: str, source: str) -> str:
+    """The token, unless it is a placeholder or too short outside demo mode (StartupError)."""
+    problem = None if settings.demo else weak_secret(f"the admin token ({source})", token)
+    if problem is not None:
+        raise StartupError(problem)
+    return token
 
 
 def _stop_event() -> asyncio.Event:
@@ -152,6 +171,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             )
         )
         await running.enter_async_context(services.retention(settings, store))
+        limits = running.enter_context(rate_limits(settings))
+        audit_log = SqlAuditStore(store.engine)
         api = ApiServices(
             store=store,
             admin_token=token,
@@ -160,12 +181,16 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             collector_status=collector.status,
             replay=collector.committer.replay,
             http_ingest=_http_ingest(settings, ingest, store, archive, window),
-            rate_limiter=RateLimiter(settings.http_ingest_rate_per_s, settings.http_ingest_burst),
+            rate_limiter=limits.http_ingest,
             window=window,
             deleted_devices_dir=settings.data_dir / "deleted-devices",
             forget_device=_forgetting(ingest.admission(store), window),
             credentials=store,
             broker_accounts=security.accounts if security else None,
+            audit=StoreAuditSink(audit_log, registry),
+            audit_log=audit_log,
+            api_limits=limits.api,
+            cors_origins=tuple(settings.cors_origins),
         )
         app = create_app(api)
         services.freeze_startup_objects()

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
+from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.security.device_credentials import DeviceCredential
 from wattline.storage.base import (
     CommitBatch,
@@ -28,6 +29,7 @@ from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
 
 __all__ = [
+    "AuditStore",
     "CredentialStore",
     "DeviceExport",
     "IngestDiagnostics",
@@ -162,3 +164,15 @@ class CredentialStore(Protocol):
     def revoke_credential(self, device_id: str, credential_id: str, now_ms: int) -> bool: ...
 
     def credential_for_secret(self, secret_hash: str) -> DeviceCredential | None: ...
+
+
+class AuditStore(Protocol):
+    """The audit log: append-only, one hash chain (``storage/sql/audit.py``)."""
+
+    def append(self, event: AuditEvent) -> AuditEntry: ...
+
+    def audit_page(
+        self, tenant_id: str, before_seq: int | None, limit: int, action: str | None = None
+    ) -> list[AuditEntry]: ...
+
+    def verify(self) -> ChainReport: ...

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tests.integration.api.test_api import AUTH, T0, services
 
 from wattline.api.app import create_app
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
@@ -26,7 +26,9 @@ from wattline.ingest.sources.http import HttpIngest
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.base import CommitBatch
+from wattline.storage.sql.audit import SqlAuditStore
 from wattline.storage.sqlite import open_sqlite_store
 
 
@@ -36,7 +38,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
     store = open_sqlite_store(folder / "wattline.db")
     readings = [Reading("m1", T0 + i * 60_000, {"power_w": float(i)}, i) for i in range(60)]
     store.commit(CommitBatch(readings=readings, seen_ms={"m1": T0}, register=["m1"]))
-    # the whole pipeline, so ingest and replay answer instead of a documented 501
+    # the whole pipeline and the audit log, so ingest, replay and the audit list
+    # answer instead of a documented 501
+    audit_log = SqlAuditStore(store.engine)
     committer = Committer(
         store,
         FolderArchive(folder / "archive"),
@@ -51,6 +55,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         rate_limiter=RateLimiter(rate_per_s=1e6, burst=1_000_000),
         deleted_devices_dir=folder / "deleted",
         credentials=store,
+        audit=StoreAuditSink(audit_log, CollectorRegistry()),
+        audit_log=audit_log,
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 
 
 class Clock:
@@ -39,3 +39,16 @@ def test_idle_clients_are_forgotten() -> None:
     clock.now_s = 10_000.0
     limiter.acquire("new")
     assert len(limiter._buckets) == 1
+
+
+def test_memory_is_bounded_by_evicting_the_least_recently_used() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate_per_s=1.0, burst=1, clock_s=clock, max_keys=3)
+    for key in ("a", "b", "c"):
+        assert limiter.acquire(key) is None
+    assert limiter.acquire("a") is not None  # "a" is now the most recently used
+    assert limiter.acquire("d") is None  # evicts "b", the least recently used
+    assert len(limiter) == 3
+    assert limiter.acquire("a") is not None  # kept: still limited
+    assert limiter.acquire("b") is None  # forgotten: a fresh bucket (and "c" goes)
+    assert len(limiter) == 3

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from wattline.api.audit_trail import AuditDep
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
@@ -94,7 +95,7 @@ def get_device(device_id: str, store: StoreDep, services: ServicesDep) -> Device
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={200: {"model": DeviceOut}})
 def register_device(
-    body: DeviceCreate, store: StoreDep, services: ServicesDep, response: Response
+    body: DeviceCreate, store: StoreDep, services: ServicesDep, response: Response, audit: AuditDep
 ) -> DeviceOut:
     """Register a device so its messages are accepted outside demo mode. Idempotent."""
     device, created = store.register_device(
@@ -102,6 +103,11 @@ def register_device(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
+    audit.record(
+        "device.create" if created else "device.update",
+        f"device:{device.device_id}",
+        {"type": device.device_type, "tags": list(device.tags)},
+    )
     return device_out(device, [], services.offline_after_ms)
 
 
@@ -120,6 +126,7 @@ def delete_device(
     ],
     store: StoreDep,
     services: ServicesDep,
+    audit: AuditDep,
 ) -> DeviceDeletedOut:
     """Remove a device with its samples, rollups, latest values and sequence state.
 
@@ -139,6 +146,7 @@ def delete_device(
     removed = store.delete_device(device_id)
     if services.forget_device is not None:
         services.forget_device(device_id)
+    audit.record("device.delete", f"device:{device_id}", {"samples": samples, "removed": removed})
     return DeviceDeletedOut(
         device_id=device_id, samples=samples, archived_to=archived_to, removed=removed
     )

@@ -105,7 +105,7 @@ async def post_telemetry(
     if services.http_ingest is None or services.rate_limiter is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "HTTP ingest needs the pipeline")
     client = request.client.host if request.client else "unknown"
-    wait_s = services.rate_limiter.acquire(client)
+    wait_s = await run_in_threadpool(services.rate_limiter.acquire, client)
     if wait_s is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from wattline.api.audit_trail import AuditDep
 from wattline.api.cursors import DEFAULT_PAGE, decode_int, encode
 from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
 from wattline.api.paging import CursorParam, LimitParam, page_start
@@ -53,7 +54,9 @@ def list_quarantine(
 
 
 @router.post("/replay", responses={501: {"description": "no ingest pipeline in this process"}})
-def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDep) -> ReplayOut:
+def replay_quarantine(
+    body: ReplayRequest, store: StoreDep, services: ServicesDep, audit: AuditDep
+) -> ReplayOut:
     """Run quarantined messages through today's rules and registry, for example after
     registering an unknown device. Accepted ones are stored and leave the quarantine.
     Ask for `ids`, a `reason` or `all: true`; ids not in the quarantine are listed
@@ -69,6 +72,11 @@ def replay_quarantine(body: ReplayRequest, store: StoreDep, services: ServicesDe
     records = store.quarantine(limit, body.reason, body.ids) if limit else []
     found = {r.id for r in records}
     report = services.replay(records)
+    audit.record(
+        "quarantine.replay",
+        "quarantine",
+        {"replayed": len(records), "accepted": len(report.accepted)},
+    )
     return ReplayOut(
         accepted=report.accepted,
         still_rejected=report.still_rejected,

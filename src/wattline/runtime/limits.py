@@ -1,0 +1,79 @@
+"""The rate limiters the settings ask for: in this process, or in Redis for every process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from wattline.api.ratelimit import ApiRateLimits, MemoryRateLimiter, RateLimiter
+from wattline.config import Settings
+
+# Every Wattline key in Redis starts with this, so a shared Redis stays readable.
+REDIS_PREFIX = "wattline:ratelimit:"
+# A rate limit must not stall a request: Redis answers in well under a millisecond,
+# and a limiter that gets no answer in time lets the request through.
+_REDIS_TIMEOUT_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    http_ingest: RateLimiter
+    api: ApiRateLimits
+
+
+@contextlib.contextmanager
+def rate_limits(settings: Settings) -> Iterator[RateLimits]:
+    if settings.redis_url is None:
+        yield RateLimits(
+            http_ingest=MemoryRateLimiter(
+                settings.http_ingest_rate_per_s, settings.http_ingest_burst
+            ),
+            api=ApiRateLimits(
+                by_address=MemoryRateLimiter(
+                    settings.api_address_rate_per_s, settings.api_address_burst
+                ),
+                by_principal=MemoryRateLimiter(
+                    settings.api_principal_rate_per_s, settings.api_principal_burst
+                ),
+            ),
+        )
+        return
+    # Imported here so redis loads only for deployments that use it.
+    from redis import Redis  # noqa: PLC0415
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415
+
+    from wattline.api.ratelimit_redis import RedisRateLimiter  # noqa: PLC0415
+
+    client = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=_REDIS_TIMEOUT_S,
+        socket_connect_timeout=_REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        yield RateLimits(
+            http_ingest=RedisRateLimiter(
+                client,
+                REDIS_PREFIX + "ingest:",
+                settings.http_ingest_rate_per_s,
+                settings.http_ingest_burst,
+            ),
+            api=ApiRateLimits(
+                by_address=RedisRateLimiter(
+                    client,
+                    REDIS_PREFIX + "api:",
+                    settings.api_address_rate_per_s,
+                    settings.api_address_burst,
+                ),
+                by_principal=RedisRateLimiter(
+                    client,
+                    REDIS_PREFIX + "api:",
+                    settings.api_principal_rate_per_s,
+                    settings.api_principal_burst,
+                ),
+            ),
+        )
+    finally:
+        client.close()
