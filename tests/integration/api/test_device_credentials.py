@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
-from wattline.api.ratelimit import RateLimiter
+from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 from wattline.api.services import ApiServices
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
