@@ -5,11 +5,18 @@ import math
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep
+from wattline.api.deps import AdminFirstRoute, ServicesDep, require
 from wattline.api.schemas import HttpIngestOut, HttpRejectionOut
+from wattline.security.roles import Role
 
+# HTTP ingest is device-facing and not tenant-scoped: readings land on the
+# device ids they name, and devices it registers (demo mode) join the default
+# tenant. So it keeps the admin token's permission, in the platform's tenant.
 router = APIRouter(
-    prefix="/api/v1", tags=["ingest"], dependencies=[AdminDep], route_class=AdminFirstRoute
+    prefix="/api/v1",
+    tags=["ingest"],
+    dependencies=[require(Role.ADMIN, platform=True)],
+    route_class=AdminFirstRoute,
 )
 
 # Far above any honest batch of smart-solar items. Starlette counts the bytes as
