@@ -15,6 +15,7 @@ from wattline.api.routers import (
     health,
     ingest,
     quarantine,
+    shares,
     telemetry,
     window,
 )
@@ -40,6 +41,7 @@ def create_app(services: ApiServices) -> FastAPI:
     add_docs(app, app.title)
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(shares.router)
     app.include_router(telemetry.router)
     app.include_router(gaps.router)
     app.include_router(ingest.router)
