@@ -15,6 +15,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from wattline.api.deps import PUBLIC
+
 STATIC_URL = "/docs-static"
 
 
@@ -23,7 +25,7 @@ def add_docs(app: FastAPI, title: str) -> None:
     static = files("fastapi_offline") / "static"
     app.mount(STATIC_URL, StaticFiles(directory=str(static)), name="docs-static")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[PUBLIC])
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
@@ -33,7 +35,7 @@ def add_docs(app: FastAPI, title: str) -> None:
             swagger_favicon_url=f"{STATIC_URL}/favicon.png",
         )
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False, dependencies=[PUBLIC])
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url="/openapi.json",
