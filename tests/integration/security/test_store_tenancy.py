@@ -38,7 +38,7 @@ def test_a_tenant_sees_only_its_devices(two_tenants: SqlStore) -> None:
 def test_another_tenants_device_cannot_be_deleted_or_retagged(two_tenants: SqlStore) -> None:
     store = two_tenants
     assert store.delete_device("b-1", tenant_id="t1") is None
-    with pytest.raises(DeviceIdTakenError, match="^device id is taken$"):
+    with pytest.raises(DeviceIdTakenError, match=r"^device id is taken$"):
         store.register_device("b-1", None, T0, ["mine"], tenant_id="t1")
     untouched = store.get_device("b-1", tenant_id="t2")
     assert untouched is not None
