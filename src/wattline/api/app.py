@@ -19,6 +19,7 @@ from wattline.api.routers import (
     health,
     ingest,
     quarantine,
+    shares,
     telemetry,
     window,
 )
@@ -46,6 +47,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(credentials.router)
+    app.include_router(shares.router)
     app.include_router(telemetry.router)
     app.include_router(gaps.router)
     app.include_router(ingest.router)

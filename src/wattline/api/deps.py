@@ -87,12 +87,83 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: PrincipalDep) -> None:
-    if not principal.allows(Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
+class RequiresRole:
+    """A route's permission: the role the caller needs in the tenant they act in.
+
+    Used as a dependency (``require(Role.VIEWER)``), so FastAPI runs the check
+    and the object stays in the route's ``dependencies``, where
+    ``declared_permission`` (and the route-table test) find it. ``platform``
+    routes serve what belongs to no tenant (the quarantine, HTTP ingest, which
+    lands in the default tenant): they also need the caller to act in the
+    default tenant, the platform operator's.
+    """
+
+    def __init__(self, role: Role, *, platform: bool = False) -> None:
+        self.role = role
+        self.platform = platform
+
+    def __repr__(self) -> str:
+        return f"RequiresRole({self.role.value!r}, platform={self.platform})"
+
+    def check(self, principal: Principal) -> None:
+        """403, naming what is missing, unless the principal may call the route."""
+        if not principal.allows(self.role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the {self.role.value} role; you are {principal.role.value}"
+                f" in tenant {principal.tenant_id!r}",
+            )
+        if self.platform and principal.tenant_id != DEFAULT_TENANT:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the {self.role.value} role in the {DEFAULT_TENANT!r} tenant"
+                " (the platform's), not in a tenant of its own",
+            )
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        self.check(principal)
+        return principal
 
 
-AdminDep = Depends(require_admin)
+class Public:
+    """The explicit mark of a route that anyone may call (health, metrics)."""
+
+    def __repr__(self) -> str:
+        return "Public()"
+
+    def __call__(self) -> None:
+        return None
+
+
+PUBLIC = Depends(Public())
+
+
+class RequiresRoleOrDeviceToken(RequiresRole):
+    """HTTP ingest's permission: a platform admin, or a device's own ingest token.
+
+    The route checks it itself, before the body (a device token is no principal),
+    so this mark only declares it: the route-table test sees the admin role.
+    """
+
+    def __call__(self) -> None:  # type: ignore[override]  # checked by the route class
+        return None
+
+
+def require(role: Role, *, platform: bool = False) -> Any:
+    """The dependency a route declares its permission with: 403 below ``role``."""
+    return Depends(RequiresRole(role, platform=platform))
+
+
+def declared_permission(route: APIRoute) -> RequiresRole | Public | None:
+    """What a route declared: the strongest role it requires, Public, or None (nothing)."""
+    marks = [d.dependency for d in route.dependencies]
+    roles = [m for m in marks if isinstance(m, RequiresRole)]
+    if roles:
+        return max(roles, key=lambda r: (r.role.rank, r.platform))
+    return next((m for m in marks if isinstance(m, Public)), None)
+
+
+AdminDep = require(Role.ADMIN)
 
 
 class AdminFirstRoute(APIRoute):
@@ -101,8 +172,9 @@ class AdminFirstRoute(APIRoute):
     FastAPI reads and parses a route's body before it solves the route's
     dependencies, so ``AdminDep`` alone let a client without a token make the
     server read a body of any size and answer 422 about it. This class runs the
-    same check on the headers first; an unauthenticated body is never read (the
-    server discards it unbuffered). ``AdminDep`` stays on the routers: it puts the
+    same check on the headers first, and the route's declared role after it; an
+    unauthenticated or unauthorised body is never read (the server discards it
+    unbuffered). The ``require`` dependencies stay on the routes: they put the
     bearer scheme into the OpenAPI document, and checking twice costs a compare.
     """
 
@@ -117,6 +189,9 @@ class AdminFirstRoute(APIRoute):
             )
             limit_principal(services.api_limits, principal.kind, principal.subject)
             request.state.principal = principal
+            permission = declared_permission(self)
+            if isinstance(permission, RequiresRole):
+                permission.check(principal)
             return await read_body_and_run(request)
 
         return admin_first

@@ -18,6 +18,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from wattline.api.deps import PUBLIC
+
 STATIC_URL = "/docs-static"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
@@ -67,10 +69,10 @@ def add_docs(app: FastAPI, title: str) -> None:
         )
     )
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[PUBLIC])
     async def swagger_ui() -> HTMLResponse:
         return swagger_page
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False, dependencies=[PUBLIC])
     async def redoc() -> HTMLResponse:
         return redoc_page

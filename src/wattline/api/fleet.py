@@ -7,6 +7,9 @@ from typing import Annotated
 from fastapi import HTTPException, Query, status
 
 from wattline.api.params import parse_fields
+from wattline.api.tenancy import share_user
+from wattline.security.principal import Principal
+from wattline.storage.keyset import DeviceFilter
 from wattline.storage.ports import Registry
 
 # A fleet answer holds devices x buckets entries; this bounds its JSON to tens of MB.
@@ -22,8 +25,9 @@ All = Annotated[
 SELECTOR_HELP = "give exactly one of devices (comma-separated ids), type, tag or all=true"
 
 
-def select_fleet(
+def select_fleet(  # noqa: PLR0913 - the caller, then the selectors
     store: Registry,
+    principal: Principal,
     devices: str | None,
     device_type: str | None,
     tag: str | None,
@@ -33,7 +37,9 @@ def select_fleet(
     """The selected device ids in order; 422 unless exactly one selector is given.
 
     "Everything" is asked for explicitly: a forgotten parameter used to read the
-    whole fleet on one endpoint and be refused on the other.
+    whole fleet on one endpoint and be refused on the other. Type, tag and all
+    select among the caller's tenant's devices (in SQL); ids may also name
+    devices shared with the caller. Another tenant's ids are "not registered".
     """
     given = [devices is not None, device_type is not None, tag is not None, every]
     if given.count(True) != 1:
@@ -45,18 +51,25 @@ def select_fleet(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "devices must name at least one device id"
             )
         _check_count(len(wanted))
-        missing = sorted(set(wanted) - store.existing_devices(wanted))
+        readable = store.readable_device_ids(
+            wanted, tenant_id=principal.tenant_id, user_id=share_user(principal)
+        )
+        missing = sorted(set(wanted) - readable)
         if missing:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"devices not registered: {', '.join(missing[:20])}"
             )
         return wanted
-    registered = store.list_devices()
-    if device_type is not None:
-        registered = [d for d in registered if d.device_type == device_type]
-    elif tag is not None:
-        registered = [d for d in registered if tag in d.tags]
-    _check_count(len(registered))
+    where = DeviceFilter(device_type=device_type, tag=tag)
+    # One more than allowed: enough to refuse an oversized selection without counting it.
+    registered = store.device_page(
+        None, MAX_FLEET_DEVICES + 1, where, tenant_id=principal.tenant_id
+    )
+    if len(registered) > MAX_FLEET_DEVICES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"more than {MAX_FLEET_DEVICES} devices selected; at most that many per request",
+        )
     return [d.device_id for d in registered]
 
 

@@ -28,9 +28,13 @@ class DeviceFilter:
     offline_after_ms: int = 0
 
 
-def device_page_query(after: str | None, limit: int, where: DeviceFilter) -> Select[tuple[object]]:
+def device_page_query(
+    tenant_id: str, after: str | None, limit: int, where: DeviceFilter
+) -> Select[tuple[object]]:
+    """The tenant's devices after ``after`` in id order (ix_devices_tenant serves it)."""
     d = schema.devices.c
-    query = select(schema.devices).order_by(d.device_id).limit(limit)
+    query = select(schema.devices).where(d.tenant_id == tenant_id).order_by(d.device_id)
+    query = query.limit(limit)
     if after is not None:
         query = query.where(d.device_id > after)
     if where.device_type is not None:

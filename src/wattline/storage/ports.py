@@ -17,6 +17,7 @@ from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
 from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.security.device_credentials import DeviceCredential
+from wattline.security.roles import Role
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -27,11 +28,13 @@ from wattline.storage.base import (
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
+from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
 
 __all__ = [
     "AuditStore",
     "CredentialStore",
     "DeviceExport",
+    "DeviceSharing",
     "IngestDiagnostics",
     "IngestStore",
     "PointReader",
@@ -64,9 +67,16 @@ class QuarantineStore(Protocol):
 
 
 class Registry(Protocol):
-    """The devices: create, look up, list, page, delete."""
+    """The devices: create, look up, list, page, delete; each call within one tenant.
+
+    A device of another tenant is not found (None, left out of lists), so the
+    API answers it as it answers a device that does not exist. A device shared
+    with a user is readable (``readable_device``) from any tenant the user acts in.
+    """
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
+
+    def all_device_ids(self) -> list[str]: ...
 
     def register_device(
         self,
@@ -74,17 +84,50 @@ class Registry(Protocol):
         device_type: str | None,
         now_ms: int,
         tags: Sequence[str] | None = None,
+        *,
+        tenant_id: str,
     ) -> tuple[Device, bool]: ...
 
-    def list_devices(self) -> list[Device]: ...
+    def list_devices(self, *, tenant_id: str) -> list[Device]: ...
 
     def device_page(
-        self, after: str | None, limit: int, where: DeviceFilter | None = None
+        self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]: ...
 
-    def get_device(self, device_id: str) -> Device | None: ...
+    def get_device(self, device_id: str, *, tenant_id: str) -> Device | None: ...
 
-    def delete_device(self, device_id: str) -> dict[str, int]: ...
+    def readable_device(
+        self, device_id: str, *, tenant_id: str, user_id: str | None
+    ) -> DeviceGrant | None: ...
+
+    def readable_device_ids(
+        self, device_ids: Iterable[str], *, tenant_id: str, user_id: str | None
+    ) -> set[str]: ...
+
+    def delete_device(self, device_id: str, *, tenant_id: str) -> dict[str, int] | None: ...
+
+
+class DeviceSharing(Protocol):
+    """Shares of one tenant's device with users of other tenants (the smart-plug seed)."""
+
+    def find_user(self, id_or_email: str) -> UserRef | None: ...
+
+    def share_device(  # noqa: PLR0913 - the share's fields
+        self,
+        device_id: str,
+        *,
+        tenant_id: str,
+        user: UserRef,
+        role: Role,
+        shared_by: str,
+        now_ms: int,
+    ) -> DeviceShare | None: ...
+
+    def device_shares(self, device_id: str, *, tenant_id: str) -> list[DeviceShare] | None: ...
+
+    def revoke_share(self, device_id: str, *, tenant_id: str, user_id: str) -> bool: ...
+
+    def shared_devices(self, user_id: str) -> list[SharedDevice]: ...
 
 
 class PointReader(Protocol):
@@ -141,6 +184,7 @@ class TelemetryStore(
     IngestStore,
     QuarantineStore,
     Registry,
+    DeviceSharing,
     SeriesReader,
     IngestDiagnostics,
     DeviceExport,

@@ -80,13 +80,19 @@ def plan_export(  # noqa: PLR0913 - the range and selection, then keyword-only o
     tz: ZoneInfo | None = None,
     page: int = DEFAULT_PAGE,
 ) -> ExportSpec:
-    """Which devices and metric columns an export has; raises ValueError for unknown devices."""
-    known = [d.device_id for d in store.list_devices()]
-    if device_ids:
-        unknown = sorted(set(device_ids) - set(known))
+    """Which devices and metric columns an export has; raises ValueError for unknown devices.
+
+    None exports every device of every tenant (the operator's command line); the
+    API resolves a tenant's devices first and passes them, so a list is never widened.
+    """
+    if device_ids is None:
+        known = store.all_device_ids()
+    else:
+        found = store.existing_devices(device_ids)
+        unknown = sorted(set(device_ids) - found)
         if unknown:
             raise ValueError(f"unknown devices: {', '.join(unknown[:20])}")
-        known = [d for d in known if d in set(device_ids)]
+        known = sorted(set(device_ids))
     # `latest` holds every metric a device has ever reported: the columns, known up front,
     # which a Parquet schema needs before the first row is written.
     latest = store.latest_values(known)

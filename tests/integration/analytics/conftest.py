@@ -18,6 +18,7 @@ from wattline.live.window import RecentReadings
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.series import iter_points
 from wattline.storage.sql import SqlStore
 
@@ -39,7 +40,7 @@ def app_client(store: SqlStore, window: RecentReadings | None = None) -> TestCli
 def load(store: SqlStore, readings: list[Reading], device_type: str | None = None) -> None:
     devices = sorted({r.device_id for r in readings})
     for device_id in devices:
-        store.register_device(device_id, device_type, 0)
+        store.register_device(device_id, device_type, 0, tenant_id=DEFAULT_TENANT)
     for i in range(0, len(readings), 5000):
         store.commit(CommitBatch(readings=readings[i : i + 5000]))
 
@@ -48,7 +49,7 @@ def samples(store: SqlStore) -> set[tuple[str, str, int, float]]:
     """Every stored (device, metric, ts, value)."""
     return {
         (device.device_id, metric, point.ts_ms, value)
-        for device in store.list_devices()
+        for device in store.list_devices(tenant_id=DEFAULT_TENANT)
         for point in iter_points(store, device.device_id, 0, 2**62)
         for metric, value in point.metrics.items()
     }

@@ -11,6 +11,7 @@ from tests.integration.analytics.conftest import AUTH, load
 
 from wattline.analytics.energy import Point, counter_energy
 from wattline.model.messages import Reading
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 LONDON = ZoneInfo("Europe/London")
@@ -99,7 +100,7 @@ def test_fleet_sums_devices_by_id_and_type(client: TestClient, store: SqlStore) 
     load(store, constant_power("a", start_ms, start_ms + 2 * H_MS, 500.0), "smart_plug")
     load(store, constant_power("b", start_ms, start_ms + 2 * H_MS, 1500.0), "smart_plug")
     load(store, constant_power("c", start_ms, start_ms + 2 * H_MS, 100.0), "inverter")
-    store.register_device("silent", "smart_plug", 0)
+    store.register_device("silent", "smart_plug", 0, tenant_id=DEFAULT_TENANT)
     params = {
         "start": start_ms,
         "end": start_ms + 2 * H_MS,
@@ -155,7 +156,7 @@ def test_fleet_energy_needs_exactly_one_selector(
 def test_bad_input_gets_a_precise_422(
     client: TestClient, store: SqlStore, params: dict[str, str], message: str
 ) -> None:
-    store.register_device("d", None, 0)
+    store.register_device("d", None, 0, tenant_id=DEFAULT_TENANT)
     for path in ("/api/v1/devices/d/energy", "/api/v1/energy"):
         response = client.get(path, params=params, headers=AUTH)
         assert response.status_code == 422

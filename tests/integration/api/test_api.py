@@ -160,10 +160,10 @@ class UnreachableStore:
     def ping(self) -> None:
         raise StoreUnavailableError("connection refused")
 
-    def list_devices(self) -> list[object]:
+    def list_devices(self, **_kwargs: object) -> list[object]:
         raise StoreUnavailableError("connection refused")
 
-    def device_page(self, *_args: object) -> list[object]:
+    def device_page(self, *_args: object, **_kwargs: object) -> list[object]:
         raise StoreUnavailableError("connection refused")
 
 

@@ -19,6 +19,7 @@ from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.http import HttpIngest
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 AUTH = {"Authorization": "Bearer t"}
@@ -63,7 +64,7 @@ def test_items_for_two_devices_are_stored(api: TestClient, store: SqlStore) -> N
     assert response.json() == {"accepted": 2, "samples_stored": 3, "rejected": []}
     [point] = store.raw_points("inv-1", NOW_MS - 5000, NOW_MS, None, 10)
     assert len(point.metrics) == 2
-    assert store.get_device("inv-2") is not None
+    assert store.get_device("inv-2", tenant_id=DEFAULT_TENANT) is not None
 
 
 def test_a_bad_body_is_quarantined_and_answered_with_the_reason(

@@ -23,6 +23,7 @@ from wattline.model.sequence import SeqGap
 from wattline.model.times import iso_ms
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch, QuarantineEntry
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 TOKEN = "test-token"
@@ -281,14 +282,14 @@ LISTS = [
 def test_a_malformed_cursor_is_a_precise_422(
     client: TestClient, store: SqlStore, path: str, cursor: str, message: str
 ) -> None:
-    store.register_device("c1", None, T0)
+    store.register_device("c1", None, T0, tenant_id=DEFAULT_TENANT)
     response = client.get(path, params={"cursor": cursor}, headers=AUTH)
     assert response.status_code == 422
     assert message in response.json()["detail"]
 
 
 def test_cursor_with_an_interval_is_refused(client: TestClient, store: SqlStore) -> None:
-    store.register_device("c1", None, T0)
+    store.register_device("c1", None, T0, tenant_id=DEFAULT_TENANT)
     response = client.get(
         "/api/v1/devices/c1/telemetry",
         params={"interval": "1m", "cursor": encode("raw-asc", T0)},
@@ -314,7 +315,7 @@ def test_cursor_with_an_interval_is_refused(client: TestClient, store: SqlStore)
     ),
 )
 def test_garbage_cursors_never_cause_a_5xx(store: SqlStore, path: str, cursor: str) -> None:
-    store.register_device("c1", None, T0)
+    store.register_device("c1", None, T0, tenant_id=DEFAULT_TENANT)
     with _client(store) as client:
         response = client.get(path, params={"cursor": cursor, "limit": MAX_PAGE}, headers=AUTH)
     assert response.status_code in {200, 422}, response.text

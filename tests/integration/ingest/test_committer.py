@@ -12,6 +12,7 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.model.messages import InboundMessage
 from wattline.observability.metrics import IngestMetrics
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 T0 = 1_764_057_600_000
@@ -80,9 +81,9 @@ def test_unknown_devices_are_quarantined_unless_registered(store: SqlStore, tmp_
         "unknown_device",
         "device 'stranger' is not registered",
     )
-    assert store.get_device("stranger") is None
+    assert store.get_device("stranger", tenant_id=DEFAULT_TENANT) is None
 
-    store.register_device("stranger", "smart_plug", T0)
+    store.register_device("stranger", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
     committer.commit(committer.plan([telemetry("stranger", 1, 2.0)]))
     assert [p.metrics for p in store.raw_points("stranger", T0, T0 + 10_000, None, 10)] == [
         {"power_w": 2.0}
@@ -104,7 +105,8 @@ def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
         "unknown_device",
     ]
 
-    store.register_device("stranger", "smart_plug", T0)  # the cause, fixed
+    # the cause, fixed
+    store.register_device("stranger", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
     report = committer.replay(records)
 
     assert sorted(report.accepted) == sorted(r.id for r in records[1:])
@@ -119,9 +121,9 @@ def test_replay_stores_what_is_now_acceptable_and_keeps_the_rest(
 
 def test_a_deleted_device_is_a_stranger_again(store: SqlStore, tmp_path: Path) -> None:
     committer, _ = make(store, tmp_path, auto_register=False)
-    store.register_device("m9", "smart_plug", T0)
+    store.register_device("m9", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
     committer.commit(committer.plan([telemetry("m9", 0, 1.0)]))
-    store.delete_device("m9")
+    store.delete_device("m9", tenant_id=DEFAULT_TENANT)
     committer.forget("m9")
     committer.commit(committer.plan([telemetry("m9", 1, 2.0)]))
     assert [r.reason for r in store.quarantine(10)] == ["unknown_device"]

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from wattline.cli.main import app
 from wattline.storage.base import CommitBatch, QuarantineEntry
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sqlite import open_sqlite_store
 
 T0 = 1_764_057_600_000
@@ -36,7 +37,7 @@ def test_list_and_replay_after_registering(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["quarantine", "replay", "--data-dir", str(tmp_path)])
     assert "0 stored" in refused.output
 
-    store.register_device("new-1", "smart_plug", T0)
+    store.register_device("new-1", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
     replayed = runner.invoke(app, ["quarantine", "replay", "--data-dir", str(tmp_path)])
     assert replayed.exit_code == 0, replayed.output
     assert "replayed 2: 1 stored (1 samples), 1 still rejected" in replayed.output

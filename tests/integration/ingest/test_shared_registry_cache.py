@@ -10,6 +10,7 @@ from wattline.archive.folder import FolderArchive
 from wattline.config import Settings
 from wattline.model.messages import InboundMessage
 from wattline.runtime.ingest import prepare_ingest
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 T0 = 1_764_057_600_000
@@ -25,12 +26,12 @@ def test_one_forget_reaches_every_committer_of_the_process(store: SqlStore, tmp_
     archive = FolderArchive(tmp_path / "archive")
     first = ingest.committer(store, archive, ingest.mqtt)
     second = ingest.committer(store, archive, ingest.mqtt)
-    store.register_device("m9", "smart_plug", T0)
+    store.register_device("m9", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
     first.commit(first.plan([telemetry("m9", 0)]))
     second.commit(second.plan([telemetry("m9", 1)]))
     assert first.admission is second.admission is ingest.admission(store)
 
-    store.delete_device("m9")
+    store.delete_device("m9", tenant_id=DEFAULT_TENANT)
     ingest.admission(store).forget("m9")
     second.commit(second.plan([telemetry("m9", 2)]))
     first.commit(first.plan([telemetry("m9", 3)]))

@@ -10,6 +10,7 @@ from tests.integration.storage.raw_buckets import raw_buckets
 
 from wattline.model.messages import ConnectionState, Hello, Reading, StatusReport
 from wattline.storage.base import CommitBatch, QuarantineEntry
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 T0 = 1_764_057_600_000
@@ -59,7 +60,7 @@ def test_hello_status_and_last_seen(store: SqlStore) -> None:
     store.commit(
         CommitBatch(statuses=[StatusReport("m1", ConnectionState.OFFLINE, T0)], seen_ms={"m1": T0})
     )
-    device = store.get_device("m1")
+    device = store.get_device("m1", tenant_id=DEFAULT_TENANT)
     assert device is not None
     assert device.device_type == "dc_meter"
     assert device.firmware_version == "2.0.1"
@@ -69,8 +70,10 @@ def test_hello_status_and_last_seen(store: SqlStore) -> None:
 
 
 def test_register_is_idempotent(store: SqlStore) -> None:
-    first, created = store.register_device("plug-9", "smart_plug", T0)
-    again, created_again = store.register_device("plug-9", "other", T0 + 1)
+    first, created = store.register_device("plug-9", "smart_plug", T0, tenant_id=DEFAULT_TENANT)
+    again, created_again = store.register_device(
+        "plug-9", "other", T0 + 1, tenant_id=DEFAULT_TENANT
+    )
     assert (created, created_again) == (True, False)
     assert again == first
     assert store.existing_devices(["plug-9", "nope"]) == {"plug-9"}
@@ -209,7 +212,10 @@ def test_a_historical_batch_moves_last_seen_only_to_its_newest_reading(store: Sq
             historical=True,
         )
     )
-    d1, d2 = store.get_device("d1"), store.get_device("d2")
+    d1, d2 = (
+        store.get_device("d1", tenant_id=DEFAULT_TENANT),
+        store.get_device("d2", tenant_id=DEFAULT_TENANT),
+    )
     assert d1 is not None
     assert d2 is not None
     assert (d1.last_seen_ms, d2.last_seen_ms) == (T0 + 60_000, T0 + 5)
@@ -221,6 +227,6 @@ def test_a_historical_batch_moves_last_seen_only_to_its_newest_reading(store: Sq
             readings=[reading(T0 + 70_000, 5.0)], seen_ms={"d1": imported_at}, historical=True
         )
     )
-    d1 = store.get_device("d1")
+    d1 = store.get_device("d1", tenant_id=DEFAULT_TENANT)
     assert d1 is not None
     assert d1.last_seen_ms == T0 + 90_500

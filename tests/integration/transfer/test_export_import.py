@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from wattline.archive.s3 import open_s3_client
 from wattline.cli.main import app as cli_app
 from wattline.model.messages import Reading
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 from wattline.transfer.export import ExportFormat, export_to, plan_export
@@ -81,6 +82,13 @@ def test_parquet_rows_are_ready_for_training(store: SqlStore, tmp_path: Path) ->
     assert table.num_rows == 40  # 90 s apart for an hour
 
 
+@pytest.fixture
+def client(store: SqlStore) -> Iterator[TestClient]:
+    # the analytics conftest's fixture is out of reach here since the transfer move
+    with app_client(store) as test_client:
+        yield test_client
+
+
 def test_api_export_is_streamed(client: TestClient, store: SqlStore) -> None:
     load(store, fleet_readings())
     params = {"start": T0, "end": T0 + H_MS, "devices": "plug-1"}
@@ -121,7 +129,7 @@ def test_import_rejects_like_live_data_and_quarantines(target: SqlStore, tmp_pat
         "plug-1,2025-11-25T08:04:00Z,power_w,nan\n"  # bad_value
     )
     committer = make_committer(target, tmp_path / "archive", auto_register=False)
-    target.register_device("plug-1", None, 0)
+    target.register_device("plug-1", None, 0, tenant_id=DEFAULT_TENANT)
     summary = import_readings(read_file(path), committer, "iot")
     assert summary.rows == 9
     assert summary.readings == 8

@@ -78,11 +78,15 @@ def _issued_out(issued: IssuedCredential) -> IssuedCredentialOut:
     return IssuedCredentialOut(**_out(issued.credential).model_dump(), secret=issued.secret)
 
 
-def _store(services: ApiServices, device_id: str) -> CredentialStore:
+def _store(services: ApiServices, device_id: str, principal: Principal) -> CredentialStore:
     if services.credentials is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "device credentials are not offered")
     # Checked before the lookup: PostgreSQL refuses a NUL in a text parameter (a 500).
-    if not DEVICE_ID_RE.fullmatch(device_id) or services.store.get_device(device_id) is None:
+    # Another tenant's device answers as a missing one.
+    if (
+        not DEVICE_ID_RE.fullmatch(device_id)
+        or services.store.get_device(device_id, tenant_id=principal.tenant_id) is None
+    ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
     return services.credentials
 
@@ -151,7 +155,7 @@ def create_credential(
 ) -> IssuedCredentialOut:
     """A new credential; its secret is in this answer and never again.
     A device has one MQTT password at a time: rotate it to replace it."""
-    store = _store(services, device_id)
+    store = _store(services, device_id, principal)
     if body.kind is CredentialKind.MQTT_PASSWORD and _active_mqtt(store, device_id):
         raise HTTPException(
             status.HTTP_409_CONFLICT, "the device has an MQTT password: rotate or revoke it"
@@ -165,9 +169,11 @@ def create_credential(
 
 
 @router.get("")
-def list_credentials(device_id: str, services: ServicesDep) -> CredentialList:
+def list_credentials(
+    device_id: str, services: ServicesDep, principal: PrincipalDep
+) -> CredentialList:
     """The device's credentials, revoked ones included; never a secret."""
-    store = _store(services, device_id)
+    store = _store(services, device_id, principal)
     return CredentialList(credentials=[_out(c) for c in store.device_credentials(device_id)])
 
 
@@ -177,7 +183,7 @@ def rotate_credential(
 ) -> IssuedCredentialOut:
     """A new secret of the same kind; the old credential is revoked at once
     (an MQTT session using it is disconnected)."""
-    store = _store(services, device_id)
+    store = _store(services, device_id, principal)
     old = _active(store, device_id, credential_id)
     issued = _issue(services, principal, old.kind, device_id)
     if old.kind is CredentialKind.MQTT_PASSWORD:
@@ -193,7 +199,7 @@ def revoke_credential(
     device_id: str, credential_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> None:
     """Revoked for good; an MQTT session using it is disconnected."""
-    store = _store(services, device_id)
+    store = _store(services, device_id, principal)
     old = _active(store, device_id, credential_id)
     if old.kind is CredentialKind.MQTT_PASSWORD:
         _sync(services, "disable the device's account", device_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.api.audit_trail import AuditDep
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
-from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.schemas import (
     DeviceCreate,
@@ -16,15 +16,16 @@ from wattline.api.schemas import (
     DeviceOut,
     LatestValueOut,
 )
+from wattline.api.tenancy import not_registered, owned_device, readable_device
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
 from wattline.model.times import iso_ms
+from wattline.security.roles import Role
 from wattline.storage.keyset import DeviceFilter
+from wattline.storage.tenancy import DeviceIdTakenError
 from wattline.transfer.device_archive import archive_device
 
-router = APIRouter(
-    prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep], route_class=AdminFirstRoute
-)
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], route_class=AdminFirstRoute)
 
 
 def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> ConnectionState:
@@ -58,9 +59,14 @@ def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int)
     )
 
 
-@router.get("", responses={422: {"description": "a malformed cursor or filter"}})
+@router.get(
+    "",
+    dependencies=[require(Role.VIEWER)],
+    responses={422: {"description": "a malformed cursor or filter"}},
+)
 def list_devices(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
+    principal: PrincipalDep,
     services: ServicesDep,
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_PAGE,
@@ -72,11 +78,12 @@ def list_devices(  # noqa: PLR0913, PLR0917 - the documented query parameters
         ConnectionState | None, Query(description="only devices with this status")
     ] = None,
 ) -> DeviceList:
-    """Registered devices in id order, a page at a time: pass ``next_cursor`` back as ``cursor``."""
+    """The tenant's devices in id order, a page at a time: pass ``next_cursor`` back as
+    ``cursor``. Devices shared with you by other tenants are listed at /shared-devices."""
     after = page_start(lambda text: decode_str("devices", text), cursor)
     now_ms = time.time_ns() // 1_000_000
     where = DeviceFilter(type, tag, status, now_ms, services.offline_after_ms)
-    devices = store.device_page(after, limit + 1, where)
+    devices = store.device_page(after, limit + 1, where, tenant_id=principal.tenant_id)
     page = devices[:limit]
     latest = store.latest_values([d.device_id for d in page]) if page else {}
     items = [device_out(d, latest.get(d.device_id, []), services.offline_after_ms) for d in page]
@@ -84,23 +91,46 @@ def list_devices(  # noqa: PLR0913, PLR0917 - the documented query parameters
     return DeviceList(devices=items, count=len(items), next_cursor=next_cursor)
 
 
-@router.get("/{device_id}", responses={404: {"description": "no such device"}})
-def get_device(device_id: str, store: StoreDep, services: ServicesDep) -> DeviceOut:
-    device = store.get_device(device_id)
-    if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+@router.get(
+    "/{device_id}",
+    dependencies=[require(Role.VIEWER)],
+    responses={404: {"description": "no such device in your tenant, nor shared with you"}},
+)
+def get_device(
+    device_id: str, store: StoreDep, services: ServicesDep, principal: PrincipalDep
+) -> DeviceOut:
+    device = readable_device(store, principal, device_id)
     latest = store.latest_values([device_id]).get(device_id, [])
     return device_out(device, latest, services.offline_after_ms)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={200: {"model": DeviceOut}})
-def register_device(
-    body: DeviceCreate, store: StoreDep, services: ServicesDep, response: Response, audit: AuditDep
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require(Role.ADMIN)],
+    responses={200: {"model": DeviceOut}, 409: {"description": "device id is taken"}},
+)
+def register_device(  # noqa: PLR0913, PLR0917 - the body, then dependencies
+    body: DeviceCreate,
+    store: StoreDep,
+    services: ServicesDep,
+    response: Response,
+    principal: PrincipalDep,
+    audit: AuditDep,
 ) -> DeviceOut:
-    """Register a device so its messages are accepted outside demo mode. Idempotent."""
-    device, created = store.register_device(
-        body.device_id, body.type, time.time_ns() // 1_000_000, body.tags
-    )
+    """Register a device in your tenant so its messages are accepted outside demo mode.
+    Idempotent. Device ids are one namespace across tenants (MQTT topics are): an id
+    another tenant holds answers 409, without saying whose it is."""
+    try:
+        device, created = store.register_device(
+            body.device_id,
+            body.type,
+            time.time_ns() // 1_000_000,
+            body.tags,
+            tenant_id=principal.tenant_id,
+        )
+    except DeviceIdTakenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     if not created:
         response.status_code = status.HTTP_200_OK
     audit.record(
@@ -113,12 +143,13 @@ def register_device(
 
 @router.delete(
     "/{device_id}",
+    dependencies=[require(Role.ADMIN)],
     responses={
         404: {"description": "no such device"},
         501: {"description": "archiving is not configured in this process"},
     },
 )
-def delete_device(
+def delete_device(  # noqa: PLR0913, PLR0917 - the path and query, then dependencies
     device_id: str,
     samples: Annotated[
         Literal["delete", "archive"],
@@ -127,14 +158,14 @@ def delete_device(
     store: StoreDep,
     services: ServicesDep,
     audit: AuditDep,
+    principal: PrincipalDep,
 ) -> DeviceDeletedOut:
     """Remove a device with its samples, rollups, latest values and sequence state.
 
     Nothing of it stays behind; with ``samples=archive`` every row is first
     written to Parquet under the data dir's ``deleted-devices/``.
     """
-    if store.get_device(device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    owned_device(store, principal, device_id)
     archived_to = None
     if samples == "archive":
         if services.deleted_devices_dir is None:
@@ -143,7 +174,9 @@ def delete_device(
             store, device_id, services.deleted_devices_dir, time.time_ns() // 1_000_000
         )
         archived_to = str(folder)
-    removed = store.delete_device(device_id)
+    removed = store.delete_device(device_id, tenant_id=principal.tenant_id)
+    if removed is None:  # deleted meanwhile
+        raise not_registered(device_id)
     if services.forget_device is not None:
         services.forget_device(device_id)
     audit.record("device.delete", f"device:{device_id}", {"samples": samples, "removed": removed})

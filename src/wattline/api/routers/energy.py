@@ -24,16 +24,20 @@ from wattline.analytics.energy import (
     counter_energy_from_spans,
     power_energy,
 )
-from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
+from wattline.api.tenancy import readable_device
 from wattline.model.calendar import bucket_edges, parse_interval, parse_tz
 from wattline.model.times import iso_ms
+from wattline.security.roles import Role
 from wattline.storage import bucketing
 from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import iter_points
 
-router = APIRouter(tags=["energy"], dependencies=[AdminDep], route_class=AdminFirstRoute)
+router = APIRouter(
+    tags=["energy"], dependencies=[require(Role.VIEWER)], route_class=AdminFirstRoute
+)
 
 DEFAULT_RANGE_MS = 7 * 86_400_000
 # A response of this many buckets is still a few MB of JSON at most.
@@ -244,6 +248,7 @@ WrapWh = Annotated[
 def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
+    principal: PrincipalDep,
     start: Start = None,
     end: End = None,
     interval: IntervalParam = "1d",
@@ -255,8 +260,7 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
 ) -> EnergyOut:
     """kWh per bucket; days, weeks and months follow the local calendar of `tz`."""
     query = _Query(start, end, interval, tz, source, metric, max_gap_s, wrap_wh)
-    if store.get_device(device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    readable_device(store, principal, device_id)
     found = fleet_energy_wh(store, [device_id], query)[device_id]
     if found is None:
         wanted = metric or ", ".join(
@@ -285,6 +289,7 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
 @router.get("/api/v1/energy", responses={404: {"description": "unknown devices"}})
 def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
+    principal: PrincipalDep,
     devices: Devices = None,
     device_type: DeviceType = None,
     tag: Tag = None,
@@ -299,7 +304,7 @@ def get_fleet_energy(  # noqa: PLR0913, PLR0917 - the documented query parameter
 ) -> FleetEnergyOut:
     """The devices' kWh summed per bucket (by ids, type, tag or all), with per-device totals."""
     query = _Query(start, end, interval, tz, source, None, max_gap_s, wrap_wh)
-    selected = select_fleet(store, devices, device_type, tag, every=every)
+    selected = select_fleet(store, principal, devices, device_type, tag, every=every)
     total_wh = [0.0] * (len(query.edges) - 1)
     per_device: list[DeviceEnergyOut] = []
     # One call for the whole fleet: the tier read is one query per counter metric.

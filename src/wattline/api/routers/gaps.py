@@ -1,18 +1,20 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 
 from wattline.api.cursors import DEFAULT_PAGE, decode_pair, encode
-from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.schemas import GapOut, SequenceOut
+from wattline.api.tenancy import readable_device
 from wattline.model.times import iso_ms
+from wattline.security.roles import Role
 from wattline.storage.base import DedupCounts
 
 router = APIRouter(
     prefix="/api/v1/devices",
     tags=["telemetry"],
-    dependencies=[AdminDep],
+    dependencies=[require(Role.VIEWER)],
     route_class=AdminFirstRoute,
 )
 
@@ -22,7 +24,11 @@ router = APIRouter(
     responses={404: {"description": "no such device"}, 422: {"description": "a malformed cursor"}},
 )
 def get_gaps(
-    device_id: str, store: StoreDep, cursor: CursorParam = None, limit: LimitParam = DEFAULT_PAGE
+    device_id: str,
+    store: StoreDep,
+    principal: PrincipalDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_PAGE,
 ) -> SequenceOut:
     """Missing sequence ranges: messages the device sent that never arrived (yet).
 
@@ -30,8 +36,7 @@ def get_gaps(
     back as ``cursor``. ``missing`` counts every open gap, not only this page's.
     """
     after = page_start(lambda text: decode_pair("gaps", text, "(boot, first_seq)"), cursor)
-    if store.get_device(device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    readable_device(store, principal, device_id)
     state = store.sequence_state(device_id)
     counts = store.dedup_counts(device_id) or DedupCounts(0, 0)
     if state is None:

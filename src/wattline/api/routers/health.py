@@ -3,10 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from wattline.api.deps import ServicesDep
+from wattline.api.deps import PUBLIC, ServicesDep
 from wattline.api.schemas import ComponentHealth, HealthOut
 
-router = APIRouter(tags=["health"])
+# Public on purpose: load balancers and Prometheus scrape them without a token.
+# Neither names a tenant's device; /health reports components, /metrics counters.
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
 @router.get(

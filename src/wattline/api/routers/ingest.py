@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from wattline.api.deps import ServicesDep, authenticate, get_services
+from wattline.api.deps import RequiresRoleOrDeviceToken, ServicesDep, authenticate, get_services
 from wattline.api.schemas import HttpIngestOut, HttpRejectionOut
 from wattline.api.services import ApiServices
 from wattline.ingest.sources.http import ForeignDeviceError
@@ -43,8 +43,9 @@ def ingest_caller(services: ApiServices, request: Request, bearer: str | None) -
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return found.device_id
-    if not authenticate(services, request, bearer).allows(Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
+    # Devices HTTP ingest registers (demo mode) join the default tenant, and it
+    # writes to any device id: the platform's admins only, as for the quarantine.
+    INGEST_PERMISSION.check(authenticate(services, request, bearer))
     return None
 
 
@@ -77,7 +78,13 @@ def get_ingest_device(
 
 IngestDeviceDep = Annotated[str | None, Depends(get_ingest_device)]
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_CallerFirstRoute)
+INGEST_PERMISSION = RequiresRoleOrDeviceToken(Role.ADMIN, platform=True)
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["ingest"],
+    route_class=_CallerFirstRoute,
+    dependencies=[Depends(INGEST_PERMISSION)],
+)
 
 # Far above any honest batch of smart-solar items. Starlette counts the bytes as
 # they arrive (Content-Length or chunked) and answers 413 past it.

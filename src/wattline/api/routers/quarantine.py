@@ -6,16 +6,20 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from wattline.api.audit_trail import AuditDep
 from wattline.api.cursors import DEFAULT_PAGE, decode_int, encode
-from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
+from wattline.api.deps import AdminFirstRoute, ServicesDep, StoreDep, require
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.schemas import QuarantineList, QuarantineOut, ReplayOut, ReplayRequest
 from wattline.model.messages import RejectReason
 from wattline.model.times import iso_ms
+from wattline.security.roles import Role
 
+# Quarantined messages belong to no tenant: many come from devices nobody
+# registered. They are the platform's, so only the default tenant's admins
+# (the admin token among them) list and replay them.
 router = APIRouter(
     prefix="/api/v1/quarantine",
     tags=["quarantine"],
-    dependencies=[AdminDep],
+    dependencies=[require(Role.ADMIN, platform=True)],
     route_class=AdminFirstRoute,
 )
 

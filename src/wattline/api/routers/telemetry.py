@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
 from wattline.api.cursors import decode_int, encode
-from wattline.api.deps import AdminDep, AdminFirstRoute, StoreDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.paging import page_start
 from wattline.api.params import parse_fields
@@ -24,11 +24,15 @@ from wattline.api.series import (
     source_name,
     time_range,
 )
+from wattline.api.tenancy import readable_device
 from wattline.model.times import iso_ms
-from wattline.storage.ports import TelemetryStore
+from wattline.security.roles import Role
 
 router = APIRouter(
-    prefix="/api/v1", tags=["telemetry"], dependencies=[AdminDep], route_class=AdminFirstRoute
+    prefix="/api/v1",
+    tags=["telemetry"],
+    dependencies=[require(Role.VIEWER)],
+    route_class=AdminFirstRoute,
 )
 
 MAX_POINTS = 100_000
@@ -60,11 +64,6 @@ IntervalDoc = (
 )
 
 
-def _require_device(store: TelemetryStore, device_id: str) -> None:
-    if store.get_device(device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
-
-
 @router.get(
     "/devices/{device_id}/telemetry",
     response_model=TelemetryOut,
@@ -73,6 +72,7 @@ def _require_device(store: TelemetryStore, device_id: str) -> None:
 def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
+    principal: PrincipalDep,
     start: Start = None,
     end: End = None,
     interval: Annotated[
@@ -94,7 +94,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     Raw readings come a page of ``limit`` at a time: pass ``next_cursor`` back as ``cursor``
     with the same range, fields and order.
     """
-    _require_device(store, device_id)
+    readable_device(store, principal, device_id)
     names = parse_fields(fields)
     if interval is None:
         if agg is not None or tz is not None:
@@ -150,6 +150,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
 )
 def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
+    principal: PrincipalDep,
     interval: Annotated[str, Query(description=IntervalDoc)],
     devices: Devices = None,
     device_type: DeviceType = None,
@@ -162,7 +163,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     tz: Tz = None,
 ) -> Response:
     """The same buckets for many devices at once, chosen by ids, type, tag or all."""
-    device_ids = select_fleet(store, devices, device_type, tag, every=every)
+    device_ids = select_fleet(store, principal, devices, device_type, tag, every=every)
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
     if len(plan.starts) * len(device_ids) > MAX_FLEET_BUCKETS:
@@ -192,8 +193,8 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
 @router.get(
     "/devices/{device_id}/telemetry/latest", responses={404: {"description": "no such device"}}
 )
-def get_latest(device_id: str, store: StoreDep) -> LatestOut:
+def get_latest(device_id: str, store: StoreDep, principal: PrincipalDep) -> LatestOut:
     """The newest value of each metric by its own timestamp, not by arrival order."""
-    _require_device(store, device_id)
+    readable_device(store, principal, device_id)
     values = store.latest_values([device_id]).get(device_id, [])
     return LatestOut(device_id=device_id, values=latest_out(values))

@@ -7,17 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from wattline.api.deps import AdminDep, AdminFirstRoute, ServicesDep, StoreDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.params import parse_fields
+from wattline.api.tenancy import readable_device
 from wattline.live.window import DEFAULT_WINDOW_SIZE, RecentReadings
 from wattline.model.times import iso_ms
+from wattline.security.roles import Role
 from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import recent_points
 
 router = APIRouter(
     prefix="/api/v1/devices",
     tags=["telemetry"],
-    dependencies=[AdminDep],
+    dependencies=[require(Role.VIEWER)],
     route_class=AdminFirstRoute,
 )
 
@@ -62,10 +64,11 @@ def _refill(window: RecentReadings, store: TelemetryStore, device_id: str) -> No
 
 
 @router.get("/{device_id}/telemetry/window", responses={404: {"description": "no such device"}})
-def get_window(
+def get_window(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
     services: ServicesDep,
+    principal: PrincipalDep,
     metric: Annotated[
         str | None, Query(description="comma-separated metric names; default all")
     ] = None,
@@ -83,10 +86,9 @@ def get_window(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"n={n} exceeds the window of {window.size} readings (WATTLINE_WINDOW_SIZE)",
         )
-    # Checked only until the device is in memory: the hot path needs no database.
-    loaded = window is not None and window.is_loaded(device_id)
-    if not loaded and store.get_device(device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not registered")
+    # Every request: the window holds every tenant's devices, so which ones the
+    # caller may read is the store's tenant-scoped answer (one primary-key look-up).
+    readable_device(store, principal, device_id)
     names = parse_fields(metric)
     if window is None:
         all_metrics = [v.metric for v in store.latest_values([device_id]).get(device_id, [])]

@@ -6,7 +6,8 @@ implements every port of ``storage/ports.py`` by handing each call to the part
 that owns it:
 
 - ``commit.py``: one batch, one transaction (ingest);
-- ``registry.py``: the devices table;
+- ``registry.py``: the devices table, every look-up scoped to a tenant;
+- ``shares.py``: devices shared with users of other tenants;
 - ``reads.py``: latest values, raw points, planned buckets, diagnostics;
 - ``quarantine.py``: rejected messages;
 - ``credentials.py``: devices' credentials (hashes of their secrets);
@@ -24,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
 from wattline.security.device_credentials import DeviceCredential
+from wattline.security.roles import Role
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -42,6 +44,8 @@ from wattline.storage.sql.credentials import SqlCredentials
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
+from wattline.storage.sql.shares import SqlShares
+from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
 
 __all__ = ["InsertFactory", "SqlStore"]
 
@@ -53,6 +57,7 @@ class SqlStore:
         self._quarantine = SqlQuarantine(self._connections, insert)
         self._reads = SqlReads(self._connections)
         self._credentials = SqlCredentials(self._connections)
+        self._shares = SqlShares(self._connections, insert)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
 
     @property
@@ -69,28 +74,78 @@ class SqlStore:
 
     # -- registry -----------------------------------------------------------
 
+    def all_device_ids(self) -> list[str]:
+        return self._registry.all_device_ids()
+
     def register_device(
         self,
         device_id: str,
         device_type: str | None,
         now_ms: int,
         tags: Sequence[str] | None = None,
+        *,
+        tenant_id: str,
     ) -> tuple[Device, bool]:
-        return self._registry.register_device(device_id, device_type, now_ms, tags)
+        return self._registry.register_device(
+            device_id, device_type, now_ms, tags, tenant_id=tenant_id
+        )
 
-    def list_devices(self) -> list[Device]:
-        return self._registry.list_devices()
+    def list_devices(self, *, tenant_id: str) -> list[Device]:
+        return self._registry.list_devices(tenant_id=tenant_id)
 
     def device_page(
-        self, after: str | None, limit: int, where: DeviceFilter | None = None
+        self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]:
-        return self._registry.device_page(after, limit, where)
+        return self._registry.device_page(after, limit, where, tenant_id=tenant_id)
 
-    def get_device(self, device_id: str) -> Device | None:
-        return self._registry.get_device(device_id)
+    def get_device(self, device_id: str, *, tenant_id: str) -> Device | None:
+        return self._registry.get_device(device_id, tenant_id=tenant_id)
 
-    def delete_device(self, device_id: str) -> dict[str, int]:
-        return self._registry.delete_device(device_id)
+    def readable_device(
+        self, device_id: str, *, tenant_id: str, user_id: str | None
+    ) -> DeviceGrant | None:
+        return self._registry.readable_device(device_id, tenant_id=tenant_id, user_id=user_id)
+
+    def readable_device_ids(
+        self, device_ids: Iterable[str], *, tenant_id: str, user_id: str | None
+    ) -> set[str]:
+        return self._registry.readable_device_ids(device_ids, tenant_id=tenant_id, user_id=user_id)
+
+    def delete_device(self, device_id: str, *, tenant_id: str) -> dict[str, int] | None:
+        return self._registry.delete_device(device_id, tenant_id=tenant_id)
+
+    # -- shares -------------------------------------------------------------
+
+    def find_user(self, id_or_email: str) -> UserRef | None:
+        return self._shares.find_user(id_or_email)
+
+    def share_device(  # noqa: PLR0913 - the share's fields
+        self,
+        device_id: str,
+        *,
+        tenant_id: str,
+        user: UserRef,
+        role: Role,
+        shared_by: str,
+        now_ms: int,
+    ) -> DeviceShare | None:
+        return self._shares.share_device(
+            device_id,
+            tenant_id=tenant_id,
+            user=user,
+            role=role,
+            shared_by=shared_by,
+            now_ms=now_ms,
+        )
+
+    def device_shares(self, device_id: str, *, tenant_id: str) -> list[DeviceShare] | None:
+        return self._shares.device_shares(device_id, tenant_id=tenant_id)
+
+    def revoke_share(self, device_id: str, *, tenant_id: str, user_id: str) -> bool:
+        return self._shares.revoke_share(device_id, tenant_id=tenant_id, user_id=user_id)
+
+    def shared_devices(self, user_id: str) -> list[SharedDevice]:
+        return self._shares.shared_devices(user_id)
 
     def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]:
         return self._registry.device_rows(table_name, device_id)

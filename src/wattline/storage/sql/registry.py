@@ -11,14 +11,25 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, bindparam, case, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    or_,
+    select,
+    update,
+)
 
 from wattline.model.devices import Device
 from wattline.model.messages import ConnectionState, Hello, StatusReport
-from wattline.storage import schema
+from wattline.security.roles import Role
+from wattline.storage import identity_schema, schema
 from wattline.storage.device_removal import DEVICE_TABLES, delete_device_rows, iter_device_rows
 from wattline.storage.keyset import DeviceFilter, device_page_query
 from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.tenancy import DeviceGrant, DeviceIdTakenError
 
 # SQLAlchemy reads cursor.rowcount of an INSERT only on request; psycopg's
 # cursor no longer knows it once the result is closed (it answers -1), while
@@ -39,14 +50,24 @@ class SqlRegistry:
         with self._connections.read() as conn:
             return set(conn.scalars(select(column).where(column.in_(wanted))))
 
+    def all_device_ids(self) -> list[str]:
+        """Every device of every tenant: for the operator's command line, never the API."""
+        column = schema.devices.c.device_id
+        with self._connections.read() as conn:
+            return list(conn.scalars(select(column).order_by(column)))
+
     def register_device(
         self,
         device_id: str,
         device_type: str | None,
         now_ms: int,
         tags: Sequence[str] | None = None,
+        *,
+        tenant_id: str,
     ) -> tuple[Device, bool]:
-        """Create the device; an existing one keeps its data, and gets the tags if given."""
+        """Create the device in the tenant; an existing one keeps its data, and gets the
+        tags if given. Raises DeviceIdTakenError when the id is another tenant's."""
+        d = schema.devices.c
         with self._connections.write() as conn:
             created = conn.execute(
                 self._insert(schema.devices)
@@ -56,44 +77,88 @@ class SqlRegistry:
                     device_type=device_type,
                     registered_ms=now_ms,
                     tags=json.dumps(sorted(set(tags or ()))),
+                    tenant_id=tenant_id,
                 )
                 .execution_options(**_COUNT_ROWS)
             ).rowcount
-            if not created and tags is not None:
-                conn.execute(
-                    update(schema.devices)
-                    .where(schema.devices.c.device_id == device_id)
-                    .values(tags=json.dumps(sorted(set(tags))))
-                )
-        device = self.get_device(device_id)
+            if not created:
+                owner = conn.scalar(select(d.tenant_id).where(d.device_id == device_id))
+                if owner != tenant_id:
+                    raise DeviceIdTakenError
+                if tags is not None:
+                    conn.execute(
+                        update(schema.devices)
+                        .where(d.device_id == device_id, d.tenant_id == tenant_id)
+                        .values(tags=json.dumps(sorted(set(tags))))
+                    )
+        device = self.get_device(device_id, tenant_id=tenant_id)
         assert device is not None
         return device, bool(created)
 
-    def list_devices(self) -> list[Device]:
+    def list_devices(self, *, tenant_id: str) -> list[Device]:
+        d = schema.devices.c
+        query = select(schema.devices).where(d.tenant_id == tenant_id).order_by(d.device_id)
         with self._connections.read() as conn:
-            rows = conn.execute(select(schema.devices).order_by(schema.devices.c.device_id))
-            return [_device(row) for row in rows.mappings()]
+            return [device_from_row(row) for row in conn.execute(query).mappings()]
 
     def device_page(
-        self, after: str | None, limit: int, where: DeviceFilter | None = None
+        self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]:
-        """Up to ``limit`` devices with an id after ``after``, in id order (a keyset page)."""
+        """Up to ``limit`` of the tenant's devices with an id after ``after``, in id order."""
         with self._connections.read() as conn:
-            query = device_page_query(after, limit, where or DeviceFilter())
-            return [_device(row) for row in conn.execute(query).mappings()]
+            query = device_page_query(tenant_id, after, limit, where or DeviceFilter())
+            return [device_from_row(row) for row in conn.execute(query).mappings()]
 
-    def get_device(self, device_id: str) -> Device | None:
+    def get_device(self, device_id: str, *, tenant_id: str) -> Device | None:
+        """The tenant's device; None when there is none, or it is another tenant's."""
+        d = schema.devices.c
+        query = select(schema.devices).where(d.device_id == device_id, d.tenant_id == tenant_id)
         with self._connections.read() as conn:
-            row = (
-                conn.execute(select(schema.devices).where(schema.devices.c.device_id == device_id))
-                .mappings()
-                .first()
+            row = conn.execute(query).mappings().first()
+        return device_from_row(row) if row else None
+
+    def readable_device(
+        self, device_id: str, *, tenant_id: str, user_id: str | None
+    ) -> DeviceGrant | None:
+        """The device when it is the tenant's or shared with the user; None otherwise."""
+        d = schema.devices.c
+        share = identity_schema.device_shares.c
+        query = (
+            select(schema.devices, share.role.label("share_role"))
+            .outerjoin(
+                identity_schema.device_shares,
+                (share.device_id == d.device_id) & (share.user_id == (user_id or "")),
             )
-        return _device(row) if row else None
+            .where(d.device_id == device_id)
+            .where(_readable(tenant_id, user_id))
+        )
+        with self._connections.read() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        own = row["tenant_id"] == tenant_id
+        return DeviceGrant(device_from_row(row), None if own else Role(row["share_role"]))
 
-    def delete_device(self, device_id: str) -> dict[str, int]:
-        """Remove the device and everything stored about it, in one transaction."""
+    def readable_device_ids(
+        self, device_ids: Iterable[str], *, tenant_id: str, user_id: str | None
+    ) -> set[str]:
+        """Which of the ids are the tenant's devices or shared with the user."""
+        wanted = list(device_ids)
+        if not wanted:
+            return set()
+        d = schema.devices.c
+        query = select(d.device_id).where(d.device_id.in_(wanted), _readable(tenant_id, user_id))
+        with self._connections.read() as conn:
+            return set(conn.scalars(query))
+
+    def delete_device(self, device_id: str, *, tenant_id: str) -> dict[str, int] | None:
+        """Remove the tenant's device and everything stored about it, in one transaction;
+        None when the tenant has no such device."""
+        d = schema.devices.c
         with self._connections.write() as conn:
+            owner = conn.scalar(select(d.tenant_id).where(d.device_id == device_id))
+            if owner != tenant_id:
+                return None
             return delete_device_rows(conn, device_id)
 
     def device_rows(self, table_name: str, device_id: str) -> Iterator[list[dict[str, object]]]:
@@ -157,7 +222,18 @@ def touch_last_seen(conn: Connection, seen_ms: dict[str, int]) -> None:
     conn.execute(statement, [{"dev_id": d, "seen_ms": ms} for d, ms in seen_ms.items()])
 
 
-def _device(row: Any) -> Device:
+def _readable(tenant_id: str, user_id: str | None) -> ColumnElement[bool]:
+    """The tenant's devices, and those shared with the user (a user principal only)."""
+    d = schema.devices.c
+    own = d.tenant_id == tenant_id
+    if user_id is None:
+        return own
+    share = identity_schema.device_shares.c
+    shared = select(share.device_id).where(share.user_id == user_id)
+    return or_(own, d.device_id.in_(shared))
+
+
+def device_from_row(row: Any) -> Device:
     return Device(
         device_id=row["device_id"],
         device_type=row["device_type"],
