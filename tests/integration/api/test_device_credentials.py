@@ -18,6 +18,7 @@ from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.http import HttpIngest
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
 AUTH = {"Authorization": "Bearer t"}
@@ -62,7 +63,7 @@ def api(store: SqlStore, tmp_path: Path, broker: RecordingBroker) -> Iterator[Te
         broker_accounts=broker,
     )
     for device_id in ("inv-1", "inv-2", "wattline-collector"):
-        store.register_device(device_id, "solar_inverter", NOW_MS)
+        store.register_device(device_id, "solar_inverter", NOW_MS, tenant_id=DEFAULT_TENANT)
     with TestClient(create_app(services)) as client:
         yield client
 

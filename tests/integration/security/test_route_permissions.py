@@ -39,6 +39,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 QUERY_SAMPLES = {"samples": "delete", "interval": "1h"}
 BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/shares"): {"user": BOB_EMAIL, "role": "viewer"},
+    ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
 }
 
 
@@ -49,6 +50,7 @@ def _app_services(store: SqlStore) -> ApiServices:
         registry=CollectorRegistry(),
         offline_after_ms=120_000,
         authenticator=FixedTokens(PRINCIPALS),
+        credentials=store,
     )
 
 
@@ -107,7 +109,7 @@ def test_every_route_declares_a_permission() -> None:
     assert undeclared == [], "routes without require(role) or PUBLIC"
     public = sorted(r.path for r, p in DECLARED if isinstance(p, Public))
     assert all(not p.startswith("/api/v1") for p in public), public
-    assert public == ["/docs", "/health", "/metrics", "/redoc"]
+    assert public == ["/docs", "/health", "/livez", "/metrics", "/readyz", "/redoc"]
 
 
 def test_the_declared_roles() -> None:
