@@ -9,6 +9,7 @@ that owns it:
 - ``registry.py``: the devices table;
 - ``reads.py``: latest values, raw points, planned buckets, diagnostics;
 - ``quarantine.py``: rejected messages;
+- ``identity.py``: tenants, users, sessions and API keys (``identity``);
 - retention here: chunked deletes (``storage/pruning.py``).
 """
 
@@ -36,6 +37,7 @@ from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.sql.identity import SqlIdentity
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
@@ -50,10 +52,16 @@ class SqlStore:
         self._quarantine = SqlQuarantine(self._connections, insert)
         self._reads = SqlReads(self._connections)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
+        self._identity = SqlIdentity(self._connections, insert)
 
     @property
     def engine(self) -> Engine:
         return self._connections.engine
+
+    @property
+    def identity(self) -> SqlIdentity:
+        """Tenants, users, sessions and API keys (``security.identity_store.IdentityStore``)."""
+        return self._identity
 
     # -- ingest -------------------------------------------------------------
 
