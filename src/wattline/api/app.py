@@ -8,6 +8,8 @@ import wattline
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
 from wattline.api.routers import (
+    api_keys,
+    auth,
     devices,
     energy,
     export,
@@ -16,6 +18,7 @@ from wattline.api.routers import (
     ingest,
     quarantine,
     telemetry,
+    users,
     window,
 )
 from wattline.api.services import ApiServices
@@ -47,6 +50,11 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(energy.router)
     app.include_router(window.router)
     app.include_router(export.router)
+    app.include_router(auth.public)
+    app.include_router(auth.router)
+    app.include_router(users.public)
+    app.include_router(users.router)
+    app.include_router(api_keys.router)
 
     add_error_handlers(app)
     return app

@@ -14,6 +14,7 @@ from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import WindowStore
 from wattline.security.authenticator import Authenticator
+from wattline.security.service import IdentityService
 from wattline.storage.base import QuarantineRecord
 from wattline.storage.ports import TelemetryStore
 
@@ -39,3 +40,5 @@ class ApiServices:
     window: WindowStore | None = None
     # users' access tokens and API keys; None: only the bootstrap admin token is accepted
     authenticator: Authenticator | None = None
+    # users, sessions, invitations and API keys (the auth, users and api-keys routes)
+    identity: IdentityService | None = None

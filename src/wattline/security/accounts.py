@@ -188,14 +188,21 @@ class Accounts:
     # -- sessions ------------------------------------------------------------------
 
     def refresh(
-        self, refresh_token: str, source: str | None = None, tenant_id: str | None = None
+        self,
+        refresh_token: str,
+        source: str | None = None,
+        tenant_id: str | None = None,
+        session_id: str | None = None,
     ) -> Session:
         """A new pair for a live refresh token, which is spent. Presenting a spent token
         again revokes its whole family: someone else has a copy. ``tenant_id`` moves the
-        session to another tenant the user belongs to."""
+        session to another tenant the user belongs to; ``session_id`` insists the token
+        is of that session."""
         presented = self.store.refresh_token(secret_hash(refresh_token))
         if presented is None:
             raise AuthenticationFailedError("unknown or expired refresh token")
+        if session_id is not None and presented.family_id != session_id:
+            raise AuthenticationFailedError("that refresh token is not this session's")
         membership = self.store.membership(presented.user_id, tenant_id or presented.tenant_id)
         user = self.store.user_by_id(presented.user_id)
         if membership is None or user is None or user.disabled_ms is not None:
