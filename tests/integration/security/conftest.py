@@ -16,7 +16,7 @@ from wattline.storage.sql import SqlStore
 
 T0_S = 1_764_057_600.0
 OWNER_EMAIL = "owner@example.org"
-OWNER_PASSWORD = "a long owner password"  # noqa: S105 - a test's
+OWNER_PASSWORD = "a long owner password"
 KEY = b"test-key-" + b"x" * 32
 
 
@@ -42,7 +42,9 @@ class Recorded:
         return [e.action for e in self.events]
 
 
-BOOTSTRAP = Principal(PrincipalKind.BOOTSTRAP, "bootstrap", DEFAULT_TENANT, Role.OWNER, "admin token")
+BOOTSTRAP = Principal(
+    PrincipalKind.BOOTSTRAP, "bootstrap", DEFAULT_TENANT, Role.OWNER, "admin token"
+)
 
 
 @pytest.fixture

@@ -78,12 +78,16 @@ def test_rotation_then_reuse_revokes_the_family(identity: SqlIdentity) -> None:
     assert latest is not None
     assert latest.revoked_ms == T0 + 2
     assert identity.session_member("u1", DEFAULT_TENANT, "f1", T0 + 3) is None
-    assert identity.rotate_refresh_token("h2", token("h4"), T0 + 3).outcome is RotationOutcome.INVALID
+    assert (
+        identity.rotate_refresh_token("h2", token("h4"), T0 + 3).outcome is RotationOutcome.INVALID
+    )
 
 
 def test_expired_and_unknown_tokens_do_not_rotate(identity: SqlIdentity) -> None:
     identity.add_refresh_token(token("h1", expires_ms=T0 + 10))
-    assert identity.rotate_refresh_token("h1", token("h2"), T0 + 10).outcome is RotationOutcome.INVALID
+    assert (
+        identity.rotate_refresh_token("h1", token("h2"), T0 + 10).outcome is RotationOutcome.INVALID
+    )
     assert identity.rotate_refresh_token("nope", token("h3"), T0).outcome is RotationOutcome.INVALID
     assert identity.session_member("u1", DEFAULT_TENANT, "f1", T0 + 10) is None
 
@@ -92,7 +96,9 @@ def test_revoking_a_users_sessions_can_keep_one(identity: SqlIdentity) -> None:
     for family in ("f1", "f2", "f3"):
         identity.add_refresh_token(token(f"h-{family}", family, T0 + 10_000))
     assert identity.revoke_user_sessions("u1", T0 + 1, keep_family="f2") == 2
-    live = [f for f in ("f1", "f2", "f3") if identity.session_member("u1", DEFAULT_TENANT, f, T0 + 2)]
+    live = [
+        f for f in ("f1", "f2", "f3") if identity.session_member("u1", DEFAULT_TENANT, f, T0 + 2)
+    ]
     assert live == ["f2"]
     assert identity.revoke_family("f2", T0 + 3) == 1
     assert identity.session_member("u1", DEFAULT_TENANT, "f2", T0 + 4) is None

@@ -110,7 +110,9 @@ def test_api_key_shown_once_works_and_revoked_is_refused(service: IdentityServic
 def test_an_expired_api_key_is_refused_even_from_the_cache(
     service: IdentityService, clock: Clock
 ) -> None:
-    made = service.api_keys.create(BOOTSTRAP, "short-lived", Role.VIEWER, int(clock() * 1000) + 5_000)
+    made = service.api_keys.create(
+        BOOTSTRAP, "short-lived", Role.VIEWER, int(clock() * 1000) + 5_000
+    )
     assert service.authenticator.authenticate(made.secret, None) is not None
     clock.advance(5)
     assert service.authenticator.authenticate(made.secret, None) is None
@@ -121,9 +123,7 @@ def test_a_key_cannot_exceed_its_makers_role(service: IdentityService) -> None:
         service.api_keys.create(ADMIN, "too strong", Role.OWNER)
 
 
-def test_last_used_is_written_at_most_once_a_minute(
-    service: IdentityService, clock: Clock
-) -> None:
+def test_last_used_is_written_at_most_once_a_minute(service: IdentityService, clock: Clock) -> None:
     made = service.api_keys.create(BOOTSTRAP, "busy", Role.VIEWER)
     store = service.accounts.store
 

@@ -11,8 +11,8 @@ from wattline.security.passwords import (
     MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS,
     Argon2Parameters,
-    Passwords,
     PasswordPolicyError,
+    Passwords,
 )
 
 PASSWORDS = Passwords(FAST_FOR_TESTS)
@@ -47,6 +47,10 @@ def test_lengths_outside_the_policy_are_refused(length: int) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.text(min_size=MIN_PASSWORD_CHARS, max_size=MAX_PASSWORD_CHARS).filter(lambda t: "\0" not in t))
+@given(
+    st.text(min_size=MIN_PASSWORD_CHARS, max_size=MAX_PASSWORD_CHARS).filter(
+        lambda t: "\0" not in t
+    )
+)
 def test_any_password_in_the_policy_round_trips(password: str) -> None:
     assert PASSWORDS.verify(PASSWORDS.hash(password), password)

@@ -52,7 +52,12 @@ def test_a_token_we_issued_verifies_with_its_claims() -> None:
     token = TOKENS.issue("u1", "default", "owner", "s1", NOW)
     got = TOKENS.verify(token, NOW + 10)
     assert got is not None
-    assert (got.user_id, got.tenant_id, got.role, got.session_id) == ("u1", "default", "owner", "s1")
+    assert (got.user_id, got.tenant_id, got.role, got.session_id) == (
+        "u1",
+        "default",
+        "owner",
+        "s1",
+    )
     assert got.expires_s - got.issued_s == 15 * 60
 
 
