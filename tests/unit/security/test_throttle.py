@@ -20,7 +20,7 @@ def test_the_lock_doubles_and_is_capped() -> None:
     policy = ThrottlePolicy(threshold=5, base_lock_s=30, max_lock_s=900, window_s=10**9)
     throttle = MemoryThrottle(account=policy)
     locks = []
-    for i in range(15):
+    for _ in range(15):
         throttle.failed(ACCOUNT, 0.0)
         locks.append(throttle.retry_after_s(ACCOUNT, 0.0))
     assert locks[4:9] == [30, 60, 120, 240, 480]
