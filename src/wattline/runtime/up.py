@@ -34,6 +34,7 @@ from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest
 from wattline.storage.sql import SqlStore
 
@@ -57,7 +58,9 @@ class Announcement:
     admin_token: str
     token_source: str
     simulated_devices: int
-    urls_file: Path  # the API URL for scripts; the broker's beside it
+    urls_file: Path
+    # demo mode: the demo owner's email and this run's password
+    demo_login: tuple[str, str] | None  # the API URL for scripts; the broker's beside it
     port_notes: tuple[str, ...] = ()  # a default port that was taken, and what replaced it
 
 
@@ -142,6 +145,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             services.collecting(build_collector(settings, ingest, store, archive, window.add))
         )
         await running.enter_async_context(services.retention(settings, store))
+        identity = identity_service(settings, store)
+        demo_login = (DEMO_OWNER_EMAIL, reset_demo_owner(identity)) if settings.demo else None
         api = ApiServices(
             store=store,
             admin_token=token,
@@ -154,6 +159,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             window=window,
             deleted_devices_dir=settings.data_dir / "deleted-devices",
             forget_device=_forgetting(ingest.admission(store), window),
+            authenticator=identity.authenticator,
+            identity=identity,
         )
         app = create_app(api)
         services.freeze_startup_objects()
@@ -162,7 +169,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         if collector.failed.is_set():
             raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
         await running.enter_async_context(services.simulator(settings))
-        announce(_announcement(settings, token, token_source, broker, port_notes))
+        announce(
+            _announcement(settings, token, token_source, broker, port_notes, demo_login=demo_login)
+        )
         await _wait_for_stop(stop, collector, api_task)
         log.info("stopping")
 
@@ -221,12 +230,14 @@ async def _collector_failure(collector: Collector) -> None:
         await asyncio.sleep(0.5)
 
 
-def _announcement(
+def _announcement(  # noqa: PLR0913 - every line of the banner
     settings: Settings,
     token: str,
     token_source: str,
     broker: Broker | None,
     port_notes: tuple[str, ...] = (),
+    *,
+    demo_login: tuple[str, str] | None = None,
 ) -> Announcement:
     url = api_url(settings)
     return Announcement(
@@ -240,5 +251,6 @@ def _announcement(
         token_source=token_source,
         simulated_devices=settings.sim_devices if settings.demo else 0,
         urls_file=settings.data_dir / API_URL_FILE,
+        demo_login=demo_login,
         port_notes=port_notes,
     )
