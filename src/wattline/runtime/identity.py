@@ -59,4 +59,5 @@ def reset_demo_owner(identity: IdentityService) -> str:
     now_ms = accounts.now_ms()
     accounts.store.set_password_hash(existing.user_id, accounts.passwords.hash(password), now_ms)
     accounts.store.revoke_user_sessions(existing.user_id, now_ms, keep_family=None)
+    accounts.forget_sessions()
     return password

@@ -1,10 +1,12 @@
 """The ``Authenticator`` for people and machines: an access token or an API key in,
 a ``Principal`` out.
 
-A user's role is read from the membership of the token's tenant on every
-request, together with the session's liveness, in one query: a removed member,
-a disabled account or a logged-out session loses access at once, not when the
-token expires. API keys are cached briefly (``apikeys.CACHE_TTL_S``).
+A user's role is read from the membership of the token's tenant, together with
+the session's liveness, in one query cached for a few seconds
+(``accounts.SESSION_CACHE_S``, cleared by every change made through this
+process): a removed member, a disabled account or a logged-out session loses
+access then, not when the token expires. API keys are cached briefly too
+(``apikeys.CACHE_TTL_S``).
 """
 
 from __future__ import annotations
@@ -41,9 +43,7 @@ class BearerAuthenticator:
         claims = self.access_claims(bearer)
         if claims is None:
             return None
-        member = self._accounts.store.session_member(
-            claims.user_id, claims.tenant_id, claims.session_id, self._accounts.now_ms()
-        )
+        member = self._accounts.session_member(claims.user_id, claims.tenant_id, claims.session_id)
         if member is None:
             return None
         return Principal(

@@ -172,6 +172,7 @@ class Members:
         if target.role is Role.OWNER and role is not Role.OWNER:
             self._keep_an_owner(actor.tenant_id)
         self._store.set_role(user_id, actor.tenant_id, role)
+        self._accounts.forget_sessions()
         self._accounts.record(
             "member.role",
             actor.display,
@@ -188,6 +189,7 @@ class Members:
         if target.role is Role.OWNER:
             self._keep_an_owner(actor.tenant_id)
         self._store.remove_membership(user_id, actor.tenant_id)
+        self._accounts.forget_sessions()
         self._accounts.record(
             "member.remove",
             actor.display,

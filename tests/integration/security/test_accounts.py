@@ -12,6 +12,7 @@ from tests.integration.security.conftest import (
 )
 
 from wattline.security import totp
+from wattline.security.accounts import SESSION_CACHE_S
 from wattline.security.errors import (
     AuthenticationFailedError,
     InvalidRequestError,
@@ -183,3 +184,17 @@ def test_a_removed_member_loses_access_at_once(service: IdentityService) -> None
     assert whoami(service, session.access_token) is None
     with pytest.raises(AuthenticationFailedError):
         service.accounts.refresh(session.refresh_token)
+
+
+def test_a_session_ended_by_another_process_is_refused_after_the_cache_time(
+    service: IdentityService, clock: Clock
+) -> None:
+    session = service.accounts.login(OWNER_EMAIL, OWNER_PASSWORD, ADDRESS)
+    assert whoami(service, session.access_token) is not None
+    claims = service.authenticator.access_claims(session.access_token)
+    assert claims is not None
+    # another API process logs the session out: straight in the store
+    service.accounts.store.revoke_family(claims.session_id, int(clock() * 1000))
+    assert whoami(service, session.access_token) is not None
+    clock.advance(SESSION_CACHE_S)
+    assert whoami(service, session.access_token) is None
