@@ -26,6 +26,8 @@ from wattline.ingest.sources.http import HttpIngest
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.security.passwords import FAST_FOR_TESTS
+from wattline.security.service import build_identity
 from wattline.storage.base import CommitBatch
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -36,6 +38,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
     store = open_sqlite_store(folder / "wattline.db")
     readings = [Reading("m1", T0 + i * 60_000, {"power_w": float(i)}, i) for i in range(60)]
     store.commit(CommitBatch(readings=readings, seen_ms={"m1": T0}, register=["m1"]))
+    # users and keys, so the auth, users and api-keys routes answer too
+    identity = build_identity(store.identity, b"k" * 32, argon2=FAST_FOR_TESTS)
     # the whole pipeline, so ingest and replay answer instead of a documented 501
     committer = Committer(
         store,
@@ -50,6 +54,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         http_ingest=HttpIngest(committer, "devices"),
         rate_limiter=RateLimiter(rate_per_s=1e6, burst=1_000_000),
         deleted_devices_dir=folder / "deleted",
+        identity=identity,
+        authenticator=identity.authenticator,
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 
