@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from wattline.security import totp
 from wattline.security.audit import AuditEvent, AuditSink
@@ -150,7 +150,6 @@ class Accounts:
             or user.disabled_ms is not None
         ):
             self._failed(keys, email, source, "wrong email or password")
-        assert user is not None
         if user.totp_enabled:
             if not code:
                 raise SecondFactorRequiredError("this account needs a TOTP or recovery code")
@@ -164,7 +163,7 @@ class Accounts:
         self.record("login", email, f"user:{email}", tenant_id=membership.tenant_id, source=source)
         return session
 
-    def _failed(self, keys: list[str], email: str, source: str | None, why: str) -> None:
+    def _failed(self, keys: list[str], email: str, source: str | None, why: str) -> NoReturn:
         self._throttle.failed(keys, self.clock())
         self.record("login_failed", "anonymous", f"user:{email[:200]}", source=source, why=why)
         raise AuthenticationFailedError(why)
