@@ -25,6 +25,7 @@ BENCHMARKS = {
     "ingest": ROOT / "benchmarks" / "ingest.py",
     "query": ROOT / "benchmarks" / "query.py",
     "registry": ROOT / "benchmarks" / "registry.py",
+    "auth": ROOT / "benchmarks" / "auth.py",
 }
 HEADER = """# Benchmarks
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+JWT_SECRET_MIN_BYTES = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WATTLINE_", extra="ignore", env_ignore_empty=True)
@@ -63,6 +65,12 @@ class Settings(BaseSettings):
     dynsec_url: str | None = None
     # The admin token read from a file (a Docker or Kubernetes secret) instead.
     admin_token_file: Path | None = None
+    # The key access tokens are signed with (HS256, at least 32 bytes); unset: a
+    # random key generated into DATA_DIR/jwt-secret on first start.
+    jwt_secret: SecretStr | None = None
+    # Anyone may create an account (and a tenant of their own); off: accounts come
+    # from an admin or an invitation.
+    open_signup: bool = False
     auto_register: bool = False
     demo: bool = False
     sim_devices: int = Field(6, ge=0, le=10_000)
@@ -144,6 +152,15 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         if isinstance(value, str):
             return json.loads(value)
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # HS256 with a key shorter than its 32-byte output is weaker than it looks
+        # (RFC 7518 section 3.2), and a short secret is often a placeholder.
+        if value is not None and len(value.get_secret_value().encode()) < JWT_SECRET_MIN_BYTES:
+            raise ValueError(f"WATTLINE_JWT_SECRET needs at least {JWT_SECRET_MIN_BYTES} bytes")
         return value
 
     @model_validator(mode="after")

@@ -10,7 +10,9 @@ from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
 from wattline.api.ratelimit import AddressLimitMiddleware
 from wattline.api.routers import (
+    api_keys,
     audit,
+    auth,
     credentials,
     devices,
     energy,
@@ -21,6 +23,7 @@ from wattline.api.routers import (
     quarantine,
     shares,
     telemetry,
+    users,
     window,
 )
 from wattline.api.services import ApiServices
@@ -56,6 +59,11 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(window.router)
     app.include_router(export.router)
     app.include_router(audit.router)
+    app.include_router(auth.public)
+    app.include_router(auth.router)
+    app.include_router(users.public)
+    app.include_router(users.router)
+    app.include_router(api_keys.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -14,6 +14,7 @@ from wattline.api.ratelimit import limit_principal
 from wattline.api.services import ApiServices
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
+from wattline.security.service import IdentityService
 from wattline.storage.ports import TelemetryStore
 from wattline.storage.schema import DEFAULT_TENANT
 
@@ -195,3 +196,25 @@ class AdminFirstRoute(APIRoute):
             return await read_body_and_run(request)
 
         return admin_first
+
+
+def require_role(role: Role) -> Any:
+    """A dependency: the caller, when their role in the tenant allows ``role``; else 403."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role.value} role")
+        return principal
+
+    return Depends(check)
+
+
+def get_identity(services: ServicesDep) -> IdentityService:
+    if services.identity is None:
+        raise HTTPException(
+            status.HTTP_501_NOT_IMPLEMENTED, "user accounts are not enabled in this process"
+        )
+    return services.identity
+
+
+IdentityDep = Annotated[IdentityService, Depends(get_identity)]

@@ -10,6 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from wattline.api.params import excerpt
+from wattline.security.errors import (
+    AccountError,
+    AuthenticationFailedError,
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+    SecondFactorRequiredError,
+    ThrottledError,
+)
 from wattline.storage.base import StoreUnavailableError
 
 # FastAPI's own handler returns each error's whole `input`: a 10 MB body sent
@@ -59,9 +68,32 @@ async def _store_down(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What each refusal of the account use cases answers; anything else is a 422.
+_ACCOUNT_STATUS = {
+    AuthenticationFailedError: status.HTTP_401_UNAUTHORIZED,
+    SecondFactorRequiredError: status.HTTP_401_UNAUTHORIZED,
+    ThrottledError: status.HTTP_429_TOO_MANY_REQUESTS,
+    NotAllowedError: status.HTTP_403_FORBIDDEN,
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    ConflictError: status.HTTP_409_CONFLICT,
+}
+
+
+async def _account_refused(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccountError)
+    code = _ACCOUNT_STATUS.get(type(exc), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    headers = {}
+    if isinstance(exc, ThrottledError):
+        headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+    elif code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreUnavailableError, _store_down)
+    app.add_exception_handler(AccountError, _account_refused)
     _document_message_details(app)
 
 

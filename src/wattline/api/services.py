@@ -16,6 +16,7 @@ from wattline.live.window import RecentReadings
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.device_credentials import BrokerAccounts
+from wattline.security.service import IdentityService
 from wattline.storage.base import QuarantineRecord
 from wattline.storage.ports import AuditStore, CredentialStore, TelemetryStore
 
@@ -53,3 +54,5 @@ class ApiServices:
     api_limits: ApiRateLimits | None = None
     # origins allowed to call the API from a browser; empty: CORS off
     cors_origins: tuple[str, ...] = ()
+    # users, sessions, invitations and API keys (the auth, users and api-keys routes)
+    identity: IdentityService | None = None

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 import wattline
-from wattline.cli import archive, audit, quarantine, retention, transfer
+from wattline.cli import archive, audit, quarantine, retention, transfer, users
 from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, fail, settings_from
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
@@ -27,6 +27,7 @@ app.add_typer(archive.app, name="archive")
 app.add_typer(audit.app, name="audit")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(retention.app, name="retention")
+app.add_typer(users.app, name="users")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 
@@ -43,6 +44,9 @@ def _announce(info: Announcement) -> None:
     ]
     if info.simulated_devices:
         lines.append(f"  simulator    {info.simulated_devices} demo devices publishing")
+    if info.demo_login is not None:
+        email, password = info.demo_login
+        lines.append(f"  demo login   {email} / {password}   (POST /api/v1/auth/login)")
     lines.extend(f"  note         {note}" for note in info.port_notes)
     lines.append(f"  URLs for scripts in {info.urls_file} and mqtt-url beside it")
     lines.append(

@@ -33,6 +33,7 @@ from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
 from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.limits import rate_limits
 from wattline.storage.audit_sink import StoreAuditSink
@@ -59,7 +60,9 @@ class Announcement:
     admin_token: str
     token_source: str
     simulated_devices: int
-    urls_file: Path  # the API URL for scripts; the broker's beside it
+    urls_file: Path
+    # demo mode: the demo owner's email and this run's password
+    demo_login: tuple[str, str] | None  # the API URL for scripts; the broker's beside it
     port_notes: tuple[str, ...] = ()  # a default port that was taken, and what replaced it
 
 
@@ -173,6 +176,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await running.enter_async_context(services.retention(settings, store))
         limits = running.enter_context(rate_limits(settings))
         audit_log = SqlAuditStore(store.engine)
+        audit = StoreAuditSink(audit_log, registry)
+        identity = identity_service(settings, store, audit)
+        demo_login = (DEMO_OWNER_EMAIL, reset_demo_owner(identity)) if settings.demo else None
         api = ApiServices(
             store=store,
             admin_token=token,
@@ -187,10 +193,12 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             forget_device=_forgetting(ingest.admission(store), window),
             credentials=store,
             broker_accounts=security.accounts if security else None,
-            audit=StoreAuditSink(audit_log, registry),
+            audit=audit,
             audit_log=audit_log,
             api_limits=limits.api,
             cors_origins=tuple(settings.cors_origins),
+            authenticator=identity.authenticator,
+            identity=identity,
         )
         app = create_app(api)
         services.freeze_startup_objects()
@@ -201,7 +209,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await running.enter_async_context(
             services.simulator(settings, _simulator_endpoint(settings, security))
         )
-        announce(_announcement(settings, token, token_source, broker, port_notes))
+        announce(
+            _announcement(settings, token, token_source, broker, port_notes, demo_login=demo_login)
+        )
         await _wait_for_stop(stop, collector, api_task)
         log.info("stopping")
 
@@ -266,12 +276,14 @@ async def _collector_failure(collector: Collector) -> None:
         await asyncio.sleep(0.5)
 
 
-def _announcement(
+def _announcement(  # noqa: PLR0913 - every line of the banner
     settings: Settings,
     token: str,
     token_source: str,
     broker: Broker | None,
     port_notes: tuple[str, ...] = (),
+    *,
+    demo_login: tuple[str, str] | None = None,
 ) -> Announcement:
     url = api_url(settings)
     return Announcement(
@@ -285,5 +297,6 @@ def _announcement(
         token_source=token_source,
         simulated_devices=settings.sim_devices if settings.demo else 0,
         urls_file=settings.data_dir / API_URL_FILE,
+        demo_login=demo_login,
         port_notes=port_notes,
     )

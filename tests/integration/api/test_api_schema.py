@@ -26,6 +26,8 @@ from wattline.ingest.sources.http import HttpIngest
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.security.passwords import FAST_FOR_TESTS
+from wattline.security.service import build_identity
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.base import CommitBatch
 from wattline.storage.sql.audit import SqlAuditStore
@@ -38,6 +40,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
     store = open_sqlite_store(folder / "wattline.db")
     readings = [Reading("m1", T0 + i * 60_000, {"power_w": float(i)}, i) for i in range(60)]
     store.commit(CommitBatch(readings=readings, seen_ms={"m1": T0}, register=["m1"]))
+    # users and keys, so the auth, users and api-keys routes answer too
+    identity = build_identity(store.identity, b"k" * 32, argon2=FAST_FOR_TESTS)
     # the whole pipeline and the audit log, so ingest, replay and the audit list
     # answer instead of a documented 501
     audit_log = SqlAuditStore(store.engine)
@@ -57,6 +61,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         credentials=store,
         audit=StoreAuditSink(audit_log, CollectorRegistry()),
         audit_log=audit_log,
+        identity=identity,
+        authenticator=identity.authenticator,
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

@@ -11,6 +11,7 @@ that owns it:
 - ``reads.py``: latest values, raw points, planned buckets, diagnostics;
 - ``quarantine.py``: rejected messages;
 - ``credentials.py``: devices' credentials (hashes of their secrets);
+- ``identity.py``: tenants, users, sessions and API keys (``identity``);
 - retention here: chunked deletes (``storage/pruning.py``).
 """
 
@@ -41,6 +42,7 @@ from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.credentials import SqlCredentials
+from wattline.storage.sql.identity import SqlIdentity
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
@@ -59,10 +61,16 @@ class SqlStore:
         self._credentials = SqlCredentials(self._connections)
         self._shares = SqlShares(self._connections, insert)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
+        self._identity = SqlIdentity(self._connections, insert)
 
     @property
     def engine(self) -> Engine:
         return self._connections.engine
+
+    @property
+    def identity(self) -> SqlIdentity:
+        """Tenants, users, sessions and API keys (``security.identity_store.IdentityStore``)."""
+        return self._identity
 
     # -- ingest -------------------------------------------------------------
 
