@@ -14,7 +14,7 @@ from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, 
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime.errors import ServiceFailedError, StartupError
-from wattline.runtime.up import Announcement, run_collect, run_up
+from wattline.runtime.up import Announcement, run_collect, run_serve, run_up
 from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet
 
 app = typer.Typer(
@@ -123,6 +123,26 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     except ServiceFailedError as exc:
         fail(str(exc), code=1)
     console.print("Wattline stopped.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", envvar="WATTLINE_HOST")] = None,
+    http_port: Annotated[
+        int | None, typer.Option("--http-port", envvar="WATTLINE_HTTP_PORT")
+    ] = None,
+    data_dir: DataDir = None,
+    log_level: LogLevel = None,
+) -> None:
+    """Serve the API alone, beside collectors that ingest (`wattline collect`)."""
+    settings = settings_from(host=host, http_port=http_port, data_dir=data_dir, log_level=log_level)
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run_serve(settings))
+    except StartupError as exc:
+        fail(str(exc))
+    except ServiceFailedError as exc:
+        fail(str(exc), code=1)
 
 
 @app.command()

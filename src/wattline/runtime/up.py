@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
@@ -174,31 +176,12 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             )
         )
         await running.enter_async_context(services.retention(settings, store))
-        limits = running.enter_context(rate_limits(settings))
-        audit_log = SqlAuditStore(store.engine)
-        audit = StoreAuditSink(audit_log, registry)
-        identity = identity_service(settings, store, audit)
-        demo_login = (DEMO_OWNER_EMAIL, reset_demo_owner(identity)) if settings.demo else None
-        api = ApiServices(
-            store=store,
-            admin_token=token,
-            registry=registry,
-            offline_after_ms=int(settings.offline_after_s * 1000),
-            collector_status=collector.status,
-            replay=collector.committer.replay,
-            http_ingest=_http_ingest(settings, ingest, store, archive, window),
-            rate_limiter=limits.http_ingest,
-            window=window,
-            deleted_devices_dir=settings.data_dir / "deleted-devices",
-            forget_device=_forgetting(ingest.admission(store), window),
-            credentials=store,
-            broker_accounts=security.accounts if security else None,
-            audit=audit,
-            audit_log=audit_log,
-            api_limits=limits.api,
-            cors_origins=tuple(settings.cors_origins),
-            authenticator=identity.authenticator,
-            identity=identity,
+        parts = _ApiParts(settings, registry, ingest, store, archive, token, security)
+        api = _api_services(parts, running, collector, window)
+        demo_login = (
+            (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
+            if settings.demo and api.identity is not None
+            else None
         )
         app = create_app(api)
         services.freeze_startup_objects()
@@ -214,6 +197,85 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         await _wait_for_stop(stop, collector, api_task)
         log.info("stopping")
+
+
+@dataclass(frozen=True, slots=True)
+class _ApiParts:
+    settings: Settings
+    registry: CollectorRegistry
+    ingest: Ingest
+    store: SqlStore
+    archive: RawArchive
+    token: str
+    security: BrokerSecurity | None
+
+
+def _api_services(
+    parts: _ApiParts,
+    running: contextlib.ExitStack | contextlib.AsyncExitStack,
+    collector: Collector | None,
+    window: RecentReadings | None,
+) -> ApiServices:
+    """What the API gets, in `up` (beside a collector) and in `serve` (alone)."""
+    settings, store, ingest = parts.settings, parts.store, parts.ingest
+    limits = running.enter_context(rate_limits(settings))
+    audit_log = SqlAuditStore(store.engine)
+    audit = StoreAuditSink(audit_log, parts.registry)
+    identity = identity_service(settings, store, audit)
+    # `serve` replays through a committer of its own; `up` through the collector's.
+    committer = (
+        collector.committer
+        if collector is not None
+        else ingest.committer(store, parts.archive, ingest.mqtt)
+    )
+    forget: list[Admission | RecentReadings] = [ingest.admission(store)]
+    if window is not None:
+        forget.append(window)
+    return ApiServices(
+        store=store,
+        admin_token=parts.token,
+        registry=parts.registry,
+        offline_after_ms=int(settings.offline_after_s * 1000),
+        collector_status=collector.status if collector is not None else None,
+        replay=committer.replay,
+        http_ingest=_http_ingest(settings, ingest, store, parts.archive, window),
+        rate_limiter=limits.http_ingest,
+        window=window,
+        deleted_devices_dir=settings.data_dir / "deleted-devices",
+        forget_device=_forgetting(*forget),
+        credentials=store,
+        broker_accounts=parts.security.accounts if parts.security else None,
+        audit=audit,
+        audit_log=audit_log,
+        api_limits=limits.api,
+        cors_origins=tuple(settings.cors_origins),
+        authenticator=identity.authenticator,
+        identity=identity,
+    )
+
+
+async def run_serve(settings: Settings) -> None:
+    """The API alone, against the fleet's database: for scaling the API out.
+
+    Stateless apart from its caches: any number run behind a load balancer,
+    beside collectors (`wattline collect`) that do the ingest.
+    """
+    registry = services.process_registry()
+    ingest = prepare_ingest(settings, registry)
+    token, _ = load_admin_token(settings)
+    stop = _stop_event()
+    async with contextlib.AsyncExitStack() as running:
+        security = await running.enter_async_context(
+            broker_security(settings, None, uplink_filters(ingest))
+        )
+        store = running.enter_context(services.store(settings))
+        archive = await running.enter_async_context(services.archive(settings))
+        parts = _ApiParts(settings, registry, ingest, store, archive, token, security)
+        app = create_app(_api_services(parts, running, None, None))
+        services.freeze_startup_objects()
+        api_task = await running.enter_async_context(services.api_server(app, settings))
+        log.info("serving the API on http://%s:%d", settings.host, settings.http_port)
+        await _wait_for_stop(stop, None, api_task)
 
 
 async def run_collect(settings: Settings) -> None:
@@ -233,9 +295,15 @@ async def run_collect(settings: Settings) -> None:
 
 
 def _http_ingest(
-    settings: Settings, ingest: Ingest, store: SqlStore, archive: RawArchive, window: RecentReadings
+    settings: Settings,
+    ingest: Ingest,
+    store: SqlStore,
+    archive: RawArchive,
+    window: RecentReadings | None,
 ) -> HttpIngest:
-    committer = ingest.committer(store, archive, ingest.http, window.add)
+    committer = ingest.committer(
+        store, archive, ingest.http, window.add if window is not None else None
+    )
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 
 
@@ -254,10 +322,12 @@ def _forgetting(*holders: Admission | RecentReadings) -> Callable[[str], None]:
 
 
 async def _wait_for_stop(
-    stop: asyncio.Event, collector: Collector, api_task: asyncio.Task[None] | None = None
+    stop: asyncio.Event, collector: Collector | None, api_task: asyncio.Task[None] | None = None
 ) -> None:
     """Until Ctrl-C / SIGTERM, or until a service dies (then raise, so the process exits)."""
-    watched = {asyncio.create_task(stop.wait()), asyncio.create_task(_collector_failure(collector))}
+    watched: set[asyncio.Task[object]] = {asyncio.create_task(stop.wait())}
+    if collector is not None:
+        watched.add(asyncio.create_task(_collector_failure(collector)))
     if api_task is not None:
         watched.add(api_task)
     done, pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -266,7 +336,7 @@ async def _wait_for_stop(
     if api_task is not None and api_task in done:
         api_task.result()
         raise ServiceFailedError("the API server stopped unexpectedly")
-    if collector.failed.is_set():
+    if collector is not None and collector.failed.is_set():
         raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
 
 
