@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -36,6 +36,10 @@ class CollectorProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # more WATTLINE_* settings (a shared group, an archive URL); the command runs
+    # `collect` unless ``command`` says otherwise (``serve``: an API process)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ("collect",)
 
     def start(self) -> None:
         env = {
@@ -46,8 +50,11 @@ class CollectorProcess:
             "WATTLINE_TOPIC_PREFIX": self.topic_prefix,
             "WATTLINE_AUTO_REGISTER": "true",
             "WATTLINE_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
-        command = [sys.executable, "-m", "wattline", "collect", "--client-id", self.client_id]
+        command = [sys.executable, "-m", "wattline", *self.command]
+        if self.command == ("collect",):
+            command += ["--client-id", self.client_id]
         with self.log_path.open("ab") as log:
             log.write(f"--- start {self.starts + 1} ---\n".encode())
             log.flush()
