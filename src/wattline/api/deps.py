@@ -157,7 +157,14 @@ def require(role: Role, *, platform: bool = False) -> Any:
 
 def declared_permission(route: APIRoute) -> RequiresRole | Public | None:
     """What a route declared: the strongest role it requires, Public, or None (nothing)."""
-    marks = [d.dependency for d in route.dependencies]
+    # Decorator dependencies, parameters' (``Annotated[Principal, require_role(...)]``)
+    # and theirs in turn (a session that needs a member) all count.
+    marks: list[object] = []
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        marks.append(dependant.call)
+        pending.extend(dependant.dependencies)
     roles = [m for m in marks if isinstance(m, RequiresRole)]
     if roles:
         return max(roles, key=lambda r: (r.role.rank, r.platform))
@@ -199,14 +206,10 @@ class AdminFirstRoute(APIRoute):
 
 
 def require_role(role: Role) -> Any:
-    """A dependency: the caller, when their role in the tenant allows ``role``; else 403."""
+    """A parameter's dependency: the caller, when their role allows ``role``; else 403.
 
-    def check(principal: PrincipalDep) -> Principal:
-        if not principal.allows(role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role.value} role")
-        return principal
-
-    return Depends(check)
+    The same ``RequiresRole`` as ``require``, so the route-table test finds it."""
+    return Depends(RequiresRole(role))
 
 
 def get_identity(services: ServicesDep) -> IdentityService:

@@ -25,14 +25,14 @@ from wattline.api.account_schemas import (
     TotpDisable,
     TotpEnrollOut,
 )
-from wattline.api.deps import AdminFirstRoute, IdentityDep, require_role
+from wattline.api.deps import PUBLIC, AdminFirstRoute, IdentityDep, require_role
 from wattline.security.accounts import Session
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
 from wattline.security.tokens import AccessClaims
 
 PREFIX = "/api/v1/auth"
-public = APIRouter(prefix=PREFIX, tags=["auth"])
+public = APIRouter(prefix=PREFIX, tags=["auth"], dependencies=[PUBLIC])
 router = APIRouter(prefix=PREFIX, tags=["auth"], route_class=AdminFirstRoute)
 
 AnyMember = Annotated[Principal, require_role(Role.VIEWER)]

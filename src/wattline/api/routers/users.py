@@ -21,7 +21,7 @@ from wattline.api.account_schemas import (
     TokenOut,
     UserCreate,
 )
-from wattline.api.deps import AdminFirstRoute, IdentityDep, require_role
+from wattline.api.deps import PUBLIC, AdminFirstRoute, IdentityDep, require_role
 from wattline.api.routers.auth import client_address, token_out
 from wattline.model.times import iso_ms
 from wattline.security.identity_store import Membership
@@ -29,7 +29,7 @@ from wattline.security.principal import Principal
 from wattline.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["users"], route_class=AdminFirstRoute)
-public = APIRouter(prefix="/api/v1", tags=["users"])
+public = APIRouter(prefix="/api/v1", tags=["users"], dependencies=[PUBLIC])
 
 Admin = Annotated[Principal, require_role(Role.ADMIN)]
 UserId = Annotated[str, Path(max_length=36)]
