@@ -455,10 +455,11 @@ def embedded(devices: int, per_device: int, broker: str, *, security: bool = Fal
     return Result(f"wattline up: embedded {name} → SQLite", total, elapsed, peak[0], p50, p99)
 
 
-def table(results: list[Result], floor: float) -> str:
+def table(results: list[Result], floor: Result) -> str:
     lines = [
         (
-            "| run | readings | readings/s | ratio to paho floor | p50 ms | p99 ms "
+            f"| run | readings | readings/s | ratio to {floor.name.removeprefix('floor: ')} "
+            "| p50 ms | p99 ms "
             "| peak RSS MB (with children) |"
         ),
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -466,7 +467,7 @@ def table(results: list[Result], floor: float) -> str:
     for r in results:
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         lines.append(
-            f"| {r.name} | {r.readings} | {r.rate:,.0f} | {r.rate / floor:.2f} | "
+            f"| {r.name} | {r.readings} | {r.rate:,.0f} | {r.rate / floor.rate:.2f} | "
             f"{fmt(r.p50_ms)} | {fmt(r.p99_ms)} | {fmt(r.peak_rss_mb)} |"
         )
     return "\n".join(lines)
@@ -555,6 +556,7 @@ def run(args: argparse.Namespace) -> None:
         "amqtt": lambda: embedded(args.devices, per_device, "amqtt"),
     }
     results: dict[str, Result] = {}
+    each: dict[str, list[str]] = {}  # readings/s of every try, in the order run
     for key, run in runs.items():
         if only and key not in only:
             continue
@@ -562,15 +564,16 @@ def run(args: argparse.Namespace) -> None:
         for attempt in range(args.repeat):
             print(f"running {key} ({attempt + 1}/{args.repeat}) ...", file=sys.stderr)
             tries.append(run())
+        each[key] = [f"{r.rate:,.0f}" for r in tries]
         tries.sort(key=lambda r: r.rate)
         results[key] = tries[len(tries) // 2]  # the median run by throughput
-        if args.repeat > 1:
-            rates = ", ".join(f"{r.rate:,.0f}" for r in tries)
-            print(f"{key}: readings/s of each run: {rates}", file=sys.stderr)
-    floor = results["paho"].rate if "paho" in results else None
-    print(table(list(results.values()), floor or next(iter(results.values())).rate))
+    floor = results.get("paho") or next(iter(results.values()))
+    print(table(list(results.values()), floor))
     if args.repeat > 1:
-        print(f"\nEach row is the median of {args.repeat} runs by throughput.")
+        print(
+            f"\nEach row is the median of {args.repeat} runs by throughput; readings/s of each:\n"
+        )
+        print("\n".join(f"- {key}: {', '.join(rates)}" for key, rates in each.items()))
     if {"sub", "embedded", "secure"} <= results.keys():
         print(security_table(results["sub"], results["embedded"], results["secure"]))
 
