@@ -7,6 +7,7 @@ docs/benchmarks.md (other sections are kept).
     python benchmarks/run.py              # all benchmarks, default sizes
     python benchmarks/run.py ingest       # one of them
     python benchmarks/run.py ingest -- --readings 20000
+    python benchmarks/run.py broker-security     # security on vs off, with its floor
 """
 
 from __future__ import annotations
@@ -21,11 +22,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-BENCHMARKS = {
-    "ingest": ROOT / "benchmarks" / "ingest.py",
-    "query": ROOT / "benchmarks" / "query.py",
-    "registry": ROOT / "benchmarks" / "registry.py",
-    "auth": ROOT / "benchmarks" / "auth.py",
+# name -> the script and its default arguments (arguments after `--` replace them)
+BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
+    "ingest": (ROOT / "benchmarks" / "ingest.py", []),
+    "query": (ROOT / "benchmarks" / "query.py", []),
+    "registry": (ROOT / "benchmarks" / "registry.py", []),
+    "auth": (ROOT / "benchmarks" / "auth.py", []),
+    # broker authentication and ACLs on against off, in one run with its floor
+    "broker-security": (
+        ROOT / "benchmarks" / "ingest.py",
+        [
+            "--only",
+            "sub,embedded,secure",
+            "--readings",
+            "20000",
+            "--devices",
+            "10",
+            "--repeat",
+            "3",
+        ],
+    ),
 }
 HEADER = """# Benchmarks
 
@@ -79,9 +95,10 @@ def main() -> None:
     if "--" in args:
         extra = args[args.index("--") + 1 :]
         args = args[: args.index("--")]
-    names = args or [name for name, path in BENCHMARKS.items() if path.exists()]
+    names = args or [name for name, (path, _) in BENCHMARKS.items() if path.exists()]
     for name in names:
-        command = [sys.executable, str(BENCHMARKS[name]), *extra]
+        script, defaults = BENCHMARKS[name]
+        command = [sys.executable, str(script), *(extra or defaults)]
         print(f"== {name}: {' '.join(command)}", file=sys.stderr)
         result = subprocess.run(command, check=True, capture_output=True, text=True)
         sys.stderr.write(result.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -13,6 +13,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from wattline.api.credential_schemas import IssuedCredentialOut
 
 
 class LatestValueOut(BaseModel):
@@ -33,6 +35,13 @@ class DeviceOut(BaseModel):
     registered_at: str
     tags: list[str]
     latest: dict[str, LatestValueOut]
+
+
+class ProvisionedDeviceOut(DeviceOut):
+    credentials: list[IssuedCredentialOut] = Field(
+        default_factory=list,
+        description="the credentials asked for, each with its secret: shown this once",
+    )
 
 
 NEXT_CURSOR = "pass as `cursor` for the next page; null on the last page"
@@ -59,6 +68,11 @@ class DeviceCreate(RequestBody):
     type: str | None = Field(default=None, max_length=64)
     tags: list[Tag] | None = Field(
         default=None, max_length=32, description="labels for fleet queries (?tag=); replaces"
+    )
+    credentials: list[Literal["mqtt_password", "http_token"]] | None = Field(
+        default=None,
+        max_length=2,
+        description="issue these credentials too; their secrets are in the answer, once",
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from wattline.broker.dynsec import (
@@ -101,3 +101,30 @@ def with_login(url: str, login: Login | None) -> MqttEndpoint:
     if login is None:
         return endpoint
     return MqttEndpoint(endpoint.host, endpoint.port, login.username, login.password)
+
+
+@contextlib.contextmanager
+def admin_accounts(
+    settings: Settings, uplink_filters: Sequence[str]
+) -> Iterator[DynSecAccounts | None]:
+    """The broker's accounts for a command run beside Wattline (``wattline devices add``):
+    None with security off. The embedded broker's admin password is made at each
+    start and lives only in the running ``wattline up``, so a command reaches only an
+    external broker's admin, through WATTLINE_DYNSEC_URL."""
+    if settings.security == "off":
+        yield None
+        return
+    if settings.dynsec_url is None:
+        raise StartupError(
+            "security is on and only the running `wattline up` holds the embedded broker's"
+            " admin password: use POST /api/v1/devices, or set WATTLINE_DYNSEC_URL"
+        )
+    client = _admin_client(settings, None)
+    try:
+        client.connect()
+    except (OSError, BrokerSyncError) as exc:
+        raise StartupError(f"cannot reach the broker's dynamic-security admin: {exc}") from exc
+    try:
+        yield DynSecAccounts(client, uplink_filters, settings.topic_prefix)
+    finally:
+        client.close()

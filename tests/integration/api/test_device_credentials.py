@@ -18,6 +18,7 @@ from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.http import HttpIngest
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.security.device_credentials import BrokerSyncError
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
@@ -160,3 +161,96 @@ def test_revoked_or_unknown_device_token_is_refused(api: TestClient) -> None:
             "/api/v1/telemetry", json=[item("inv-1")], headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status_code == 401
+
+
+def test_registering_a_device_issues_its_credentials_once(
+    api: TestClient, broker: RecordingBroker
+) -> None:
+    body = {"device_id": "inv-9", "type": "solar_inverter"}
+    created = api.post(
+        "/api/v1/devices",
+        json={**body, "credentials": ["mqtt_password", "http_token"]},
+        headers=AUTH,
+    )
+    assert created.status_code == 201, created.text
+    issued = {c["kind"]: c for c in created.json()["credentials"]}
+    assert set(issued) == {"mqtt_password", "http_token"}
+    assert broker.passwords == {"inv-9": issued["mqtt_password"]["secret"]}
+    assert issued["http_token"]["secret"].startswith("wld_")
+    # the token works for HTTP ingest at once
+    token = {"Authorization": f"Bearer {issued['http_token']['secret']}"}
+    assert api.post("/api/v1/telemetry", json=[item("inv-9")], headers=token).status_code == 200
+    # registering again without credentials shows none and keeps the issued ones
+    again = api.post("/api/v1/devices", json=body, headers=AUTH)
+    assert again.status_code == 200
+    assert again.json()["credentials"] == []
+    listed = api.get("/api/v1/devices/inv-9/credentials", headers=AUTH).json()["credentials"]
+    assert len(listed) == 2
+    assert all("secret" not in c for c in listed)
+
+
+def test_a_refused_credential_registers_nothing(api: TestClient, broker: RecordingBroker) -> None:
+    issue(api, "inv-1", "mqtt_password")
+    again = api.post(
+        "/api/v1/devices",
+        json={"device_id": "inv-1", "credentials": ["http_token", "mqtt_password"]},
+        headers=AUTH,
+    )
+    assert again.status_code == 409
+    assert (
+        len(api.get("/api/v1/devices/inv-1/credentials", headers=AUTH).json()["credentials"]) == 1
+    )
+    reserved = api.post(
+        "/api/v1/devices",
+        json={"device_id": "wattline-simulator", "credentials": ["mqtt_password"]},
+        headers=AUTH,
+    )
+    assert reserved.status_code == 422
+    assert api.get("/api/v1/devices/wattline-simulator", headers=AUTH).status_code == 404
+    certificate = api.post(
+        "/api/v1/devices", json={"device_id": "inv-8", "credentials": ["certificate"]}, headers=AUTH
+    )
+    assert certificate.status_code == 422
+    assert list(broker.passwords) == ["inv-1"]
+
+
+def test_mqtt_passwords_need_security_on(store: SqlStore) -> None:
+    services = ApiServices(
+        store=store,
+        admin_token="t",
+        registry=CollectorRegistry(),
+        offline_after_ms=120_000,
+        credentials=store,
+    )
+    with TestClient(create_app(services)) as client:
+        refused = client.post(
+            "/api/v1/devices",
+            json={"device_id": "plug-1", "credentials": ["mqtt_password"]},
+            headers=AUTH,
+        )
+        assert refused.status_code == 409
+        assert "WATTLINE_SECURITY=on" in refused.json()["detail"]
+        assert client.get("/api/v1/devices/plug-1", headers=AUTH).status_code == 404
+        token = client.post(
+            "/api/v1/devices",
+            json={"device_id": "plug-1", "credentials": ["http_token"]},
+            headers=AUTH,
+        )
+        assert token.status_code == 201
+        assert token.json()["credentials"][0]["kind"] == "http_token"
+
+
+def test_a_broker_refusal_keeps_the_device_without_a_password(
+    api: TestClient, broker: RecordingBroker
+) -> None:
+    def refuse(device_id: str, password: str) -> None:
+        raise BrokerSyncError("no")
+
+    broker.grant = refuse  # type: ignore[method-assign]
+    refused = api.post(
+        "/api/v1/devices",
+        json={"device_id": "inv-7", "credentials": ["mqtt_password"]},
+        headers=AUTH,
+    )
+    assert refused.status_code == 503
+    assert api.get("/api/v1/devices/inv-7/credentials", headers=AUTH).json()["credentials"] == []

@@ -6,20 +6,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.api.audit_trail import AuditDep
+from wattline.api.credential_schemas import issued_out
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.paging import CursorParam, LimitParam, page_start
+from wattline.api.routers.credentials import answered, device_keys
 from wattline.api.schemas import (
     DeviceCreate,
     DeviceDeletedOut,
     DeviceList,
     DeviceOut,
     LatestValueOut,
+    ProvisionedDeviceOut,
 )
 from wattline.api.tenancy import not_registered, owned_device, readable_device
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
 from wattline.model.times import iso_ms
+from wattline.security.device_credentials import CredentialKind
 from wattline.security.roles import Role
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.tenancy import DeviceIdTakenError
@@ -108,7 +112,11 @@ def get_device(
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[require(Role.ADMIN)],
-    responses={200: {"model": DeviceOut}, 409: {"description": "device id is taken"}},
+    responses={
+        200: {"model": ProvisionedDeviceOut},
+        409: {"description": "device id is taken, or a credential cannot be issued now"},
+        503: {"description": "the broker refused the device's account"},
+    },
 )
 def register_device(  # noqa: PLR0913, PLR0917 - the body, then dependencies
     body: DeviceCreate,
@@ -117,10 +125,16 @@ def register_device(  # noqa: PLR0913, PLR0917 - the body, then dependencies
     response: Response,
     principal: PrincipalDep,
     audit: AuditDep,
-) -> DeviceOut:
-    """Register a device in your tenant so its messages are accepted outside demo mode.
-    Idempotent. Device ids are one namespace across tenants (MQTT topics are): an id
-    another tenant holds answers 409, without saying whose it is."""
+) -> ProvisionedDeviceOut:
+    """Register a device in your tenant so its messages are accepted outside demo mode,
+    and issue the ``credentials`` asked for: their secrets are in this answer, never again.
+    Idempotent for the device. Device ids are one namespace across tenants (MQTT topics
+    are): an id another tenant holds answers 409, without saying whose it is."""
+    kinds = [CredentialKind(kind) for kind in dict.fromkeys(body.credentials or [])]
+    keys = device_keys(services, principal, audit) if kinds else None
+    if keys is not None:
+        with answered():  # refused before anything changes
+            keys.check(body.device_id, kinds)
     try:
         device, created = store.register_device(
             body.device_id,
@@ -138,7 +152,12 @@ def register_device(  # noqa: PLR0913, PLR0917 - the body, then dependencies
         f"device:{device.device_id}",
         {"type": device.device_type, "tags": list(device.tags)},
     )
-    return device_out(device, [], services.offline_after_ms)
+    issued = []
+    if keys is not None:
+        with answered():
+            issued = [issued_out(keys.issue(device.device_id, kind)) for kind in kinds]
+    out = device_out(device, [], services.offline_after_ms)
+    return ProvisionedDeviceOut(**out.model_dump(), credentials=issued)
 
 
 @router.delete(
