@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+__all__ = ["NameOID"]
+
 # A CSR is a few hundred bytes (P-256) to under 2 KiB (RSA 4096 with a few
 # extensions); anything larger is not a CSR worth parsing.
 MAX_CSR_BYTES = 8 * 1024

@@ -40,6 +40,7 @@ from wattline.storage.bucketing import BucketPlan, SeriesBucket
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.credentials import SqlCredentials
