@@ -51,7 +51,7 @@ class Authority:
     def from_pem(cls, key_pem: bytes, certificate_pem: bytes) -> Authority:
         key = serialization.load_pem_private_key(key_pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError("the CA key is not an EC key")
+            raise TypeError("the CA key is not an EC key")
         return cls(key, x509.load_pem_x509_certificate(certificate_pem))
 
     def key_pem(self) -> bytes:
@@ -240,9 +240,7 @@ def _general_name(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
-def revocation_list(
-    authority: Authority, revoked: Iterable[Revoked], now: dt.datetime
-) -> bytes:
+def revocation_list(authority: Authority, revoked: Iterable[Revoked], now: dt.datetime) -> bytes:
     """The CRL (PEM) of every revoked serial, signed by the CA."""
     builder = (
         x509.CertificateRevocationListBuilder()

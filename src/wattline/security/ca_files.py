@@ -75,7 +75,9 @@ class CaFiles:
     def write_crl(self, pem: bytes) -> None:
         _replace(self.crl, pem, 0o644)
 
-    def ensure_broker_certificate(self, authority: ca.Authority, host: str, now: dt.datetime) -> None:
+    def ensure_broker_certificate(
+        self, authority: ca.Authority, host: str, now: dt.datetime
+    ) -> None:
         """The broker's certificate and key, issued for ``host`` when missing or due."""
         if self._broker_certificate_good(host, now):
             return
@@ -88,7 +90,9 @@ class CaFiles:
         if not (self.broker_certificate.exists() and self.broker_key.exists()):
             return False
         certificate = x509.load_pem_x509_certificate(self.broker_certificate.read_bytes())
-        names = [a.value for a in certificate.subject.get_attributes_for_oid(ca.NameOID.COMMON_NAME)]
+        names = [
+            a.value for a in certificate.subject.get_attributes_for_oid(ca.NameOID.COMMON_NAME)
+        ]
         return (
             names == [host]
             and certificate.not_valid_after_utc - now > BROKER_RENEW_BEFORE

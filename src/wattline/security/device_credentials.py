@@ -82,6 +82,11 @@ def certificate(
     )
 
 
+def unusable_password() -> str:
+    """A password nobody holds: a certificate-only device's broker client needs one."""
+    return secrets.token_urlsafe(_SECRET_BYTES)
+
+
 def reserved_username(device_id: str) -> bool:
     return device_id.startswith(RESERVED_USERNAME_PREFIX)
 
@@ -112,7 +117,12 @@ def issue(
 
 
 class BrokerAccounts(Protocol):
-    """The broker's accounts, kept in step with the devices' MQTT credentials."""
+    """The broker's accounts, kept in step with the devices' MQTT credentials.
+
+    A device with a client certificate is known to the broker by the certificate's
+    CN, its id: the same client, so the same ACLs. A device with a certificate and
+    no MQTT password gets a client with a password nobody holds (``unusable_password``).
+    """
 
     def grant(self, device_id: str, password: str) -> None:
         """The device may connect with this password (any earlier one stops working),
@@ -121,11 +131,6 @@ class BrokerAccounts(Protocol):
 
     def revoke(self, device_id: str) -> None:
         """The device may no longer connect; a connected session is closed."""
-        ...
-
-    def allow_certificate(self, device_id: str) -> None:
-        """The device may connect with a client certificate whose CN is its id, and
-        publish and subscribe as with its password; its password stays as it was."""
         ...
 
 

@@ -34,12 +34,12 @@ from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, Use
 __all__ = [
     "AuditStore",
     "CredentialStore",
-    "PairingClaim",
-    "PairingStore",
     "DeviceExport",
     "DeviceSharing",
     "IngestDiagnostics",
     "IngestStore",
+    "PairingClaim",
+    "PairingStore",
     "PointReader",
     "QuarantineStore",
     "Registry",
@@ -228,7 +228,7 @@ class PairingStore(Protocol):
 
     def claim_pairing_code(
         self, code_hash: str, *, tenant_id: str, claimed_by: str, now_ms: int
-    ) -> PairingClaim: ...
+    ) -> tuple[PairingClaim, str | None]: ...
 
 
 class AuditStore(Protocol):

@@ -26,6 +26,7 @@ from wattline.security.device_credentials import (
     IssuedCredential,
     issue,
     reserved_username,
+    unusable_password,
 )
 from wattline.security.principal import Principal
 from wattline.storage.ports import CredentialStore
@@ -78,7 +79,9 @@ def _issued_out(issued: IssuedCredential) -> IssuedCredentialOut:
     return IssuedCredentialOut(**_out(issued.credential).model_dump(), secret=issued.secret)
 
 
-def _store(services: ApiServices, device_id: str, principal: Principal) -> CredentialStore:
+def credential_store(
+    services: ApiServices, device_id: str, principal: Principal
+) -> CredentialStore:
     if services.credentials is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "device credentials are not offered")
     # Checked before the lookup: PostgreSQL refuses a NUL in a text parameter (a 500).
@@ -95,7 +98,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _sync(services: ApiServices, change: str, device_id: str, password: str | None = None) -> None:
+def broker_sync(
+    services: ApiServices, change: str, device_id: str, password: str | None = None
+) -> None:
     accounts = services.broker_accounts
     if accounts is None:
         return
@@ -130,7 +135,8 @@ def _issue(
 ) -> IssuedCredential:
     if kind is CredentialKind.CERTIFICATE:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "certificates are not issued yet"
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "certificates are signed from a CSR: POST /api/v1/devices/{id}/certificates",
         )
     if kind is CredentialKind.MQTT_PASSWORD:
         if reserved_username(device_id):
@@ -155,14 +161,14 @@ def create_credential(
 ) -> IssuedCredentialOut:
     """A new credential; its secret is in this answer and never again.
     A device has one MQTT password at a time: rotate it to replace it."""
-    store = _store(services, device_id, principal)
+    store = credential_store(services, device_id, principal)
     if body.kind is CredentialKind.MQTT_PASSWORD and _active_mqtt(store, device_id):
         raise HTTPException(
             status.HTTP_409_CONFLICT, "the device has an MQTT password: rotate or revoke it"
         )
     issued = _issue(services, principal, body.kind, device_id)
     if body.kind is CredentialKind.MQTT_PASSWORD:
-        _sync(services, "create the device's account", device_id, issued.secret)
+        broker_sync(services, "create the device's account", device_id, issued.secret)
     store.add_credential(issued.credential, issued.secret_hash)
     _audit(services, principal, "device_credential.create", issued.credential)
     return _issued_out(issued)
@@ -173,7 +179,7 @@ def list_credentials(
     device_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> CredentialList:
     """The device's credentials, revoked ones included; never a secret."""
-    store = _store(services, device_id, principal)
+    store = credential_store(services, device_id, principal)
     return CredentialList(credentials=[_out(c) for c in store.device_credentials(device_id)])
 
 
@@ -183,11 +189,11 @@ def rotate_credential(
 ) -> IssuedCredentialOut:
     """A new secret of the same kind; the old credential is revoked at once
     (an MQTT session using it is disconnected)."""
-    store = _store(services, device_id, principal)
+    store = credential_store(services, device_id, principal)
     old = _active(store, device_id, credential_id)
     issued = _issue(services, principal, old.kind, device_id)
     if old.kind is CredentialKind.MQTT_PASSWORD:
-        _sync(services, "change the device's password", device_id, issued.secret)
+        broker_sync(services, "change the device's password", device_id, issued.secret)
     store.add_credential(issued.credential, issued.secret_hash)
     store.revoke_credential(device_id, credential_id, issued.credential.created_ms)
     _audit(services, principal, "device_credential.rotate", old)
@@ -199,11 +205,16 @@ def revoke_credential(
     device_id: str, credential_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> None:
     """Revoked for good; an MQTT session using it is disconnected."""
-    store = _store(services, device_id, principal)
+    store = credential_store(services, device_id, principal)
     old = _active(store, device_id, credential_id)
+    now_ms = _now_ms()
     if old.kind is CredentialKind.MQTT_PASSWORD:
-        _sync(services, "disable the device's account", device_id)
-    store.revoke_credential(device_id, credential_id, _now_ms())
+        if has_active(store, device_id, CredentialKind.CERTIFICATE, now_ms):
+            # The certificate still gets in, under the same client: only the password goes.
+            broker_sync(services, "change the device's password", device_id, unusable_password())
+        else:
+            broker_sync(services, "disable the device's account", device_id)
+    store.revoke_credential(device_id, credential_id, now_ms)
     _audit(services, principal, "device_credential.revoke", old)
 
 
@@ -218,8 +229,8 @@ def _active(store: CredentialStore, device_id: str, credential_id: str) -> Devic
 
 
 def _active_mqtt(store: CredentialStore, device_id: str) -> bool:
-    now_ms = _now_ms()
-    return any(
-        c.kind is CredentialKind.MQTT_PASSWORD and c.active(now_ms)
-        for c in store.device_credentials(device_id)
-    )
+    return has_active(store, device_id, CredentialKind.MQTT_PASSWORD, _now_ms())
+
+
+def has_active(store: CredentialStore, device_id: str, kind: CredentialKind, now_ms: int) -> bool:
+    return any(c.kind is kind and c.active(now_ms) for c in store.device_credentials(device_id))

@@ -44,8 +44,8 @@ from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.credentials import SqlCredentials
-from wattline.storage.sql.pairing import SqlPairing
 from wattline.storage.sql.identity import SqlIdentity
+from wattline.storage.sql.pairing import SqlPairing
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
@@ -241,7 +241,7 @@ class SqlStore:
 
     def claim_pairing_code(
         self, code_hash: str, *, tenant_id: str, claimed_by: str, now_ms: int
-    ) -> PairingClaim:
+    ) -> tuple[PairingClaim, str | None]:
         # Unclaimed devices are the default tenant's: where auto-registration puts them.
         return self._pairing.claim(
             code_hash,

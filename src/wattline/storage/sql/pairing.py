@@ -29,8 +29,10 @@ class SqlPairing:
 
     def claim(
         self, code_hash: str, *, tenant_id: str, claimed_by: str, unclaimed_tenant: str, now_ms: int
-    ) -> PairingClaim:
-        """Use the code once and move its device from ``unclaimed_tenant`` into ``tenant_id``.
+    ) -> tuple[PairingClaim, str | None]:
+        """Spend the code and move its device from ``unclaimed_tenant`` into ``tenant_id``.
+
+        Answers the outcome and the code's device (None when UNKNOWN).
 
         One transaction: a code is spent only when the device moved, so a code of a
         device owned elsewhere stays unspent (and the answer says OWNED).
@@ -46,7 +48,7 @@ class SqlPairing:
                 update(_codes).where(*live).values(claimed_ms=now_ms, claimed_by=claimed_by)
             ).rowcount
             if spent != 1:
-                return PairingClaim.UNKNOWN
+                return PairingClaim.UNKNOWN, None
             device_id = conn.execute(
                 select(_codes.c.device_id).where(_codes.c.code_hash == code_hash)
             ).scalar_one()
@@ -56,12 +58,12 @@ class SqlPairing:
                     .where(_codes.c.code_hash == code_hash)
                     .values(claimed_ms=None, claimed_by=None)
                 )
-                return PairingClaim.OWNED
+                return PairingClaim.OWNED, device_id
             # The device's other codes die with the claim.
             conn.execute(
                 delete(_codes).where(_codes.c.device_id == device_id, _codes.c.claimed_ms.is_(None))
             )
-            return PairingClaim.CLAIMED
+            return PairingClaim.CLAIMED, device_id
 
 
 def _move(conn: Connection, device_id: str, from_tenant: str, to_tenant: str) -> bool:
