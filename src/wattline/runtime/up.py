@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wattline.api.app import create_app
+from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
 from wattline.config import Settings, weak_secret
@@ -32,6 +33,7 @@ from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
+from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
@@ -179,6 +181,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         audit = StoreAuditSink(audit_log, registry)
         identity = identity_service(settings, store, audit)
         demo_login = (DEMO_OWNER_EMAIL, reset_demo_owner(identity)) if settings.demo else None
+        authority = load_authority(settings)
+        publish_crl = crl_publisher(settings, broker)
+        if authority is not None:
+            publish_crl(current_crl(authority, store))
         api = ApiServices(
             store=store,
             admin_token=token,
@@ -199,6 +205,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             cors_origins=tuple(settings.cors_origins),
             authenticator=identity.authenticator,
             identity=identity,
+            authority=authority,
+            publish_crl=publish_crl,
+            pairing=store,
+            pairing_throttle=claims_throttle(),
         )
         app = create_app(api)
         services.freeze_startup_objects()
