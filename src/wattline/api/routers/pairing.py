@@ -69,8 +69,8 @@ def create_code(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ingest_bearer)],
 ) -> CodeOut:
     """A pairing code for an unclaimed device, to show to the person who claims it."""
-    store = _pairing(services)
     device = ingest_caller(services, request, credentials.credentials if credentials else None)
+    store = _pairing(services)
     device_id = device or body.device_id
     if device_id is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the device_id")
