@@ -113,7 +113,13 @@ def test_every_route_declares_a_permission() -> None:
     # Under /api/v1 only the CA's certificate: devices fetch it before they have credentials.
     assert [p for p in public if p.startswith("/api/v1")] == ["/api/v1/ca.crt"], public
     assert public == [
-        "/api/v1/ca.crt", "/docs", "/health", "/livez", "/metrics", "/readyz", "/redoc"
+        "/api/v1/ca.crt",
+        "/docs",
+        "/health",
+        "/livez",
+        "/metrics",
+        "/readyz",
+        "/redoc",
     ]
 
 

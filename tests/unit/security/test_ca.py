@@ -100,7 +100,9 @@ def test_a_tampered_csr_is_refused() -> None:
 
 def test_the_crl_lists_revoked_serials(authority: ca.Authority) -> None:
     issued = ca.sign_client(authority, ca.parse_csr(csr_pem("d"), "d"), NOW)
-    crl = x509.load_pem_x509_crl(ca.revocation_list(authority, [ca.Revoked(issued.serial, NOW)], NOW))
+    crl = x509.load_pem_x509_crl(
+        ca.revocation_list(authority, [ca.Revoked(issued.serial, NOW)], NOW)
+    )
     assert crl.is_signature_valid(authority.key.public_key())
     assert crl.get_revoked_certificate_by_serial_number(int(issued.serial, 16)) is not None
 
