@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import stat
 from pathlib import Path
 
@@ -112,13 +111,13 @@ def test_the_ca_files(tmp_path: Path) -> None:
     with pytest.raises(CaMissingError):
         files.load()
     made = files.init("Wattline CA", NOW)
-    assert stat.S_IMODE(os.stat(files.key).st_mode) == 0o600
+    assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
     assert files.load().certificate == made.certificate
     with pytest.raises(CaExistsError):
         files.init("Wattline CA", NOW)
     files.ensure_broker_certificate(made, "broker.example", NOW)
     first = files.broker_certificate.read_bytes()
-    assert stat.S_IMODE(os.stat(files.broker_key).st_mode) == 0o600
+    assert stat.S_IMODE(files.broker_key.stat().st_mode) == 0o600
     files.ensure_broker_certificate(made, "broker.example", NOW)
     assert files.broker_certificate.read_bytes() == first  # still good: kept
     files.ensure_broker_certificate(made, "other.example", NOW)
