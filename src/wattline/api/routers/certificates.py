@@ -105,6 +105,7 @@ def _audit(
     max_body_size=MAX_BODY_BYTES,
     responses={
         413: {"description": "body over 16 KiB"},
+        501: {"description": "no CA in the data dir"},
         422: {
             "description": "not a CSR, a bad signature, a CN other than the device id, "
             "or a key other than EC P-256 or RSA of 2048 bits or more"

@@ -60,7 +60,14 @@ def _pairing(services: ApiServices) -> PairingStore:
 
 
 @router.post(
-    "/codes", status_code=status.HTTP_201_CREATED, dependencies=[Depends(INGEST_PERMISSION)]
+    "/codes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(INGEST_PERMISSION)],
+    responses={
+        403: {"description": "a device token naming another device, or not a platform admin"},
+        404: {"description": "no such device, or it is claimed already"},
+        501: {"description": "pairing is not offered"},
+    },
 )
 def create_code(
     request: Request,
@@ -104,6 +111,7 @@ def create_code(
         404: {"description": "no such code, used already, or expired"},
         409: {"description": "the device belongs to a tenant already"},
         429: {"description": "too many failed claims"},
+        501: {"description": "pairing is not offered"},
     },
 )
 def claim(
