@@ -11,6 +11,7 @@ Nothing here touches a file: keys and certificates come in and go out as PEM.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,11 +56,7 @@ class Authority:
         return cls(key, x509.load_pem_x509_certificate(certificate_pem))
 
     def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return key_pem(self.key)
 
     def certificate_pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -232,8 +229,6 @@ def _sign(  # noqa: PLR0913, PLR0917 - every part of a certificate, once
 
 
 def _general_name(host: str) -> x509.GeneralName:
-    import ipaddress  # noqa: PLC0415 - only for the broker's certificate
-
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
