@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=0, le=65535)
     mqtt_port: int = Field(1883, ge=0, le=65535)
+    # Security mode with a CA in the data dir (`wattline ca init`): the embedded
+    # Mosquitto's mutual-TLS listener, where devices log in with certificates.
+    mqtt_tls_port: int = Field(8883, ge=0, le=65535)
     # Prometheus metrics of `wattline collect`, which has no API to serve them from
     # (`wattline up` serves them at /metrics); None: not served.
     metrics_port: int | None = Field(None, ge=1, le=65535)

@@ -13,6 +13,7 @@ from wattline.api.routers import (
     api_keys,
     audit,
     auth,
+    certificates,
     credentials,
     devices,
     energy,
@@ -20,6 +21,7 @@ from wattline.api.routers import (
     gaps,
     health,
     ingest,
+    pairing,
     quarantine,
     shares,
     telemetry,
@@ -50,6 +52,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(credentials.router)
+    app.include_router(certificates.router)
+    app.include_router(certificates.ca_router)
+    app.include_router(pairing.router)
     app.include_router(shares.router)
     app.include_router(telemetry.router)
     app.include_router(gaps.router)

@@ -22,6 +22,7 @@ from wattline.security.device_credentials import (
     IssuedCredential,
     issue,
     reserved_username,
+    unusable_password,
 )
 from wattline.storage.ports import CredentialStore
 
@@ -90,7 +91,12 @@ class DeviceKeys:
     def revoke(self, device_id: str, credential_id: str) -> None:
         old = self.active(device_id, credential_id)
         if old.kind is CredentialKind.MQTT_PASSWORD:
-            self._sync("disable the device's account", device_id, None)
+            if self._has_active(device_id, CredentialKind.CERTIFICATE):
+                # The certificate still gets in, under the same broker client: only
+                # the password goes, replaced by one nobody holds.
+                self._sync("change the device's password", device_id, unusable_password())
+            else:
+                self._sync("disable the device's account", device_id, None)
         self.store.revoke_credential(device_id, credential_id, self.clock_ms())
         self._record("device_credential.revoke", old)
 
@@ -102,8 +108,10 @@ class DeviceKeys:
         raise NoSuchCredentialError(f"no active credential {credential_id!r} for {device_id!r}")
 
     def _issuable(self, device_id: str, kind: CredentialKind) -> None:
-        if kind not in {CredentialKind.MQTT_PASSWORD, CredentialKind.HTTP_TOKEN}:
-            raise CredentialRefusedError(f"credentials of kind {kind} are not issued yet")
+        if kind is CredentialKind.CERTIFICATE:
+            raise CredentialRefusedError(
+                "certificates are signed from a CSR: POST /api/v1/devices/{id}/certificates"
+            )
         if kind is not CredentialKind.MQTT_PASSWORD:
             return
         if reserved_username(device_id):
@@ -133,10 +141,12 @@ class DeviceKeys:
             raise BrokerRefusedError(f"the broker refused to {change}: {exc}") from exc
 
     def _active_mqtt(self, device_id: str) -> bool:
+        return self._has_active(device_id, CredentialKind.MQTT_PASSWORD)
+
+    def _has_active(self, device_id: str, kind: CredentialKind) -> bool:
         now = self.clock_ms()
         return any(
-            c.kind is CredentialKind.MQTT_PASSWORD and c.active(now)
-            for c in self.store.device_credentials(device_id)
+            c.kind is kind and c.active(now) for c in self.store.device_credentials(device_id)
         )
 
     def _record(self, action: str, credential: DeviceCredential) -> None:

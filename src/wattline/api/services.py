@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,16 @@ from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
+from wattline.security.ca import Authority
 from wattline.security.device_credentials import BrokerAccounts
 from wattline.security.service import IdentityService
+from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.ports import AuditStore, CredentialStore, TelemetryStore
+from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +63,13 @@ class ApiServices:
     cors_origins: tuple[str, ...] = ()
     # users, sessions, invitations and API keys (the auth, users and api-keys routes)
     identity: IdentityService | None = None
+    # Wattline's CA, which signs devices' CSRs; None: no CA in the data dir
+    authority: Authority | None = None
+    # writes a new CRL where the broker reads it and makes the broker reload it
+    publish_crl: Callable[[bytes], None] | None = None
+    # pairing codes and the claim that moves a device into a tenant; None: not offered
+    pairing: PairingStore | None = None
+    # failed pairing claims per principal
+    pairing_throttle: LoginThrottle | None = None
+    # now, for what expires (pairing codes); tests inject their own
+    clock_ms: Callable[[], int] = wall_clock_ms

@@ -59,6 +59,32 @@ allow_anonymous false
 plugin {plugin}
 plugin_opt_config_file {dynsec_file}
 """
+# Devices with a certificate from Wattline's CA. The certificate is the login:
+# Mosquitto skips the password check and takes its CN (the device id) as the
+# username, and the plugin's ACLs for that client apply (a CN without a client
+# in the plugin may connect but neither publish nor subscribe). The CRL is read
+# again on SIGHUP, which ``reload`` sends after each revocation. The settings
+# after a listener line belong to that listener only.
+TLS_LISTENER = """\
+listener {port} {host}
+cafile {cafile}
+certfile {certfile}
+keyfile {keyfile}
+crlfile {crlfile}
+require_certificate true
+use_identity_as_username true
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """The mutual-TLS listener: Wattline's CA, the broker's certificate, the CRL."""
+
+    port: int
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    crlfile: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +93,7 @@ class DynamicSecurity:
 
     plugin: str
     admin_password: str = field(repr=False)
+    tls: TlsListener | None = None  # None: no CA in the data dir, passwords only
 
 
 class BrokerStartError(Exception):
@@ -116,6 +143,8 @@ class MosquittoBroker:
             access = SECURE_ACCESS.format(
                 plugin=self.security.plugin, dynsec_file=self.dynsec_file.resolve()
             )
+            if self.security.tls is not None:
+                access += _tls_listener(self.host, self.security.tls)
         config.write_text(
             CONFIG.format(
                 host=self.host,
@@ -138,6 +167,12 @@ class MosquittoBroker:
         )
         await self._wait_listening()
         log.info("embedded Mosquitto listening on %s:%d", self.host, self.port)
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its configuration again, the CRL included."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGHUP)
 
     async def stop(self) -> None:
         process = self._process
@@ -180,6 +215,17 @@ class MosquittoBroker:
         except OSError:
             return "(no log)"
         return " | ".join(lines[-3:]) or "(empty log)"
+
+
+def _tls_listener(host: str, tls: TlsListener) -> str:
+    return TLS_LISTENER.format(
+        port=tls.port,
+        host=host,
+        cafile=tls.cafile.resolve(),
+        certfile=tls.certfile.resolve(),
+        keyfile=tls.keyfile.resolve(),
+        crlfile=tls.crlfile.resolve(),
+    )
 
 
 def _die_with_parent() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 import wattline
-from wattline.cli import archive, audit, devices, quarantine, retention, transfer, users
+from wattline.cli import archive, audit, ca, devices, quarantine, retention, transfer, users
 from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, fail, settings_from
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(archive.app, name="archive")
 app.add_typer(audit.app, name="audit")
 app.add_typer(devices.app, name="devices")
+app.add_typer(ca.app, name="ca")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(retention.app, name="retention")
 app.add_typer(users.app, name="users")

@@ -13,6 +13,7 @@ from wattline.broker.mosquitto import (
     find_mosquitto,
 )
 from wattline.config import Settings
+from wattline.runtime.certificates import tls_listener
 from wattline.runtime.errors import StartupError
 
 # The embedded brokers: Mosquitto as a child process, or amqtt in this process.
@@ -49,7 +50,9 @@ def _secure_mosquitto(settings: Settings) -> MosquittoBroker:
             "(Debian/Ubuntu: apt install mosquitto)"
         )
     # Fresh at each start: written into the plugin's file before Mosquitto reads it.
-    security = DynamicSecurity(plugin=plugin, admin_password=secrets.token_urlsafe(32))
+    security = DynamicSecurity(
+        plugin=plugin, admin_password=secrets.token_urlsafe(32), tls=tls_listener(settings)
+    )
     state_dir = settings.data_dir / "mosquitto"
     return MosquittoBroker(binary, settings.host, settings.mqtt_port, state_dir, security)
 

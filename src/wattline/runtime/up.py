@@ -21,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
+from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
 from wattline.config import Settings, weak_secret
@@ -34,6 +35,7 @@ from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
+from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
@@ -176,7 +178,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             )
         )
         await running.enter_async_context(services.retention(settings, store))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security)
+        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
         api = _api_services(parts, running, collector, window)
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
@@ -208,6 +210,8 @@ class _ApiParts:
     archive: RawArchive
     token: str
     security: BrokerSecurity | None
+    # the embedded broker, told to re-read the revocation list; None: an external one
+    broker: Broker | None
 
 
 def _api_services(
@@ -222,6 +226,10 @@ def _api_services(
     audit_log = SqlAuditStore(store.engine)
     audit = StoreAuditSink(audit_log, parts.registry)
     identity = identity_service(settings, store, audit)
+    authority = load_authority(settings)
+    publish_crl = crl_publisher(settings, parts.broker)
+    if authority is not None:
+        publish_crl(current_crl(authority, store))
     # `serve` replays through a committer of its own; `up` through the collector's.
     committer = (
         collector.committer
@@ -251,6 +259,10 @@ def _api_services(
         cors_origins=tuple(settings.cors_origins),
         authenticator=identity.authenticator,
         identity=identity,
+        authority=authority,
+        publish_crl=publish_crl,
+        pairing=store,
+        pairing_throttle=claims_throttle(),
     )
 
 
@@ -270,7 +282,7 @@ async def run_serve(settings: Settings) -> None:
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security)
+        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, None)
         app = create_app(_api_services(parts, running, None, None))
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))

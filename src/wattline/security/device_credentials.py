@@ -26,7 +26,7 @@ _SECRET_BYTES = 32
 class CredentialKind(StrEnum):
     MQTT_PASSWORD = "mqtt_password"  # noqa: S105 - a kind name
     HTTP_TOKEN = "http_token"  # noqa: S105 - a kind name
-    CERTIFICATE = "certificate"  # X.509 from Wattline's CA: not issued yet
+    CERTIFICATE = "certificate"  # X.509 from Wattline's CA (security/ca.py): signed, not issued
 
 
 ISSUABLE_KINDS = frozenset({CredentialKind.MQTT_PASSWORD, CredentialKind.HTTP_TOKEN})
@@ -44,6 +44,7 @@ class DeviceCredential:
     created_ms: int
     expires_ms: int | None = None
     revoked_ms: int | None = None
+    certificate_serial: str | None = None  # hex; certificates only
 
     def active(self, now_ms: int) -> bool:
         return self.revoked_ms is None and (self.expires_ms is None or now_ms < self.expires_ms)
@@ -63,6 +64,27 @@ class IssuedCredential:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def certificate(
+    device_id: str, tenant_id: str, serial: str, now_ms: int, expires_ms: int
+) -> DeviceCredential:
+    """The record of a certificate Wattline's CA signed for the device."""
+    return DeviceCredential(
+        credential_id=str(uuid.uuid4()),
+        device_id=device_id,
+        tenant_id=tenant_id,
+        kind=CredentialKind.CERTIFICATE,
+        username=device_id,
+        created_ms=now_ms,
+        expires_ms=expires_ms,
+        certificate_serial=serial,
+    )
+
+
+def unusable_password() -> str:
+    """A password nobody holds: a certificate-only device's broker client needs one."""
+    return secrets.token_urlsafe(_SECRET_BYTES)
 
 
 def reserved_username(device_id: str) -> bool:
@@ -95,7 +117,12 @@ def issue(
 
 
 class BrokerAccounts(Protocol):
-    """The broker's accounts, kept in step with the devices' MQTT credentials."""
+    """The broker's accounts, kept in step with the devices' MQTT credentials.
+
+    A device with a client certificate is known to the broker by the certificate's
+    CN, its id: the same client, so the same ACLs. A device with a certificate and
+    no MQTT password gets a client with a password nobody holds (``unusable_password``).
+    """
 
     def grant(self, device_id: str, password: str) -> None:
         """The device may connect with this password (any earlier one stops working),

@@ -17,6 +17,7 @@ from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
 from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.security.device_credentials import DeviceCredential
+from wattline.security.pairing import PairingClaim
 from wattline.security.roles import Role
 from wattline.storage.base import (
     CommitBatch,
@@ -37,6 +38,8 @@ __all__ = [
     "DeviceSharing",
     "IngestDiagnostics",
     "IngestStore",
+    "PairingClaim",
+    "PairingStore",
     "PointReader",
     "QuarantineStore",
     "Registry",
@@ -201,13 +204,31 @@ class TelemetryStore(
 class CredentialStore(Protocol):
     """Devices' credentials, by their secrets' hashes (``storage/sql/credentials.py``)."""
 
-    def add_credential(self, credential: DeviceCredential, secret_hash: str) -> None: ...
+    def add_credential(self, credential: DeviceCredential, secret_hash: str | None) -> None:
+        """``secret_hash`` None: a certificate, whose secret (its key) Wattline never sees."""
+        ...
 
     def device_credentials(self, device_id: str) -> list[DeviceCredential]: ...
 
     def revoke_credential(self, device_id: str, credential_id: str, now_ms: int) -> bool: ...
 
     def credential_for_secret(self, secret_hash: str) -> DeviceCredential | None: ...
+
+    def revoked_certificates(self) -> list[tuple[str, int]]:
+        """(serial, revoked_ms) of every revoked certificate, all tenants: the CRL's entries."""
+        ...
+
+
+class PairingStore(Protocol):
+    """Short-lived pairing codes, by hash, and the claim that moves a device into a tenant."""
+
+    def add_pairing_code(
+        self, code_hash: str, device_id: str, created_ms: int, expires_ms: int
+    ) -> None: ...
+
+    def claim_pairing_code(
+        self, code_hash: str, *, tenant_id: str, claimed_by: str, now_ms: int
+    ) -> tuple[PairingClaim, str | None]: ...
 
 
 class AuditStore(Protocol):

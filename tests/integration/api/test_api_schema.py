@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.integration.api.test_api import AUTH, T0, services
 
 from wattline.api.app import create_app
 from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
+from wattline.api.routers.pairing import claims_throttle
 from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
@@ -26,6 +28,7 @@ from wattline.ingest.sources.http import HttpIngest
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.security import ca
 from wattline.security.passwords import FAST_FOR_TESTS
 from wattline.security.service import build_identity
 from wattline.storage.audit_sink import StoreAuditSink
@@ -63,6 +66,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         audit_log=audit_log,
         identity=identity,
         authenticator=identity.authenticator,
+        authority=ca.create_authority("Schema CA", dt.datetime.now(dt.UTC)),
+        publish_crl=lambda _crl: None,
+        pairing=store,
+        pairing_throttle=claims_throttle(),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

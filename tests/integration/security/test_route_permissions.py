@@ -43,6 +43,8 @@ QUERY_SAMPLES = {"samples": "delete", "interval": "1h"}
 BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/shares"): {"user": BOB_EMAIL, "role": "viewer"},
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
+    ("POST", "/api/v1/devices/{device_id}/certificates"): {"csr": "not a CSR"},
+    ("POST", "/api/v1/pairing/claim"): {"code": "ABCDEFGH"},
 }
 
 
@@ -111,10 +113,12 @@ def test_every_route_declares_a_permission() -> None:
     undeclared = [f"{sorted(r.methods)} {r.path}" for r, p in DECLARED if p is None]
     assert undeclared == [], "routes without require(role) or PUBLIC"
     public = sorted(r.path for r, p in DECLARED if isinstance(p, Public))
-    # under /api/v1, only what a caller without a session needs to get one
+    # under /api/v1, only what a caller without credentials needs: a session, or the
+    # CA's certificate a device fetches before it has any
     assert [p for p in public if p.startswith("/api/v1")] == [
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
+        "/api/v1/ca.crt",
         "/api/v1/invitations/accept",
     ]
     assert [p for p in public if not p.startswith("/api/v1")] == [

@@ -25,7 +25,9 @@ from wattline.api.deps import AdminDep, AdminFirstRoute, PrincipalDep, ServicesD
 from wattline.api.provisioning import DeviceKeys, ProvisioningError
 from wattline.api.services import ApiServices
 from wattline.protocols.validation import DEVICE_ID_RE
+from wattline.security.device_credentials import BrokerSyncError, CredentialKind
 from wattline.security.principal import Principal
+from wattline.storage.ports import CredentialStore
 
 router = APIRouter(
     prefix="/api/v1/devices/{device_id}/credentials",
@@ -56,6 +58,11 @@ def _keys(
     services: ApiServices, device_id: str, principal: Principal, audit: AuditTrail
 ) -> DeviceKeys:
     keys = device_keys(services, principal, audit)
+    _check_device(services, device_id, principal)
+    return keys
+
+
+def _check_device(services: ApiServices, device_id: str, principal: Principal) -> None:
     # Checked before the lookup: PostgreSQL refuses a NUL in a text parameter (a 500).
     # Another tenant's device answers as a missing one.
     if (
@@ -63,7 +70,6 @@ def _keys(
         or services.store.get_device(device_id, tenant_id=principal.tenant_id) is None
     ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
-    return keys
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -119,3 +125,38 @@ def revoke_credential(
     keys = _keys(services, device_id, principal, audit)
     with answered():
         keys.revoke(device_id, credential_id)
+
+
+# -- for the certificates router, which keeps its own flow -------------------
+
+
+def credential_store(
+    services: ApiServices, device_id: str, principal: Principal
+) -> CredentialStore:
+    """The credential store, once the device is the caller's (404 otherwise)."""
+    if services.credentials is None:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "device credentials are not offered")
+    _check_device(services, device_id, principal)
+    return services.credentials
+
+
+def broker_sync(
+    services: ApiServices, change: str, device_id: str, password: str | None = None
+) -> None:
+    """Grant (a password) or revoke the device's broker account; 503 if the broker refuses."""
+    accounts = services.broker_accounts
+    if accounts is None:
+        return
+    try:
+        if password is not None:
+            accounts.grant(device_id, password)
+        else:
+            accounts.revoke(device_id)
+    except BrokerSyncError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"the broker refused to {change}: {exc}"
+        ) from exc
+
+
+def has_active(store: CredentialStore, device_id: str, kind: CredentialKind, now_ms: int) -> bool:
+    return any(c.kind is kind and c.active(now_ms) for c in store.device_credentials(device_id))

@@ -17,7 +17,7 @@ from wattline.ingest.sources.http import ForeignDeviceError
 from wattline.security.device_credentials import HTTP_TOKEN_PREFIX, CredentialKind, hash_secret
 from wattline.security.roles import Role
 
-_bearer = HTTPBearer(
+ingest_bearer = HTTPBearer(
     auto_error=False,
     description="an admin's credential, or a device's HTTP ingest token (wld_...)",
 )
@@ -56,7 +56,7 @@ class _CallerFirstRoute(APIRoute):
         read_body_and_run = super().get_route_handler()
 
         async def caller_first(request: Request) -> Response:
-            credentials = await _bearer(request)
+            credentials = await ingest_bearer(request)
             request.state.ingest_device = ingest_caller(
                 get_services(request), request, credentials.credentials if credentials else None
             )
@@ -68,7 +68,7 @@ class _CallerFirstRoute(APIRoute):
 def get_ingest_device(
     request: Request,
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ingest_bearer)],
 ) -> str | None:
     if hasattr(request.state, "ingest_device"):
         known: str | None = request.state.ingest_device

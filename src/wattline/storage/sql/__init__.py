@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from wattline.model.devices import Device, LatestValue
 from wattline.model.sequence import SeqState
 from wattline.security.device_credentials import DeviceCredential
+from wattline.security.pairing import PairingClaim
 from wattline.security.roles import Role
 from wattline.storage.base import (
     CommitBatch,
@@ -39,10 +40,12 @@ from wattline.storage.bucketing import BucketPlan, SeriesBucket
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.credentials import SqlCredentials
 from wattline.storage.sql.identity import SqlIdentity
+from wattline.storage.sql.pairing import SqlPairing
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
@@ -59,6 +62,7 @@ class SqlStore:
         self._quarantine = SqlQuarantine(self._connections, insert)
         self._reads = SqlReads(self._connections)
         self._credentials = SqlCredentials(self._connections)
+        self._pairing = SqlPairing(self._connections)
         self._shares = SqlShares(self._connections, insert)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
         self._identity = SqlIdentity(self._connections, insert)
@@ -213,7 +217,7 @@ class SqlStore:
 
     # -- device credentials -------------------------------------------------
 
-    def add_credential(self, credential: DeviceCredential, secret_hash: str) -> None:
+    def add_credential(self, credential: DeviceCredential, secret_hash: str | None) -> None:
         self._credentials.add(credential, secret_hash)
 
     def device_credentials(self, device_id: str) -> list[DeviceCredential]:
@@ -224,6 +228,28 @@ class SqlStore:
 
     def credential_for_secret(self, secret_hash: str) -> DeviceCredential | None:
         return self._credentials.for_secret(secret_hash)
+
+    def revoked_certificates(self) -> list[tuple[str, int]]:
+        return self._credentials.revoked_certificates()
+
+    # -- pairing ------------------------------------------------------------
+
+    def add_pairing_code(
+        self, code_hash: str, device_id: str, created_ms: int, expires_ms: int
+    ) -> None:
+        self._pairing.add(code_hash, device_id, created_ms, expires_ms)
+
+    def claim_pairing_code(
+        self, code_hash: str, *, tenant_id: str, claimed_by: str, now_ms: int
+    ) -> tuple[PairingClaim, str | None]:
+        # Unclaimed devices are the default tenant's: where auto-registration puts them.
+        return self._pairing.claim(
+            code_hash,
+            tenant_id=tenant_id,
+            claimed_by=claimed_by,
+            unclaimed_tenant=DEFAULT_TENANT,
+            now_ms=now_ms,
+        )
 
     # -- retention ----------------------------------------------------------
 

@@ -17,7 +17,7 @@ class SqlCredentials:
     def __init__(self, connections: Connections) -> None:
         self._connections = connections
 
-    def add(self, credential: DeviceCredential, secret_hash: str) -> None:
+    def add(self, credential: DeviceCredential, secret_hash: str | None) -> None:
         with self._connections.write() as conn:
             conn.execute(
                 _table.insert().values(
@@ -30,6 +30,7 @@ class SqlCredentials:
                     created_ms=credential.created_ms,
                     expires_ms=credential.expires_ms,
                     revoked_ms=credential.revoked_ms,
+                    certificate_serial=credential.certificate_serial,
                 )
             )
 
@@ -56,6 +57,20 @@ class SqlCredentials:
         with self._connections.write() as conn:
             return conn.execute(statement).rowcount == 1
 
+    def revoked_certificates(self) -> list[tuple[str, int]]:
+        """Every revoked certificate's serial and revocation time, of every tenant: the CRL."""
+        query = (
+            select(_table.c.certificate_serial, _table.c.revoked_ms)
+            .where(
+                _table.c.kind == CredentialKind.CERTIFICATE.value,
+                _table.c.revoked_ms.is_not(None),
+                _table.c.certificate_serial.is_not(None),
+            )
+            .order_by(_table.c.revoked_ms)
+        )
+        with self._connections.read() as conn:
+            return [(row.certificate_serial, row.revoked_ms) for row in conn.execute(query)]
+
     def for_secret(self, secret_hash: str) -> DeviceCredential | None:
         query = select(_table).where(_table.c.secret_hash == secret_hash)
         with self._connections.read() as conn:
@@ -73,4 +88,5 @@ def _credential(row: Any) -> DeviceCredential:
         created_ms=row.created_ms,
         expires_ms=row.expires_ms,
         revoked_ms=row.revoked_ms,
+        certificate_serial=row.certificate_serial,
     )
