@@ -59,6 +59,7 @@ from wattline.storage.base import CommitBatch
 from wattline.storage.partitions import months_of
 from wattline.storage.postgres import PostgresStore, open_postgres_store
 from wattline.storage.rollups import DAY_MS, MINUTE_MS, TIERS
+from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -231,7 +232,7 @@ def chunks_of(scale: Scale) -> Iterator[tuple[int, Chunk]]:
 
 def register(store: SqlStore, scale: Scale) -> None:
     for index in range(scale.devices):
-        store.register_device(device_name(index), "smart_plug", T0_MS)
+        store.register_device(device_name(index), "smart_plug", T0_MS, tenant_id=DEFAULT_TENANT)
 
 
 def load_sqlite(path: Path, scale: Scale, progress: Callable[[int], None]) -> None:
