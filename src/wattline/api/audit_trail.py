@@ -35,7 +35,9 @@ class AuditTrail:
         )
 
 
-def get_audit_trail(request: Request, services: ServicesDep, principal: PrincipalDep) -> AuditTrail:
+async def get_audit_trail(
+    request: Request, services: ServicesDep, principal: PrincipalDep
+) -> AuditTrail:
     source = request.client.host if request.client else None
     return AuditTrail(services.audit, principal, source)
 

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from wattline.api.deps import RequiresRoleOrDeviceToken, ServicesDep, authenticate, get_services
+from wattline.api.deps import RequiresRoleOrDeviceToken, ServicesDep, authenticate, services_of
 from wattline.api.schemas import HttpIngestOut, HttpRejectionOut
 from wattline.api.services import ApiServices
 from wattline.ingest.sources.http import ForeignDeviceError
@@ -58,7 +58,7 @@ class _CallerFirstRoute(APIRoute):
         async def caller_first(request: Request) -> Response:
             credentials = await ingest_bearer(request)
             request.state.ingest_device = ingest_caller(
-                get_services(request), request, credentials.credentials if credentials else None
+                services_of(request), request, credentials.credentials if credentials else None
             )
             return await read_body_and_run(request)
 
