@@ -25,19 +25,14 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import uvicorn
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from served import served
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
@@ -68,33 +63,6 @@ def row(name: str, taken: list[float]) -> str:
     taken = sorted(taken)
     p95 = taken[min(len(taken) - 1, int(len(taken) * 0.95))]
     return f"| {name} | {len(taken)} | {statistics.median(taken):.3f} | {p95:.3f} |"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(app: FastAPI) -> Iterator[httpx.Client]:
-    """The app on a real uvicorn server on loopback, and a keep-alive HTTP client."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def http_rows(

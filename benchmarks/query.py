@@ -29,16 +29,14 @@ import json
 import math
 import multiprocessing
 import random
-import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +46,8 @@ import httpx
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
-import uvicorn
 from prometheus_client import CollectorRegistry
+from served import served
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
@@ -398,39 +396,6 @@ def choose(rng: random.Random, scale: Scale) -> Choice:
 
 def iso(ts_ms: int) -> str:
     return str(ts_ms)  # the API takes epoch milliseconds as well as ISO 8601
-
-
-@contextmanager
-def served(app: Any) -> Iterator[httpx.Client]:
-    """The app on a real uvicorn server on loopback, as `wattline up` runs it, and a
-    keep-alive HTTP client: the latency an API user sees, HTTP parsing included."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wattline_queries(client: httpx.Client, scale: Scale) -> dict[str, Callable[[Choice], Any]]:

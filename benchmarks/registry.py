@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,8 +39,8 @@ from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
 from prometheus_client import CollectorRegistry
+from served import served as served_app
 
 from wattline.api.app import create_app
 from wattline.api.cursors import encode
@@ -103,12 +102,6 @@ def commit_readings(store: SqlStore, devices: int, days_ago: Sequence[int]) -> N
         store.commit(CommitBatch(readings=batch, seen_ms={r.device_id: now_ms for r in batch}))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def served(store: SqlStore) -> Iterator[httpx.Client]:
     """The API on a real uvicorn server on loopback, and a keep-alive HTTP client."""
@@ -117,22 +110,8 @@ def served(store: SqlStore) -> Iterator[httpx.Client]:
             store=store, admin_token=TOKEN, registry=CollectorRegistry(), offline_after_ms=120_000
         )
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served_app(app) as client:
+        yield client
 
 
 def time_get(client: httpx.Client, params: dict[str, Any], reps: int) -> list[float]:
