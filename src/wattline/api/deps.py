@@ -195,6 +195,9 @@ class AdminFirstRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         read_body_and_run = super().get_route_handler()
+        # Found once per route: walking the dependency tree on every request was work
+        # on the hot path for an answer that never changes.
+        permission = declared_permission(self)
 
         async def admin_first(request: Request) -> Response:
             credentials = await _bearer(request)
@@ -204,7 +207,6 @@ class AdminFirstRoute(APIRoute):
             )
             limit_principal(services.api_limits, principal.kind, principal.subject)
             request.state.principal = principal
-            permission = declared_permission(self)
             if isinstance(permission, RequiresRole):
                 permission.check(principal)
             return await read_body_and_run(request)

@@ -55,6 +55,26 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def sync_broker(
+    broker: BrokerAccounts | None, change: str, device_id: str, password: str | None
+) -> None:
+    """Grant the device's broker account a password (None: disable it); no-op without
+    broker security. BrokerRefusedError when the broker says no."""
+    if broker is None:
+        return
+    try:
+        if password is not None:
+            broker.grant(device_id, password)
+        else:
+            broker.revoke(device_id)
+    except BrokerSyncError as exc:
+        raise BrokerRefusedError(f"the broker refused to {change}: {exc}") from exc
+
+
+def has_active(store: CredentialStore, device_id: str, kind: CredentialKind, at_ms: int) -> bool:
+    return any(c.kind is kind and c.active(at_ms) for c in store.device_credentials(device_id))
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceKeys:
     """A tenant's view of its devices' credentials: the store, the broker, the audit log."""
@@ -130,24 +150,13 @@ class DeviceKeys:
         return issued
 
     def _sync(self, change: str, device_id: str, password: str | None) -> None:
-        if self.broker is None:
-            return
-        try:
-            if password is not None:
-                self.broker.grant(device_id, password)
-            else:
-                self.broker.revoke(device_id)
-        except BrokerSyncError as exc:
-            raise BrokerRefusedError(f"the broker refused to {change}: {exc}") from exc
+        sync_broker(self.broker, change, device_id, password)
 
     def _active_mqtt(self, device_id: str) -> bool:
         return self._has_active(device_id, CredentialKind.MQTT_PASSWORD)
 
     def _has_active(self, device_id: str, kind: CredentialKind) -> bool:
-        now = self.clock_ms()
-        return any(
-            c.kind is kind and c.active(now) for c in self.store.device_credentials(device_id)
-        )
+        return has_active(self.store, device_id, kind, self.clock_ms())
 
     def _record(self, action: str, credential: DeviceCredential) -> None:
         self.record(

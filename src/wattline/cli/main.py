@@ -10,7 +10,17 @@ import typer
 
 import wattline
 from wattline.cli import archive, audit, ca, devices, quarantine, retention, transfer, users
-from wattline.cli.options import ClientId, DataDir, LogLevel, MqttUrl, console, fail, settings_from
+from wattline.cli.options import (
+    ClientId,
+    DataDir,
+    Host,
+    HttpPort,
+    LogLevel,
+    MqttUrl,
+    console,
+    fail,
+    settings_from,
+)
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
 from wattline.runtime.errors import ServiceFailedError, StartupError
@@ -63,10 +73,8 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     demo: Annotated[
         bool, typer.Option("--demo", envvar="WATTLINE_DEMO", help="start the simulator fleet")
     ] = False,
-    host: Annotated[str | None, typer.Option("--host", envvar="WATTLINE_HOST")] = None,
-    http_port: Annotated[
-        int | None, typer.Option("--http-port", envvar="WATTLINE_HTTP_PORT")
-    ] = None,
+    host: Host = None,
+    http_port: HttpPort = None,
     mqtt_port: Annotated[
         int | None,
         typer.Option("--mqtt-port", envvar="WATTLINE_MQTT_PORT", help="embedded broker's port"),
@@ -129,10 +137,8 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option("--host", envvar="WATTLINE_HOST")] = None,
-    http_port: Annotated[
-        int | None, typer.Option("--http-port", envvar="WATTLINE_HTTP_PORT")
-    ] = None,
+    host: Host = None,
+    http_port: HttpPort = None,
     data_dir: DataDir = None,
     log_level: LogLevel = None,
 ) -> None:

@@ -40,6 +40,8 @@ ClientId = Annotated[
     ),
 ]
 LogLevel = Annotated[str | None, typer.Option("--log-level", envvar="WATTLINE_LOG_LEVEL")]
+Host = Annotated[str | None, typer.Option("--host", envvar="WATTLINE_HOST")]
+HttpPort = Annotated[int | None, typer.Option("--http-port", envvar="WATTLINE_HTTP_PORT")]
 
 
 def settings_from(**flags: Any) -> Settings:

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Body, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattline.api.deps import PUBLIC, AdminDep, AdminFirstRoute, PrincipalDep, ServicesDep
-from wattline.api.routers.credentials import broker_sync, credential_store, has_active
+from wattline.api.provisioning import has_active
+from wattline.api.routers.credentials import broker_sync, credential_store
 from wattline.api.services import ApiServices
 from wattline.model.times import iso_ms
 from wattline.security import ca

@@ -22,10 +22,9 @@ from wattline.api.credential_schemas import (
     issued_out,
 )
 from wattline.api.deps import AdminDep, AdminFirstRoute, PrincipalDep, ServicesDep
-from wattline.api.provisioning import DeviceKeys, ProvisioningError
+from wattline.api.provisioning import DeviceKeys, ProvisioningError, sync_broker
 from wattline.api.services import ApiServices
 from wattline.protocols.validation import DEVICE_ID_RE
-from wattline.security.device_credentials import BrokerSyncError, CredentialKind
 from wattline.security.principal import Principal
 from wattline.storage.ports import CredentialStore
 
@@ -144,19 +143,5 @@ def broker_sync(
     services: ApiServices, change: str, device_id: str, password: str | None = None
 ) -> None:
     """Grant (a password) or revoke the device's broker account; 503 if the broker refuses."""
-    accounts = services.broker_accounts
-    if accounts is None:
-        return
-    try:
-        if password is not None:
-            accounts.grant(device_id, password)
-        else:
-            accounts.revoke(device_id)
-    except BrokerSyncError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"the broker refused to {change}: {exc}"
-        ) from exc
-
-
-def has_active(store: CredentialStore, device_id: str, kind: CredentialKind, now_ms: int) -> bool:
-    return any(c.kind is kind and c.active(now_ms) for c in store.device_credentials(device_id))
+    with answered():
+        sync_broker(services.broker_accounts, change, device_id, password)
