@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
 
 from wattline.archive.base import ArchiveWriter
 from wattline.ingest.admit import Admission
 from wattline.ingest.plan import BatchPlan
-from wattline.model.messages import Reading
+from wattline.model.events import Committed, OnCommitted, QuarantineNotice
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult
 from wattline.storage.ports import IngestStore
 
 log = logging.getLogger(__name__)
 
-OnCommitted = Callable[[Sequence[Reading]], None]
+__all__ = ["OnCommitted", "PlanWriter"]
 
 
 class PlanWriter:
@@ -38,7 +37,8 @@ class PlanWriter:
         self._archive = archive
         self._admission = admission
         self._metrics = metrics
-        # Told the readings of each committed batch (the live window); never fails a commit.
+        # Told what each committed batch said (live window, bus, alerts, commands);
+        # never fails a commit.
         self._on_committed = on_committed
         # The collector archives one batch while committing the one before.
         self._archive_lock = threading.Lock()
@@ -71,9 +71,10 @@ class PlanWriter:
         )
         self._admission.registered(plan.register)
         self._count(plan, result)
-        if self._on_committed is not None and plan.readings:
+        event = _event(plan)
+        if self._on_committed is not None and event:
             try:
-                self._on_committed(plan.readings)
+                self._on_committed(event)
             except Exception:
                 # The batch is committed; failing here would retry and delay its ack.
                 log.exception("on_committed hook failed")
@@ -89,3 +90,18 @@ class PlanWriter:
         self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
         self._metrics.samples.labels("corrected").inc(result.samples_corrected)
         self._metrics.seq_duplicates.inc(result.readings_seq_duplicate)
+
+
+def _event(plan: BatchPlan) -> Committed:
+    return Committed(
+        readings=plan.readings,
+        hellos=plan.hellos,
+        statuses=plan.statuses,
+        command_acks=plan.command_acks,
+        ota_statuses=plan.ota_statuses,
+        quarantined=[
+            QuarantineNotice(entry.topic, entry.reason, entry.received_ms)
+            for entry in plan.quarantined
+        ],
+        seen_ms=plan.seen_ms,
+    )

@@ -17,9 +17,11 @@ from wattline.ingest.admit import Verdict
 from wattline.ingest.interpret import InterpretConfig, interpret
 from wattline.model.messages import (
     DOWNLINK,
+    CommandAck,
     Hello,
     InboundMessage,
     Interpreted,
+    OtaStatus,
     Reading,
     Rejection,
     RejectReason,
@@ -37,6 +39,9 @@ class BatchPlan:
     readings: list[Reading] = field(default_factory=list)
     hellos: list[Hello] = field(default_factory=list)
     statuses: list[StatusReport] = field(default_factory=list)
+    # not stored by ingest: told to the command tracker after the commit
+    command_acks: list[CommandAck] = field(default_factory=list)
+    ota_statuses: list[OtaStatus] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     archive: list[ArchiveRecord] = field(default_factory=list)
     seen_ms: dict[str, int] = field(default_factory=dict)
@@ -136,5 +141,9 @@ def add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted)
         plan.arrival.append(outcome.hello)
     if outcome.status is not None:
         plan.statuses.append(outcome.status)
+    if outcome.command_ack is not None:
+        plan.command_acks.append(outcome.command_ack)
+    if outcome.ota_status is not None:
+        plan.ota_statuses.append(outcome.ota_status)
     previous = plan.seen_ms.get(outcome.device_id, 0)
     plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)

@@ -13,6 +13,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
+from wattline.model.events import Committed
 from wattline.model.messages import Reading
 
 DEFAULT_WINDOW_SIZE = 60
@@ -39,6 +40,11 @@ class RecentReadings:
                 metrics = self._series.setdefault(reading.device_id, {})
                 for metric, value in reading.metrics.items():
                     self._insert(metrics.setdefault(metric, []), reading.ts_ms, value)
+
+    def on_committed(self, event: Committed) -> None:
+        """The ingest listener: keep the readings of each committed batch."""
+        if event.readings:
+            self.add(event.readings)
 
     def merge(self, device_id: str, metric: str, points: Iterable[tuple[int, float]]) -> None:
         """Readings from storage; values already here (from the committer) are newer and stay."""

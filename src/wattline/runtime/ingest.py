@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -15,7 +15,7 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
 from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
-from wattline.model.messages import Reading
+from wattline.model.events import OnCommitted
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import Adapter, build_adapters
 from wattline.protocols.validation import Limits
@@ -24,8 +24,6 @@ from wattline.storage.sql import SqlStore
 
 # HTTP ingest (POST /api/v1/telemetry) speaks the smart-solar format alone.
 HTTP_ADAPTERS = ("smartsolar",)
-
-OnCommitted = Callable[[Sequence[Reading]], None]
 
 
 @dataclass(slots=True)

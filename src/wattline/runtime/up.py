@@ -173,7 +173,12 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         collector = await running.enter_async_context(
             services.collecting(
                 build_collector(
-                    settings, ingest, store, archive, window.add, endpoint=collector_endpoint
+                    settings,
+                    ingest,
+                    store,
+                    archive,
+                    window.on_committed,
+                    endpoint=collector_endpoint,
                 )
             )
         )
@@ -314,7 +319,7 @@ def _http_ingest(
     window: RecentReadings | None,
 ) -> HttpIngest:
     committer = ingest.committer(
-        store, archive, ingest.http, window.add if window is not None else None
+        store, archive, ingest.http, window.on_committed if window is not None else None
     )
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 

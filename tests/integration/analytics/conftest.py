@@ -68,7 +68,7 @@ def make_committer(
         InterpretConfig(),
         IngestMetrics(CollectorRegistry()),
         auto_register=auto_register,
-        on_committed=window.add if window is not None else None,
+        on_committed=window.on_committed if window is not None else None,
     )
 
 
