@@ -27,8 +27,10 @@ MIGRATIONS_DIR = Path(__file__).parent
 _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"))
 
 
-# Revisions that only added a column, newest first: (table, column, revision).
-_ADDED_COLUMNS = (
+# Revisions since 0003, newest first: (table, column, revision); column None when
+# the revision added the table. Each new revision adds its line here.
+_ADDED_COLUMNS: tuple[tuple[str, str | None, str], ...] = (
+    ("leases", None, "0009"),
     ("devices", "tenant_id", "0008"),
     ("devices", "duplicate_samples", "0007"),
     ("seq_state", "forgotten_through", "0006"),
@@ -40,9 +42,9 @@ _ADDED_COLUMNS = (
 def _unversioned_revision(inspector: Inspector, by_tables: str) -> str:
     # A create_all of a later schema has the added columns already.
     for table, column, revision in _ADDED_COLUMNS:
-        if inspector.has_table(table) and column in {
-            c["name"] for c in inspector.get_columns(table)
-        }:
+        if not inspector.has_table(table):
+            continue
+        if column is None or column in {c["name"] for c in inspector.get_columns(table)}:
             return revision
     return by_tables
 
