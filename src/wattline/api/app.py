@@ -14,6 +14,7 @@ from wattline.api.routers import (
     audit,
     auth,
     certificates,
+    cost,
     credentials,
     devices,
     energy,
@@ -24,6 +25,7 @@ from wattline.api.routers import (
     pairing,
     quarantine,
     shares,
+    tariffs,
     telemetry,
     users,
     window,
@@ -69,6 +71,8 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(users.public)
     app.include_router(users.router)
     app.include_router(api_keys.router)
+    app.include_router(tariffs.router)
+    app.include_router(cost.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

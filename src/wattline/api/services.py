@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -21,11 +22,16 @@ from wattline.security.device_credentials import BrokerAccounts
 from wattline.security.service import IdentityService
 from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
+from wattline.storage.energy_data import GridStore, TariffStore
 from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
 
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class EnergyData(TariffStore, GridStore, Protocol):
+    """The tariff and grid-data ports, one store (``storage/sql/energy.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +79,5 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # tariffs, energy settings and fetched grid data; None: the cost and grid routes are 501
+    energy_data: EnergyData | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -128,8 +128,23 @@ class _Query:
 Found = tuple[Method, str, list[float]]  # method, metric, Wh per bucket
 
 
+class EnergyPlan(Protocol):
+    """What ``fleet_energy_wh`` reads of a query: the edges, the series, the rules."""
+
+    @property
+    def edges(self) -> Sequence[int]: ...
+    @property
+    def source(self) -> Source: ...
+    @property
+    def metric(self) -> str | None: ...
+    @property
+    def max_gap_s(self) -> float: ...
+    @property
+    def rules(self) -> CounterRules: ...
+
+
 def fleet_energy_wh(
-    store: TelemetryStore, device_ids: Sequence[str], query: _Query
+    store: TelemetryStore, device_ids: Sequence[str], query: EnergyPlan
 ) -> dict[str, Found | None]:
     """Wh per bucket with the method and metric used, per device; None: no such series.
 
@@ -160,7 +175,7 @@ def fleet_energy_wh(
 
 
 def _counter_wh(
-    store: TelemetryStore, device_ids: list[str], metric: str, query: _Query
+    store: TelemetryStore, device_ids: list[str], metric: str, query: EnergyPlan
 ) -> dict[str, list[float]]:
     first_ms, last_ms = query.edges[0] - COUNTER_WARMUP_MS, query.edges[-1]
 
@@ -198,7 +213,7 @@ def _spans(buckets: Sequence[bucketing.SeriesBucket], metric: str) -> Iterator[C
         yield CounterSpan(first, last, a.min, a.max)
 
 
-def _power_wh(store: TelemetryStore, device_id: str, metric: str, query: _Query) -> list[float]:
+def _power_wh(store: TelemetryStore, device_id: str, metric: str, query: EnergyPlan) -> list[float]:
     # Readings just outside the range let the edge buckets interpolate to their edges.
     first_ms, last_ms = query.edges[0], query.edges[-1]
     gap_ms = int(query.max_gap_s * 1000)
