@@ -20,6 +20,7 @@ from wattline.api.routers import (
     energy,
     export,
     gaps,
+    grid,
     health,
     ingest,
     pairing,
@@ -73,6 +74,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(tariffs.router)
     app.include_router(cost.router)
+    app.include_router(grid.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))
