@@ -17,8 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pandas as pd
-import pvlib
 
 from wattline.grid.providers import (
     CLOUD_COVER,
@@ -85,6 +83,11 @@ def clear_sky_ghi(
     latitude_deg: float, longitude_deg: float, start_ms: int, end_ms: int
 ) -> list[HourValue]:
     """pvlib's Ineichen clear-sky GHI at the middle of each hour starting in the range."""
+    # Imported on first use: pvlib and pandas take seconds to import, and most
+    # processes (the collector, the CLI) never need them.
+    import pandas as pd  # noqa: PLC0415
+    import pvlib  # noqa: PLC0415
+
     first = start_ms - start_ms % HOUR_MS + (HOUR_MS if start_ms % HOUR_MS else 0)
     hours = list(range(first, end_ms, HOUR_MS))
     if not hours:
