@@ -26,6 +26,17 @@ def clear_sky_irradiance_w_m2(elevation_deg: float) -> float:
     return 1098.0 * sin_elevation * math.exp(-0.057 / sin_elevation)
 
 
+# PVWatts' default DC losses (soiling, mismatch, wiring, ...): the same figure
+# grid/solar.py gives pvlib for the demo inverter, so its performance ratio is
+# a real one (about 0.9 on a clear day), not 1.
+DEMO_SYSTEM_LOSSES = 0.14
+
+
+def clear_sky() -> MeanReverting:
+    """A sky without clouds, for a clear day on demand (tests, demos)."""
+    return MeanReverting(mean=1.0, stddev=0.0, tau_s=600.0, low=1.0, high=1.0)
+
+
 def cloud_cover() -> MeanReverting:
     # Transmittance of the cloud layer: 1.0 is a clear sky, passing clouds last minutes.
     return MeanReverting(mean=0.75, stddev=0.2, tau_s=600.0, low=0.15, high=1.0)
@@ -52,6 +63,8 @@ class SolarInverter:
         capacity_w: float = 5000.0,
         efficiency: float = 0.96,
         mppt_voltage_v: float = 380.0,
+        system_losses: float = DEMO_SYSTEM_LOSSES,
+        clouds: MeanReverting | None = None,
     ) -> None:
         self._rng = rng
         self._latitude_deg = latitude_deg
@@ -59,7 +72,8 @@ class SolarInverter:
         self._capacity_w = capacity_w
         self.efficiency = efficiency
         self._mppt_voltage_v = mppt_voltage_v
-        self._clouds = cloud_cover()
+        self._dc_derate = 1.0 - system_losses
+        self._clouds = clouds or cloud_cover()
         self._energy = EnergyCounter()
 
     def step(self, now: datetime, dt_s: float) -> dict[str, float]:
@@ -80,8 +94,10 @@ class SolarInverter:
                 "energy_wh": self._energy.wh,
             }
 
-        # Array rated at STC (1000 W/m2); the inverter clips anything above its rating.
-        pv_power_w = round(min(self._capacity_w, self._capacity_w * irradiance / 1000.0), 1)
+        # Array rated at STC (1000 W/m2), less its DC losses; the inverter clips
+        # anything above its rating.
+        dc_w = self._capacity_w * irradiance / 1000.0 * self._dc_derate
+        pv_power_w = round(min(self._capacity_w, dc_w), 1)
         # Cell voltage grows roughly logarithmically with irradiance.
         relative_v = clamp(1.0 + 0.06 * math.log(irradiance / 1000.0), 0.6, 1.05)
         dc_voltage_v = round(self._mppt_voltage_v * relative_v + self._rng.gauss(0.0, 1.0), 1)
