@@ -26,6 +26,7 @@ from wattline.api.routers import (
     pairing,
     quarantine,
     shares,
+    solar,
     tariffs,
     telemetry,
     users,
@@ -75,6 +76,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(tariffs.router)
     app.include_router(cost.router)
     app.include_router(grid.router)
+    app.include_router(solar.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -22,7 +22,7 @@ from wattline.security.device_credentials import BrokerAccounts
 from wattline.security.service import IdentityService
 from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.energy_data import GridStore, TariffStore
+from wattline.storage.energy_data import GridStore, PvSystemStore, TariffStore
 from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
 
 
@@ -30,8 +30,8 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class EnergyData(TariffStore, GridStore, Protocol):
-    """The tariff and grid-data ports, one store (``storage/sql/energy.py``)."""
+class EnergyData(TariffStore, GridStore, PvSystemStore, Protocol):
+    """The tariff, grid-data and PV-system ports, one store (``storage/sql/energy.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,14 @@ class TariffStore(Protocol):
         ...
 
 
+class PvSystemStore(Protocol):
+    """Each PV inverter's array, as the JSON ``analytics.solar`` fields (``api/routers/solar``)."""
+
+    def put_pv_system(self, tenant_id: str, device_id: str, config_json: str) -> None: ...
+
+    def pv_system(self, tenant_id: str, device_id: str) -> str | None: ...
+
+
 class GridStore(Protocol):
     """Hourly grid figures per tenant, each with its source."""
 

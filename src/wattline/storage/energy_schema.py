@@ -59,3 +59,14 @@ grid_values = Table(
     Column("fetched_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "series", "ts_ms"),
 )
+
+# A PV inverter's array, for pvlib's expected output (``analytics/solar.py``).
+pv_systems = Table(
+    "pv_systems",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    # the PvSystem's fields and the underperformance rule, as one JSON document
+    Column("config", Text, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "device_id"),
+)

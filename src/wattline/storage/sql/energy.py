@@ -20,6 +20,7 @@ from wattline.storage.energy_data import (
 from wattline.storage.energy_schema import (
     energy_settings,
     grid_values,
+    pv_systems,
     tariff_assignments,
     tariffs,
 )
@@ -149,6 +150,25 @@ class SqlEnergyData:
         with self._connections.read() as conn:
             rows = conn.execute(select(energy_settings).order_by(energy_settings.c.tenant_id))
             return {row.tenant_id: _settings(row) for row in rows}
+
+    # -- PV systems ---------------------------------------------------------
+
+    def put_pv_system(self, tenant_id: str, device_id: str, config_json: str) -> None:
+        with self._connections.write() as conn:
+            conn.execute(
+                self._insert(pv_systems)
+                .values(tenant_id=tenant_id, device_id=device_id, config=config_json)
+                .on_conflict_do_update(
+                    index_elements=["tenant_id", "device_id"], set_={"config": config_json}
+                )
+            )
+
+    def pv_system(self, tenant_id: str, device_id: str) -> str | None:
+        p = pv_systems.c
+        query = select(p.config).where(p.tenant_id == tenant_id, p.device_id == device_id)
+        with self._connections.read() as conn:
+            found = conn.scalar(query)
+        return str(found) if found is not None else None
 
     # -- grid values --------------------------------------------------------
 

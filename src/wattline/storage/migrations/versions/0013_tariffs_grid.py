@@ -1,4 +1,4 @@
-"""Tariffs and their assignments, tenants' energy settings, fetched grid data.
+"""Tariffs and their assignments, tenants' energy settings, fetched grid data, PV systems.
 
 Revision ID: 0013
 Revises: 0009
@@ -57,7 +57,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "series", "ts_ms"),
     )
 
+    op.create_table(
+        "pv_systems",
+        sa.Column("tenant_id", sa.String(64), nullable=False),
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("config", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "device_id"),
+    )
+
 
 def downgrade() -> None:
-    for table in ("grid_values", "energy_settings", "tariff_assignments", "tariffs"):
+    for table in ("pv_systems", "grid_values", "energy_settings", "tariff_assignments", "tariffs"):
         op.drop_table(table)
