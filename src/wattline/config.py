@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # Carbon intensity and weather fetched into the store every this many seconds
+    # (grid/fetcher.py, one process at a time); 0: never, the offline fallback only.
+    grid_fetch_interval_s: float = Field(0.0, ge=0)
+    # Electricity Maps' auth-token, for zones other than GB; unset: those zones use the fallback
+    electricity_maps_token: str | None = None
 
     @property
     def database_path(self) -> Path:

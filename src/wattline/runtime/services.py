@@ -11,6 +11,7 @@ import gc
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import (
@@ -20,8 +21,13 @@ from prometheus_client import (
     start_http_server,
 )
 
+import wattline
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
+from wattline.grid.carbon_providers import ElectricityMaps, UkCarbonIntensity
+from wattline.grid.fetcher import FetchPlan, GridFetcher
+from wattline.grid.providers import CarbonProvider
+from wattline.grid.weather import OpenMeteo
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.runtime.backends import open_archive, open_store, retention_policy
@@ -29,6 +35,8 @@ from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.retention import RetentionScheduler
 from wattline.storage.sql import SqlStore
+from wattline.storage.sql.energy import SqlEnergyData
+from wattline.storage.sql.leases import SqlLeases, holder_name
 
 
 @contextlib.asynccontextmanager
@@ -185,3 +193,28 @@ def metrics_endpoint(settings: Settings, registry: CollectorRegistry) -> Iterato
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextlib.asynccontextmanager
+async def grid_fetch(settings: Settings, target: SqlStore) -> AsyncIterator[GridFetcher | None]:
+    """Carbon and weather fetched on a schedule in a thread (WATTLINE_GRID_FETCH_INTERVAL_S)."""
+    if settings.grid_fetch_interval_s <= 0:
+        yield None
+        return
+    with httpx.Client(headers={"user-agent": f"wattline/{wattline.__version__}"}) as client:
+        carbon: list[CarbonProvider] = [UkCarbonIntensity(client)]
+        if settings.electricity_maps_token:
+            carbon.append(ElectricityMaps(client, settings.electricity_maps_token))
+        fetcher = GridFetcher(
+            SqlEnergyData(target.engine),
+            SqlLeases(target.engine),
+            holder_name(),
+            carbon,
+            OpenMeteo(client),
+            FetchPlan(interval_s=settings.grid_fetch_interval_s),
+        )
+        fetcher.start()
+        try:
+            yield fetcher
+        finally:
+            await asyncio.to_thread(fetcher.stop)

@@ -43,6 +43,7 @@ from wattline.runtime.limits import rate_limits
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
+from wattline.storage.sql.energy import SqlEnergyData
 
 log = logging.getLogger("wattline")
 
@@ -183,6 +184,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             )
         )
         await running.enter_async_context(services.retention(settings, store))
+        await running.enter_async_context(services.grid_fetch(settings, store))
         parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
         api = _api_services(parts, running, collector, window)
         demo_login = (
@@ -268,6 +270,7 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        energy_data=SqlEnergyData(store.engine),
     )
 
 

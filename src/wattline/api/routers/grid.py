@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from wattline.analytics.carbon import emissions_g
-from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.params import parse_time_ms
 from wattline.api.routers.cost import Segments
 from wattline.api.routers.energy import fleet_energy_wh
-from wattline.api.routers.tariffs import EnergyDataDep
+from wattline.api.routers.tariffs import EnergyDataDep, energy_data_of
 from wattline.api.tenancy import readable_device
 from wattline.grid.providers import HOUR_MS
 from wattline.grid.sources import CarbonLookup, WeatherLookup
@@ -167,7 +167,7 @@ def get_weather(
 def get_emissions(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
-    data: EnergyDataDep,
+    services: ServicesDep,
     principal: PrincipalDep,
     start: Start = None,
     end: End = None,
@@ -176,6 +176,7 @@ def get_emissions(  # noqa: PLR0913, PLR0917 - the documented query parameters
 ) -> EmissionsOut:
     """kWh and grams of CO2eq per local day: each hour's energy x that hour's intensity."""
     readable_device(store, principal, device_id)
+    data = energy_data_of(services)
     start_ms, end_ms = _range(start, end)
     try:
         local = parse_tz(tz)

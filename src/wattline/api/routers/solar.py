@@ -18,11 +18,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from wattline.analytics.solar import DayYield, PvSystem, performance_ratio, underperformance
-from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.params import parse_time_ms
 from wattline.api.routers.cost import Segments
 from wattline.api.routers.energy import fleet_energy_wh
-from wattline.api.routers.tariffs import EnergyDataDep
+from wattline.api.routers.tariffs import energy_data_of
+from wattline.api.services import EnergyData
 from wattline.api.tenancy import owned_device, readable_device
 from wattline.grid.providers import GHI, HOUR_MS, HourValue
 from wattline.grid.solar import expected_day
@@ -84,15 +85,20 @@ class SolarOut(BaseModel):
 
 @router.put("/api/v1/devices/{device_id}/pv-system", dependencies=[require(Role.ADMIN)])
 def put_pv_system(
-    device_id: str, body: PvSystemIn, store: StoreDep, data: EnergyDataDep, principal: PrincipalDep
+    device_id: str,
+    body: PvSystemIn,
+    store: StoreDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> PvSystemIn:
     """Describe the inverter's array: location, tilt, azimuth, kWp, losses."""
     owned_device(store, principal, device_id)
+    data = energy_data_of(services)
     data.put_pv_system(principal.tenant_id, device_id, body.model_dump_json())
     return body
 
 
-def _system(data: EnergyDataDep, tenant_id: str, device_id: str) -> PvSystemIn:
+def _system(data: EnergyData, tenant_id: str, device_id: str) -> PvSystemIn:
     found = data.pv_system(tenant_id, device_id)
     if found is None:
         raise HTTPException(
@@ -104,10 +110,10 @@ def _system(data: EnergyDataDep, tenant_id: str, device_id: str) -> PvSystemIn:
 
 @router.get("/api/v1/devices/{device_id}/pv-system", dependencies=[require(Role.VIEWER)])
 def get_pv_system(
-    device_id: str, store: StoreDep, data: EnergyDataDep, principal: PrincipalDep
+    device_id: str, store: StoreDep, services: ServicesDep, principal: PrincipalDep
 ) -> PvSystemIn:
     owned_device(store, principal, device_id)
-    return _system(data, principal.tenant_id, device_id)
+    return _system(energy_data_of(services), principal.tenant_id, device_id)
 
 
 def _days(start: str | None, end: str | None, tz: str) -> tuple[list[int], ZoneInfo]:
@@ -123,7 +129,7 @@ def _days(start: str | None, end: str | None, tz: str) -> tuple[list[int], ZoneI
 
 
 def _measured_ghi(
-    data: EnergyDataDep, tenant_id: str, system: PvSystem, day_start: int, day_end: int
+    data: EnergyData, tenant_id: str, system: PvSystem, day_start: int, day_end: int
 ) -> list[HourValue] | None:
     """The day's stored provider GHI when every hour of it is there; else None."""
     stored = WeatherLookup(data).hourly(
@@ -142,7 +148,7 @@ def _measured_ghi(
 def get_solar(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
-    data: EnergyDataDep,
+    services: ServicesDep,
     principal: PrincipalDep,
     start: Annotated[
         str | None, Query(description="ISO 8601 or epoch ms; default end - 7 days")
@@ -158,6 +164,7 @@ def get_solar(  # noqa: PLR0913, PLR0917 - the documented query parameters
 ) -> SolarOut:
     """Measured against expected energy per local day, performance ratio and findings."""
     readable_device(store, principal, device_id)
+    data = energy_data_of(services)
     config = _system(data, principal.tenant_id, device_id)
     edges, zone = _days(start, end, tz)
     system = PvSystem(**config.model_dump(exclude={"margin", "min_days"}))

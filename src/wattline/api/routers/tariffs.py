@@ -18,7 +18,7 @@ from wattline.analytics.tariff_json import (
 )
 from wattline.analytics.tariffs import Tariff, TariffError, check_tariff
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, require
-from wattline.api.services import EnergyData
+from wattline.api.services import ApiServices, EnergyData
 from wattline.api.tariff_schemas import (
     AssignmentIn,
     AssignmentList,
@@ -36,12 +36,20 @@ from wattline.storage.energy_data import Assignment, EnergySettings, StoredTarif
 router = APIRouter(prefix="/api/v1", tags=["tariffs"], route_class=AdminFirstRoute)
 
 
-async def get_energy_data(services: ServicesDep) -> EnergyData:
+def energy_data_of(services: ApiServices) -> EnergyData:
+    """The store of tariffs and grid data; 501 when this process has none.
+
+    Routes on a device call it after the device check, so another tenant's
+    device is a 404 whatever the process offers."""
     if services.energy_data is None:
         raise HTTPException(
             status.HTTP_501_NOT_IMPLEMENTED, "tariffs and grid data are not enabled in this process"
         )
     return services.energy_data
+
+
+async def get_energy_data(services: ServicesDep) -> EnergyData:
+    return energy_data_of(services)
 
 
 EnergyDataDep = Annotated[EnergyData, Depends(get_energy_data)]
