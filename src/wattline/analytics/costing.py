@@ -170,6 +170,8 @@ def standing_charges(tariff: Tariff, start_ms: int, end_ms: int) -> list[CostLin
                     Decimal(repr(charge)),
                 )
             )
+        if day == date.max:
+            break
         day += timedelta(days=1)
     return lines
 

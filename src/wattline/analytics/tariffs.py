@@ -189,7 +189,9 @@ def price_edges(tariff: Tariff, start_ms: int, end_ms: int, extra: Iterable[int]
     edges = {start_ms, end_ms, *(e for e in extra if start_ms <= e <= end_ms)}
     day = local_time(start_ms, zone).date()
     while (midnight := local_midnight_ms(day, zone)) < end_ms:
-        next_midnight = local_midnight_ms(day + timedelta(days=1), zone)
+        next_midnight = (
+            end_ms if day == date.max else local_midnight_ms(day + timedelta(days=1), zone)
+        )
         edges.add(midnight)
         version = tariff.version_on(day)
         periods = version.periods if version is not None else ()
@@ -199,6 +201,8 @@ def price_edges(tariff: Tariff, start_ms: int, end_ms: int, extra: Iterable[int]
             for fold in (0, 1):
                 edges.add((wall.replace(fold=fold) - _EPOCH) // _MS)
         edges.update(_offset_changes(midnight, next_midnight, zone))
+        if day == date.max:
+            break
         day += timedelta(days=1)
     return sorted(e for e in edges if start_ms <= e <= end_ms)
 

@@ -45,6 +45,13 @@ BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
     ("POST", "/api/v1/devices/{device_id}/certificates"): {"csr": "not a CSR"},
     ("POST", "/api/v1/pairing/claim"): {"code": "ABCDEFGH"},
+    ("PUT", "/api/v1/devices/{device_id}/pv-system"): {
+        "latitude_deg": 51.5,
+        "longitude_deg": -0.1,
+        "tilt_deg": 30,
+        "azimuth_deg": 180,
+        "kwp": 4,
+    },
 }
 
 

@@ -49,7 +49,8 @@ router = APIRouter(
 # A year and a month: a monthly bill over a year with its tier warm-up; the
 # price edges of a ToU tariff over it are a few thousand.
 MAX_RANGE_MS = 400 * DAY_MS
-MAX_BUCKETS = 400
+# 400 days of daily buckets, with room for bucket_edges' 23-hour-day bound (418)
+MAX_BUCKETS = 500
 EXPORT_METRIC = "energy_export_wh"
 
 
