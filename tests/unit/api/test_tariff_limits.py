@@ -71,9 +71,13 @@ def test_a_tariff_body_is_valid_or_a_422(body: dict[str, Any]) -> None:
     try:
         tariff = tariff_from_body("t", parsed)
     except HTTPException as exc:
-        assert exc.status_code == 422
-        assert isinstance(exc.detail, str)
-        assert exc.detail.split(":")[0].startswith(("tz", "versions"))
+        refused: HTTPException | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.status_code == 422
+        assert isinstance(refused.detail, str)
+        assert refused.detail.split(":")[0].startswith(("tz", "versions"))
         return
     # a tariff that passed is usable over its whole validity
     start_ms = local_midnight_ms(tariff.versions[0].effective_from, tariff.zone)
@@ -92,7 +96,11 @@ def test_cost_ranges_at_the_limits(start_ms: int, length_ms: int, interval: str)
     try:
         edges = _report_edges(str(start_ms), str(start_ms + length_ms), interval, "Europe/London")
     except HTTPException as exc:
-        assert exc.status_code == 422
+        status_code: int | None = exc.status_code
+    else:
+        status_code = None
+    if status_code is not None:
+        assert status_code == 422
         return
     assert edges[0] <= start_ms
     assert edges[-1] >= start_ms + length_ms
