@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -14,12 +15,15 @@ from tests.integration.security.tenants import ADMIN_TOKEN, PRINCIPALS, FixedTok
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
+from wattline.grid.carbon_providers import UkCarbonIntensity
+from wattline.grid.fetcher import FetchPlan, GridFetcher
 from wattline.grid.providers import CARBON
 from wattline.model.messages import Reading
-from wattline.storage.energy_data import GridValue, ValueSource
+from wattline.storage.energy_data import EnergySettings, GridValue, ValueSource
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.energy import SqlEnergyData
+from wattline.storage.sql.leases import SqlLeases
 
 LONDON = ZoneInfo("Europe/London")
 H_MS = 3_600_000
@@ -142,3 +146,30 @@ def test_grid_ranges_are_bounded(client: TestClient) -> None:
     )
     assert unknown.status_code == 422
     assert unknown.json()["detail"].startswith("zone:")
+
+
+def test_the_fetcher_stores_under_a_database_lease(store: SqlStore, data: SqlEnergyData) -> None:
+    body = {
+        "data": [
+            {"from": "2026-06-10T10:00Z", "intensity": {"forecast": 120, "actual": 110}},
+            {"from": "2026-06-10T10:30Z", "intensity": {"forecast": 100, "actual": None}},
+        ]
+    }
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, json=body)))
+    data.put_settings(DEFAULT_TENANT, EnergySettings("GBP", "GB"))
+    now_ms = int(datetime.fromisoformat("2026-06-10T11:00:00+00:00").timestamp() * 1000)
+    leases = SqlLeases(store.engine, clock_ms=lambda: now_ms)
+    plan = FetchPlan(lookback_s=3 * 3600, lookahead_s=3600)
+
+    def fetcher(holder: str) -> GridFetcher:
+        provider = UkCarbonIntensity(client)
+        return GridFetcher(data, leases, holder, [provider], None, plan, clock_ms=lambda: now_ms)
+
+    assert fetcher("first").run_once() == {DEFAULT_TENANT: 4}
+    assert fetcher("second").run_once() is None  # the lease is the first's
+    stored = data.grid_values(DEFAULT_TENANT, CARBON, now_ms - 3 * H_MS, now_ms + H_MS)
+    assert [v.source for v in stored] == [ValueSource.FALLBACK] * 2 + [
+        ValueSource.LIVE,
+        ValueSource.FALLBACK,
+    ]
+    assert stored[2].value == 105.0
