@@ -208,9 +208,15 @@ def price_edges(tariff: Tariff, start_ms: int, end_ms: int, extra: Iterable[int]
 
 
 def _offset_changes(start_ms: int, end_ms: int, zone: ZoneInfo) -> list[int]:
-    """Instants in (start_ms, end_ms) where the zone's UTC offset changes."""
+    """Instants in (start_ms, end_ms) where the zone's UTC offset changes.
+
+    Called per local day: a day that ends on the offset it began with is taken
+    to have no change (no zone changes twice within a day), and costs two look-ups.
+    """
     changes: list[int] = []
     previous = local_time(start_ms, zone).utcoffset()
+    if local_time(end_ms - 1, zone).utcoffset() == previous:
+        return changes
     probe = start_ms
     while probe < end_ms:
         following = min(probe + _OFFSET_PROBE_MS, end_ms)
