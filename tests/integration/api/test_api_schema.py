@@ -34,6 +34,7 @@ from wattline.security.service import build_identity
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.base import CommitBatch
 from wattline.storage.sql.audit import SqlAuditStore
+from wattline.storage.sql.energy import SqlEnergyData
 from wattline.storage.sqlite import open_sqlite_store
 
 
@@ -70,6 +71,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         publish_crl=lambda _crl: None,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        energy_data=SqlEnergyData(store.engine),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 
