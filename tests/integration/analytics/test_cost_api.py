@@ -111,8 +111,8 @@ def test_time_of_use_over_the_autumn_dst_day(client: TestClient, store: SqlStore
 def test_a_price_change_mid_month(client: TestClient, store: SqlStore) -> None:
     start_ms = local_ms("2026-03-01T00:00:00")
     end_ms = local_ms("2026-04-01T00:00:00")
-    # 2 kW all month (743 h: 29 March has 23), read hourly: the trapezoid is exact
-    ten_min = H_MS
+    # 2 kW all month (743 h: 29 March has 23), read every 10 minutes (within max_gap_s)
+    ten_min = 10 * MIN_MS
     load(
         store,
         [

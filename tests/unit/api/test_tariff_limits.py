@@ -61,7 +61,7 @@ bodies = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(body=bodies)
 def test_a_tariff_body_is_valid_or_a_422(body: dict[str, Any]) -> None:
     try:
