@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Adapters switched off from the list above: WATTLINE_ADAPTERS_OFF=tasmota,shelly_gen2
     adapters_off: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Smart-solar devices that post without a token (POST /compat/smartsolar/telemetry):
+    # their items are quarantined as unknown_device for an admin to claim, 100 requests
+    # an hour per address. Off: such requests answer 501 (docs/compatibility.md).
+    tokenless_ingest: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -182,7 +186,9 @@ class Settings(BaseSettings):
         # Names and prefixes are checked where the adapters are built (runtime/ingest.py).
         unknown = [name for name in self.adapters_off if name not in ADAPTERS]
         if unknown:
-            raise ValueError(f"adapters_off names unknown adapters {unknown}; known: {list(ADAPTERS)}")
+            raise ValueError(
+                f"adapters_off names unknown adapters {unknown}; known: {list(ADAPTERS)}"
+            )
         if not self.enabled_adapters:
             raise ValueError("adapters must name at least one protocol adapter")
         return self

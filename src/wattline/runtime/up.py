@@ -43,6 +43,7 @@ from wattline.runtime.limits import rate_limits
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
+from wattline.storage.sql.device_names import SqlDeviceNames
 
 log = logging.getLogger("wattline")
 
@@ -268,6 +269,9 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        device_names=SqlDeviceNames(store.engine),
+        tokenless_ingest_limiter=limits.tokenless_ingest if settings.tokenless_ingest else None,
+        archive=parts.archive,
     )
 
 

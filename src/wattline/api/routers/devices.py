@@ -46,8 +46,7 @@ def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> Con
 
 def latest_out(values: list[LatestValue]) -> dict[str, LatestValueOut]:
     return {
-        v.metric: LatestValueOut(value=shown(v.metric, v.value), ts=iso_ms(v.ts_ms))
-        for v in values
+        v.metric: LatestValueOut(value=shown(v.metric, v.value), ts=iso_ms(v.ts_ms)) for v in values
     }
 
 

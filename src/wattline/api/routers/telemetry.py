@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Response
 from wattline.api.cursors import decode_int, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
-from wattline.api.paging import page_start
 from wattline.api.metric_fields import resolve_fields
+from wattline.api.paging import page_start
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
     FleetTelemetryOut,
