@@ -94,11 +94,10 @@ COMPAT_PREFIXES = ("/compat/", "/auth/", "/devices", "/api/sensor-readings/")
 
 
 def include_compat(app: FastAPI) -> None:
-    """The seed systems' API shapes, at their original paths and under /compat/{seed}."""
-    for prefix in ("", "/compat/smartplug"):
-        app.include_router(compat_smartplug.public, prefix=prefix)
-        app.include_router(compat_smartplug.router, prefix=prefix)
-    app.include_router(compat_smartplug.health_router, prefix="/compat/smartplug")
+    """The seed systems' API shapes: at their original paths, or under /compat/{seed}."""
+    app.include_router(compat_smartplug.public)
+    app.include_router(compat_smartplug.router)
+    app.include_router(compat_smartplug.health_router)
     app.include_router(compat_smartsolar.public)
     app.include_router(compat_smartsolar.router)
     app.include_router(compat_hypervolt.router)

@@ -1,8 +1,8 @@
 """The smart-plug seed's REST API (seeds/003): accounts, devices, telemetry, health.
 
-Its paths are served where its app calls them (``/auth/*``, ``/devices``), and
-all of them again under ``/compat/smartplug`` with its ``/health``, whose path
-Wattline's own health answer holds. Metrics carry the plug's names (``power``,
+Its paths are served where its app calls them (``/auth/*``, ``/devices``); its
+``/health`` shape is at ``/compat/smartplug/health``, since ``/health`` is
+Wattline's own (both answer 503 when down, so a status-code probe works on either). Metrics carry the plug's names (``power``,
 not ``power_w``); ``relay_state`` is a boolean.
 """
 
@@ -61,7 +61,10 @@ PLUG_TYPE = "smartplug"
 
 public = APIRouter(tags=["compat: smart plug"], dependencies=[PUBLIC])
 router = APIRouter(tags=["compat: smart plug"], route_class=AdminFirstRoute)
-health_router = APIRouter(tags=["compat: smart plug"], dependencies=[PUBLIC])
+# /health is Wattline's own: the plug's shape is beside it, not instead of it.
+health_router = APIRouter(
+    prefix="/compat/smartplug", tags=["compat: smart plug"], dependencies=[PUBLIC]
+)
 
 
 # -- accounts ---------------------------------------------------------------------
