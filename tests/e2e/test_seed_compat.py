@@ -148,7 +148,8 @@ def test_smart_plug_app_signs_up_pairs_and_reads(
         "email": email,
         "full_name": "John Doe",
     }
-    assert registered.json()["id"] and registered.json()["created_at"]
+    assert registered.json()["id"]
+    assert registered.json()["created_at"]
     login = app.post("/auth/login", json={"email": email, "password": "secure_password"})
     assert login.status_code == 200, login.text
     assert login.json()["token_type"] == "bearer"

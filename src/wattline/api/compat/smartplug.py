@@ -2,8 +2,9 @@
 
 Its paths are served where its app calls them (``/auth/*``, ``/devices``); its
 ``/health`` shape is at ``/compat/smartplug/health``, since ``/health`` is
-Wattline's own (both answer 503 when down, so a status-code probe works on either). Metrics carry the plug's names (``power``,
-not ``power_w``); ``relay_state`` is a boolean.
+Wattline's own (both answer 503 when down, so a status-code probe works on
+either). Metrics carry the plug's names (``power``, not ``power_w``);
+``relay_state`` is a boolean.
 """
 
 from __future__ import annotations
