@@ -203,6 +203,7 @@ def list_plugs(
         409: {"description": "the device belongs to another household"},
         422: {"description": "the code is another device's"},
         429: {"description": "too many failed pairing claims"},
+        501: {"description": "pairing is not offered in this process"},
     },
 )
 def add_plug(  # noqa: PLR0913, PLR0917 - the body, then dependencies
