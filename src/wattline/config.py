@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from wattline.protocols.adapters import ADAPTERS
+
 JWT_SECRET_MIN_BYTES = 32
 
 
@@ -35,8 +37,10 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "wattline-collector"
     topic_prefix: str = "iot"
     # Device wire formats the collector accepts (docs/protocols.md), tried in
-    # this order: a JSON list or comma-separated, WATTLINE_ADAPTERS=canonical,tasmota
-    adapters: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["canonical"])
+    # this order: a JSON list or comma-separated, WATTLINE_ADAPTERS=canonical,tasmota.
+    # Default: every known format (their topics do not overlap; docs/compatibility.md);
+    # WATTLINE_ADAPTERS_OFF turns single ones off.
+    adapters: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ADAPTERS))
     smartplug_topic_prefix: str = "smartplug"
     smartsolar_topic_prefix: str = "devices"
     hypervolt_topic_prefix: str = "HyperVolt/sensors"
@@ -110,6 +114,12 @@ class Settings(BaseSettings):
     grid_fetch_interval_s: float = Field(0.0, ge=0)
     # Electricity Maps' auth-token, for zones other than GB; unset: those zones use the fallback
     electricity_maps_token: str | None = None
+    # Adapters switched off from the list above: WATTLINE_ADAPTERS_OFF=tasmota,shelly_gen2
+    adapters_off: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Smart-solar devices that post without a token (POST /compat/smartsolar/telemetry):
+    # their items are quarantined as unknown_device for an admin to claim, 100 requests
+    # an hour per address. Off: such requests answer 501 (docs/compatibility.md).
+    tokenless_ingest: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -152,7 +162,12 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("adapters", mode="before")
+    @property
+    def enabled_adapters(self) -> list[str]:
+        """The adapters the collector runs: ``adapters`` without ``adapters_off``."""
+        return [name for name in self.adapters if name not in self.adapters_off]
+
+    @field_validator("adapters", "adapters_off", mode="before")
     @classmethod
     def _split_adapters(cls, value: Any) -> Any:
         # pydantic-settings only parses JSON lists; a comma list is easier to type.
@@ -174,7 +189,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_adapters(self) -> Settings:
         # Names and prefixes are checked where the adapters are built (runtime/ingest.py).
-        if not self.adapters:
+        unknown = [name for name in self.adapters_off if name not in ADAPTERS]
+        if unknown:
+            raise ValueError(
+                f"adapters_off names unknown adapters {unknown}; known: {list(ADAPTERS)}"
+            )
+        if not self.enabled_adapters:
             raise ValueError("adapters must name at least one protocol adapter")
         return self
 

@@ -179,7 +179,7 @@ def test_demo_fleet_is_visible_within_ten_seconds_and_ctrl_c_loses_nothing(
         "inverter-1",
         "sensor-1",
     }
-    assert devices["dc-meter-1"]["type"] == "dc_meter"
+    assert devices["dc-meter-1"]["type"] == "power_meter_dc"
     assert devices["dc-meter-1"]["status"] == "online"
     # Some traffic in flight before Ctrl-C: every device past its first readings.
     wait_until(

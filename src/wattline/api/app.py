@@ -5,6 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import wattline
+from wattline.api.compat import hypervolt as compat_hypervolt
+from wattline.api.compat import meter as compat_meter
+from wattline.api.compat import smartplug as compat_smartplug
+from wattline.api.compat import smartsolar as compat_smartsolar
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
@@ -77,13 +81,32 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(cost.router)
     app.include_router(grid.router)
     app.include_router(solar.router)
+    include_compat(app)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))
     # Added last runs first: headers on every answer, a 429 included; CORS preflights
     # answered before the address limit; the address limit before any route.
     if services.api_limits is not None:
-        app.add_middleware(AddressLimitMiddleware, limiter=services.api_limits.by_address)
+        for prefix in ("/api/v1", *COMPAT_PREFIXES):
+            app.add_middleware(
+                AddressLimitMiddleware, limiter=services.api_limits.by_address, prefix=prefix
+            )
     add_cors(app, services.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+# The seed systems' paths (api/compat, docs/compatibility.md), limited per address as /api/v1.
+COMPAT_PREFIXES = ("/compat/", "/auth/", "/devices", "/api/sensor-readings/")
+
+
+def include_compat(app: FastAPI) -> None:
+    """The seed systems' API shapes: at their original paths, or under /compat/{seed}."""
+    app.include_router(compat_smartplug.public)
+    app.include_router(compat_smartplug.router)
+    app.include_router(compat_smartplug.health_router)
+    app.include_router(compat_smartsolar.public)
+    app.include_router(compat_smartsolar.router)
+    app.include_router(compat_hypervolt.router)
+    app.include_router(compat_meter.router)

@@ -19,7 +19,7 @@ MAX_PAGE = 1_000
 # Real cursors are tens of bytes; this refuses absurd input before decoding it.
 MAX_CURSOR_CHARS = 512
 
-Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit"]
+Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "sensor-readings"]
 
 
 def encode(kind: Kind, *key: str | int) -> str:
@@ -73,3 +73,11 @@ def decode_pair(kind: Kind, cursor: str, what: str) -> tuple[int, int]:
     if len(key) != 2:
         raise ValueError(f"cursor holds no valid {what}")
     return _int(key[0], what), _int(key[1], what)
+
+
+def decode_reading(kind: Kind, cursor: str) -> tuple[int, str, str]:
+    """A (timestamp, device, metric) key: where a list of single readings stopped."""
+    key = _decode(kind, cursor)
+    if len(key) != 3 or not all(isinstance(part, str) and part for part in key[1:]):
+        raise ValueError("cursor holds no valid reading")
+    return _int(key[0], "timestamp"), str(key[1]), str(key[2])

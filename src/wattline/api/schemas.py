@@ -18,7 +18,7 @@ from wattline.api.credential_schemas import IssuedCredentialOut
 
 
 class LatestValueOut(BaseModel):
-    value: float
+    value: float | bool = Field(description="a switch (relay_state) as true/false")
     ts: str
 
 
@@ -79,19 +79,20 @@ class DeviceCreate(RequestBody):
 class PointOut(BaseModel):
     ts: str
     seq: int | None
-    values: dict[str, float]
+    values: dict[str, float | bool] = Field(description="a switch (relay_state) as true/false")
 
 
 class StatsOut(BaseModel):
     """The aggregates asked for with ``agg``; the others are left out of the JSON."""
 
     avg: float | None = None
-    min: float | None = None
-    max: float | None = None
+    # a switch's (relay_state) single values are true/false; its avg is the share on
+    min: float | bool | None = None
+    max: float | bool | None = None
     count: int | None = None
     sum: float | None = None
-    first: float | None = None
-    last: float | None = None
+    first: float | bool | None = None
+    last: float | bool | None = None
 
     @model_serializer(mode="wrap")
     def _asked_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

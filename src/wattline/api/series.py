@@ -25,6 +25,7 @@ from wattline.model.calendar import (
     parse_interval,
     parse_tz,
 )
+from wattline.model.metrics import VALUE_STATISTICS, is_boolean, shown
 from wattline.model.times import iso_ms
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, plan_buckets
 from wattline.storage.rollups import Aggregate
@@ -131,6 +132,24 @@ def buckets_json(
     half of such a request (benchmarks/query.py). The models still document the
     response, and tests compare both shapes.
     """
+    if any(is_boolean(metric) for bucket in buckets for metric in bucket.metrics):
+        return _switches_shown(_buckets_json(buckets, aggregates))
+    return _buckets_json(buckets, aggregates)
+
+
+def _switches_shown(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A switch's min, max, first and last as booleans (model.metrics)."""
+    for bucket in buckets:
+        for metric, stats in bucket["values"].items():
+            if is_boolean(metric):
+                for name in VALUE_STATISTICS.intersection(stats):
+                    stats[name] = shown(metric, stats[name])
+    return buckets
+
+
+def _buckets_json(
+    buckets: Sequence[SeriesBucket], aggregates: Sequence[str]
+) -> list[dict[str, Any]]:
     if tuple(aggregates) == DEFAULT_AGGREGATES:
         # The common case spelled out: no per-value lookups, about half the time.
         return [

@@ -11,6 +11,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
+from wattline.archive.base import RawArchive
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
@@ -23,7 +24,13 @@ from wattline.security.service import IdentityService
 from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
 from wattline.storage.energy_data import GridStore, PvSystemStore, TariffStore
-from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
+from wattline.storage.ports import (
+    AuditStore,
+    CredentialStore,
+    DeviceNames,
+    PairingStore,
+    TelemetryStore,
+)
 
 
 def wall_clock_ms() -> int:
@@ -81,3 +88,10 @@ class ApiServices:
     clock_ms: Callable[[], int] = wall_clock_ms
     # tariffs, energy settings and fetched grid data; None: the cost and grid routes are 501
     energy_data: EnergyData | None = None
+    # devices' display names (the smart-plug seed's apps name devices); None: not offered
+    device_names: DeviceNames | None = None
+    # HTTP ingest without any credential (smart-solar devices as they were): per client
+    # address; None: such requests are refused (docs/compatibility.md)
+    tokenless_ingest_limiter: RateLimiter | None = None
+    # the raw archive, read per device by the IoT-meter seed's raw-data route; None: not offered
+    archive: RawArchive | None = None

@@ -153,10 +153,13 @@ def parse_hello(device_id: str, body: Any) -> Hello:
         raise ProtocolError(
             RejectReason.BAD_SHAPE, "hello.capabilities must be a list of printable strings"
         )
+    # The IoT-meter seed's devices name them device_type and fw_version.
+    type_key = "type" if "type" in body else "device_type"
+    firmware_key = "firmware" if "firmware" in body else "fw_version"
     return Hello(
         device_id=device_id,
-        device_type=_optional_text(body, "type", "hello"),
-        firmware_version=_optional_text(body, "firmware", "hello"),
+        device_type=_optional_text(body, type_key, "hello"),
+        firmware_version=_optional_text(body, firmware_key, "hello"),
         capabilities=tuple(c[:64] for c in capabilities[:64]),
     )
 

@@ -63,7 +63,7 @@ class Ingest:
 def prepare_ingest(settings: Settings, registry: CollectorRegistry | None = None) -> Ingest:
     """Called once per process; an unknown adapter name or a bad prefix is a StartupError."""
     return Ingest(
-        mqtt=_interpret_config(settings, _adapters(settings, settings.adapters)),
+        mqtt=_interpret_config(settings, _adapters(settings, settings.enabled_adapters)),
         http=_interpret_config(settings, _adapters(settings, HTTP_ADAPTERS)),
         metrics=IngestMetrics(registry or CollectorRegistry()),
         auto_register=settings.auto_register or settings.demo,

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from wattline.api.compat.smartsolar import TOKENLESS_REQUESTS_PER_HOUR
 from wattline.api.ratelimit import ApiRateLimits, MemoryRateLimiter, RateLimiter
 from wattline.config import Settings
 
@@ -16,10 +17,15 @@ REDIS_PREFIX = "wattline:ratelimit:"
 _REDIS_TIMEOUT_S = 0.5
 
 
+# The smart-solar seed's limit on ingest without a token, per address (api/compat/smartsolar.py).
+TOKENLESS_RATE_PER_S = TOKENLESS_REQUESTS_PER_HOUR / 3600
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     http_ingest: RateLimiter
     api: ApiRateLimits
+    tokenless_ingest: RateLimiter
 
 
 @contextlib.contextmanager
@@ -37,6 +43,7 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
                     settings.api_principal_rate_per_s, settings.api_principal_burst
                 ),
             ),
+            tokenless_ingest=MemoryRateLimiter(TOKENLESS_RATE_PER_S, TOKENLESS_REQUESTS_PER_HOUR),
         )
         return
     # Imported here so redis loads only for deployments that use it.
@@ -73,6 +80,12 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
                     settings.api_principal_rate_per_s,
                     settings.api_principal_burst,
                 ),
+            ),
+            tokenless_ingest=RedisRateLimiter(
+                client,
+                REDIS_PREFIX + "tokenless:",
+                TOKENLESS_RATE_PER_S,
+                TOKENLESS_REQUESTS_PER_HOUR,
             ),
         )
     finally:

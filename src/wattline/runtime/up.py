@@ -43,6 +43,7 @@ from wattline.runtime.limits import rate_limits
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
+from wattline.storage.sql.device_names import SqlDeviceNames
 from wattline.storage.sql.energy import SqlEnergyData
 
 log = logging.getLogger("wattline")
@@ -271,6 +272,9 @@ def _api_services(
         pairing=store,
         pairing_throttle=claims_throttle(),
         energy_data=SqlEnergyData(store.engine),
+        device_names=SqlDeviceNames(store.engine),
+        tokenless_ingest_limiter=limits.tokenless_ingest if settings.tokenless_ingest else None,
+        archive=parts.archive,
     )
 
 

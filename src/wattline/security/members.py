@@ -60,11 +60,13 @@ class Members:
         )
         return self._member(user.user_id, actor.tenant_id)
 
-    def sign_up(self, email: str, password: str, tenant_name: str) -> Membership:
+    def sign_up(
+        self, email: str, password: str, tenant_name: str, display_name: str | None = None
+    ) -> Membership:
         """Open sign-up: a new account owning a new tenant. Refused unless switched on."""
         if not self.open_signup:
             raise NotAllowedError("sign-up is by invitation only")
-        user = self._new_user(email, password, None)
+        user = self._new_user(email, password, display_name)
         tenant = self._store.ensure_tenant(str(uuid.uuid4()), tenant_name, self._accounts.now_ms())
         self._store.add_membership(user.user_id, tenant.tenant_id, Role.OWNER, tenant.created_ms)
         self._accounts.record(

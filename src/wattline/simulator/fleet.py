@@ -85,9 +85,9 @@ def _home_sensor(rng: random.Random, site: _Site) -> DeviceModel:
 
 # The demo fleet order; larger fleets repeat it so every type stays represented.
 _FLEET_CYCLE: tuple[_DeviceKind, ...] = (
-    _DeviceKind("dc-meter", "dc_meter", "2.4.1", _dc_meter),
-    _DeviceKind("dc-meter", "dc_meter", "2.4.1", _dc_meter),
-    _DeviceKind("ac-meter", "ac_meter", "1.9.0", _ac_meter),
+    _DeviceKind("dc-meter", "power_meter_dc", "2.4.1", _dc_meter),
+    _DeviceKind("dc-meter", "power_meter_dc", "2.4.1", _dc_meter),
+    _DeviceKind("ac-meter", "power_meter_ac", "1.9.0", _ac_meter),
     _DeviceKind("plug", "smart_plug", "3.1.2", _smart_plug),
     _DeviceKind("inverter", "solar_inverter", "5.0.3", _solar_inverter),
     _DeviceKind("sensor", "home_sensor", "0.7.5", _home_sensor),

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from wattline.storage import energy_schema, identity_schema, schema
+from wattline.storage import device_name_schema, energy_schema, identity_schema, schema
 
 # What the device measured and how its stream was tracked.
 DEVICE_DATA_TABLES: tuple[Table, ...] = (
@@ -30,11 +30,14 @@ DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
 )
 # How the device is modelled: a PV inverter's array.
 DEVICE_SETTINGS_TABLES: tuple[Table, ...] = (energy_schema.pv_systems,)
+# What people call the device.
+DEVICE_LABEL_TABLES: tuple[Table, ...] = (device_name_schema.device_names,)
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
     *DEVICE_ACCESS_TABLES,
     *DEVICE_SETTINGS_TABLES,
+    *DEVICE_LABEL_TABLES,
     schema.devices,
 )
 PAGE_ROWS = 50_000

@@ -34,6 +34,7 @@ from wattline.security.service import build_identity
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.base import CommitBatch
 from wattline.storage.sql.audit import SqlAuditStore
+from wattline.storage.sql.device_names import SqlDeviceNames
 from wattline.storage.sql.energy import SqlEnergyData
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -49,9 +50,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
     # the whole pipeline and the audit log, so ingest, replay and the audit list
     # answer instead of a documented 501
     audit_log = SqlAuditStore(store.engine)
+    archive = FolderArchive(folder / "archive")
     committer = Committer(
         store,
-        FolderArchive(folder / "archive"),
+        archive,
         InterpretConfig(adapters=build_adapters(["smartsolar"])),
         IngestMetrics(CollectorRegistry()),
         auto_register=False,
@@ -72,6 +74,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         pairing=store,
         pairing_throttle=claims_throttle(),
         energy_data=SqlEnergyData(store.engine),
+        # the seed-shaped routes' collaborators (api/compat)
+        device_names=SqlDeviceNames(store.engine),
+        tokenless_ingest_limiter=RateLimiter(rate_per_s=1e6, burst=1_000_000),
+        archive=archive,
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

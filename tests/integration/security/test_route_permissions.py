@@ -129,6 +129,14 @@ def test_every_route_declares_a_permission() -> None:
         "/api/v1/invitations/accept",
     ]
     assert [p for p in public if not p.startswith("/api/v1")] == [
+        # the smart-plug seed's accounts and health (api/compat/smartplug.py)
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/register",
+        "/compat/smartplug/health",
+        # the smart-solar seed's health, and its devices' token-less ingest (quarantined)
+        "/compat/smartsolar/health",
+        "/compat/smartsolar/telemetry",
         "/docs",
         "/health",
         "/livez",

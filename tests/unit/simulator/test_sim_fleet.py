@@ -12,9 +12,9 @@ from wattline.simulator.fleet import hello_payload, status_payload, telemetry_pa
 from wattline.simulator.models import AcMeter, DcRailMeter, HomeSensorNode, SmartPlug, SolarInverter
 
 DEMO = [
-    ("dc-meter-1", "dc_meter", DcRailMeter),
-    ("dc-meter-2", "dc_meter", DcRailMeter),
-    ("ac-meter-1", "ac_meter", AcMeter),
+    ("dc-meter-1", "power_meter_dc", DcRailMeter),
+    ("dc-meter-2", "power_meter_dc", DcRailMeter),
+    ("ac-meter-1", "power_meter_ac", AcMeter),
     ("plug-1", "smart_plug", SmartPlug),
     ("inverter-1", "solar_inverter", SolarInverter),
     ("sensor-1", "home_sensor", HomeSensorNode),

@@ -22,6 +22,7 @@ from wattline.api.schemas import (
 from wattline.api.tenancy import not_registered, owned_device, readable_device
 from wattline.model.devices import Device, LatestValue
 from wattline.model.messages import ConnectionState
+from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
 from wattline.security.device_credentials import CredentialKind
 from wattline.security.roles import Role
@@ -44,7 +45,9 @@ def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> Con
 
 
 def latest_out(values: list[LatestValue]) -> dict[str, LatestValueOut]:
-    return {v.metric: LatestValueOut(value=v.value, ts=iso_ms(v.ts_ms)) for v in values}
+    return {
+        v.metric: LatestValueOut(value=shown(v.metric, v.value), ts=iso_ms(v.ts_ms)) for v in values
+    }
 
 
 def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int) -> DeviceOut:

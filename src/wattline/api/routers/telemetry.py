@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Response
 from wattline.api.cursors import decode_int, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
+from wattline.api.metric_fields import resolve_fields
 from wattline.api.paging import page_start
-from wattline.api.params import parse_fields
 from wattline.api.routers.devices import latest_out
 from wattline.api.schemas import (
     FleetTelemetryOut,
@@ -25,6 +25,7 @@ from wattline.api.series import (
     time_range,
 )
 from wattline.api.tenancy import readable_device
+from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
 
@@ -67,7 +68,10 @@ IntervalDoc = (
 @router.get(
     "/devices/{device_id}/telemetry",
     response_model=TelemetryOut,
-    responses={404: {"description": "no such device"}},
+    responses={
+        400: {"description": "a field matching none of the device's metrics"},
+        404: {"description": "no such device"},
+    },
 )
 def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
@@ -95,7 +99,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     with the same range, fields and order.
     """
     readable_device(store, principal, device_id)
-    names = parse_fields(fields)
+    names = resolve_fields(store, [device_id], fields, f"device {device_id!r}")
     if interval is None:
         if agg is not None or tz is not None:
             raise bad_request("agg and tz apply to buckets: give an interval too")
@@ -121,7 +125,14 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
             fields=names,
             truncated=more,
             next_cursor=encode(kind, page[-1].ts_ms) if more else None,
-            points=[PointOut(ts=iso_ms(p.ts_ms), seq=p.seq, values=p.metrics) for p in page],
+            points=[
+                PointOut(
+                    ts=iso_ms(p.ts_ms),
+                    seq=p.seq,
+                    values={metric: shown(metric, v) for metric, v in p.metrics.items()},
+                )
+                for p in page
+            ],
         )
     if cursor is not None or order != "asc":
         raise bad_request("cursor and order apply to raw points: leave out the interval")
@@ -146,7 +157,10 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
 @router.get(
     "/telemetry",
     response_model=FleetTelemetryOut,
-    responses={404: {"description": "a listed device is not registered"}},
+    responses={
+        400: {"description": "a field matching none of the devices' metrics"},
+        404: {"description": "a listed device is not registered"},
+    },
 )
 def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     store: StoreDep,
@@ -171,7 +185,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
             f"{len(device_ids)} devices x {len(plan.starts)} buckets exceed {MAX_FLEET_BUCKETS};"
             " widen the interval, shorten the range or ask for fewer devices"
         )
-    names = parse_fields(fields)
+    names = resolve_fields(store, device_ids, fields, "these devices")
     series = store.series(device_ids, plan, names, with_ends=request.with_ends)
     head = FleetTelemetryOut(
         start=iso_ms(plan.start_ms),

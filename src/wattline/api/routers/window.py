@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
-from wattline.api.params import parse_fields
+from wattline.api.metric_fields import resolve_fields
 from wattline.api.tenancy import readable_device
 from wattline.live.window import DEFAULT_WINDOW_SIZE, RecentReadings
+from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
 from wattline.storage.ports import TelemetryStore
@@ -30,7 +31,7 @@ MAX_N = 10_000
 
 class WindowPointOut(BaseModel):
     ts: str
-    value: float
+    value: float | bool = Field(description="a switch (relay_state) as true/false")
 
 
 class WindowOut(BaseModel):
@@ -63,7 +64,13 @@ def _refill(window: RecentReadings, store: TelemetryStore, device_id: str) -> No
     window.mark_loaded(device_id)
 
 
-@router.get("/{device_id}/telemetry/window", responses={404: {"description": "no such device"}})
+@router.get(
+    "/{device_id}/telemetry/window",
+    responses={
+        400: {"description": "a metric matching none of the device's"},
+        404: {"description": "no such device"},
+    },
+)
 def get_window(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     store: StoreDep,
@@ -89,7 +96,7 @@ def get_window(  # noqa: PLR0913, PLR0917 - the documented query parameters
     # Every request: the window holds every tenant's devices, so which ones the
     # caller may read is the store's tenant-scoped answer (one primary-key look-up).
     readable_device(store, principal, device_id)
-    names = parse_fields(metric)
+    names = resolve_fields(store, [device_id], metric, f"device {device_id!r}")
     if window is None:
         all_metrics = [v.metric for v in store.latest_values([device_id]).get(device_id, [])]
         series = _from_storage(store, device_id, names or all_metrics, n)
@@ -104,7 +111,7 @@ def get_window(  # noqa: PLR0913, PLR0917 - the documented query parameters
         n=n,
         source=source,
         metrics={
-            name: [WindowPointOut(ts=iso_ms(ts), value=value) for ts, value in points]
+            name: [WindowPointOut(ts=iso_ms(ts), value=shown(name, value)) for ts, value in points]
             for name, points in series.items()
         },
     )

@@ -22,11 +22,16 @@ from typing import Any
 import orjson
 
 from wattline.ingest.committer import Committer
+from wattline.ingest.plan import BatchPlan, add_rejected
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.protocols.validation import DEVICE_ID_RE
 
 # Where an HTTP body that cannot be split per device is quarantined.
 HTTP_TOPIC = "http/api/v1/telemetry"
+UNIDENTIFIED_DETAIL = (
+    "sent over HTTP without a device token: register the device, give it an HTTP token"
+    " (POST /api/v1/devices/{id}/credentials) and replay this message"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,32 @@ class HttpIngest:
             accepted_messages=len(messages) - len(rejected),
             samples_stored=result.samples_inserted + result.samples_corrected,
             rejected=rejected,
+        )
+
+    def quarantine_unidentified(self, body: bytes) -> HttpIngestResult:
+        """A body sent without any credential (a smart-solar device as it was): each
+        device's items are quarantined as ``unknown_device``, on the topic its MQTT
+        messages use, so an admin who registers the device and gives it a token can
+        replay them (docs/compatibility.md). Nothing is stored as a reading."""
+        received_ms = self._clock_ms()
+        split = self._split(body)
+        plan = BatchPlan()
+        if isinstance(split, Rejection):
+            whole = InboundMessage(HTTP_TOPIC, body, received_ms, "application/json")
+            add_rejected(plan, whole, split)
+            self._committer.commit(plan)
+            return HttpIngestResult(rejected=[HttpRejection(None, split.reason, split.detail)])
+        unidentified = Rejection(RejectReason.UNKNOWN_DEVICE, UNIDENTIFIED_DETAIL)
+        for device_id, group in split.items():
+            topic = f"{self._prefix}/{device_id}/telemetry"
+            message = InboundMessage(topic, orjson.dumps(group), received_ms, "application/json")
+            add_rejected(plan, message, unidentified)
+        self._committer.commit(plan)
+        return HttpIngestResult(
+            rejected=[
+                HttpRejection(device_id, unidentified.reason, unidentified.detail)
+                for device_id in split
+            ]
         )
 
     def _split(self, body: bytes) -> dict[str, list[Any]] | Rejection:

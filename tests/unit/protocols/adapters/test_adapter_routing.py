@@ -152,10 +152,29 @@ def test_adapters_setting(clean_env: pytest.MonkeyPatch, env: str, expected: lis
     assert Settings().adapters == expected
 
 
-def test_adapters_setting_defaults_to_canonical(clean_env: pytest.MonkeyPatch) -> None:
+def test_adapters_setting_defaults_to_every_known_format(clean_env: pytest.MonkeyPatch) -> None:
+    # Issue 14: a fresh install accepts every seed's devices; WATTLINE_ADAPTERS_OFF opts out.
     settings = Settings()
-    assert settings.adapters == ["canonical"]
+    assert settings.adapters == list(ADAPTERS)
+    assert settings.enabled_adapters == list(ADAPTERS)
     assert set(settings.adapter_prefixes) == set(ADAPTERS)
+
+
+def test_adapters_off_opts_single_formats_out(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("WATTLINE_ADAPTERS_OFF", "tasmota, shelly_gen2")
+    settings = Settings()
+    assert settings.enabled_adapters == [
+        name for name in ADAPTERS if name not in {"tasmota", "shelly_gen2"}
+    ]
+
+
+@pytest.mark.parametrize("off", ["nosuch", ",".join(ADAPTERS)])
+def test_adapters_off_must_name_known_ones_and_leave_one(
+    clean_env: pytest.MonkeyPatch, off: str
+) -> None:
+    clean_env.setenv("WATTLINE_ADAPTERS_OFF", off)
+    with pytest.raises(ValueError, match="adapters"):
+        Settings()
 
 
 def test_prefix_settings_reach_the_adapters(clean_env: pytest.MonkeyPatch) -> None:
