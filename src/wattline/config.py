@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # OpenTelemetry traces, sent by OTLP over HTTP (http://collector:4318); unset:
+    # tracing off, nothing made and nothing exported.
+    otlp_endpoint: str | None = None
+    # The fraction of ingested messages traced from receive to acknowledgement (every
+    # API request is traced): a trace costs ~25 us of the collector's time
+    # (docs/benchmarks.md, tracing), so tracing every message would cost a third of
+    # the throughput; 1 in 100 costs a few percent.
+    trace_message_ratio: float = Field(0.01, ge=0, le=1)
 
     @property
     def database_path(self) -> Path:

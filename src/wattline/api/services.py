@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
@@ -73,3 +74,5 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # traces every request (OpenTelemetry); None: tracing off
+    tracer: Tracer | None = None

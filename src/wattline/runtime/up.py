@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
@@ -30,6 +31,7 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
@@ -40,6 +42,7 @@ from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.limits import rate_limits
+from wattline.runtime.tracing import tracing
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
@@ -158,6 +161,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     stop = _stop_event()
 
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "up"))
         broker = await running.enter_async_context(services.embedded_broker(settings))
         if broker is not None and settings.mqtt_protocol is None:
             settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
@@ -179,11 +183,14 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     archive,
                     window.on_committed,
                     endpoint=collector_endpoint,
+                    traces=traced.message_traces() if traced else None,
                 )
             )
         )
         await running.enter_async_context(services.retention(settings, store))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, broker, _tracer(traced)
+        )
         api = _api_services(parts, running, collector, window)
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
@@ -217,6 +224,8 @@ class _ApiParts:
     security: BrokerSecurity | None
     # the embedded broker, told to re-read the revocation list; None: an external one
     broker: Broker | None
+    # traces every API request; None: tracing off
+    tracer: Tracer | None = None
 
 
 def _api_services(
@@ -268,6 +277,7 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        tracer=parts.tracer,
     )
 
 
@@ -282,12 +292,15 @@ async def run_serve(settings: Settings) -> None:
     token, _ = load_admin_token(settings)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "serve"))
         security = await running.enter_async_context(
             broker_security(settings, None, uplink_filters(ingest))
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, None)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, None, _tracer(traced)
+        )
         app = create_app(_api_services(parts, running, None, None))
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))
@@ -301,14 +314,25 @@ async def run_collect(settings: Settings) -> None:
     ingest = prepare_ingest(settings, registry)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "collect"))
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        collector = build_collector(settings, ingest, store, archive)
+        collector = build_collector(
+            settings,
+            ingest,
+            store,
+            archive,
+            traces=traced.message_traces() if traced else None,
+        )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))
         await running.enter_async_context(services.retention(settings, store))
         await _wait_for_stop(stop, collector)
+
+
+def _tracer(traced: Tracing | None) -> Tracer | None:
+    return traced.tracer if traced is not None else None
 
 
 def _http_ingest(
