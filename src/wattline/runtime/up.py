@@ -31,13 +31,19 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
-from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
+from wattline.runtime.certificates import (
+    crl_publisher,
+    current_crl,
+    expiry_sources,
+    load_authority,
+)
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
@@ -152,7 +158,7 @@ def _stop_event() -> asyncio.Event:
 
 
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
-    registry = services.process_registry()
+    registry = services.process_registry(settings)
     ingest = prepare_ingest(settings, registry)
     settings, port_notes = choose_ports(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -242,6 +248,7 @@ def _api_services(
     identity = identity_service(settings, store, audit)
     authority = load_authority(settings)
     publish_crl = crl_publisher(settings, parts.broker)
+    parts.registry.register(CertificateExpiry(expiry_sources(settings, store)))
     if authority is not None:
         publish_crl(current_crl(authority, store))
     # `serve` replays through a committer of its own; `up` through the collector's.
@@ -287,7 +294,7 @@ async def run_serve(settings: Settings) -> None:
     Stateless apart from its caches: any number run behind a load balancer,
     beside collectors (`wattline collect`) that do the ingest.
     """
-    registry = services.process_registry()
+    registry = services.process_registry(settings)
     ingest = prepare_ingest(settings, registry)
     token, _ = load_admin_token(settings)
     stop = _stop_event()
@@ -310,7 +317,7 @@ async def run_serve(settings: Settings) -> None:
 
 async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
-    registry = services.process_registry()
+    registry = services.process_registry(settings)
     ingest = prepare_ingest(settings, registry)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
