@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 import wattline
-from wattline.cli import archive, audit, ca, devices, quarantine, retention, transfer, users
+from wattline.cli import (
+    archive,
+    audit,
+    backup,
+    ca,
+    devices,
+    quarantine,
+    retention,
+    transfer,
+    users,
+)
 from wattline.cli.options import (
     ClientId,
     DataDir,
@@ -43,6 +53,7 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(users.app, name="users")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
+app.command("backup")(backup.backup)
 
 
 def _announce(info: Announcement) -> None:
