@@ -27,13 +27,16 @@ class BuildCommitHook(BuildHookInterface):  # type: ignore[type-arg]
         if version == "editable":
             return
         commit = os.environ.get("WATTLINE_BUILD_COMMIT") or _git_commit(Path(self.root))
-        if commit is None and (Path(self.root) / BUILD_FILE).exists():
-            return  # from an sdist: its BUILD is in the package already
-        with tempfile.NamedTemporaryFile("w", suffix=".BUILD", delete=False) as file:
-            file.write((commit or "unknown") + "\n")
-        self._written = file.name
+        carried = Path(self.root) / BUILD_FILE
+        if commit is None and carried.exists():
+            source = str(carried)  # a wheel from an sdist: the sdist's BUILD
+        else:
+            with tempfile.NamedTemporaryFile("w", suffix=".BUILD", delete=False) as file:
+                file.write((commit or "unknown") + "\n")
+            source = self._written = file.name
+        # Included by force: .gitignore keeps a stray BUILD out of the source tree.
         target = BUILD_FILE if self.target_name == "sdist" else "wattline/BUILD"
-        build_data["force_include"][file.name] = target
+        build_data["force_include"][source] = target
 
     def finalize(self, *_: object) -> None:
         written = getattr(self, "_written", None)
