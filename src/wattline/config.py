@@ -109,10 +109,10 @@ class Settings(BaseSettings):
     # tracing off, nothing made and nothing exported.
     otlp_endpoint: str | None = None
     # The fraction of ingested messages traced from receive to acknowledgement (every
-    # API request is traced): a trace costs ~25 us of the collector's time
-    # (docs/benchmarks.md, tracing), so tracing every message would cost a third of
-    # the throughput; 1 in 100 costs a few percent.
-    trace_message_ratio: float = Field(0.01, ge=0, le=1)
+    # API request is traced). A traced message is six spans, several times the CPU
+    # the collector spends on a reading (docs/benchmarks.md, tracing): 1 in 1,000
+    # costs under a percent and still traces 20 messages a second at 20,000/s.
+    trace_message_ratio: float = Field(0.001, ge=0, le=1)
 
     @property
     def database_path(self) -> Path:

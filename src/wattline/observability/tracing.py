@@ -12,15 +12,18 @@ import contextlib
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from wattline.model.messages import InboundMessage
+
+if TYPE_CHECKING:
+    # The SDK is imported when tracing starts, so a process with tracing off never
+    # loads it (it adds about half again to the API's import time).
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 SERVICE_NAME = "wattline"
 # The OTLP/HTTP path of traces; an endpoint given as a bare host gets it appended.
@@ -52,6 +55,9 @@ def start_tracing(
     processor: SpanProcessor,
 ) -> Tracing:
     """``role``: up, serve or collect, so a trace shows which process made each span."""
+    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415 - only when on
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+
     resource = Resource.create(
         {"service.name": SERVICE_NAME, "service.version": version, "wattline.role": role}
     )
@@ -65,9 +71,9 @@ def otlp_processor(endpoint: str) -> SpanProcessor:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415 - only when on
         OTLPSpanExporter,
     )
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    exporter: SpanExporter = OTLPSpanExporter(endpoint=traces_url(endpoint))
-    return BatchSpanProcessor(exporter)
+    return BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)))
 
 
 def traces_url(endpoint: str) -> str:
