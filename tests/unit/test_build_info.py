@@ -61,11 +61,12 @@ def test_version_short_is_the_number_alone() -> None:
 
 def test_every_process_exports_its_build_as_a_metric(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WATTLINE_DATABASE_URL", raising=False)
-    registry = process_registry(Settings(mqtt_url="mqtt://broker:1883"))
+    registry = process_registry(Settings(mqtt_url="mqtt://broker:1883"), "collect")
     exposition = generate_latest(registry).decode()
     [line] = [x for x in exposition.splitlines() if x.startswith("wattline_build_info{")]
     assert f'version="{wattline.__version__}"' in line
     assert f'commit="{build_commit()}"' in line
     assert 'database="sqlite"' in line
     assert 'broker="external"' in line
+    assert 'role="collect"' in line
     assert line.endswith(" 1.0")

@@ -71,12 +71,16 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def register_build_info(registry: CollectorRegistry, settings: Settings) -> None:
+def register_build_info(registry: CollectorRegistry, settings: Settings, role: str) -> None:
+    """``role``: up, serve or collect. `serve` talks to no broker, whatever is configured."""
+    labels = asdict(build_info(settings)) | {"role": role}
+    if role == "serve":
+        labels["broker"] = "none"
     Info(
         "wattline_build",
-        "Version, build commit, Python and configured backends of this process (value 1)",
+        "Version, build commit, Python, role and configured backends of this process (value 1)",
         registry=registry,
-    ).info(asdict(build_info(settings)))
+    ).info(labels)
 
 
 def _host(url: str) -> str:

@@ -164,14 +164,14 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def process_registry(settings: Settings) -> CollectorRegistry:
+def process_registry(settings: Settings, role: str) -> CollectorRegistry:
     """The process's metrics: what its services register, plus CPU, memory and file
-    descriptors (``process_*``), the Python version (``python_info``) and the build
-    with its backends (``wattline_build_info``)."""
+    descriptors (``process_*``), the Python version (``python_info``) and the build,
+    role (up, serve, collect) and backends (``wattline_build_info``)."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    register_build_info(registry, settings)
+    register_build_info(registry, settings, role)
     return registry
 
 

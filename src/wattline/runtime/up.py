@@ -158,7 +158,7 @@ def _stop_event() -> asyncio.Event:
 
 
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
-    registry = services.process_registry(settings)
+    registry = services.process_registry(settings, "up")
     ingest = prepare_ingest(settings, registry)
     settings, port_notes = choose_ports(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +294,7 @@ async def run_serve(settings: Settings) -> None:
     Stateless apart from its caches: any number run behind a load balancer,
     beside collectors (`wattline collect`) that do the ingest.
     """
-    registry = services.process_registry(settings)
+    registry = services.process_registry(settings, "serve")
     ingest = prepare_ingest(settings, registry)
     token, _ = load_admin_token(settings)
     stop = _stop_event()
@@ -317,7 +317,7 @@ async def run_serve(settings: Settings) -> None:
 
 async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
-    registry = services.process_registry(settings)
+    registry = services.process_registry(settings, "collect")
     ingest = prepare_ingest(settings, registry)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:

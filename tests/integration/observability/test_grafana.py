@@ -26,7 +26,7 @@ def exported_names(store: SqlStore) -> set[str]:
     """Every sample name a `wattline up` process exposes (histograms with their suffixes)."""
     # The process's registry as the runtime builds it (process, build info), with
     # the ingest and certificate families `wattline up` adds.
-    registry = process_registry(Settings())
+    registry = process_registry(Settings(), "up")
     app_services = replace(services(store), registry=registry)
     IngestMetrics(registry)
     registry.register(CertificateExpiry({"device": lambda: 2e9}))
