@@ -8,6 +8,7 @@ docs/benchmarks.md (other sections are kept).
     python benchmarks/run.py ingest       # one of them
     python benchmarks/run.py ingest -- --readings 20000
     python benchmarks/run.py broker-security     # security on vs off, with its floor
+    python benchmarks/run.py tracing     # ingest with OpenTelemetry off and on
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "query": (ROOT / "benchmarks" / "query.py", []),
     "registry": (ROOT / "benchmarks" / "registry.py", []),
     "auth": (ROOT / "benchmarks" / "auth.py", []),
+    # the collector with OpenTelemetry off, sampling, and tracing every message
+    "tracing": (ROOT / "benchmarks" / "tracing.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

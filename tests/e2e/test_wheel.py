@@ -71,6 +71,18 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_repository(tmp_path: P
         cwd=tmp_path,
     ).stdout.strip()
     assert where.startswith(purelib), where
+    # the build's commit travels in the wheel (hatch_build.py)
+    shown = subprocess.run(
+        [str(python), "-m", "wattline", "version"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    ).stdout
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    assert f"build        {head or 'unknown'}\n" in shown, shown
 
     home = tmp_path / "elsewhere"
     home.mkdir()

@@ -38,6 +38,7 @@ from wattline.api.routers import (
 )
 from wattline.api.services import ApiServices
 from wattline.observability.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from wattline.observability.http_tracing import HttpTracingMiddleware
 
 # Every JSON body the API takes is small: the largest, a replay of 10,000 ids,
 # is about 200 kB. Starlette counts the bytes as they stream in (Content-Length
@@ -85,6 +86,8 @@ def create_app(services: ApiServices) -> FastAPI:
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))
+    if services.tracer is not None:
+        app.add_middleware(HttpTracingMiddleware, tracer=services.tracer)
     # Added last runs first: headers on every answer, a 429 included; CORS preflights
     # answered before the address limit; the address limit before any route.
     if services.api_limits is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
@@ -95,3 +96,5 @@ class ApiServices:
     tokenless_ingest_limiter: RateLimiter | None = None
     # the raw archive, read per device by the IoT-meter seed's raw-data route; None: not offered
     archive: RawArchive | None = None
+    # traces every request (OpenTelemetry); None: tracing off
+    tracer: Tracer | None = None

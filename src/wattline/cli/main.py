@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 import wattline
-from wattline.cli import archive, audit, ca, devices, quarantine, retention, transfer, users
+from wattline.cli import (
+    archive,
+    audit,
+    backup,
+    ca,
+    devices,
+    quarantine,
+    retention,
+    transfer,
+    users,
+)
 from wattline.cli.options import (
     ClientId,
     DataDir,
@@ -23,6 +33,7 @@ from wattline.cli.options import (
 )
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.observability.logging import configure_logging
+from wattline.runtime.build_info import describe
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.up import Announcement, run_collect, run_serve, run_up
 from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet
@@ -42,6 +53,7 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(users.app, name="users")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
+app.command("backup")(backup.backup)
 
 
 def _announce(info: Announcement) -> None:
@@ -248,9 +260,18 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
 
 
 @app.command()
-def version() -> None:
-    """Print the version."""
-    print(wattline.__version__)
+def version(
+    data_dir: DataDir = None,
+    short: Annotated[bool, typer.Option("--short", help="the version number alone")] = False,
+) -> None:
+    """Print the version, the build's commit, Python and the configured backends."""
+    if short:
+        print(wattline.__version__)
+        return
+    lines = describe(settings_from(data_dir=data_dir))
+    width = max(len(name) for name, _ in lines)
+    for name, value in lines:
+        print(f"{name:<{width}}  {value}")
 
 
 def main() -> None:

@@ -10,10 +10,15 @@ holds the MQTT thread back, which holds the broker back.
 
 ``run_once`` does the same for one batch in the calling thread, and the clocks
 are injected, so a test drives the collector step by step.
+
+With ``traces`` (OpenTelemetry on), a sample of messages is traced from the
+broker's callback through decode, archive and commit to the acknowledgement;
+without, the collector makes no tracing call at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -28,6 +33,7 @@ from wattline.ingest.poison import describe_store_error, isolate
 from wattline.ingest.sources.base import Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.observability.metrics import IngestMetrics
+from wattline.observability.tracing import MessageTraces
 from wattline.storage.base import StoreUnavailableError
 
 log = logging.getLogger("wattline.ingest")
@@ -120,16 +126,18 @@ class Collector:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        traces: MessageTraces | None = None,
     ) -> None:
         """``monotonic`` (seconds) times batches and commits; ``clock_ms`` (epoch
-        milliseconds) dates the last commit."""
+        milliseconds) dates the last commit; ``traces``: None when tracing is off."""
         self._policy = policy or BatchPolicy()
         self._monotonic = monotonic
         self._clock_ms = clock_ms
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
         # None ends the committer: the planner has drained everything.
         self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
-        self._source = make_source(self._enqueue)
+        self._traces = traces
+        self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
         metrics.queued.set_function(self._queue.qsize)
         metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
         self._committer = committer
@@ -171,6 +179,8 @@ class Collector:
         if self._thread.is_alive():
             self._thread.join(max(0.0, deadline - time.monotonic()))
         self._source.stop()
+        if self._traces is not None:
+            self._traces.abandon()
 
     def status(self) -> CollectorStatus:
         return CollectorStatus(
@@ -202,6 +212,21 @@ class Collector:
 
     def _enqueue(self, message: InboundMessage, delivery: Delivery) -> None:
         self._queue.put((message, delivery))
+
+    def _enqueue_traced(self, message: InboundMessage, delivery: Delivery) -> None:
+        assert self._traces is not None
+        receiving = self._traces.received(message)
+        # Blocks while the queue is full: the receive span shows the back-pressure.
+        self._queue.put((message, delivery))
+        if receiving is not None:
+            receiving.end()
+
+    def _traced(
+        self, stage: str, messages: Sequence[InboundMessage]
+    ) -> contextlib.AbstractContextManager[None]:
+        if self._traces is None:
+            return contextlib.nullcontext()
+        return self._traces.stage(stage, messages)
 
     def _guarded(self, stage: Callable[[], None]) -> None:
         try:
@@ -252,8 +277,10 @@ class Collector:
             # Planning looks devices not seen before up in the registry, so a
             # database outage fails it just like a commit.
             if plan is None:
-                plan = self._committer.plan(messages)
-            self._committer.archive(plan)
+                with self._traced("decode", messages):
+                    plan = self._committer.plan(messages)
+            with self._traced("archive", messages):
+                self._committer.archive(plan)
 
         if not self._until_done(prepare, len(batch)):
             return None
@@ -283,12 +310,16 @@ class Collector:
     def _commit_and_ack(self, planned: _Planned) -> None:
         self._in_hand[threading.current_thread().name] = planned.messages
         started = self._monotonic()
-        self._commit_isolating(planned)
+        with self._traced("commit", planned.messages):
+            self._commit_isolating(planned)
         self._metrics.commit_seconds.observe(self._monotonic() - started)
         self._metrics.batch_messages.observe(len(planned.messages))
         self._last_commit_ms = self._clock_ms()
         self._metrics.last_commit.set(self._last_commit_ms / 1000)
-        self._source.ack(planned.deliveries)
+        with self._traced("ack", planned.messages):
+            self._source.ack(planned.deliveries)
+        if self._traces is not None:
+            self._traces.finished(planned.messages)
 
     def _commit_isolating(self, planned: _Planned) -> None:
         """Commit a batch; if the store refuses its content, quarantine the culprits alone."""

@@ -58,13 +58,13 @@ class HttpMetricsMiddleware:
         try:
             await self._app(scope, receive, recording_send)
         finally:
-            route = _route_template(scope)
+            route = route_template(scope)
             method = str(scope.get("method", "GET"))
             self._metrics.requests.labels(route, method, str(status)).inc()
             self._metrics.duration.labels(route, method).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     route: Any = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(template) if template else UNMATCHED

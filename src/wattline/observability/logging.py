@@ -1,4 +1,9 @@
-"""structlog set-up: human-readable on a terminal, JSON lines otherwise."""
+"""structlog set-up: human-readable on a terminal, JSON lines otherwise.
+
+A line written while an OpenTelemetry span is current (an API request, a traced
+message's batch) carries ``trace_id`` and ``span_id``, so a log search finds the
+trace and a trace finds its log lines.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 
 
 def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> None:
@@ -19,6 +25,7 @@ def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> 
         else [structlog.dev.ConsoleRenderer()]
     )
     shared: list[structlog.typing.Processor] = [
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -41,3 +48,14 @@ def configure_logging(level: str = "INFO", *, json_logs: bool | None = None) -> 
     # Third-party chatter that says nothing an operator acts on.
     for noisy in ("amqtt", "transitions", "uvicorn.access", "passlib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_trace_ids(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """``trace_id`` and ``span_id`` of the current span in hex, as trace back ends show them."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = f"{context.trace_id:032x}"
+        event["span_id"] = f"{context.span_id:016x}"
+    return event

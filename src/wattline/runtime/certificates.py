@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
 
 from wattline.broker.mosquitto import MosquittoBroker, TlsListener
 from wattline.config import Settings
+from wattline.observability.certificates import ExpirySource
 from wattline.security import ca
 from wattline.security.ca_files import CaFiles
 from wattline.storage.ports import CredentialStore
+from wattline.storage.sql import SqlStore
 
 # A wildcard bind address names no host a device could verify.
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared, not bound
@@ -69,3 +74,27 @@ def current_crl(authority: ca.Authority, store: CredentialStore) -> bytes:
         for serial, ms in store.revoked_certificates()
     ]
     return ca.revocation_list(authority, revoked, dt.datetime.now(dt.UTC))
+
+
+def expiry_sources(settings: Settings, store: SqlStore) -> dict[str, ExpirySource]:
+    """Where each kind of certificate's expiry is read, for ``wattline_certificate_expiry_*``:
+    the CA's and the broker's from their files (re-read, so a renewal shows), the
+    devices' from the store."""
+    files = ca_files(settings)
+
+    def device() -> float | None:
+        expires_ms = store.nearest_certificate_expiry_ms()
+        return None if expires_ms is None else expires_ms / 1000
+
+    return {
+        "ca": lambda: _not_after(files.certificate),
+        "broker": lambda: _not_after(files.broker_certificate),
+        "device": device,
+    }
+
+
+def _not_after(path: Path) -> float | None:
+    if not path.exists():
+        return None
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    return certificate.not_valid_after_utc.timestamp()

@@ -17,6 +17,7 @@ from wattline.ingest.sources import open_source
 from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.model.events import OnCommitted
 from wattline.observability.metrics import IngestMetrics
+from wattline.observability.tracing import MessageTraces
 from wattline.protocols.adapters import Adapter, build_adapters
 from wattline.protocols.validation import Limits
 from wattline.runtime.errors import StartupError
@@ -106,8 +107,10 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     on_committed: OnCommitted | None = None,
     *,
     endpoint: MqttEndpoint | None = None,
+    traces: MessageTraces | None = None,
 ) -> Collector:
-    """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's."""
+    """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's;
+    ``traces``: a sample of messages traced (None: tracing off)."""
     committer = ingest.committer(store, archive, ingest.mqtt, on_committed)
     endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
     topics = uplink_filters(ingest)
@@ -116,7 +119,7 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     def make_source(deliver: DeliverFn) -> MessageSource:
         return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
 
-    return Collector(make_source, committer, ingest.metrics)
+    return Collector(make_source, committer, ingest.metrics, traces=traces)
 
 
 def session_options(settings: Settings) -> SessionOptions:

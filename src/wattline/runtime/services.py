@@ -32,6 +32,7 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
+from wattline.runtime.build_info import register_build_info
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.storage.retention import RetentionScheduler
 from wattline.storage.sql import SqlStore
@@ -171,12 +172,14 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def process_registry() -> CollectorRegistry:
+def process_registry(settings: Settings, role: str) -> CollectorRegistry:
     """The process's metrics: what its services register, plus CPU, memory and file
-    descriptors (``process_*``) and the Python version (``python_info``)."""
+    descriptors (``process_*``), the Python version (``python_info``) and the build,
+    role (up, serve, collect) and backends (``wattline_build_info``)."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
+    register_build_info(registry, settings, role)
     return registry
 
 

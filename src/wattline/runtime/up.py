@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
@@ -30,16 +31,24 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.observability.certificates import CertificateExpiry
+from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
-from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
+from wattline.runtime.certificates import (
+    crl_publisher,
+    current_crl,
+    expiry_sources,
+    load_authority,
+)
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.limits import rate_limits
+from wattline.runtime.tracing import tracing
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
@@ -151,7 +160,7 @@ def _stop_event() -> asyncio.Event:
 
 
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
-    registry = services.process_registry()
+    registry = services.process_registry(settings, "up")
     ingest = prepare_ingest(settings, registry)
     settings, port_notes = choose_ports(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +169,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     stop = _stop_event()
 
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "up"))
         broker = await running.enter_async_context(services.embedded_broker(settings))
         if broker is not None and settings.mqtt_protocol is None:
             settings = settings.model_copy(update={"mqtt_protocol": broker.protocol})
@@ -181,12 +191,15 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     archive,
                     window.on_committed,
                     endpoint=collector_endpoint,
+                    traces=traced.message_traces() if traced else None,
                 )
             )
         )
         await running.enter_async_context(services.retention(settings, store))
         await running.enter_async_context(services.grid_fetch(settings, store))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, broker, _tracer(traced)
+        )
         api = _api_services(parts, running, collector, window)
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
@@ -220,6 +233,8 @@ class _ApiParts:
     security: BrokerSecurity | None
     # the embedded broker, told to re-read the revocation list; None: an external one
     broker: Broker | None
+    # traces every API request; None: tracing off
+    tracer: Tracer | None = None
 
 
 def _api_services(
@@ -236,6 +251,7 @@ def _api_services(
     identity = identity_service(settings, store, audit)
     authority = load_authority(settings)
     publish_crl = crl_publisher(settings, parts.broker)
+    parts.registry.register(CertificateExpiry(expiry_sources(settings, store)))
     if authority is not None:
         publish_crl(current_crl(authority, store))
     # `serve` replays through a committer of its own; `up` through the collector's.
@@ -275,6 +291,7 @@ def _api_services(
         device_names=SqlDeviceNames(store.engine),
         tokenless_ingest_limiter=limits.tokenless_ingest if settings.tokenless_ingest else None,
         archive=parts.archive,
+        tracer=parts.tracer,
     )
 
 
@@ -284,17 +301,20 @@ async def run_serve(settings: Settings) -> None:
     Stateless apart from its caches: any number run behind a load balancer,
     beside collectors (`wattline collect`) that do the ingest.
     """
-    registry = services.process_registry()
+    registry = services.process_registry(settings, "serve")
     ingest = prepare_ingest(settings, registry)
     token, _ = load_admin_token(settings)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "serve"))
         security = await running.enter_async_context(
             broker_security(settings, None, uplink_filters(ingest))
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, None)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, None, _tracer(traced)
+        )
         app = create_app(_api_services(parts, running, None, None))
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))
@@ -304,18 +324,29 @@ async def run_serve(settings: Settings) -> None:
 
 async def run_collect(settings: Settings) -> None:
     """A collector alone, against an external broker: for scaling ingest out."""
-    registry = services.process_registry()
+    registry = services.process_registry(settings, "collect")
     ingest = prepare_ingest(settings, registry)
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as running:
+        traced = running.enter_context(tracing(settings, "collect"))
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        collector = build_collector(settings, ingest, store, archive)
+        collector = build_collector(
+            settings,
+            ingest,
+            store,
+            archive,
+            traces=traced.message_traces() if traced else None,
+        )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))
         await running.enter_async_context(services.retention(settings, store))
         await _wait_for_stop(stop, collector)
+
+
+def _tracer(traced: Tracing | None) -> Tracer | None:
+    return traced.tracer if traced is not None else None
 
 
 def _http_ingest(

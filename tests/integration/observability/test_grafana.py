@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry, ProcessCollector
 from tests.integration.api.test_api import services
 
 from wattline.api.app import create_app
+from wattline.config import Settings
+from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.metrics import IngestMetrics
+from wattline.runtime.services import process_registry
 from wattline.storage.sql import SqlStore
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "dashboards"
@@ -21,10 +24,12 @@ _METRIC = re.compile(r"\b((?:wattline|process)_[a-z0-9_]+)")
 
 def exported_names(store: SqlStore) -> set[str]:
     """Every sample name a `wattline up` process exposes (histograms with their suffixes)."""
-    app_services = services(store)
-    registry: CollectorRegistry = app_services.registry
+    # The process's registry as the runtime builds it (process, build info), with
+    # the ingest and certificate families `wattline up` adds.
+    registry = process_registry(Settings(), "up")
+    app_services = replace(services(store), registry=registry)
     IngestMetrics(registry)
-    ProcessCollector(registry=registry)
+    registry.register(CertificateExpiry({"device": lambda: 2e9}))
     with TestClient(create_app(app_services)) as client:
         client.get("/livez")  # so the HTTP families have a sample
         text = client.get("/metrics").text

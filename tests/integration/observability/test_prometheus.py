@@ -72,6 +72,7 @@ def test_a_real_prometheus_scrapes_a_running_wattline(
         "wattline_ingest_broker_connected",
         "process_resident_memory_bytes",
         "process_open_fds",
+        "wattline_build_info",
     ):
         assert family in exposition, family
 

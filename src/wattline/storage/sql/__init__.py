@@ -232,6 +232,9 @@ class SqlStore:
     def revoked_certificates(self) -> list[tuple[str, int]]:
         return self._credentials.revoked_certificates()
 
+    def nearest_certificate_expiry_ms(self) -> int | None:
+        return self._credentials.nearest_certificate_expiry_ms()
+
     # -- pairing ------------------------------------------------------------
 
     def add_pairing_code(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from wattline.security.device_credentials import CredentialKind, DeviceCredential
 from wattline.storage import identity_schema as ids
@@ -70,6 +70,18 @@ class SqlCredentials:
         )
         with self._connections.read() as conn:
             return [(row.certificate_serial, row.revoked_ms) for row in conn.execute(query)]
+
+    def nearest_certificate_expiry_ms(self) -> int | None:
+        """When the first unrevoked device certificate expires (or expired), of every
+        tenant: for the operator's certificate-expiry alert; None without any."""
+        query = select(func.min(_table.c.expires_ms)).where(
+            _table.c.kind == CredentialKind.CERTIFICATE.value,
+            _table.c.revoked_ms.is_(None),
+            _table.c.expires_ms.is_not(None),
+        )
+        with self._connections.read() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
 
     def for_secret(self, secret_hash: str) -> DeviceCredential | None:
         query = select(_table).where(_table.c.secret_hash == secret_hash)
