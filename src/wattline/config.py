@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # Relay safety (docs/commands.md): the least time a relay stays on / off, and the
+    # most switches an hour; queued relay commands after a restart go out over this spread
+    relay_min_on_s: float = Field(10.0, ge=0)
+    relay_min_off_s: float = Field(10.0, ge=0)
+    relay_max_switches_per_hour: int = Field(60, ge=1)
+    command_release_spread_s: float = Field(30.0, ge=0)
 
     @property
     def database_path(self) -> Path:

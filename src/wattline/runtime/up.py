@@ -24,18 +24,21 @@ from wattline.api.app import create_app
 from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
+from wattline.commands.service import CommandService
 from wattline.config import Settings, weak_secret
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.model.events import fan_out
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
 from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
+from wattline.runtime.commands import command_service, demo_keys, dispatching
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
@@ -167,6 +170,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
         window = RecentReadings(settings.window_size)
+        commands = command_service(settings, store)
+        dispatcher = await running.enter_async_context(
+            dispatching(settings, commands, store, _commands_endpoint(settings, security))
+        )
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
@@ -177,13 +184,15 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     ingest,
                     store,
                     archive,
-                    window.on_committed,
+                    fan_out(window.on_committed, dispatcher.on_committed),
                     endpoint=collector_endpoint,
                 )
             )
         )
         await running.enter_async_context(services.retention(settings, store))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, broker, commands
+        )
         api = _api_services(parts, running, collector, window)
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
@@ -197,7 +206,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         if collector.failed.is_set():
             raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
         await running.enter_async_context(
-            services.simulator(settings, _simulator_endpoint(settings, security))
+            services.simulator(
+                settings, _simulator_endpoint(settings, security), demo_keys(commands)
+            )
         )
         announce(
             _announcement(settings, token, token_source, broker, port_notes, demo_login=demo_login)
@@ -217,6 +228,7 @@ class _ApiParts:
     security: BrokerSecurity | None
     # the embedded broker, told to re-read the revocation list; None: an external one
     broker: Broker | None
+    commands: CommandService | None = None
 
 
 def _api_services(
@@ -268,6 +280,7 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        commands=parts.commands,
     )
 
 
@@ -287,7 +300,10 @@ async def run_serve(settings: Settings) -> None:
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, None)
+        commands = command_service(settings, store)
+        parts = _ApiParts(
+            settings, registry, ingest, store, archive, token, security, None, commands
+        )
         app = create_app(_api_services(parts, running, None, None))
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))
@@ -304,7 +320,15 @@ async def run_collect(settings: Settings) -> None:
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        collector = build_collector(settings, ingest, store, archive)
+        dispatcher = await running.enter_async_context(
+            dispatching(
+                settings,
+                command_service(settings, store),
+                store,
+                MqttEndpoint.from_url(settings.effective_mqtt_url),
+            )
+        )
+        collector = build_collector(settings, ingest, store, archive, dispatcher.on_committed)
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))
         await running.enter_async_context(services.retention(settings, store))
@@ -322,6 +346,10 @@ def _http_ingest(
         store, archive, ingest.http, window.on_committed if window is not None else None
     )
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
+
+
+def _commands_endpoint(settings: Settings, security: BrokerSecurity | None) -> MqttEndpoint:
+    return with_login(settings.effective_mqtt_url, security.commands if security else None)
 
 
 def _simulator_endpoint(settings: Settings, security: BrokerSecurity | None) -> MqttEndpoint:

@@ -1,0 +1,130 @@
+"""Request and response bodies of the command routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from wattline.commands.states import Command, Transition
+from wattline.model.times import iso_ms
+
+# The longest an API call waits for a device's answer: longer holds a worker
+# and a connection for what the list and detail routes show later anyway.
+MAX_WAIT_S = 30.0
+SeedCommand = Literal["relay_on", "relay_off", "relay_toggle"]
+
+
+class CommandCreate(BaseModel):
+    """``{"name": ..., "parameters": {...}}``, or the smart-plug seed's ``{"command": "relay_on"}``."""
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    command: SeedCommand | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+    expires_in_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _one_name(self) -> CommandCreate:
+        if (self.name is None) == (self.command is None):
+            raise ValueError("give exactly one of name and command")
+        if self.expires_at is not None and self.expires_in_s is not None:
+            raise ValueError("give at most one of expires_at and expires_in_s")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a time zone (for example Z)")
+        return self
+
+    @property
+    def command_name(self) -> str:
+        return self.name or str(self.command)
+
+
+class BulkTarget(BaseModel):
+    tag: str | None = Field(None, min_length=1, max_length=64)
+    device_type: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one(self) -> BulkTarget:
+        if (self.tag is None) == (self.device_type is None):
+            raise ValueError("target needs exactly one of tag and device_type")
+        return self
+
+
+class BulkCommandCreate(BaseModel):
+    target: BulkTarget
+    name: str = Field(min_length=1, max_length=64)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    expires_in_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+    # devices sent to per second: a fleet switching together is an inrush on the grid
+    rate_per_s: float = Field(50.0, gt=0, le=10_000)
+
+
+class TransitionOut(BaseModel):
+    from_state: str | None
+    to_state: str
+    at: str
+    detail: str | None
+
+
+class CommandOut(BaseModel):
+    command_id: str
+    device_id: str
+    name: str
+    parameters: dict[str, Any]
+    issuer: str
+    state: str
+    state_at: str
+    created_at: str
+    expires_at: str
+    attempts: int
+    result: str | None
+    family: str
+    history: list[TransitionOut] | None = None
+
+
+class CommandList(BaseModel):
+    commands: list[CommandOut]
+    next_cursor: str | None
+
+
+class BulkCommandOut(BaseModel):
+    issued: list[str]
+    refused: dict[str, str]
+    # when the last device's command is released, at rate_per_s
+    release_s: float
+
+
+class PublicKeyOut(BaseModel):
+    key_id: str
+    algorithm: str
+    public_key: str
+    created_at: str
+    valid_until: str | None
+
+
+def transition_out(transition: Transition) -> TransitionOut:
+    return TransitionOut(
+        from_state=transition.from_state.value if transition.from_state else None,
+        to_state=transition.to_state.value,
+        at=iso_ms(transition.at_ms),
+        detail=transition.detail,
+    )
+
+
+def command_out(command: Command, history: list[Transition] | None = None) -> CommandOut:
+    return CommandOut(
+        command_id=command.command_id,
+        device_id=command.device_id,
+        name=command.name,
+        parameters=dict(command.parameters),
+        issuer=command.issuer,
+        state=command.state.value,
+        state_at=iso_ms(command.state_ms),
+        created_at=iso_ms(command.created_ms),
+        expires_at=iso_ms(command.expires_ms),
+        attempts=command.attempts,
+        result=command.result,
+        family=command.family,
+        history=None if history is None else [transition_out(t) for t in history],
+    )
