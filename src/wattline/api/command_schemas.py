@@ -17,7 +17,8 @@ SeedCommand = Literal["relay_on", "relay_off", "relay_toggle"]
 
 
 class CommandCreate(BaseModel):
-    """``{"name": ..., "parameters": {...}}``, or the smart-plug seed's ``{"command": "relay_on"}``."""
+    """``{"name": ..., "parameters": {...}}``, or the smart-plug seed's
+    ``{"command": "relay_on"}``."""
 
     name: str | None = Field(None, min_length=1, max_length=64)
     command: SeedCommand | None = None

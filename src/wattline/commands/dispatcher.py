@@ -297,7 +297,7 @@ class Dispatcher:
         self._connected.clear()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        answer = device_answer(msg.topic, msg.payload, self._prefixes, self._rpc_calls)
+        answer = device_answer(msg.topic, bytes(msg.payload), self._prefixes, self._rpc_calls)
         if answer is not None:
             try:
                 self._events.put_nowait(answer)
@@ -306,7 +306,7 @@ class Dispatcher:
             self._wake.set()
 
 
-def device_answer(
+def device_answer(  # noqa: PLR0911 - one early return per unusable answer
     topic: str, payload: bytes, prefixes: Prefixes, rpc_calls: dict[int, tuple[str, str]]
 ) -> CommandAck | _RelayReport | None:
     """Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response on

@@ -1,11 +1,14 @@
 """What a command looks like on the wire, per device family. Pure.
 
-| family | downlink | completion |
-|---|---|---|
-| canonical | ``{prefix}/{id}/command``: the signed envelope | ``{prefix}/{id}/command/ack`` |
-| smartplug | ``smartplug/{id}/control``: the signed envelope, plus the seed's ``command`` | ``smartplug/{id}/status`` with ``relay_state`` |
-| tasmota | ``cmnd/{id}/POWER``: ``ON``, ``OFF`` or ``TOGGLE`` (unsigned) | ``stat/{id}/RESULT`` ``{"POWER": ...}`` |
-| shelly | ``{id}/rpc``: JSON-RPC ``Switch.Set`` / ``Switch.Toggle`` (unsigned) | ``{src}/rpc`` response |
+- canonical: ``{prefix}/{id}/command`` carries the signed envelope; the device
+  answers on ``{prefix}/{id}/command/ack``.
+- smartplug: ``smartplug/{id}/control`` carries the signed envelope plus the
+  seed's ``command``; the plug's ``smartplug/{id}/status`` with ``relay_state``
+  completes it.
+- tasmota: ``cmnd/{id}/POWER`` with ``ON``, ``OFF`` or ``TOGGLE`` (unsigned);
+  ``stat/{id}/RESULT`` ``{"POWER": ...}`` completes it.
+- shelly: ``{id}/rpc`` with JSON-RPC ``Switch.Set`` / ``Switch.Toggle``
+  (unsigned); the response on ``{src}/rpc`` completes it.
 
 Tasmota and Shelly firmware cannot verify a signature, so anyone able to
 publish on their topic can switch them: Wattline sends them only relay

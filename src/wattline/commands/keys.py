@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_pem_private_key,
 )
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wattline.commands.envelopes import ALGORITHM, key_id, public_key_text
@@ -123,11 +123,11 @@ class SqlCommandKeys:
             return  # another process made one at the same instant: use it
 
 
-def _insert_new(conn: object, tenant_id: str, now_ms: int) -> PublicKey:
+def _insert_new(conn: Connection, tenant_id: str, now_ms: int) -> PublicKey:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     public = PublicKey(key_id(key.public_key()), public_key_text(key.public_key()), now_ms, None)
-    conn.execute(  # type: ignore[attr-defined]
+    conn.execute(
         insert(command_keys).values(
             tenant_id=tenant_id,
             key_id=public.key_id,

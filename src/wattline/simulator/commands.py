@@ -71,7 +71,7 @@ class CommandResponder:
         device_id = levels[-2] if len(levels) >= 2 else ""
         if device_id not in self._devices or levels[-1] != "command":
             return
-        answer = self.answer(device_id, msg.payload)
+        answer = self.answer(device_id, bytes(msg.payload))
         if answer is not None:
             client.publish(f"{self._prefix}/{device_id}/command/ack", answer, qos=1)
 

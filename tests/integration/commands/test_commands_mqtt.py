@@ -154,9 +154,7 @@ class Rig:
         return device.state.value if device else "missing"
 
     def detail(self, command_id: str) -> dict[str, Any]:
-        answer = self.api.get(
-            f"/api/v1/devices/{self.plug_id}/commands/{command_id}", headers=AUTH
-        )
+        answer = self.api.get(f"/api/v1/devices/{self.plug_id}/commands/{command_id}", headers=AUTH)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
@@ -304,9 +302,7 @@ def test_a_burst_of_toggles_switches_once(rig: Rig) -> None:
     rig.start()
     rig.device_online()
     url = f"/api/v1/devices/{rig.plug_id}/commands"
-    codes = [
-        rig.api.post(url, json={"name": "relay_toggle"}, headers=AUTH) for _ in range(20)
-    ]
+    codes = [rig.api.post(url, json={"name": "relay_toggle"}, headers=AUTH) for _ in range(20)]
     assert [a.status_code for a in codes].count(201) == 1
     refused = [a for a in codes if a.status_code == 409]
     assert len(refused) == 19

@@ -1,5 +1,7 @@
 """Relay safety: minimum on/off times and switches per hour."""
 
+# ruff: noqa: FBT003 - Switch(at_ms, on) reads as a table row
+
 from __future__ import annotations
 
 import pytest
@@ -20,13 +22,21 @@ T = 10_000_000
         (True, [Switch(T, False)], T + 20_000, None),
         (True, [Switch(T, True)], T + 1, None),  # a repeat switches nothing
         (None, [Switch(T, None)], T + 50, "min_on_s"),  # toggles of unknown outcome
-        (True, [Switch(T - HOUR_MS + 1, True), Switch(T - 60_000, False), Switch(T - 30_000, True)], T, "max_switches_per_hour"),
-        (False, [Switch(T - HOUR_MS, True), Switch(T - 60_000, False), Switch(T - 30_000, True)], T, None),
+        (
+            True,
+            [Switch(T - HOUR_MS + 1, True), Switch(T - 60_000, False), Switch(T - 30_000, True)],
+            T,
+            "max_switches_per_hour",
+        ),
+        (
+            False,
+            [Switch(T - HOUR_MS, True), Switch(T - 60_000, False), Switch(T - 30_000, True)],
+            T,
+            None,
+        ),
     ],
 )
-def test_refusals(
-    target: bool | None, recent: list[Switch], now: int, refused: str | None
-) -> None:
+def test_refusals(target: bool | None, recent: list[Switch], now: int, refused: str | None) -> None:
     reason = refusal(POLICY, target, recent, now)
     assert (reason is None) if refused is None else (refused in (reason or ""))
 

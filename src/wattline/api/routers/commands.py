@@ -80,7 +80,7 @@ def _issuer(principal: Principal) -> str:
     status_code=status.HTTP_201_CREATED,
     dependencies=[OperatorDep],
 )
-async def issue_command(  # noqa: PLR0913 - the route's inputs
+async def issue_command(  # noqa: PLR0913, PLR0917 - the route's inputs
     device_id: str,
     body: Annotated[CommandCreate, Body()],
     services: ServicesDep,
