@@ -27,9 +27,7 @@ class CommandCreate(BaseModel):
     expires_in_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
-    def _one_name(self) -> CommandCreate:
-        if (self.name is None) == (self.command is None):
-            raise ValueError("give exactly one of name and command")
+    def _one_expiry(self) -> CommandCreate:
         if self.expires_at is not None and self.expires_in_s is not None:
             raise ValueError("give at most one of expires_at and expires_in_s")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
@@ -37,7 +35,10 @@ class CommandCreate(BaseModel):
         return self
 
     @property
-    def command_name(self) -> str:
+    def command_name(self) -> str | None:
+        """The one name given; None when neither or both were (the route answers 422)."""
+        if (self.name is None) == (self.command is None):
+            return None
         return self.name or str(self.command)
 
 

@@ -195,21 +195,22 @@ class Dispatcher:
         return self._leases.try_acquire(LEASE, self._holder, LEASE_TTL_MS)
 
     def _apply_events(self) -> None:
-        now = self._service.clock_ms()
+        back: set[str] = set()
         while True:
             try:
                 event = self._events.get_nowait()
             except queue.Empty:
-                return
+                break
             if isinstance(event, CommandAck):
                 self._service.record_ack(event)
             elif isinstance(event, _RelayReport):
                 if self._service.record_relay(event.device_id, event.relay_on) is not None:
                     self._awaiting_relay.discard(event.device_id)
-            elif self._service.store.resend_soon(event.device_id, now):
-                log.info(
-                    "device %s is back: resending its unacknowledged commands", event.device_id
-                )
+            else:
+                back.add(event.device_id)
+        # One statement for every device that came back, not one per hello or status.
+        if back and self._service.store.resend_soon(sorted(back), self._service.clock_ms()):
+            log.info("devices came back: resending their unacknowledged commands")
 
     def _send(self, command: Command) -> int:
         envelope = (

@@ -133,13 +133,16 @@ class SqlCommandStore:
         with self._connections.read() as conn:
             return [command_from_row(row) for row in conn.execute(query).mappings()]
 
-    def resend_soon(self, device_id: str, now_ms: int) -> int:
-        """The device is back: its sent, unacknowledged commands go again now."""
+    def resend_soon(self, device_ids: Sequence[str], now_ms: int) -> int:
+        """These devices are back: their sent, unacknowledged commands go again now."""
+        ids = list(device_ids)
+        if not ids:
+            return 0
         with self._connections.write() as conn:
             return conn.execute(
                 update(commands)
                 .where(
-                    _c.device_id == device_id,
+                    _c.device_id.in_(ids),
                     _c.state == CommandState.SENT.value,
                     _c.next_attempt_ms > now_ms,
                 )

@@ -64,9 +64,14 @@ def _answered() -> Iterator[None]:
         raise HTTPException(exc.status_code, str(exc)) from exc
 
 
-def _device(device_id: str) -> str:
-    # Checked first: PostgreSQL refuses a NUL in a text parameter (a 500).
-    if not DEVICE_ID_RE.fullmatch(device_id):
+def _device(services: ApiServices, principal: Principal, device_id: str) -> str:
+    """The device id when the caller's tenant has the device; 404 otherwise (another
+    tenant's device answers as a missing one)."""
+    # The pattern first: PostgreSQL refuses a NUL in a text parameter (a 500).
+    if (
+        not DEVICE_ID_RE.fullmatch(device_id)
+        or services.store.get_device(device_id, tenant_id=principal.tenant_id) is None
+    ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
     return device_id
 
@@ -89,14 +94,20 @@ async def issue_command(  # noqa: PLR0913, PLR0917 - the route's inputs
     wait: WaitParam = 0.0,
 ) -> CommandOut:
     """Queue a signed command; with ``wait`` the answer holds its result when it came in time."""
+    await run_in_threadpool(_device, services, principal, device_id)
     service = _service(services)
+    name = body.command_name
+    if name is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "give exactly one of name and command"
+        )
     expires_ms = _expiry(body, services.clock_ms())
     with _answered():
         command = await run_in_threadpool(
             service.issue,
             principal.tenant_id,
-            _device(device_id),
-            body.command_name,
+            device_id,
+            name,
             body.parameters,
             _issuer(principal),
             expires_ms,
@@ -149,9 +160,10 @@ def list_commands(
     limit: LimitParam = DEFAULT_PAGE,
 ) -> CommandList:
     """The device's commands, newest first."""
+    _device(services, principal, device_id)
     service = _service(services)
     after = page_start(lambda c: cursors.decode_int_str("commands", c, "command position"), cursor)
-    page = service.store.page(principal.tenant_id, _device(device_id), after, limit + 1)
+    page = service.store.page(principal.tenant_id, device_id, after, limit + 1)
     more = len(page) > limit
     page = page[:limit]
     next_cursor = (
@@ -167,8 +179,9 @@ def get_command(
     device_id: str, command_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> CommandOut:
     """One command with every step of its history."""
+    _device(services, principal, device_id)
     service = _service(services)
-    command = _own(service, principal, _device(device_id), command_id)
+    command = _own(service, principal, device_id, command_id)
     return command_out(command, service.history(principal.tenant_id, command_id))
 
 
@@ -181,8 +194,9 @@ def cancel_command(
     audit: AuditDep,
 ) -> CommandOut:
     """Withdraw a queued or sent command (409 once the device has answered)."""
+    _device(services, principal, device_id)
     service = _service(services)
-    _own(service, principal, _device(device_id), command_id)
+    _own(service, principal, device_id, command_id)
     with _answered():
         command = service.cancel(principal.tenant_id, command_id, principal.display)
     audit.record("command.cancel", device_id, {"command_id": command_id})
