@@ -232,7 +232,7 @@ def _ingest_rate(endpoint: MqttEndpoint, prefix: str, committed: list[int], mess
         payload = telemetry_payload(i // 50, base_ms + i, {"power_w": float(i % 100)})
         client.publish(f"{prefix}/ingest-{i % 50}-{run}/telemetry", payload, qos=1)
     last_count, last_change = committed[0], time.perf_counter()
-    while committed[0] - before < messages and time.perf_counter() - last_change < 3:  # noqa: PLR2004
+    while committed[0] - before < messages and time.perf_counter() - last_change < 3:
         time.sleep(0.01)
         if committed[0] != last_count:
             last_count, last_change = committed[0], time.perf_counter()

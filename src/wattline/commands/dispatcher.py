@@ -180,14 +180,12 @@ class Dispatcher:
             self._release.clear()
             self._stagger_queued_relays()
         now = self._service.clock_ms()
-        for command in self._service.store.expiring(now, BATCH):
-            self._service.move(command, CommandState.EXPIRED, "expired before completion")
+        expiring = self._service.store.expiring(now, BATCH)
+        if expiring:
+            self._service.move_many(expiring, CommandState.EXPIRED, "expired before completion")
         if not self._connected.is_set():
             return 0
-        sent = 0
-        for command in self._service.store.due(now, BATCH):
-            sent += self._send(command)
-        return sent
+        return self._send(self._service.store.due(now, BATCH))
 
     def _leading(self) -> bool:
         if self._leases is None:
@@ -212,27 +210,34 @@ class Dispatcher:
         if back and self._service.store.resend_soon(sorted(back), self._service.clock_ms()):
             log.info("devices came back: resending their unacknowledged commands")
 
-    def _send(self, command: Command) -> int:
-        envelope = (
-            self._service.envelope(command) if command.family in SIGNING else _unsigned(command)
-        )
-        sent = self._service.move(command, CommandState.SENT)
-        if sent is None:
-            return 0  # cancelled, answered or taken by another process meanwhile
-        rpc_id = self._rpc_id(command) if command.family == SHELLY else 1
-        downlink = command_downlink(
-            command.family, command.device_id, envelope, self._prefixes, rpc_id
-        )
-        if command.family in RELAY_REPORTING:
-            self._awaiting_relay.add(command.device_id)
-        info = self._client.publish(downlink.topic, downlink.payload, qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            log.warning(
-                "publishing command %s failed (%s); it will be retried",
-                command.command_id,
-                mqtt.error_string(info.rc),
+    def _send(self, due: list[Command]) -> int:
+        """Sign, store the ``sent`` steps in one transaction, then publish those won."""
+        if not due:
+            return 0
+        envelopes = [
+            self._service.envelope(c) if c.family in SIGNING else _unsigned(c) for c in due
+        ]
+        published = 0
+        for command, envelope, sent in zip(
+            due, envelopes, self._service.move_many(due, CommandState.SENT), strict=True
+        ):
+            if sent is None:
+                continue  # cancelled, answered or taken by another process meanwhile
+            rpc_id = self._rpc_id(command) if command.family == SHELLY else 1
+            downlink = command_downlink(
+                command.family, command.device_id, envelope, self._prefixes, rpc_id
             )
-        return 1
+            if command.family in RELAY_REPORTING:
+                self._awaiting_relay.add(command.device_id)
+            info = self._client.publish(downlink.topic, downlink.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning(
+                    "publishing command %s failed (%s); it will be retried",
+                    command.command_id,
+                    mqtt.error_string(info.rc),
+                )
+            published += 1
+        return published
 
     def _rpc_id(self, command: Command) -> int:
         rpc_id = self._next_rpc

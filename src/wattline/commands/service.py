@@ -105,6 +105,28 @@ class CommandService:
         issues it on an already authorised behalf (a campaign, a schedule).
         Raises a ``CommandError`` (404 device, 403 role, 409 relay safety, 422 input).
         """
+        command = self.prepare(
+            tenant_id, device_id, name, parameters, issuer, expires_at_ms, issuer_role=issuer_role
+        )
+        self.store.add(command, created(command))
+        if self.wake is not None:
+            self.wake()
+        return command
+
+    def prepare(  # noqa: PLR0913, PLR0917 - as issue
+        self,
+        tenant_id: str,
+        device_id: str,
+        name: str,
+        parameters: Mapping[str, Any],
+        issuer: str,
+        expires_at_ms: int | None = None,
+        *,
+        issuer_role: Role | None = None,
+        not_before_ms: int = 0,
+    ) -> Command:
+        """The command ``issue`` would queue, checked but not stored (``issue_many`` stores
+        a batch); ``not_before_ms`` holds it back until then (a bulk command's rate)."""
         now = self.clock_ms()
         device = self.devices.get_device(device_id, tenant_id=tenant_id)
         if device is None:
@@ -113,7 +135,7 @@ class CommandService:
         expires_ms = self._check(name, parameters, family, issuer_role, expires_at_ms, now)
         if name in relay.RELAY_COMMANDS:
             self._check_relay(tenant_id, device_id, name, now)
-        command = Command(
+        return Command(
             command_id=str(uuid.uuid4()),
             tenant_id=tenant_id,
             device_id=device_id,
@@ -123,12 +145,15 @@ class CommandService:
             created_ms=now,
             expires_ms=expires_ms,
             state_ms=now,
+            next_attempt_ms=not_before_ms,
             family=family,
         )
-        self.store.add(command, created(command))
+
+    def issue_many(self, prepared: Sequence[Command]) -> None:
+        """Queue commands made by ``prepare``, in one transaction."""
+        self.store.add_many([(command, created(command)) for command in prepared])
         if self.wake is not None:
             self.wake()
-        return command
 
     def _check(  # noqa: PLR0913, PLR0917 - each input checked once
         self,
@@ -197,11 +222,25 @@ class CommandService:
 
     def move(self, command: Command, to: CommandState, detail: str | None = None) -> Command | None:
         """One step of the state machine, stored; None when not allowed or lost to a racer."""
-        try:
-            after, transition = advance(command, to, self.clock_ms(), detail)
-        except IllegalTransitionError:
-            return None
-        return after if self.store.apply(command, after, transition) else None
+        return self.move_many([command], to, detail)[0]
+
+    def move_many(
+        self, commands: Sequence[Command], to: CommandState, detail: str | None = None
+    ) -> list[Command | None]:
+        """The same step for several commands, in one transaction."""
+        now = self.clock_ms()
+        steps: list[tuple[Command, Command, Transition]] = []
+        results: list[Command | None] = []
+        for command in commands:
+            try:
+                after, transition = advance(command, to, now, detail)
+            except IllegalTransitionError:
+                results.append(None)
+                continue
+            steps.append((command, after, transition))
+            results.append(after)
+        won = iter(self.store.apply_many(steps))
+        return [None if after is None or not next(won) else after for after in results]
 
     def envelope(self, command: Command) -> dict[str, Any]:
         """The command signed now, with a fresh nonce: each send is a new envelope."""

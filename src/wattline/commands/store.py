@@ -32,9 +32,15 @@ class SqlCommandStore:
         self._connections = Connections(engine)
 
     def add(self, command: Command, transition: Transition) -> None:
+        self.add_many([(command, transition)])
+
+    def add_many(self, created: Sequence[tuple[Command, Transition]]) -> None:
+        """Several new commands in one transaction (a bulk command)."""
+        if not created:
+            return
         with self._connections.write() as conn:
-            conn.execute(insert(commands).values(**_row(command)))
-            conn.execute(insert(command_history).values(**_history_row(command, transition)))
+            conn.execute(insert(commands), [_row(c) for c, _ in created])
+            conn.execute(insert(command_history), [_history_row(c, t) for c, t in created])
 
     def get(self, tenant_id: str, command_id: str) -> Command | None:
         query = select(commands).where(_c.tenant_id == tenant_id, _c.command_id == command_id)
@@ -74,27 +80,34 @@ class SqlCommandStore:
 
     def apply(self, before: Command, after: Command, transition: Transition) -> bool:
         """Store the step from ``before`` to ``after``; False when someone else moved it first."""
-        statement = (
-            update(commands)
-            .where(
-                _c.tenant_id == before.tenant_id,
-                _c.command_id == before.command_id,
-                _c.state == before.state.value,
-                _c.attempts == before.attempts,
-            )
-            .values(
-                state=after.state.value,
-                state_ms=after.state_ms,
-                attempts=after.attempts,
-                next_attempt_ms=after.next_attempt_ms,
-                result=after.result,
-            )
-        )
+        return self.apply_many([(before, after, transition)])[0]
+
+    def apply_many(self, steps: Sequence[tuple[Command, Command, Transition]]) -> list[bool]:
+        """Several steps in one transaction (a dispatcher pass); each True when it won."""
+        won: list[bool] = []
         with self._connections.write() as conn:
-            if conn.execute(statement).rowcount != 1:
-                return False
-            conn.execute(insert(command_history).values(**_history_row(after, transition)))
-        return True
+            for before, after, transition in steps:
+                statement = (
+                    update(commands)
+                    .where(
+                        _c.tenant_id == before.tenant_id,
+                        _c.command_id == before.command_id,
+                        _c.state == before.state.value,
+                        _c.attempts == before.attempts,
+                    )
+                    .values(
+                        state=after.state.value,
+                        state_ms=after.state_ms,
+                        attempts=after.attempts,
+                        next_attempt_ms=after.next_attempt_ms,
+                        result=after.result,
+                    )
+                )
+                moved = conn.execute(statement).rowcount == 1
+                if moved:
+                    conn.execute(insert(command_history).values(**_history_row(after, transition)))
+                won.append(moved)
+        return won
 
     def note(self, command: Command, at_ms: int, detail: str) -> None:
         """A history line that changes nothing: a late ack, a replay the device refused."""

@@ -222,30 +222,32 @@ def bulk_command(
     where = DeviceFilter(device_type=body.target.device_type, tag=body.target.tag)
     now = services.clock_ms()
     expires_ms = now + int(body.expires_in_s * 1000) if body.expires_in_s else None
-    issued: list[str] = []
+    prepared: list[Command] = []
     refused: dict[str, str] = {}
     after: str | None = None
     while True:
         devices = services.store.device_page(after, 1000, where, tenant_id=principal.tenant_id)
         for device in devices:
             try:
-                command = service.issue(
-                    principal.tenant_id,
-                    device.device_id,
-                    body.name,
-                    body.parameters,
-                    _issuer(principal),
-                    expires_ms,
-                    issuer_role=principal.role,
+                prepared.append(
+                    service.prepare(
+                        principal.tenant_id,
+                        device.device_id,
+                        body.name,
+                        body.parameters,
+                        _issuer(principal),
+                        expires_ms,
+                        issuer_role=principal.role,
+                        not_before_ms=now + int(len(prepared) * 1000 / body.rate_per_s),
+                    )
                 )
             except CommandError as exc:
                 refused[device.device_id] = str(exc)
-                continue
-            service.store.postpone(command, now + int(len(issued) * 1000 / body.rate_per_s))
-            issued.append(command.command_id)
         if len(devices) < 1000:
             break
         after = devices[-1].device_id
+    service.issue_many(prepared)
+    issued = [command.command_id for command in prepared]
     audit.record(
         "command.bulk",
         body.target.tag or body.target.device_type or "",
