@@ -135,23 +135,33 @@ def _round_trip(api, store, service, endpoint, prefix, args) -> list[tuple[str, 
 
     responder = CommandResponder(devices, keys, prefix)
     publisher = FleetPublisher(
-        endpoint.host, endpoint.port, devices, interval_s=1.0, topic_prefix=prefix,
+        endpoint.host,
+        endpoint.port,
+        devices,
+        interval_s=1.0,
+        topic_prefix=prefix,
         commands=responder,
     )
     stop = threading.Event()
     thread = threading.Thread(target=publisher.run, args=(stop,))
     thread.start()
     try:
-        _wait(lambda: all(
-            (d := store.get_device(x.device_id, tenant_id=DEFAULT_TENANT)) is not None
-            and d.state.value == "online" for x in devices), 20)
+        _wait(
+            lambda: all(
+                (d := store.get_device(x.device_id, tenant_id=DEFAULT_TENANT)) is not None
+                and d.state.value == "online"
+                for x in devices
+            ),
+            20,
+        )
         latencies = []
         for i in range(args.rounds):
             device = devices[i % len(devices)]
             started = time.perf_counter()
             answer = api.post(
                 f"/api/v1/devices/{device.device_id}/commands?wait=5",
-                json={"name": "ping"}, headers=AUTH,
+                json={"name": "ping"},
+                headers=AUTH,
             )
             latencies.append((time.perf_counter() - started) * 1000)
             assert answer.json()["state"] == "succeeded", answer.text
@@ -161,8 +171,10 @@ def _round_trip(api, store, service, endpoint, prefix, args) -> list[tuple[str, 
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return [
-        (f"round trip, API call -> ack committed ({args.devices} devices, {args.rounds} pings), p50",
-         f"{statistics.median(latencies):.1f} ms"),
+        (
+            f"round trip, API call -> ack committed ({args.devices} devices, {args.rounds} pings), p50",
+            f"{statistics.median(latencies):.1f} ms",
+        ),
         ("round trip p99", f"{p99:.1f} ms"),
     ]
 
@@ -186,7 +198,9 @@ def _bulk(api, store, service, count: int) -> list[tuple[str, str]]:  # type: ig
     ]
 
 
-def _ingest_cost(store, service, endpoint, prefix, committed, messages: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913, PLR0917
+def _ingest_cost(
+    store, service, endpoint, prefix, committed, messages: int
+) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913, PLR0917
     baseline = _ingest_rate(endpoint, prefix, committed, messages)
     for i in range(1000):
         device_id = f"away-{i}"

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from wattline.commands.states import Command, Transition
+from wattline.commands.twin import Twin
 from wattline.model.times import iso_ms
 
 # The longest an API call waits for a device's answer: longer holds a worker
@@ -129,4 +130,52 @@ def command_out(command: Command, history: list[Transition] | None = None) -> Co
         result=command.result,
         family=command.family,
         history=None if history is None else [transition_out(t) for t in history],
+    )
+
+
+class ConfigPut(BaseModel):
+    desired: dict[str, Any]
+
+
+class ConfigOut(BaseModel):
+    device_id: str
+    desired: dict[str, Any]
+    desired_version: int | None
+    desired_at: str | None
+    reported: dict[str, Any] | None
+    reported_version: int | None
+    reported_at: str | None
+    # what the device has still to apply
+    delta: dict[str, Any]
+    # when the current desired version was last published to the device
+    sent_at: str | None
+
+
+def config_out(device_id: str, twin: Twin | None) -> ConfigOut:
+    if twin is None:
+        return ConfigOut(
+            device_id=device_id,
+            desired={},
+            desired_version=None,
+            desired_at=None,
+            reported=None,
+            reported_version=None,
+            reported_at=None,
+            delta={},
+            sent_at=None,
+        )
+    return ConfigOut(
+        device_id=device_id,
+        desired=dict(twin.desired),
+        desired_version=twin.desired_version,
+        desired_at=iso_ms(twin.desired_ms),
+        reported=dict(twin.reported) if twin.reported is not None else None,
+        reported_version=twin.reported_version,
+        reported_at=iso_ms(twin.reported_ms) if twin.reported_ms is not None else None,
+        delta=twin.delta,
+        sent_at=(
+            iso_ms(twin.sent_ms)
+            if twin.sent_ms is not None and twin.sent_version == twin.desired_version
+            else None
+        ),
     )

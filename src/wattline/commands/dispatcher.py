@@ -40,6 +40,8 @@ from wattline.commands.downlinks import (
     TASMOTA,
     Prefixes,
     command_downlink,
+    config_downlink,
+    family_for,
 )
 from wattline.commands.service import CommandService
 from wattline.commands.states import Command, CommandState
@@ -59,6 +61,8 @@ BATCH = 500
 # The largest queue of answers between passes; past it an answer is dropped and
 # the command is retried, which the device's dedup by command id makes harmless.
 MAX_PENDING_EVENTS = 100_000
+# A configuration report larger than this is not stored (the desired ones are far smaller).
+MAX_CONFIG_BYTES = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,14 @@ class _Back:
     device_id: str
 
 
-_Event = CommandAck | _RelayReport | _Back
+@dataclass(frozen=True, slots=True)
+class _ConfigReport:
+    device_id: str
+    version: int
+    applied: dict[str, object]
+
+
+_Event = CommandAck | _RelayReport | _Back | _ConfigReport
 # Families whose devices complete a command by reporting the relay state.
 RELAY_REPORTING = frozenset({SMARTPLUG, TASMOTA})
 
@@ -185,7 +196,20 @@ class Dispatcher:
             self._service.move_many(expiring, CommandState.EXPIRED, "expired before completion")
         if not self._connected.is_set():
             return 0
+        self._send_configs()
         return self._send(self._service.store.due(now, BATCH))
+
+    def _send_configs(self) -> None:
+        twins = self._service.twins
+        if twins is None:
+            return
+        for twin in twins.unsent(BATCH):
+            device = self._service.devices.get_device(twin.device_id, tenant_id=twin.tenant_id)
+            family = family_for(device.device_type if device else None)
+            downlink = config_downlink(family, twin.device_id, twin.document(), self._prefixes)
+            if downlink is not None:
+                self._client.publish(downlink.topic, downlink.payload, qos=1)
+            twins.mark_sent(twin, self._service.clock_ms())
 
     def _leading(self) -> bool:
         if self._leases is None:
@@ -204,11 +228,18 @@ class Dispatcher:
             elif isinstance(event, _RelayReport):
                 if self._service.record_relay(event.device_id, event.relay_on) is not None:
                     self._awaiting_relay.discard(event.device_id)
+            elif isinstance(event, _ConfigReport):
+                if self._service.twins is not None:
+                    self._service.twins.report(
+                        event.device_id, event.version, event.applied, self._service.clock_ms()
+                    )
             else:
                 back.add(event.device_id)
         # One statement for every device that came back, not one per hello or status.
         if back and self._service.store.resend_soon(sorted(back), self._service.clock_ms()):
             log.info("devices came back: resending their unacknowledged commands")
+        if back and self._service.twins is not None:
+            self._service.twins.resend_on_reconnect(sorted(back))
 
     def _send(self, due: list[Command]) -> int:
         """Sign, store the ``sent`` steps in one transaction, then publish those won."""
@@ -293,6 +324,7 @@ class Dispatcher:
             [
                 (f"{self._prefixes.tasmota_result}/+/RESULT", 1),
                 (f"{self._prefixes.shelly_src}/rpc", 1),
+                (f"{self._prefixes.canonical}/+/config/reported", 1),
             ]
         )
         self._connected.set()
@@ -314,7 +346,7 @@ class Dispatcher:
 
 def device_answer(  # noqa: PLR0911 - one early return per unusable answer
     topic: str, payload: bytes, prefixes: Prefixes, rpc_calls: dict[int, tuple[str, str]]
-) -> CommandAck | _RelayReport | None:
+) -> CommandAck | _RelayReport | _ConfigReport | None:
     """Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response on
     ``{src}/rpc`` as the ack of the command whose call id it answers."""
     try:
@@ -324,6 +356,8 @@ def device_answer(  # noqa: PLR0911 - one early return per unusable answer
     if not isinstance(body, dict):
         return None
     levels = topic.split("/")
+    if topic.startswith(f"{prefixes.canonical}/") and topic.endswith("/config/reported"):
+        return _config_report(levels, body)
     if len(levels) == 3 and levels[0] == prefixes.tasmota_result and levels[2] == "RESULT":
         power = body.get("POWER", body.get("POWER1"))
         return _RelayReport(levels[1], power == "ON") if power in ("ON", "OFF") else None
@@ -339,6 +373,16 @@ def device_answer(  # noqa: PLR0911 - one early return per unusable answer
         detail = str(error.get("message", "error"))[:256]
         return CommandAck(device_id, command_id, CommandResult.FAILED, detail, _now_ms())
     return CommandAck(device_id, command_id, CommandResult.DONE, "rpc ok", _now_ms())
+
+
+def _config_report(levels: list[str], body: dict[str, object]) -> _ConfigReport | None:
+    """``{prefix}/{id}/config/reported``: ``{"version": n, "config": {...}}``."""
+    version, applied = body.get("version"), body.get("config")
+    if len(levels) < 4 or not isinstance(version, int) or not isinstance(applied, dict):  # noqa: PLR2004 - prefix/id/config/reported
+        return None
+    if len(json.dumps(applied)) > MAX_CONFIG_BYTES:
+        return None
+    return _ConfigReport(levels[-3], version, applied)
 
 
 def _unsigned(command: Command) -> dict[str, object]:

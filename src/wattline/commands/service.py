@@ -29,6 +29,8 @@ from wattline.commands.states import (
     created,
 )
 from wattline.commands.store import SqlCommandStore
+from wattline.commands.twin import Twin, validate
+from wattline.commands.twin_store import SqlTwinStore
 from wattline.model.devices import Device
 from wattline.model.messages import CommandAck, CommandResult
 from wattline.security.roles import Role
@@ -86,6 +88,8 @@ class CommandService:
     clock_ms: Callable[[], int] = _now_ms
     # tells an in-process dispatcher to look now; None: it finds new commands by polling
     wake: Callable[[], None] | None = None
+    # the configuration twins; None: not offered
+    twins: SqlTwinStore | None = None
 
     def issue(  # noqa: PLR0913, PLR0917 - the port's fields, in the documented order
         self,
@@ -281,6 +285,27 @@ class CommandService:
                     command, CommandState.SUCCEEDED, f"relay reported {'on' if relay_on else 'off'}"
                 )
         return None
+
+    # -- configuration twin ------------------------------------------------------------
+
+    def config(self, tenant_id: str, device_id: str) -> tuple[Device, Twin | None]:
+        device = self.devices.get_device(device_id, tenant_id=tenant_id)
+        if device is None:
+            raise UnknownDeviceError(f"unknown device {device_id!r}")
+        if self.twins is None:
+            raise CommandError("device configuration is not offered")
+        return device, self.twins.get(tenant_id, device_id)
+
+    def set_config(self, tenant_id: str, device_id: str, desired: Mapping[str, Any]) -> Twin:
+        """A new desired configuration, validated against the device type's schema
+        (ConfigError names the field); the dispatcher sends the delta."""
+        device, _ = self.config(tenant_id, device_id)
+        validate(device.device_type, desired)
+        assert self.twins is not None  # noqa: S101 - config() checked
+        twin = self.twins.put_desired(tenant_id, device_id, desired, self.clock_ms())
+        if self.wake is not None:
+            self.wake()
+        return twin
 
 
 def switch_history(commands: Sequence[Command]) -> list[relay.Switch]:

@@ -13,6 +13,7 @@ from wattline.commands.keys import SqlCommandKeys
 from wattline.commands.relay import RelayPolicy
 from wattline.commands.service import CommandService
 from wattline.commands.store import SqlCommandStore
+from wattline.commands.twin_store import SqlTwinStore
 from wattline.config import Settings
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.simulator.commands import KeySource
@@ -26,6 +27,7 @@ def command_service(settings: Settings, store: SqlStore) -> CommandService:
         store=SqlCommandStore(store.engine),
         keys=SqlCommandKeys(store.engine),
         devices=store,
+        twins=SqlTwinStore(store.engine),
         relay_policy=RelayPolicy(
             min_on_s=settings.relay_min_on_s,
             min_off_s=settings.relay_min_off_s,

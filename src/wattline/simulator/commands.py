@@ -59,9 +59,14 @@ class CommandResponder:
         self._results: dict[tuple[str, str], tuple[str, str]] = {}
         self._nonces: dict[str, set[str]] = {}
         self.executed: list[tuple[str, str]] = []  # (device id, command id), for tests
+        self.configs: dict[str, dict[str, object]] = {}  # applied configuration per device
 
     def topics(self) -> list[str]:
-        return [f"{self._prefix}/{device_id}/command" for device_id in self._devices]
+        return [
+            f"{self._prefix}/{device_id}/{leaf}"
+            for device_id in self._devices
+            for leaf in ("command", "config")
+        ]
 
     def subscribe(self, client: mqtt.Client) -> None:
         client.subscribe([(topic, 1) for topic in self.topics()])
@@ -69,11 +74,32 @@ class CommandResponder:
     def on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         levels = msg.topic.split("/")
         device_id = levels[-2] if len(levels) >= 2 else ""
-        if device_id not in self._devices or levels[-1] != "command":
+        if device_id not in self._devices:
+            return
+        if levels[-1] == "config":
+            report = self.apply_config(device_id, bytes(msg.payload))
+            if report is not None:
+                client.publish(f"{self._prefix}/{device_id}/config/reported", report, qos=1)
+            return
+        if levels[-1] != "command":
             return
         answer = self.answer(device_id, bytes(msg.payload))
         if answer is not None:
             client.publish(f"{self._prefix}/{device_id}/command/ack", answer, qos=1)
+
+    def apply_config(self, device_id: str, payload: bytes) -> bytes | None:
+        """Apply a desired configuration and say so: ``{"version", "config"}``."""
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            return None
+        if not isinstance(document, dict) or not isinstance(document.get("desired"), dict):
+            return None
+        with self._lock:
+            applied = self.configs.setdefault(device_id, {})
+            applied.update(document["desired"])
+            report = {"version": document.get("version"), "config": dict(applied)}
+        return orjson.dumps(report)
 
     def answer(self, device_id: str, payload: bytes) -> bytes | None:
         """The ack to publish for one received envelope (None: not even a command id)."""

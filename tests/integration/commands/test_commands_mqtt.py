@@ -31,6 +31,7 @@ from wattline.commands.relay import RelayPolicy
 from wattline.commands.service import CommandService
 from wattline.commands.states import CommandState
 from wattline.commands.store import SqlCommandStore
+from wattline.commands.twin_store import SqlTwinStore
 from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
@@ -60,6 +61,7 @@ class Rig:
             SqlCommandKeys(store.engine),
             store,
             RelayPolicy(min_on_s=30, min_off_s=30, max_switches_per_hour=60),
+            twins=SqlTwinStore(store.engine),
         )
         self.plug = SmartPlug(random.Random(7), rated_power_w=1000.0, mean_on_s=1e9, mean_off_s=1e9)
         self.plug.set_relay(True)
@@ -311,6 +313,29 @@ def test_a_burst_of_toggles_switches_once(rig: Rig) -> None:
     wait_until(lambda: rig.detail(command_id)["state"] == "succeeded", 5, "the toggle")
     assert not rig.plug.relay_on
     assert len(rig.responder.executed) == 1
+
+
+def test_configuration_twin_sends_the_delta_and_records_what_was_applied(rig: Rig) -> None:
+    rig.start()
+    stop = rig.device_online()
+    url = f"/api/v1/devices/{rig.plug_id}/config"
+    refused = rig.api.put(url, json={"desired": {"max_power_w": 9000}}, headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["field"] == "desired.max_power_w"
+    stop()
+    wait_until(lambda: rig.state() == "offline", 5, "the plug to be offline")
+    desired = {"report_interval_s": 5, "relay_default_on": False}
+    answer = rig.api.put(url, json={"desired": desired}, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["desired_version"], answer.json()["delta"]) == (1, desired)
+    rig.device_online()  # the delta goes out when the plug is back
+
+    def applied() -> bool:
+        body = rig.api.get(url, headers=AUTH).json()
+        return body["reported_version"] == 1 and body["delta"] == {}
+
+    wait_until(applied, 5, "the plug's configuration report")
+    assert rig.responder.configs[rig.plug_id] == desired
 
 
 def _publish(rig: Rig, topic: str, document: dict[str, Any]) -> None:

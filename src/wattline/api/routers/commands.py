@@ -24,8 +24,11 @@ from wattline.api.command_schemas import (
     CommandCreate,
     CommandList,
     CommandOut,
+    ConfigOut,
+    ConfigPut,
     PublicKeyOut,
     command_out,
+    config_out,
 )
 from wattline.api.cursors import DEFAULT_PAGE
 from wattline.api.deps import PrincipalDep, ServicesDep, require
@@ -33,6 +36,7 @@ from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.services import ApiServices
 from wattline.commands.service import CommandError, CommandService
 from wattline.commands.states import Command
+from wattline.commands.twin import ConfigError
 from wattline.model.times import iso_ms
 from wattline.protocols.validation import DEVICE_ID_RE
 from wattline.security.principal import Principal
@@ -288,3 +292,37 @@ def rotate_command_key(
     new = _service(services).keys.rotate(principal.tenant_id, int(grace_s * 1000))
     audit.record("command.key_rotate", principal.tenant_id, {"key_id": new.key_id})
     return command_keys(services, principal)
+
+
+@router.get("/devices/{device_id}/config", dependencies=[OperatorDep])
+def get_config(device_id: str, services: ServicesDep, principal: PrincipalDep) -> ConfigOut:
+    """Desired and reported configuration, the delta still to apply, and when each changed."""
+    _device(services, principal, device_id)
+    with _answered():
+        _, twin = _service(services).config(principal.tenant_id, device_id)
+    return config_out(device_id, twin)
+
+
+@router.put("/devices/{device_id}/config", dependencies=[OperatorDep])
+def put_config(
+    device_id: str,
+    body: Annotated[ConfigPut, Body()],
+    services: ServicesDep,
+    principal: PrincipalDep,
+    audit: AuditDep,
+) -> ConfigOut:
+    """A new desired configuration (checked against the device type's schema: 422 names
+    the field); its delta goes to the device now, or when it comes back."""
+    _device(services, principal, device_id)
+    try:
+        with _answered():
+            twin = _service(services).set_config(principal.tenant_id, device_id, body.desired)
+    except ConfigError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"field": f"desired.{exc.field}", "msg": str(exc)},
+        ) from exc
+    audit.record(
+        "device.config", device_id, {"version": twin.desired_version, "desired": body.desired}
+    )
+    return config_out(device_id, twin)
