@@ -17,11 +17,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from sqlalchemy import update
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
@@ -36,14 +38,27 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
 from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.model.events import Committed, OnCommitted
 from wattline.observability.metrics import IngestMetrics
 from wattline.simulator.commands import CommandResponder
 from wattline.simulator.fleet import FleetPublisher, SimulatedDevice, telemetry_payload
 from wattline.simulator.models import SmartPlug
+from wattline.storage import schema
 from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
 AUTH = {"Authorization": "Bearer bench"}
+
+
+@dataclass
+class Bench:
+    store: SqlStore
+    service: CommandService
+    endpoint: MqttEndpoint
+    prefix: str
+    api: TestClient
+    committed: list[int]  # readings committed so far, counted by the listener
 
 
 def _now_ms() -> int:
@@ -69,9 +84,9 @@ def main() -> None:
         dispatcher.wait_connected(5)
         committed = [0]
 
-        def listener(event: object) -> None:
-            committed[0] += len(getattr(event, "readings", ()))
-            dispatcher.on_committed(event)  # type: ignore[arg-type]
+        def listener(event: Committed) -> None:
+            committed[0] += len(event.readings)
+            dispatcher.on_committed(event)
 
         collector = _collector(store, endpoint, prefix, Path(tmp), listener)
         api = TestClient(
@@ -85,11 +100,12 @@ def main() -> None:
                 )
             )
         )
+        bench = Bench(store, service, endpoint, prefix, api, committed)
         rows = []
         try:
-            rows += _round_trip(api, store, service, endpoint, prefix, args)
-            rows += _bulk(api, store, service, args.bulk)
-            rows += _ingest_cost(store, service, endpoint, prefix, committed, args.messages)
+            rows += _round_trip(bench, args.devices, args.rounds)
+            rows += _bulk(bench, args.bulk)
+            rows += _ingest_cost(bench, args.messages)
         finally:
             api.close()
             collector.stop()
@@ -101,7 +117,9 @@ def main() -> None:
         print(f"| {name} | {value} |")
 
 
-def _collector(store, endpoint, prefix, tmp, listener) -> Collector:  # type: ignore[no-untyped-def]  # noqa: ANN001
+def _collector(
+    store: SqlStore, endpoint: MqttEndpoint, prefix: str, tmp: Path, listener: OnCommitted
+) -> Collector:
     metrics = IngestMetrics(CollectorRegistry())
     committer = Committer(
         store,
@@ -122,10 +140,11 @@ def _collector(store, endpoint, prefix, tmp, listener) -> Collector:  # type: ig
     return collector
 
 
-def _round_trip(api, store, service, endpoint, prefix, args) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]  # noqa: ANN001
+def _round_trip(bench: Bench, count: int, rounds: int) -> list[tuple[str, str]]:
+    store, service, endpoint, prefix = bench.store, bench.service, bench.endpoint, bench.prefix
     devices = [
         SimulatedDevice(f"plug-{i}", "smart_plug", "3.1.2", SmartPlug(random.Random(i)))
-        for i in range(args.devices)
+        for i in range(count)
     ]
     for device in devices:
         store.register_device(device.device_id, "smart_plug", _now_ms(), tenant_id=DEFAULT_TENANT)
@@ -155,10 +174,10 @@ def _round_trip(api, store, service, endpoint, prefix, args) -> list[tuple[str, 
             20,
         )
         latencies = []
-        for i in range(args.rounds):
+        for i in range(rounds):
             device = devices[i % len(devices)]
             started = time.perf_counter()
-            answer = api.post(
+            answer = bench.api.post(
                 f"/api/v1/devices/{device.device_id}/commands?wait=5",
                 json={"name": "ping"},
                 headers=AUTH,
@@ -172,14 +191,15 @@ def _round_trip(api, store, service, endpoint, prefix, args) -> list[tuple[str, 
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return [
         (
-            f"round trip, API call -> ack committed ({args.devices} devices, {args.rounds} pings), p50",
+            f"round trip, API call -> ack committed ({count} devices, {rounds} pings), p50",
             f"{statistics.median(latencies):.1f} ms",
         ),
         ("round trip p99", f"{p99:.1f} ms"),
     ]
 
 
-def _bulk(api, store, service, count: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]  # noqa: ANN001
+def _bulk(bench: Bench, count: int) -> list[tuple[str, str]]:
+    store, service, api = bench.store, bench.service, bench.api
     for i in range(count):
         store.register_device(f"bulk-{i}", "meter", _now_ms(), ["bulk"], tenant_id=DEFAULT_TENANT)
     started = time.perf_counter()
@@ -198,9 +218,9 @@ def _bulk(api, store, service, count: int) -> list[tuple[str, str]]:  # type: ig
     ]
 
 
-def _ingest_cost(
-    store, service, endpoint, prefix, committed, messages: int
-) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913, PLR0917
+def _ingest_cost(bench: Bench, messages: int) -> list[tuple[str, str]]:
+    store, service, endpoint, prefix = bench.store, bench.service, bench.endpoint, bench.prefix
+    committed = bench.committed
     baseline = _ingest_rate(endpoint, prefix, committed, messages)
     for i in range(1000):
         device_id = f"away-{i}"
@@ -216,11 +236,7 @@ def _ingest_cost(
     ]
 
 
-def _mark_offline(store, device_ids: list[str]) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001
-    from sqlalchemy import update  # noqa: PLC0415
-
-    from wattline.storage import schema  # noqa: PLC0415
-
+def _mark_offline(store: SqlStore, device_ids: list[str]) -> None:
     with store.engine.begin() as conn:
         conn.execute(
             update(schema.devices)
