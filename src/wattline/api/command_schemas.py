@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from wattline.api.credential_schemas import CommandKeyOut
+from wattline.commands.service import CommandService
 from wattline.commands.states import Command, Transition
 from wattline.commands.twin import Twin
 from wattline.model.times import iso_ms
@@ -179,3 +181,13 @@ def config_out(device_id: str, twin: Twin | None) -> ConfigOut:
             else None
         ),
     )
+
+
+def provisioning_keys(service: CommandService | None, tenant_id: str) -> list[CommandKeyOut]:
+    """What a newly provisioned device gets to verify commands; empty without commands."""
+    if service is None:
+        return []
+    return [
+        CommandKeyOut(key_id=k.key_id, algorithm=k.algorithm, public_key=k.public_key)
+        for k in service.keys.public_keys(tenant_id)
+    ]

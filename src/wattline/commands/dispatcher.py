@@ -378,7 +378,7 @@ def device_answer(  # noqa: PLR0911 - one early return per unusable answer
 def _config_report(levels: list[str], body: dict[str, object]) -> _ConfigReport | None:
     """``{prefix}/{id}/config/reported``: ``{"version": n, "config": {...}}``."""
     version, applied = body.get("version"), body.get("config")
-    if len(levels) < 4 or not isinstance(version, int) or not isinstance(applied, dict):  # noqa: PLR2004 - prefix/id/config/reported
+    if len(levels) < 4 or not isinstance(version, int) or not isinstance(applied, dict):
         return None
     if len(json.dumps(applied)) > MAX_CONFIG_BYTES:
         return None
