@@ -28,6 +28,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "query": (ROOT / "benchmarks" / "query.py", []),
     "registry": (ROOT / "benchmarks" / "registry.py", []),
     "auth": (ROOT / "benchmarks" / "auth.py", []),
+    # command round trip with 100 devices, bulk to 1,000, pending commands' cost to ingest
+    "commands": (ROOT / "benchmarks" / "commands.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -187,15 +187,16 @@ class Dispatcher:
         self._apply_events()
         if not self._leading():
             return 0
-        if self._release.is_set():
-            self._release.clear()
-            self._stagger_queued_relays()
         now = self._service.clock_ms()
         expiring = self._service.store.expiring(now, BATCH)
         if expiring:
             self._service.move_many(expiring, CommandState.EXPIRED, "expired before completion")
         if not self._connected.is_set():
             return 0
+        if self._release.is_set():  # checked after connected: set before it, on connect
+            self._release.clear()
+            self._stagger_queued_relays()
+            now = self._service.clock_ms()
         self._send_configs()
         return self._send(self._service.store.due(now, BATCH))
 
@@ -286,8 +287,9 @@ class Dispatcher:
             return
         now = self._service.clock_ms()
         step_ms = self._release_spread_ms / len(queued)
-        for index, command in enumerate(queued):
-            self._service.store.postpone(command, now + int(index * step_ms))
+        self._service.store.postpone_many(
+            [(command, now + int(index * step_ms)) for index, command in enumerate(queued)]
+        )
         log.info(
             "releasing %d queued relay commands over %.1f s",
             len(queued),
@@ -327,8 +329,8 @@ class Dispatcher:
                 (f"{self._prefixes.canonical}/+/config/reported", 1),
             ]
         )
+        self._release.set()  # before connected: a pass that sees connected sees this too
         self._connected.set()
-        self._release.set()
         self._wake.set()
 
     def _on_disconnect(self, *_args: object) -> None:

@@ -117,12 +117,17 @@ class SqlCommandStore:
 
     def postpone(self, command: Command, next_attempt_ms: int) -> None:
         """Hold a queued command back until ``next_attempt_ms`` (staggered release)."""
+        self.postpone_many([(command, next_attempt_ms)])
+
+    def postpone_many(self, schedule: Sequence[tuple[Command, int]]) -> None:
+        """Several postponements in one transaction."""
         with self._connections.write() as conn:
-            conn.execute(
-                update(commands)
-                .where(_c.command_id == command.command_id, _c.state == command.state.value)
-                .values(next_attempt_ms=next_attempt_ms)
-            )
+            for command, next_attempt_ms in schedule:
+                conn.execute(
+                    update(commands)
+                    .where(_c.command_id == command.command_id, _c.state == command.state.value)
+                    .values(next_attempt_ms=next_attempt_ms)
+                )
 
     # -- the dispatcher's scans, across tenants -----------------------------------------
 

@@ -347,3 +347,40 @@ def _publish(rig: Rig, topic: str, document: dict[str, Any]) -> None:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_queued_relay_commands_are_released_over_the_spread(
+    store: SqlStore, mosquitto_url: str
+) -> None:
+    """After a restart, 200 queued relay commands go out spread over 20 s, not at once."""
+    service = CommandService(SqlCommandStore(store.engine), SqlCommandKeys(store.engine), store)
+    now = _now_ms()
+    prepared = []
+    for i in range(200):
+        device_id = f"spread-{uuid.uuid4().hex[:6]}-{i}"
+        store.register_device(device_id, "smart_plug", now, tenant_id=DEFAULT_TENANT)
+        prepared.append(service.prepare(DEFAULT_TENANT, device_id, "relay_on", {}, "test"))
+    service.issue_many(prepared)
+    dispatcher = Dispatcher(
+        service,
+        MqttEndpoint.from_url(mosquitto_url),
+        Prefixes(canonical=f"t{uuid.uuid4().hex[:10]}"),
+        release_spread_s=20.0,
+    )
+    dispatcher.start()
+    try:
+        assert dispatcher.wait_connected(5)
+
+        def released_in_order() -> bool:
+            states = [service.get(DEFAULT_TENANT, c.command_id) for c in prepared]
+            return sum(c.state is CommandState.SENT for c in states) >= 1
+
+        wait_until(released_in_order, 15, "the first release")
+        states = [service.get(DEFAULT_TENANT, c.command_id) for c in prepared]
+    finally:
+        dispatcher.stop()
+    sent = [c for c in states if c.state is CommandState.SENT]
+    waiting = [c.next_attempt_ms for c in states if c.state is CommandState.QUEUED]
+    assert len(sent) < 100  # noqa: PLR2004 - the first of 200, not all at once
+    assert waiting == sorted(waiting)  # released oldest first
+    assert waiting[-1] - states[0].state_ms >= 15_000  # the last waits most of the 20 s
