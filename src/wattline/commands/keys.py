@@ -32,6 +32,10 @@ from wattline.storage.command_schema import command_keys
 from wattline.storage.sql.connections import Connections
 
 _k = command_keys.c
+# How long a process signs with the key it read before looking for a rotation made
+# elsewhere: a query per command otherwise, and the old key verifies for the whole
+# grace period anyway.
+KEY_RECHECK_MS = 5_000
 
 
 def _now_ms() -> int:
@@ -53,10 +57,16 @@ class SqlCommandKeys:
         self._clock_ms = clock_ms
         # A signing key per tenant, read once: the PEM parse costs more than a signature.
         self._cache: dict[str, tuple[str, Ed25519PrivateKey]] = {}
+        self._checked_ms: dict[str, int] = {}
 
     def signing_key(self, tenant_id: str) -> Ed25519PrivateKey:
-        """The tenant's current key, made on first use."""
+        """The tenant's current key, made on first use; looked up again after
+        KEY_RECHECK_MS, so a rotation by another process is used within that."""
         cached = self._cache.get(tenant_id)
+        now = self._clock_ms()
+        if cached is not None and now - self._checked_ms.get(tenant_id, 0) < KEY_RECHECK_MS:
+            return cached[1]
+        self._checked_ms[tenant_id] = now
         current = self._current(tenant_id)
         if current is None:
             self._create(tenant_id)
