@@ -136,7 +136,8 @@ def command_out(command: Command, history: list[Transition] | None = None) -> Co
 
 
 class ConfigPut(BaseModel):
-    desired: dict[str, Any]
+    # the whole desired configuration; {} clears it
+    desired: dict[str, Any] = Field(default_factory=dict)
 
 
 class ConfigOut(BaseModel):
