@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "auth": (ROOT / "benchmarks" / "auth.py", []),
     # the collector with OpenTelemetry off, sampling, and tracing every message
     "tracing": (ROOT / "benchmarks" / "tracing.py", []),
+    # command round trip with 100 devices, bulk to 1,000, pending commands' cost to ingest
+    "commands": (ROOT / "benchmarks" / "commands.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     # the collector spends on a reading (docs/benchmarks.md, tracing): 1 in 1,000
     # costs under a percent and still traces 20 messages a second at 20,000/s.
     trace_message_ratio: float = Field(0.001, ge=0, le=1)
+    # Relay safety (docs/commands.md): the least time a relay stays on / off, and the
+    # most switches an hour; queued relay commands after a restart go out over this spread
+    relay_min_on_s: float = Field(10.0, ge=0)
+    relay_min_off_s: float = Field(10.0, ge=0)
+    relay_max_switches_per_hour: int = Field(60, ge=1)
+    command_release_spread_s: float = Field(30.0, ge=0)
 
     @property
     def database_path(self) -> Path:

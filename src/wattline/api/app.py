@@ -18,6 +18,7 @@ from wattline.api.routers import (
     audit,
     auth,
     certificates,
+    commands,
     cost,
     credentials,
     devices,
@@ -83,6 +84,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(grid.router)
     app.include_router(solar.router)
     include_compat(app)
+    app.include_router(commands.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from wattline.model.times import iso_ms
 from wattline.security.device_credentials import CredentialKind, DeviceCredential, IssuedCredential
@@ -23,9 +25,19 @@ class CredentialOut(BaseModel):
     revoked_at: str | None
 
 
+class CommandKeyOut(BaseModel):
+    """A public key the device verifies Wattline's command envelopes with (docs/commands.md)."""
+
+    key_id: str
+    algorithm: str
+    public_key: str  # raw, base64
+
+
 class IssuedCredentialOut(CredentialOut):
     # shown once: Wattline keeps only its SHA-256
     secret: str
+    # the tenant's command keys, for the device to keep beside its credential
+    command_keys: list[CommandKeyOut] = Field(default_factory=list)
 
 
 class CredentialList(BaseModel):
@@ -44,7 +56,11 @@ def credential_out(credential: DeviceCredential) -> CredentialOut:
     )
 
 
-def issued_out(issued: IssuedCredential) -> IssuedCredentialOut:
+def issued_out(
+    issued: IssuedCredential, command_keys: Sequence[CommandKeyOut] = ()
+) -> IssuedCredentialOut:
     return IssuedCredentialOut(
-        **credential_out(issued.credential).model_dump(), secret=issued.secret
+        **credential_out(issued.credential).model_dump(),
+        secret=issued.secret,
+        command_keys=list(command_keys),
     )

@@ -19,7 +19,9 @@ MAX_PAGE = 1_000
 # Real cursors are tens of bytes; this refuses absurd input before decoding it.
 MAX_CURSOR_CHARS = 512
 
-Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "sensor-readings"]
+Kind = Literal[
+    "devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "sensor-readings", "commands"
+]
 
 
 def encode(kind: Kind, *key: str | int) -> str:
@@ -81,3 +83,11 @@ def decode_reading(kind: Kind, cursor: str) -> tuple[int, str, str]:
     if len(key) != 3 or not all(isinstance(part, str) and part for part in key[1:]):
         raise ValueError("cursor holds no valid reading")
     return _int(key[0], "timestamp"), str(key[1]), str(key[2])
+
+
+def decode_int_str(kind: Kind, cursor: str, what: str) -> tuple[int, str]:
+    """A key of a time and an id (a command's created_ms and command_id)."""
+    key = _decode(kind, cursor)
+    if len(key) != 2 or not isinstance(key[1], str) or not key[1] or len(key[1]) > 64:
+        raise ValueError(f"cursor holds no valid {what}")
+    return _int(key[0], what), key[1]

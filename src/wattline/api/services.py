@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.archive.base import RawArchive
+from wattline.commands.service import CommandService
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
@@ -98,3 +99,5 @@ class ApiServices:
     archive: RawArchive | None = None
     # traces every request (OpenTelemetry); None: tracing off
     tracer: Tracer | None = None
+    # commands to devices and their keys; None: not offered in this process
+    commands: CommandService | None = None

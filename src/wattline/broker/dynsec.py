@@ -120,13 +120,32 @@ def collector_acls(uplink_filters: Sequence[str], topic_prefix: str) -> list[Acl
     return [*acls, Acl("publishClientSend", downlink_topic(topic_prefix, "+"))]
 
 
-def publisher_acls(device_ids: Iterable[str], uplink_filters: Sequence[str]) -> list[Acl]:
-    """A gateway publishing for several devices on one connection (the demo simulator)."""
-    return [
+def publisher_acls(
+    device_ids: Iterable[str], uplink_filters: Sequence[str], topic_prefix: str | None = None
+) -> list[Acl]:
+    """A gateway publishing for several devices on one connection (the demo simulator);
+    with ``topic_prefix`` it also hears their commands."""
+    ids = list(device_ids)
+    acls = [
         Acl("publishClientSend", topic)
-        for device_id in device_ids
+        for device_id in ids
         for topic in device_topics(uplink_filters, device_id)
     ]
+    if topic_prefix is None:
+        return acls
+    for device_id in ids:
+        downlink = downlink_topic(topic_prefix, device_id)
+        acls += [Acl("subscribeLiteral", downlink), Acl("publishClientReceive", downlink)]
+    return acls
+
+
+def commands_acls(downlinks: Sequence[str], answers: Sequence[str]) -> list[Acl]:
+    """The command dispatcher: publish every downlink, hear the answers that come
+    outside ingest (Tasmota's RESULT, Shelly's RPC responses)."""
+    acls = [Acl("publishClientSend", topic) for topic in downlinks]
+    for topic in answers:
+        acls += [Acl("subscribePattern", topic), Acl("publishClientReceive", topic)]
+    return acls
 
 
 def device_role(device_id: str) -> str:
@@ -304,7 +323,7 @@ class DynSecAccounts:
 
     def publisher(self, username: str, password: str, device_ids: Iterable[str]) -> None:
         self.service_account(
-            username, password, username, publisher_acls(device_ids, self._uplinks)
+            username, password, username, publisher_acls(device_ids, self._uplinks, self._prefix)
         )
 
     def _device(self, device_id: str) -> list[Acl]:

@@ -58,10 +58,14 @@ KINDS: dict[tuple[str, ...], str] = {
     ("command", "ack"): "command_ack",
     ("ota", "status"): "ota_status",
 }
-# Platform -> device topics under the same prefix. The collector subscribes to
-# the whole prefix (to quarantine what no rule claims), so it also hears these:
-# they are recorded in the raw archive and otherwise left alone.
-DOWNLINKS: frozenset[tuple[str, ...]] = frozenset({("command",)})
+# Topics under the same prefix that ingest leaves alone: the platform -> device
+# command and configuration, and the device's configuration report, which the
+# command dispatcher reads itself. The collector subscribes to the whole prefix
+# (to quarantine what no rule claims), so it also hears these: they are
+# recorded in the raw archive and otherwise left alone.
+DOWNLINKS: frozenset[tuple[str, ...]] = frozenset(
+    {("command",), ("config",), ("config", "reported")}
+)
 # Free text a device sends back (ack details, OTA errors) is kept, but bounded.
 MAX_DETAIL_CHARS = 256
 _Choice = TypeVar("_Choice", CommandResult, OtaState)

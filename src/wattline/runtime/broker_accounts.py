@@ -19,8 +19,10 @@ from wattline.broker.dynsec import (
     ADMIN_USERNAME,
     COLLECTOR_USERNAME,
     SIMULATOR_USERNAME,
+    Acl,
     DynSecAccounts,
     DynSecClient,
+    commands_acls,
 )
 from wattline.broker.mosquitto import MosquittoBroker
 from wattline.config import Settings
@@ -42,6 +44,7 @@ class BrokerSecurity:
     accounts: DynSecAccounts
     collector: Login | None  # None: the collector logs in as WATTLINE_MQTT_URL says
     simulator: Login | None  # the demo fleet's one connection; None outside demo mode
+    commands: Login | None = None  # the command dispatcher's
 
 
 @contextlib.asynccontextmanager
@@ -92,7 +95,27 @@ def _service_accounts(
         simulator = Login(SIMULATOR_USERNAME, secrets.token_urlsafe(32))
         fleet = build_fleet(settings.sim_devices, settings.sim_seed)
         accounts.publisher(simulator.username, simulator.password, [d.device_id for d in fleet])
-    return BrokerSecurity(accounts, collector, simulator)
+    commands = Login(COMMANDS_USERNAME, secrets.token_urlsafe(32))
+    accounts.service_account(
+        commands.username, commands.password, COMMANDS_USERNAME, _commands_acls(settings)
+    )
+    return BrokerSecurity(accounts, collector, simulator, commands)
+
+
+COMMANDS_USERNAME = "wattline-commands"
+
+
+def _commands_acls(settings: Settings) -> list[Acl]:
+    prefix, plug = settings.topic_prefix, settings.smartplug_topic_prefix
+    downlinks = [
+        f"{prefix}/+/command",
+        f"{prefix}/+/config",
+        f"{plug}/+/control",
+        f"{plug}/+/config",
+        "cmnd/+/POWER",
+        "+/rpc",
+    ]
+    return commands_acls(downlinks, ["stat/+/RESULT", f"{COMMANDS_USERNAME}/rpc"])
 
 
 def with_login(url: str, login: Login | None) -> MqttEndpoint:

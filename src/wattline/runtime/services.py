@@ -34,6 +34,7 @@ from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
 from wattline.runtime.build_info import register_build_info
 from wattline.simulator import FleetPublisher, build_fleet
+from wattline.simulator.commands import CommandResponder, KeySource
 from wattline.storage.retention import RetentionScheduler
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.energy import SqlEnergyData
@@ -127,24 +128,32 @@ async def api_server(app: FastAPI, settings: Settings) -> AsyncIterator[asyncio.
 
 @contextlib.asynccontextmanager
 async def simulator(
-    settings: Settings, endpoint: MqttEndpoint | None = None
+    settings: Settings, endpoint: MqttEndpoint | None = None, command_keys: KeySource | None = None
 ) -> AsyncIterator[None]:
     """The demo fleet, publishing from a thread of its own (only with --demo).
 
-    ``endpoint``: the broker and the simulator's login in security mode.
+    ``endpoint``: the broker and the simulator's login in security mode;
+    ``command_keys``: the public keys its devices verify commands with (None: deaf).
     """
     if not settings.demo or settings.sim_devices == 0:
         yield
         return
     endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
+    fleet = build_fleet(settings.sim_devices, settings.sim_seed)
+    responder = (
+        CommandResponder(fleet, command_keys, settings.topic_prefix)
+        if command_keys is not None
+        else None
+    )
     publisher = FleetPublisher(
         endpoint.host,
         endpoint.port,
-        build_fleet(settings.sim_devices, settings.sim_seed),
+        fleet,
         interval_s=settings.sim_interval_s,
         topic_prefix=settings.topic_prefix,
         username=endpoint.username,
         password=endpoint.password,
+        commands=responder,
     )
     stop = threading.Event()
     thread = threading.Thread(target=publisher.run, args=(stop,), name="wattline-simulator")

@@ -25,12 +25,14 @@ from wattline.api.app import create_app
 from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import ApiServices
 from wattline.archive.base import RawArchive
+from wattline.commands.service import CommandService
 from wattline.config import Settings, weak_secret
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.model.events import fan_out
 from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
@@ -44,6 +46,7 @@ from wattline.runtime.certificates import (
     expiry_sources,
     load_authority,
 )
+from wattline.runtime.commands import command_service, demo_keys, dispatching
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
@@ -179,6 +182,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
         window = RecentReadings(settings.window_size)
+        commands = command_service(settings, store)
+        dispatcher = await running.enter_async_context(
+            dispatching(settings, commands, store, _commands_endpoint(settings, security))
+        )
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
@@ -189,7 +196,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     ingest,
                     store,
                     archive,
-                    window.on_committed,
+                    fan_out(window.on_committed, dispatcher.on_committed),
                     endpoint=collector_endpoint,
                     traces=traced.message_traces() if traced else None,
                 )
@@ -198,7 +205,16 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         await running.enter_async_context(services.retention(settings, store))
         await running.enter_async_context(services.grid_fetch(settings, store))
         parts = _ApiParts(
-            settings, registry, ingest, store, archive, token, security, broker, _tracer(traced)
+            settings,
+            registry,
+            ingest,
+            store,
+            archive,
+            token,
+            security,
+            broker,
+            tracer=_tracer(traced),
+            commands=commands,
         )
         api = _api_services(parts, running, collector, window)
         demo_login = (
@@ -213,7 +229,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         if collector.failed.is_set():
             raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
         await running.enter_async_context(
-            services.simulator(settings, _simulator_endpoint(settings, security))
+            services.simulator(
+                settings, _simulator_endpoint(settings, security), demo_keys(commands)
+            )
         )
         announce(
             _announcement(settings, token, token_source, broker, port_notes, demo_login=demo_login)
@@ -235,6 +253,7 @@ class _ApiParts:
     broker: Broker | None
     # traces every API request; None: tracing off
     tracer: Tracer | None = None
+    commands: CommandService | None = None
 
 
 def _api_services(
@@ -292,6 +311,7 @@ def _api_services(
         tokenless_ingest_limiter=limits.tokenless_ingest if settings.tokenless_ingest else None,
         archive=parts.archive,
         tracer=parts.tracer,
+        commands=parts.commands,
     )
 
 
@@ -312,8 +332,18 @@ async def run_serve(settings: Settings) -> None:
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
+        commands = command_service(settings, store)
         parts = _ApiParts(
-            settings, registry, ingest, store, archive, token, security, None, _tracer(traced)
+            settings,
+            registry,
+            ingest,
+            store,
+            archive,
+            token,
+            security,
+            None,
+            tracer=_tracer(traced),
+            commands=commands,
         )
         app = create_app(_api_services(parts, running, None, None))
         services.freeze_startup_objects()
@@ -332,11 +362,20 @@ async def run_collect(settings: Settings) -> None:
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
+        dispatcher = await running.enter_async_context(
+            dispatching(
+                settings,
+                command_service(settings, store),
+                store,
+                MqttEndpoint.from_url(settings.effective_mqtt_url),
+            )
+        )
         collector = build_collector(
             settings,
             ingest,
             store,
             archive,
+            dispatcher.on_committed,
             traces=traced.message_traces() if traced else None,
         )
         services.freeze_startup_objects()
@@ -360,6 +399,10 @@ def _http_ingest(
         store, archive, ingest.http, window.on_committed if window is not None else None
     )
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
+
+
+def _commands_endpoint(settings: Settings, security: BrokerSecurity | None) -> MqttEndpoint:
+    return with_login(settings.effective_mqtt_url, security.commands if security else None)
 
 
 def _simulator_endpoint(settings: Settings, security: BrokerSecurity | None) -> MqttEndpoint:

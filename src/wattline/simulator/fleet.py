@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from paho.mqtt.properties import Properties
     from paho.mqtt.reasoncodes import ReasonCode
 
+    from wattline.simulator.commands import CommandResponder
+
 DeviceState = Literal["online", "offline"]
 
 _log = logging.getLogger("wattline.simulator")
@@ -175,6 +177,7 @@ class FleetPublisher:
         client_id: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        commands: CommandResponder | None = None,
     ) -> None:
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
@@ -189,6 +192,8 @@ class FleetPublisher:
         self._client_id = client_id or f"wattline-sim-{uuid.uuid4().hex[:8]}"
         # With broker security on: one account allowed to publish for every device of the fleet.
         self._login = (username, password) if username is not None else None
+        # answers the devices' commands (verifying their signatures); None: commands unheard
+        self._commands = commands
 
     def run(self, stop: threading.Event, *, max_rounds: int | None = None) -> int:
         """Publish until `stop` is set or `max_rounds` telemetry rounds are done.
@@ -206,6 +211,8 @@ class FleetPublisher:
             client.username_pw_set(*self._login)
         client.on_connect = watch.on_connect
         client.on_disconnect = watch.on_disconnect
+        if self._commands is not None:
+            _listen_for_commands(client, watch, self._commands)
 
         if not self._connect(client, stop):
             return 0
@@ -302,6 +309,26 @@ class FleetPublisher:
 
     def _topic(self, device: SimulatedDevice, leaf: str) -> str:
         return f"{self._prefix}/{device.device_id}/{leaf}"
+
+
+def _listen_for_commands(
+    client: mqtt.Client, watch: _ConnectionWatch, responder: CommandResponder
+) -> None:
+    """Subscribe to the fleet's command topics on every (re)connect and answer them."""
+
+    def on_connect(
+        connected: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        watch.on_connect(connected, userdata, flags, reason_code, properties)
+        if not reason_code.is_failure:
+            responder.subscribe(connected)
+
+    client.on_connect = on_connect
+    client.on_message = responder.on_message
 
 
 def _next_tick(previous_s: float, period_s: float, now_s: float) -> float:

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from wattline.storage import device_name_schema, energy_schema, identity_schema, schema
+from wattline.storage import (
+    command_schema,
+    device_name_schema,
+    energy_schema,
+    identity_schema,
+    schema,
+)
 
 # What the device measured and how its stream was tracked.
 DEVICE_DATA_TABLES: tuple[Table, ...] = (
@@ -32,12 +38,19 @@ DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
 DEVICE_SETTINGS_TABLES: tuple[Table, ...] = (energy_schema.pv_systems,)
 # What people call the device.
 DEVICE_LABEL_TABLES: tuple[Table, ...] = (device_name_schema.device_names,)
+# Commands sent to the device, their history, and its configuration twin.
+DEVICE_COMMAND_TABLES: tuple[Table, ...] = (
+    command_schema.commands,
+    command_schema.command_history,
+    command_schema.device_configs,
+)
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
     *DEVICE_ACCESS_TABLES,
     *DEVICE_SETTINGS_TABLES,
     *DEVICE_LABEL_TABLES,
+    *DEVICE_COMMAND_TABLES,
     schema.devices,
 )
 PAGE_ROWS = 50_000

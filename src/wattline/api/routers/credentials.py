@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, status
 
 from wattline.api.audit_trail import AuditDep, AuditTrail
+from wattline.api.command_schemas import provisioning_keys
 from wattline.api.credential_schemas import (
     CredentialCreate,
     CredentialList,
@@ -83,7 +84,10 @@ def create_credential(
     A device has one MQTT password at a time: rotate it to replace it."""
     keys = _keys(services, device_id, principal, audit)
     with answered():
-        return issued_out(keys.issue(device_id, body.kind))
+        return issued_out(
+            keys.issue(device_id, body.kind),
+            provisioning_keys(services.commands, principal.tenant_id),
+        )
 
 
 @router.get("")
@@ -109,7 +113,10 @@ def rotate_credential(
     (an MQTT session using it is disconnected)."""
     keys = _keys(services, device_id, principal, audit)
     with answered():
-        return issued_out(keys.rotate(device_id, credential_id))
+        return issued_out(
+            keys.rotate(device_id, credential_id),
+            provisioning_keys(services.commands, principal.tenant_id),
+        )
 
 
 @router.delete("/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)

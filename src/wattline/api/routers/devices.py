@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from wattline.api.audit_trail import AuditDep
+from wattline.api.command_schemas import provisioning_keys
 from wattline.api.credential_schemas import issued_out
 from wattline.api.cursors import DEFAULT_PAGE, decode_str, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
@@ -158,7 +159,8 @@ def register_device(  # noqa: PLR0913, PLR0917 - the body, then dependencies
     issued = []
     if keys is not None:
         with answered():
-            issued = [issued_out(keys.issue(device.device_id, kind)) for kind in kinds]
+            command_keys = provisioning_keys(services.commands, principal.tenant_id)
+            issued = [issued_out(keys.issue(device.device_id, k), command_keys) for k in kinds]
     out = device_out(device, [], services.offline_after_ms)
     return ProvisionedDeviceOut(**out.model_dump(), credentials=issued)
 

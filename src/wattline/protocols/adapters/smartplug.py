@@ -1,8 +1,10 @@
 """The smart-plug format: ``smartplug/{id}/telemetry`` and ``smartplug/{id}/status``.
 
 Telemetry: ``{"voltage": V, "current": A, "power": W, "relay_state": on/off,
-"timestamp": epoch s|ms or ISO 8601}``. The ``control`` and ``config`` topics
-flow platform -> device and are not ingested.
+"timestamp": epoch s|ms or ISO 8601}``. Status: a connection word or
+``{"status": ...}``, or the plug's answer to a command, ``{"relay_state": bool,
+"power": W}``, which is stored as a reading (and completes the command). The
+``control`` and ``config`` topics flow platform -> device and are not ingested.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class SmartPlugAdapter(PrefixedAdapter):
         device_id, kind = found
         if kind == "status":
             body = payload.word_or_decode(STATE_WORDS)
+            if isinstance(body, dict) and "relay_state" in body:
+                return _relay_status(device_id, body, received_ms, limits)
             if isinstance(body, dict):
                 body = body.get("status", body.get("state"))
             return connection_status(device_id, body, received_ms)
@@ -62,4 +66,16 @@ def _telemetry(device_id: str, payload: Payload, received_ms: int, limits: Limit
     reading = Reading(device_id, parse_device_timestamp_ms(body["timestamp"]), metrics)
     return telemetry(
         reading, received_ms, limits, expected="voltage, current, power or relay_state"
+    )
+
+
+def _relay_status(
+    device_id: str, body: dict[str, object], received_ms: int, limits: Limits
+) -> Interpreted:
+    """The status update a plug sends after a command: its relay, and its power."""
+    metrics = mapped_metrics(body, FIELDS)
+    metrics["relay_state"] = parse_switch("relay_state", body["relay_state"])
+    ts_ms = parse_device_timestamp_ms(body["timestamp"]) if "timestamp" in body else received_ms
+    return telemetry(
+        Reading(device_id, ts_ms, metrics), received_ms, limits, expected="relay_state"
     )

@@ -136,3 +136,26 @@ def test_nan_in_cbor_is_a_bad_value() -> None:
 def test_subscriptions_follow_the_prefix() -> None:
     adapter = ADAPTERS["smartplug"].with_prefix("site-a/plugs")
     assert adapter.subscriptions() == ["site-a/plugs/+/telemetry", "site-a/plugs/+/status"]
+
+
+@pytest.mark.parametrize(
+    ("body", "metrics"),
+    [
+        ({"relay_state": False, "power": 0}, {"relay_state": 0.0, "power_w": 0.0}),
+        ({"relay_state": "ON", "power": 60.5}, {"relay_state": 1.0, "power_w": 60.5}),
+        ({"relay_state": True}, {"relay_state": 1.0}),
+    ],
+)
+def test_a_relay_status_after_a_command_is_a_reading(
+    body: dict[str, Any], metrics: dict[str, float]
+) -> None:
+    out = outcome("smartplug/p/status", body)
+    assert isinstance(out, Interpreted), out
+    assert out.kind == "telemetry"
+    assert [(r.ts_ms, r.metrics) for r in out.readings] == [(NOW_MS + 250, metrics)]
+
+
+def test_a_relay_status_with_a_bad_relay_value_is_quarantined() -> None:
+    out = outcome("smartplug/p/status", {"relay_state": "maybe", "power": 1})
+    assert isinstance(out, Rejection)
+    assert out.reason is RejectReason.BAD_VALUE

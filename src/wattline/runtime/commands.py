@@ -1,0 +1,71 @@
+"""Commands in a running Wattline: the service every process's API uses, and the
+dispatcher that runs beside a collector (``up``, ``collect``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from wattline.commands.dispatcher import Dispatcher
+from wattline.commands.downlinks import Prefixes
+from wattline.commands.keys import SqlCommandKeys
+from wattline.commands.relay import RelayPolicy
+from wattline.commands.service import CommandService
+from wattline.commands.store import SqlCommandStore
+from wattline.commands.twin_store import SqlTwinStore
+from wattline.config import Settings
+from wattline.ingest.sources.base import MqttEndpoint
+from wattline.simulator.commands import KeySource
+from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.sql import SqlStore
+from wattline.storage.sql.leases import SqlLeases, holder_name
+
+
+def command_service(settings: Settings, store: SqlStore) -> CommandService:
+    return CommandService(
+        store=SqlCommandStore(store.engine),
+        keys=SqlCommandKeys(store.engine),
+        devices=store,
+        twins=SqlTwinStore(store.engine),
+        relay_policy=RelayPolicy(
+            min_on_s=settings.relay_min_on_s,
+            min_off_s=settings.relay_min_off_s,
+            max_switches_per_hour=settings.relay_max_switches_per_hour,
+        ),
+    )
+
+
+def prefixes(settings: Settings) -> Prefixes:
+    return Prefixes(canonical=settings.topic_prefix, smartplug=settings.smartplug_topic_prefix)
+
+
+@contextlib.asynccontextmanager
+async def dispatching(
+    settings: Settings, service: CommandService, store: SqlStore, endpoint: MqttEndpoint
+) -> AsyncIterator[Dispatcher]:
+    """The dispatcher's thread; one process at a time scans for due commands (a lease)."""
+    dispatcher = Dispatcher(
+        service,
+        endpoint,
+        prefixes(settings),
+        release_spread_s=settings.command_release_spread_s,
+        leases=SqlLeases(store.engine),
+        holder=holder_name(),
+    )
+    service.wake = dispatcher.wake
+    dispatcher.start()
+    try:
+        yield dispatcher
+    finally:
+        service.wake = None
+        await asyncio.to_thread(dispatcher.stop)
+
+
+def demo_keys(service: CommandService) -> KeySource:
+    """The demo fleet's provisioning: the default tenant's public command keys."""
+
+    def keys() -> list[tuple[str, str]]:
+        return [(k.key_id, k.public_key) for k in service.keys.public_keys(DEFAULT_TENANT)]
+
+    return keys
