@@ -21,6 +21,7 @@ from wattline.api.routers import (
     gaps,
     health,
     ingest,
+    live,
     pairing,
     quarantine,
     shares,
@@ -69,6 +70,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(users.public)
     app.include_router(users.router)
     app.include_router(api_keys.router)
+    app.include_router(live.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

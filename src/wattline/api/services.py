@@ -13,6 +13,7 @@ from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
+from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
@@ -73,3 +74,5 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # the live stream's hub (WebSockets, SSE); None: this process serves no live stream
+    live: LiveHub | None = None
