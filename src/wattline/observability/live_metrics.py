@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 class LiveMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.clients = Gauge(
             "wattline_live_clients",
             "Live stream clients connected to this process, by transport",
