@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # The Redis pub/sub channel of the live stream (with WATTLINE_REDIS_URL): processes
+    # of one deployment share it; two deployments sharing a Redis each need their own.
+    live_redis_channel: str = Field("wattline:live:events", min_length=1, max_length=200)
 
     @property
     def database_path(self) -> Path:

@@ -42,7 +42,7 @@ async def bus(settings: Settings, metrics: LiveMetrics) -> AsyncIterator[Bus]:
     if settings.redis_url is None:
         yield MemoryBus()
         return
-    redis_bus = RedisBus(settings.redis_url, metrics)
+    redis_bus = RedisBus(settings.redis_url, metrics, settings.live_redis_channel)
     try:
         await redis_bus.ping()
     except Exception as exc:
