@@ -320,7 +320,11 @@ KEEPALIVE_S = 15.0
     "/api/v1/stream",
     dependencies=[require(Role.VIEWER)],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+        404: {"description": "a device in `devices` is not one you may read"},
+        501: {"description": "this process serves no live stream"},
+    },
 )
 async def event_stream(  # noqa: PLR0913, PLR0917 - the filter's query parameters
     principal: PrincipalDep,
