@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -69,8 +70,6 @@ def test_events_round_trip_through_json() -> None:
 
 
 def test_an_alert_change_becomes_an_alert_event() -> None:
-    from dataclasses import dataclass
-
     @dataclass(frozen=True)
     class Change:
         tenant_id: str
@@ -106,9 +105,15 @@ async def flow(
     hub = LiveHub(bus, metrics, buffer_messages)
     hub_task = asyncio.create_task(hub.run())
     feed_task = asyncio.create_task(feed.run())
-    while bus.listening == 0:
-        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # both tasks run to their first wait: the hub is listening
+    assert bus.listening == 1
     return feed, hub, metrics, feed_task, hub_task
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():  # noqa: ASYNC110 - a test polling the hub's counters
+            await asyncio.sleep(0.01)
 
 
 async def stop(*tasks: asyncio.Task[None]) -> None:
@@ -154,8 +159,7 @@ def test_each_client_gets_its_tenants_matching_events_in_order() -> None:
         thread.start()
         thread.join()
         await feed.drain(5)
-        while sample(metrics, "wattline_live_bus_received_events_total") < 8:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: sample(metrics, "wattline_live_bus_received_events_total") == 8)
 
         got = texts(everything.buffer.take_nowait())
         assert [(m["type"], m["device_id"], m["ts_ms"]) for m in got] == [
@@ -184,7 +188,7 @@ def test_each_client_gets_its_tenants_matching_events_in_order() -> None:
 
 def test_a_slow_client_is_cut_off_and_the_others_keep_receiving() -> None:
     async def scenario() -> None:
-        feed, hub, metrics, *tasks = await flow(buffer_messages=5)
+        _feed, hub, metrics, *tasks = await flow(buffer_messages=5)
         slow = hub.connect(Audience("ta"), wire.wattline, "websocket")
         slow.subscriptions["all"] = Subscription()
         fast = hub.connect(Audience("ta"), wire.wattline, "websocket")
@@ -195,7 +199,8 @@ def test_a_slow_client_is_cut_off_and_the_others_keep_receiving() -> None:
                 [LiveEvent(EventKind.READING, "ta", "a1", i, {"metrics": {"w": 1.0}, "seq": i})]
             )
             received.extend(m.text for m in fast.buffer.take_nowait())
-        assert slow.slow and len(slow.buffer) == 0
+        assert slow.slow
+        assert len(slow.buffer) == 0
         assert len(received) == 20
         assert hub.client_count == 1
         assert (
@@ -211,7 +216,7 @@ def test_a_slow_client_is_cut_off_and_the_others_keep_receiving() -> None:
 
 def test_the_listener_drops_and_counts_when_the_hand_off_is_full_and_never_raises() -> None:
     async def scenario() -> None:
-        feed, hub, metrics, feed_task, hub_task = await flow(max_pending=2)
+        feed, _hub, metrics, feed_task, hub_task = await flow(max_pending=2)
         feed_task.cancel()  # nothing publishes: the hand-off fills
         await asyncio.gather(feed_task, return_exceptions=True)
         for i in range(5):
