@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 from wattline.live.buffer import BoundedBuffer
 from wattline.live.bus import Bus
-from wattline.live.events import LiveEvent
+from wattline.live.events import EventKind, LiveEvent
+from wattline.live.redelivery import RecentlyStreamed
 from wattline.live.subscriptions import Audience, Subscription, wanted_metrics
 from wattline.live.wire import Render
 from wattline.observability.live_metrics import LiveMetrics
@@ -64,6 +65,7 @@ class LiveHub:
         self.buffer_messages = buffer_messages
         self._by_tenant: dict[str, set[LiveClient]] = {}
         self._by_shared: dict[str, set[LiveClient]] = {}
+        self._streamed = RecentlyStreamed()
         self.running = False
 
     def connect(self, audience: Audience, render: Render, transport: str) -> LiveClient:
@@ -108,6 +110,9 @@ class LiveHub:
     def dispatch(self, events: Sequence[LiveEvent]) -> None:
         queued = 0
         for event in events:
+            if event.kind is EventKind.READING and not self._streamed.first_time(event):
+                self.metrics.dropped.labels("redelivered").inc()
+                continue
             rendered: dict[tuple[Render, frozenset[str]], list[Outgoing]] = {}
             for client in self._candidates(event):
                 metrics = wanted_metrics(client.subscriptions.values(), event)

@@ -17,6 +17,7 @@ from wattline.live.events import EventKind, LiveEvent, alert_event, decode_batch
 from wattline.live.feed import LiveFeed
 from wattline.live.hub import LiveHub
 from wattline.live.owners import OwnerCache
+from wattline.live.redelivery import RecentlyStreamed
 from wattline.live.subscriptions import Audience, Subscription
 from wattline.model.events import Committed
 from wattline.model.messages import ConnectionState, Hello, Reading, StatusReport
@@ -282,3 +283,36 @@ def test_the_seed_shapes(
 ) -> None:  # type: ignore[type-arg]
     event = LiveEvent(EventKind.READING, "ta", "a1", 1000, {"metrics": metrics, "seq": None})
     assert [orjson.loads(t) for t in render(event, frozenset())] == expected
+
+
+def test_a_redelivered_reading_is_streamed_once_and_a_correction_again() -> None:
+    async def scenario() -> None:
+        _feed, hub, metrics, *tasks = await flow()
+        client = hub.connect(Audience("ta"), wire.wattline, "websocket")
+        client.subscriptions["all"] = Subscription()
+
+        def event(ts_ms: int, value: float) -> LiveEvent:
+            return LiveEvent(
+                EventKind.READING, "ta", "a1", ts_ms, {"metrics": {"w": value}, "seq": 1}
+            )
+
+        hub.dispatch([event(1, 1.0), event(2, 1.0)])
+        hub.dispatch([event(1, 1.0), event(2, 1.0)])  # a QoS 1 redelivery
+        hub.dispatch([event(2, 5.0)])  # a correction: a new value for a stored time
+        got = [(m["ts_ms"], m["metrics"]["w"]) for m in texts(client.buffer.take_nowait())]
+        assert got == [(1, 1.0), (2, 1.0), (2, 5.0)]
+        assert sample(metrics, "wattline_live_messages_dropped_total", reason="redelivered") == 2
+        await stop(*tasks)
+
+    asyncio.run(scenario())
+
+
+def test_recently_streamed_forgets_the_oldest_beyond_its_capacity() -> None:
+    seen = RecentlyStreamed(capacity=2)
+    events = [
+        LiveEvent(EventKind.READING, "t", "d", ts, {"metrics": {"w": 1.0}}) for ts in (1, 2, 3)
+    ]
+    assert [seen.first_time(e) for e in events] == [True, True, True]
+    assert len(seen) == 2
+    assert seen.first_time(events[0])  # forgotten
+    assert not seen.first_time(events[2])
