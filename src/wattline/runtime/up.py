@@ -255,22 +255,22 @@ def _api_services(
     publish_crl = crl_publisher(settings, parts.broker)
     if authority is not None:
         publish_crl(current_crl(authority, store))
+    on_committed = (
+        live_parts.on_committed
+        if live_parts is not None
+        else (window.on_committed if window is not None else None)
+    )
     # `serve` replays through a committer of its own; `up` through the collector's.
     committer = (
         collector.committer
         if collector is not None
-        else ingest.committer(store, parts.archive, ingest.mqtt)
+        else ingest.committer(store, parts.archive, ingest.mqtt, on_committed)
     )
     forget: list[Admission | RecentReadings | LiveFeed] = [ingest.admission(store)]
     if window is not None:
         forget.append(window)
     if live_parts is not None and live_parts.feed is not None:
         forget.append(live_parts.feed)
-    on_committed = (
-        live_parts.on_committed
-        if live_parts is not None
-        else (window.on_committed if window is not None else None)
-    )
     return ApiServices(
         store=store,
         admin_token=parts.token,
