@@ -73,7 +73,14 @@ class Result:
 
 
 def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
-    host: str, port: int, prefix: str, devices: int, rate_per_s: float, seconds: float, sent: object
+    host: str,
+    port: int,
+    prefix: str,
+    devices: int,
+    rate_per_s: float,
+    seconds: float,
+    sent: object,
+    first_turn: int,
 ) -> None:
     """In a process of its own: QoS 1 readings round-robin at ``rate_per_s``."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -87,7 +94,7 @@ def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
         due = started + count * interval_s
         if now < due:
             time.sleep(due - now)
-        device, turn = count % devices, count // devices
+        device, turn = count % devices, first_turn + count // devices
         seq = LATENCY_SEQ0 + turn
         body = {
             "seq": seq,
@@ -141,7 +148,14 @@ async def subscriber(api_port: int, token: str, index: int, tally: Tally) -> Non
 
 
 def measure_latency(  # noqa: PLR0913, PLR0917
-    host: str, port: int, prefix: str, api_port: int, token: str, rate_per_s: float, seconds: float
+    host: str,
+    port: int,
+    prefix: str,
+    api_port: int,
+    token: str,
+    rate_per_s: float,
+    seconds: float,
+    first_turn: int,
 ) -> tuple[int, list[float]]:
     """Readings sent, and the latency of each one delivered."""
     context = multiprocessing.get_context("fork")
@@ -154,15 +168,20 @@ def measure_latency(  # noqa: PLR0913, PLR0917
         ]
         await asyncio.wait_for(tally.ready.wait(), 120)
         publisher = context.Process(
-            target=paced_publish, args=(host, port, prefix, SUBSCRIBERS, rate_per_s, seconds, sent)
+            target=paced_publish,
+            args=(host, port, prefix, SUBSCRIBERS, rate_per_s, seconds, sent, first_turn),
         )
         publisher.start()
         await asyncio.to_thread(publisher.join)
         tally.expected = int(sent.value)
         if len(tally.latencies_ms) >= tally.expected:
             tally.finished.set()
-        with suppress(TimeoutError):  # what is still on its way gets this long
-            await asyncio.wait_for(tally.finished.wait(), 15)
+        # what is still on its way may come while it keeps coming
+        delivered = -1
+        while not tally.finished.is_set() and len(tally.latencies_ms) > delivered:
+            delivered = len(tally.latencies_ms)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(tally.finished.wait(), 5)
         tally.finished.set()
         await asyncio.gather(*clients, return_exceptions=True)
         return tally.latencies_ms
@@ -223,26 +242,29 @@ def register(api_port: int, token: str, devices: int) -> None:
             response.raise_for_status()
 
 
-def variant(kind: str, broker: str, readings: int, seconds: float) -> Result:
+def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: float) -> list[Result]:
     host, port = broker.split(":")
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     token = secrets.token_hex(32)
     devices = 10
+    name = {
+        "embedded": "embedded bus (`wattline up`, one process)",
+        "redis": "Redis bus (`wattline collect` + `wattline serve`)",
+    }[kind]
+    results = []
     with wattline(kind, f"mqtt://{broker}", prefix, token) as (api_port, db):
         count = sqlite_counter(db)
         started = publish_all(host, int(port), prefix, devices, readings // devices)
         done = wait_for(count, readings, 900)
         sustained = readings / (done - started)
         register(api_port, token, SUBSCRIBERS)
-        offered = sustained / 2
-        sent, latencies = measure_latency(
-            host, int(port), prefix, api_port, token, offered, seconds
-        )
-    name = {
-        "embedded": "embedded bus (`wattline up`, one process)",
-        "redis": "Redis bus (`wattline collect` + `wattline serve`)",
-    }[kind]
-    return Result(name, sustained, sent / seconds, sent, len(latencies), latencies)
+        # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
+        for rate, first_turn in ((sustained / 2, 0), (low_rate, 100_000)):
+            sent, latencies = measure_latency(
+                host, int(port), prefix, api_port, token, rate, seconds, first_turn
+            )
+            results.append(Result(name, sustained, sent / seconds, sent, len(latencies), latencies))
+    return results
 
 
 def table(results: list[Result]) -> str:
@@ -267,14 +289,22 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=50_000, help="for the sustained rate")
     parser.add_argument("--seconds", type=float, default=20.0, help="of paced publishing")
     parser.add_argument("--only", default="embedded,redis")
+    parser.add_argument(
+        "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
+    )
     args = parser.parse_args()
     kinds = [k for k in ("embedded", "redis") if k in args.only.split(",")]
 
     def run(broker: str) -> None:
-        results = [variant(kind, broker, args.readings, args.seconds) for kind in kinds]
+        results = [
+            result
+            for kind in kinds
+            for result in variant(kind, broker, args.readings, args.seconds, args.low_rate)
+        ]
         print(
             f"{SUBSCRIBERS} WebSocket clients, one device each; readings round-robin over"
-            f" {SUBSCRIBERS} devices at half the sustained rate for {args.seconds:.0f} s.\n"
+            f" {SUBSCRIBERS} devices for {args.seconds:.0f} s at half the sustained rate, then"
+            f" at {args.low_rate:.0f} readings/s.\n"
         )
         print(table(results))
 
