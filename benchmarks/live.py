@@ -66,6 +66,8 @@ class Result:
     sent: int
     delivered: int
     latencies_ms: list[float]
+    # live stream drops during the phase, by reason (wattline_live_messages_dropped_total)
+    drops: dict[str, float] = field(default_factory=dict)
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -190,11 +192,24 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     return int(sent.value), latencies
 
 
+def live_drops(ports: list[int]) -> dict[str, float]:
+    """``wattline_live_messages_dropped_total`` by reason, summed over the processes."""
+    drops: dict[str, float] = {}
+    for port in ports:
+        for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+            if line.startswith("wattline_live_messages_dropped_total{"):
+                reason = line.split('reason="', 1)[1].split('"', 1)[0]
+                drops[reason] = drops.get(reason, 0.0) + float(line.rsplit(" ", 1)[1])
+    return drops
+
+
 @contextmanager
-def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tuple[int, Path]]:
-    """The processes of one variant; yields the API port and the SQLite file."""
+def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tuple[list[int], Path]]:
+    """The processes of one variant; yields their metrics ports (the API's first) and the
+    SQLite file."""
     with tempfile.TemporaryDirectory() as data_dir:
         api_port = free_port()
+        metrics_ports = [api_port]
         env = {
             **os.environ,
             "WATTLINE_TOPIC_PREFIX": prefix,
@@ -215,12 +230,14 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
                 env["WATTLINE_REDIS_URL"] = REDIS_URL
                 env["WATTLINE_LIVE_REDIS_CHANNEL"] = f"wattline:bench:{prefix}"
                 collect = [*python, "collect", "--client-id", f"{prefix}-c"]
-                procs.append(subprocess.Popen(collect, env=env))
+                metrics_ports.append(free_port())
+                collect_env = {**env, "WATTLINE_METRICS_PORT": str(metrics_ports[-1])}
+                procs.append(subprocess.Popen(collect, env=collect_env))
                 time.sleep(5)  # the collector creates the database before the API opens it
                 procs.append(subprocess.Popen([*python, "serve"], env=env))
             wait_healthy(api_port, 120)
             time.sleep(3)  # the collector subscribed
-            yield api_port, Path(data_dir) / "wattline.db"
+            yield metrics_ports, Path(data_dir) / "wattline.db"
         finally:
             for proc in procs:
                 proc.terminate()
@@ -252,7 +269,8 @@ def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: flo
         "redis": "Redis bus (`wattline collect` + `wattline serve`)",
     }[kind]
     results = []
-    with wattline(kind, f"mqtt://{broker}", prefix, token) as (api_port, db):
+    with wattline(kind, f"mqtt://{broker}", prefix, token) as (ports, db):
+        api_port = ports[0]
         count = sqlite_counter(db)
         started = publish_all(host, int(port), prefix, devices, readings // devices)
         done = wait_for(count, readings, 900)
@@ -260,10 +278,15 @@ def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: flo
         register(api_port, token, SUBSCRIBERS)
         # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
         for rate, first_turn in ((sustained / 2, 0), (low_rate, 100_000)):
+            before = live_drops(ports)
             sent, latencies = measure_latency(
                 host, int(port), prefix, api_port, token, rate, seconds, first_turn
             )
-            results.append(Result(name, sustained, sent / seconds, sent, len(latencies), latencies))
+            after = live_drops(ports)
+            drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
+            results.append(
+                Result(name, sustained, sent / seconds, sent, len(latencies), latencies, drops)
+            )
     return results
 
 
@@ -271,13 +294,14 @@ def table(results: list[Result]) -> str:
     lines = [
         (
             "| bus | sustained ingest (readings/s) | offered (readings/s) | readings sent "
-            "| delivered over WebSocket | p50 ms | p99 ms |"
+            "| delivered over WebSocket | p50 ms | p99 ms | live drops |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines.extend(
         f"| {r.name} | {r.sustained_per_s:,.0f} | {r.offered_per_s:,.0f} | {r.sent:,} "
-        f"| {r.delivered:,} | {r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} |"
+        f"| {r.delivered:,} | {r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} "
+        f"| {', '.join(f'{k} {v:.0f}' for k, v in sorted(r.drops.items())) or 'none'} |"
         for r in results
     )
     return "\n".join(lines)
