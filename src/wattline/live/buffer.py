@@ -26,6 +26,8 @@ class BoundedBuffer(Generic[T]):
         self.capacity = capacity
         self._items: deque[T] = deque()
         self._ready = asyncio.Event()
+        # set once, when closed: what a sender blocked on a stuck socket is woken by
+        self.closed_event = asyncio.Event()
         self.overflowed = False
         self.closed = False
 
@@ -49,6 +51,7 @@ class BoundedBuffer(Generic[T]):
         self.closed = True
         self._items.clear()
         self._ready.set()
+        self.closed_event.set()
 
     def take_nowait(self) -> list[T]:
         """Everything buffered, oldest first (empty when there is nothing)."""

@@ -8,7 +8,9 @@ import socket
 import time
 
 import psutil
+from prometheus_client import generate_latest
 from tests.integration.live.server import LiveServer
+from tests.integration.observability.test_prometheus import promtool
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -82,5 +84,10 @@ def test_a_client_that_never_reads_is_cut_off_and_memory_stays_flat(
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
             assert code in {4008, None}, code  # None: the close frame could not be sent in time
+        # the live metrics as Prometheus' own linter sees them
+        exposition = generate_latest(live.metrics.registry).decode()
+        assert "wattline_live_slow_clients_disconnected_total" in exposition
+        lint = promtool("check", "metrics", stdin=exposition)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     finally:
         live.stop()

@@ -31,7 +31,7 @@ def open_socket(
     return connect(live.ws_url + path, additional_headers=headers, open_timeout=5)
 
 
-def receive(ws: ClientConnection, timeout_s: float = 5.0) -> dict[str, Any]:
+def receive(ws: ClientConnection, timeout_s: float = 20.0) -> dict[str, Any]:
     message = json.loads(ws.recv(timeout=timeout_s))
     assert isinstance(message, dict)
     return message
@@ -51,7 +51,7 @@ def readings(device: str, start: int, count: int, **metrics: float) -> CommitBat
     return CommitBatch(readings=batch, seen_ms={device: T0})
 
 
-def closed_code(ws: ClientConnection, timeout_s: float = 5.0) -> int | None:
+def closed_code(ws: ClientConnection, timeout_s: float = 20.0) -> int | None:
     try:
         while True:
             ws.recv(timeout=timeout_s)

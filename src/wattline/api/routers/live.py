@@ -182,13 +182,21 @@ async def _stream(
     """Write buffered messages while reading the client's; whichever ends first ends both."""
     writing = asyncio.create_task(_write(websocket, streamer, lock))
     reading = asyncio.create_task(reader(websocket, streamer, lock))
-    done, pending = await asyncio.wait({writing, reading}, return_when=asyncio.FIRST_COMPLETED)
+    # A writer blocked on a client that stopped reading never sees its buffer close:
+    # this does, and ends the writer's send.
+    cut_off = asyncio.create_task(streamer.client.buffer.closed_event.wait())
+    done, pending = await asyncio.wait(
+        {writing, reading, cut_off}, return_when=asyncio.FIRST_COMPLETED
+    )
     for task in pending:
         task.cancel()
     for task in pending:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    if writing in done and isinstance(writing.exception(), BufferClosedError):
+    closed = cut_off in done or (
+        writing in done and isinstance(writing.exception(), BufferClosedError)
+    )
+    if closed and reading not in done:
         if streamer.client.slow:
             reason = f"slow consumer: {streamer.hub.buffer_messages} messages unread"
             await close_quietly(websocket, SLOW_CONSUMER_CLOSE, reason)
