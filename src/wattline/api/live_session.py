@@ -24,7 +24,7 @@ from wattline.api.deps import authenticate
 from wattline.api.ratelimit import limit_principal
 from wattline.api.services import ApiServices
 from wattline.api.tenancy import share_user
-from wattline.live.catchup import Missed, catch_up_devices, missed_readings
+from wattline.live.catchup import MAX_DEVICES, Missed, catch_up_devices, missed_readings
 from wattline.live.hub import LiveClient, LiveHub, Outgoing, outgoing
 from wattline.live.subscriptions import Audience, Subscription
 from wattline.model.devices import Device
@@ -132,8 +132,13 @@ async def catch_up(
     subscription: Subscription,
     since_ms: int,
 ) -> Missed:
-    devices = await visible_devices(services, principal)
-    chosen, cut = catch_up_devices(subscription, devices)
+    if subscription.devices and not (subscription.types or subscription.tags):
+        # named devices were checked readable when subscribing: no listing needed
+        named = sorted(subscription.devices)
+        chosen, cut = named[:MAX_DEVICES], len(named) > MAX_DEVICES
+    else:
+        devices = await visible_devices(services, principal)
+        chosen, cut = catch_up_devices(subscription, devices)
     missed = await asyncio.to_thread(
         functools.partial(
             missed_readings,

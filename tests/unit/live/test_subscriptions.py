@@ -6,8 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wattline.live.catchup import MAX_DEVICES, catch_up_devices
 from wattline.live.events import EventKind, LiveEvent
 from wattline.live.subscriptions import ALL_METRICS, Audience, Subscription, wanted_metrics
+from wattline.model.devices import Device
+from wattline.model.messages import ConnectionState
 
 
 def reading(
@@ -130,3 +133,18 @@ def test_wanted_metrics_agrees_with_matches(subs: list[Subscription], event: Liv
         assert wanted == ALL_METRICS
     else:
         assert wanted == frozenset().union(*(s.metrics for s in matching))
+
+
+def device(device_id: str, device_type: str | None = None, tags: tuple[str, ...] = ()) -> Device:
+    return Device(device_id, device_type, None, (), 0, None, ConnectionState.UNKNOWN, None, tags)
+
+
+def test_a_catch_up_covers_the_visible_devices_the_subscription_names_at_most_a_limit() -> None:
+    visible = [device("a", "meter", ("roof",)), device("b", "plug"), device("c", "meter")]
+    by_type = Subscription(types=frozenset({"meter"}))
+    assert catch_up_devices(by_type, visible) == (["a", "c"], False)
+    by_tag = Subscription(tags=frozenset({"roof"}), devices=frozenset({"a", "b"}))
+    assert catch_up_devices(by_tag, visible) == (["a"], False)
+    many = [device(f"d{i:03d}") for i in range(MAX_DEVICES + 1)]
+    chosen, cut = catch_up_devices(Subscription(), many)
+    assert (len(chosen), cut) == (MAX_DEVICES, True)
