@@ -50,6 +50,9 @@ class LiveClient:
     render: Render
     buffer: BoundedBuffer[Outgoing]
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    # how the hub routes to it: devices its subscriptions name, and whether one names none
+    named: frozenset[str] = frozenset()
+    wide: bool = False
 
     @property
     def slow(self) -> bool:
@@ -65,6 +68,10 @@ class LiveHub:
         self.buffer_messages = buffer_messages
         self._by_tenant: dict[str, set[LiveClient]] = {}
         self._by_shared: dict[str, set[LiveClient]] = {}
+        # routing: clients by a device their subscriptions name, and by tenant for
+        # clients with a subscription naming no device (by type, tag, or everything)
+        self._named: dict[str, set[LiveClient]] = {}
+        self._wide: dict[str, set[LiveClient]] = {}
         self._streamed = RecentlyStreamed()
         self.running = False
 
@@ -79,6 +86,18 @@ class LiveHub:
             self.metrics.clients.labels(client.transport).dec()
         client.buffer.close()
 
+    def subscribe(self, client: LiveClient, name: str, subscription: Subscription) -> None:
+        """Add (or replace) one of the client's subscriptions."""
+        client.subscriptions[name] = subscription
+        self._route(client)
+
+    def unsubscribe(self, client: LiveClient, name: str) -> bool:
+        """End one of the client's subscriptions; False when it had none of that name."""
+        if client.subscriptions.pop(name, None) is None:
+            return False
+        self._route(client)
+        return True
+
     def set_audience(self, client: LiveClient, audience: Audience) -> None:
         """A client's shares changed (granted or revoked since it connected)."""
         if audience == client.audience:
@@ -86,6 +105,7 @@ class LiveHub:
         if self._unindex(client):
             client.audience = audience
             self._index(client)
+            self._route(client)
 
     @property
     def client_count(self) -> int:
@@ -131,11 +151,43 @@ class LiveHub:
             self.metrics.fanout.inc(queued)
 
     def _candidates(self, event: LiveEvent) -> list[LiveClient]:
-        own = self._by_tenant.get(event.tenant_id, ())
-        shared = self._by_shared.get(event.device_id, ()) if event.device_id else ()
-        if not shared:
-            return list(own)
-        return list(set(own) | set(shared))
+        """The clients that may see the event and have a subscription that could match."""
+        wide = self._wide.get(event.tenant_id, set())
+        if event.device_id is None:
+            return list(wide)
+        named = self._named.get(event.device_id, set())
+        shared = {c for c in self._by_shared.get(event.device_id, ()) if c.wide}
+        if not named and not shared:
+            return list(wide)
+        # named: also of another tenant's device (a share, revoked since): check
+        return [c for c in wide | named | shared if c.audience.may_see(event)]
+
+    def _route(self, client: LiveClient) -> None:
+        self._unroute(client)
+        if client.buffer.closed:
+            return
+        named = {d for s in client.subscriptions.values() for d in s.devices}
+        client.named = frozenset(named)
+        client.wide = any(not s.devices for s in client.subscriptions.values())
+        for device_id in client.named:
+            self._named.setdefault(device_id, set()).add(client)
+        if client.wide:
+            self._wide.setdefault(client.audience.tenant_id, set()).add(client)
+
+    def _unroute(self, client: LiveClient) -> None:
+        for device_id in client.named:
+            clients = self._named.get(device_id)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self._named[device_id]
+        if client.wide:
+            clients = self._wide.get(client.audience.tenant_id)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self._wide[client.audience.tenant_id]
+        client.named, client.wide = frozenset(), False
 
     def _cut_off(self, client: LiveClient) -> None:
         if self._unindex(client):
@@ -154,6 +206,7 @@ class LiveHub:
         clients = self._by_tenant.get(client.audience.tenant_id)
         if clients is None or client not in clients:
             return False
+        self._unroute(client)
         clients.discard(client)
         if not clients:
             del self._by_tenant[client.audience.tenant_id]

@@ -131,13 +131,13 @@ def test_each_client_gets_its_tenants_matching_events_in_order() -> None:
     async def scenario() -> None:
         feed, hub, metrics, *tasks = await flow()
         everything = hub.connect(Audience("ta"), wire.wattline, "websocket")
-        everything.subscriptions["all"] = Subscription()
+        hub.subscribe(everything, "all", Subscription())
         plugs = hub.connect(Audience("ta"), wire.wattline, "websocket")
-        plugs.subscriptions["p"] = Subscription(types=frozenset({"plug"}), metrics=frozenset({"w"}))
+        hub.subscribe(plugs, "p", Subscription(types=frozenset({"plug"}), metrics=frozenset({"w"})))
         other = hub.connect(Audience("tb"), wire.wattline, "websocket")
-        other.subscriptions["all"] = Subscription()
+        hub.subscribe(other, "all", Subscription())
         guest = hub.connect(Audience("tb", frozenset({"a2"})), wire.wattline, "sse")
-        guest.subscriptions["all"] = Subscription()
+        hub.subscribe(guest, "all", Subscription())
         assert sample(metrics, "wattline_live_clients", transport="websocket") == 3
 
         # from another thread, as the committer calls it
@@ -191,9 +191,9 @@ def test_a_slow_client_is_cut_off_and_the_others_keep_receiving() -> None:
     async def scenario() -> None:
         _feed, hub, metrics, *tasks = await flow(buffer_messages=5)
         slow = hub.connect(Audience("ta"), wire.wattline, "websocket")
-        slow.subscriptions["all"] = Subscription()
+        hub.subscribe(slow, "all", Subscription())
         fast = hub.connect(Audience("ta"), wire.wattline, "websocket")
-        fast.subscriptions["all"] = Subscription()
+        hub.subscribe(fast, "all", Subscription())
         received: list[str] = []
         for i in range(20):
             hub.dispatch(
@@ -289,7 +289,7 @@ def test_a_redelivered_reading_is_streamed_once_and_a_correction_again() -> None
     async def scenario() -> None:
         _feed, hub, metrics, *tasks = await flow()
         client = hub.connect(Audience("ta"), wire.wattline, "websocket")
-        client.subscriptions["all"] = Subscription()
+        hub.subscribe(client, "all", Subscription())
 
         def event(ts_ms: int, value: float) -> LiveEvent:
             return LiveEvent(
@@ -316,3 +316,32 @@ def test_recently_streamed_forgets_the_oldest_beyond_its_capacity() -> None:
     assert len(seen) == 2
     assert seen.first_time(events[0])  # forgotten
     assert not seen.first_time(events[2])
+
+
+def test_routing_by_named_device_checks_visibility_and_follows_unsubscribe() -> None:
+    async def scenario() -> None:
+        _feed, hub, _metrics, *tasks = await flow()
+        named = hub.connect(Audience("ta"), wire.wattline, "websocket")
+        hub.subscribe(named, "one", Subscription(devices=frozenset({"a1"})))
+        guest = hub.connect(Audience("tb", frozenset({"a2"})), wire.wattline, "websocket")
+        hub.subscribe(guest, "shared", Subscription(devices=frozenset({"a2"})))
+
+        def event(device: str, tenant: str, ts_ms: int) -> LiveEvent:
+            payload = {"metrics": {"w": 1.0}, "seq": ts_ms}
+            return LiveEvent(EventKind.READING, tenant, device, ts_ms, payload)
+
+        hub.dispatch([event("a1", "ta", 1), event("a2", "ta", 2)])
+        # a1 re-registered in another tenant: its subscriber no longer sees it
+        hub.dispatch([event("a1", "tc", 3)])
+        assert [m.ts_ms for m in named.buffer.take_nowait()] == [1]
+        assert [m.ts_ms for m in guest.buffer.take_nowait()] == [2]
+        assert hub.unsubscribe(named, "one")
+        assert not hub.unsubscribe(named, "one")
+        hub.dispatch([event("a1", "ta", 4)])
+        assert named.buffer.take_nowait() == []
+        hub.set_audience(guest, Audience("tb"))  # the share was revoked
+        hub.dispatch([event("a2", "ta", 5)])
+        assert guest.buffer.take_nowait() == []
+        await stop(*tasks)
+
+    asyncio.run(scenario())

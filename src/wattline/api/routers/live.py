@@ -120,7 +120,7 @@ async def _serve_socket(
     try:
         if fixed is not None:
             async with lock:
-                client.subscriptions["default"] = fixed
+                hub.subscribe(client, "default", fixed)
                 if since_ms is not None:
                     await _send_catch_up(websocket, streamer, fixed, since_ms, None)
         await _stream(websocket, streamer, lock, reader)
@@ -247,7 +247,7 @@ async def _commands(websocket: WebSocket, streamer: Streamer, lock: asyncio.Lock
         if isinstance(command, Subscribe):
             await _subscribe(websocket, streamer, lock, command)
         elif isinstance(command, Unsubscribe):
-            known = streamer.client.subscriptions.pop(command.id, None) is not None
+            known = streamer.hub.unsubscribe(streamer.client, command.id)
             reply: dict[str, object] = (
                 {"type": "unsubscribed", "id": command.id}
                 if known
@@ -280,7 +280,7 @@ async def _subscribe(
     async with lock:
         # Registered under the lock: whatever arrives from now on is written after
         # the catch-up, and a reading the catch-up already served is skipped.
-        client.subscriptions[command.id] = subscription
+        streamer.hub.subscribe(client, command.id, subscription)
         await websocket.send_text(_json({"type": "subscribed", "id": command.id}))
         if since_ms is not None:
             await _send_catch_up(websocket, streamer, subscription, since_ms, command.id)
@@ -370,7 +370,7 @@ async def event_stream(  # noqa: PLR0913, PLR0917 - the filter's query parameter
         raise not_registered(missing[0])
     hub = services.live
     client = hub.connect(await audience_of(services, principal), wire.wattline, "sse")
-    client.subscriptions["default"] = subscription
+    hub.subscribe(client, "default", subscription)
     streamer = Streamer(hub, client, services, principal)
     return StreamingResponse(
         _sse(streamer, subscription, since_ms),
