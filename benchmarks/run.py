@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "tracing": (ROOT / "benchmarks" / "tracing.py", []),
     # command round trip with 100 devices, bulk to 1,000, pending commands' cost to ingest
     "commands": (ROOT / "benchmarks" / "commands.py", []),
+    # publish -> WebSocket latency, 100 subscribers, embedded bus and Redis bus
+    "live": (ROOT / "benchmarks" / "live.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

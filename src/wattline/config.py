@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     relay_min_off_s: float = Field(10.0, ge=0)
     relay_max_switches_per_hour: int = Field(60, ge=1)
     command_release_spread_s: float = Field(30.0, ge=0)
+    # The Redis pub/sub channel of the live stream (with WATTLINE_REDIS_URL): processes
+    # of one deployment share it; two deployments sharing a Redis each need their own.
+    live_redis_channel: str = Field("wattline:live:events", min_length=1, max_length=200)
 
     @property
     def database_path(self) -> Path:

@@ -28,6 +28,7 @@ from wattline.api.routers import (
     grid,
     health,
     ingest,
+    live,
     pairing,
     quarantine,
     shares,
@@ -85,6 +86,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(solar.router)
     include_compat(app)
     app.include_router(commands.router)
+    app.include_router(live.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

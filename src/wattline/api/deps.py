@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from wattline.api.ratelimit import limit_principal
 from wattline.api.services import ApiServices
@@ -57,7 +58,7 @@ BOOTSTRAP = Principal(
 )
 
 
-def authenticate(services: ApiServices, request: Request, bearer: str | None) -> Principal:
+def authenticate(services: ApiServices, request: HTTPConnection, bearer: str | None) -> Principal:
     """The principal behind the request's bearer credential; 401 when there is none."""
     if bearer is None:
         raise HTTPException(

@@ -17,6 +17,7 @@ from wattline.commands.service import CommandService
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
+from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
@@ -101,3 +102,5 @@ class ApiServices:
     tracer: Tracer | None = None
     # commands to devices and their keys; None: not offered in this process
     commands: CommandService | None = None
+    # the live stream's hub (WebSockets, SSE); None: this process serves no live stream
+    live: LiveHub | None = None

@@ -31,12 +31,14 @@ from wattline.ingest.admit import Admission
 from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
+from wattline.live.feed import LiveFeed
+from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
-from wattline.model.events import fan_out
+from wattline.model.events import OnCommitted, fan_out
 from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
-from wattline.runtime import services
+from wattline.runtime import live, services
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
@@ -186,6 +188,10 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         dispatcher = await running.enter_async_context(
             dispatching(settings, commands, store, _commands_endpoint(settings, security))
         )
+        metrics = live.live_metrics(registry)
+        bus = await running.enter_async_context(live.bus(settings, metrics))
+        feed = await running.enter_async_context(live.feed(bus, store, metrics))
+        on_committed = fan_out(window.on_committed, feed.on_committed, dispatcher.on_committed)
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
@@ -196,7 +202,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     ingest,
                     store,
                     archive,
-                    fan_out(window.on_committed, dispatcher.on_committed),
+                    on_committed,
                     endpoint=collector_endpoint,
                     traces=traced.message_traces() if traced else None,
                 )
@@ -216,7 +222,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             tracer=_tracer(traced),
             commands=commands,
         )
-        api = _api_services(parts, running, collector, window)
+        hub = LiveHub(bus, metrics)
+        api = _api_services(parts, running, collector, window, _Live(hub, feed, on_committed))
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
             if settings.demo and api.identity is not None
@@ -225,6 +232,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         app = create_app(api)
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))
+        await running.enter_async_context(live.hub_running(hub))
         await asyncio.to_thread(collector.wait_connected, 10.0)
         if collector.failed.is_set():
             raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
@@ -256,11 +264,22 @@ class _ApiParts:
     commands: CommandService | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """The live stream's parts the API gets: the hub, and the feed HTTP ingest tells."""
+
+    hub: LiveHub
+    feed: LiveFeed | None
+    # what every committer of the process tells (the window and the feed in `up`)
+    on_committed: OnCommitted | None
+
+
 def _api_services(
     parts: _ApiParts,
     running: contextlib.ExitStack | contextlib.AsyncExitStack,
     collector: Collector | None,
     window: RecentReadings | None,
+    live_parts: _Live | None = None,
 ) -> ApiServices:
     """What the API gets, in `up` (beside a collector) and in `serve` (alone)."""
     settings, store, ingest = parts.settings, parts.store, parts.ingest
@@ -273,15 +292,22 @@ def _api_services(
     parts.registry.register(CertificateExpiry(expiry_sources(settings, store)))
     if authority is not None:
         publish_crl(current_crl(authority, store))
+    on_committed = (
+        live_parts.on_committed
+        if live_parts is not None
+        else (window.on_committed if window is not None else None)
+    )
     # `serve` replays through a committer of its own; `up` through the collector's.
     committer = (
         collector.committer
         if collector is not None
-        else ingest.committer(store, parts.archive, ingest.mqtt)
+        else ingest.committer(store, parts.archive, ingest.mqtt, on_committed)
     )
-    forget: list[Admission | RecentReadings] = [ingest.admission(store)]
+    forget: list[Admission | RecentReadings | LiveFeed] = [ingest.admission(store)]
     if window is not None:
         forget.append(window)
+    if live_parts is not None and live_parts.feed is not None:
+        forget.append(live_parts.feed)
     return ApiServices(
         store=store,
         admin_token=parts.token,
@@ -289,7 +315,7 @@ def _api_services(
         offline_after_ms=int(settings.offline_after_s * 1000),
         collector_status=collector.status if collector is not None else None,
         replay=committer.replay,
-        http_ingest=_http_ingest(settings, ingest, store, parts.archive, window),
+        http_ingest=_http_ingest(settings, ingest, store, parts.archive, on_committed),
         rate_limiter=limits.http_ingest,
         window=window,
         deleted_devices_dir=settings.data_dir / "deleted-devices",
@@ -312,6 +338,7 @@ def _api_services(
         archive=parts.archive,
         tracer=parts.tracer,
         commands=parts.commands,
+        live=live_parts.hub if live_parts is not None else None,
     )
 
 
@@ -332,6 +359,10 @@ async def run_serve(settings: Settings) -> None:
         )
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
+        metrics = live.live_metrics(registry)
+        bus = await running.enter_async_context(live.bus(settings, metrics))
+        feed = await running.enter_async_context(live.feed(bus, store, metrics))
+        hub = LiveHub(bus, metrics)
         commands = command_service(settings, store)
         parts = _ApiParts(
             settings,
@@ -345,9 +376,13 @@ async def run_serve(settings: Settings) -> None:
             tracer=_tracer(traced),
             commands=commands,
         )
-        app = create_app(_api_services(parts, running, None, None))
+
+        app = create_app(
+            _api_services(parts, running, None, None, _Live(hub, feed, feed.on_committed))
+        )
         services.freeze_startup_objects()
         api_task = await running.enter_async_context(services.api_server(app, settings))
+        await running.enter_async_context(live.hub_running(hub))
         log.info("serving the API on http://%s:%d", settings.host, settings.http_port)
         await _wait_for_stop(stop, None, api_task)
 
@@ -362,6 +397,12 @@ async def run_collect(settings: Settings) -> None:
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
+        on_committed: OnCommitted | None = None
+        if settings.redis_url is not None:  # without Redis no API process could hear it
+            metrics = live.live_metrics(registry)
+            bus = await running.enter_async_context(live.bus(settings, metrics))
+            feed = await running.enter_async_context(live.feed(bus, store, metrics))
+            on_committed = feed.on_committed
         dispatcher = await running.enter_async_context(
             dispatching(
                 settings,
@@ -375,7 +416,7 @@ async def run_collect(settings: Settings) -> None:
             ingest,
             store,
             archive,
-            dispatcher.on_committed,
+            fan_out(on_committed, dispatcher.on_committed),
             traces=traced.message_traces() if traced else None,
         )
         services.freeze_startup_objects()
@@ -393,11 +434,9 @@ def _http_ingest(
     ingest: Ingest,
     store: SqlStore,
     archive: RawArchive,
-    window: RecentReadings | None,
+    on_committed: OnCommitted | None,
 ) -> HttpIngest:
-    committer = ingest.committer(
-        store, archive, ingest.http, window.on_committed if window is not None else None
-    )
+    committer = ingest.committer(store, archive, ingest.http, on_committed)
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 
 
@@ -409,7 +448,7 @@ def _simulator_endpoint(settings: Settings, security: BrokerSecurity | None) -> 
     return with_login(settings.effective_mqtt_url, security.simulator if security else None)
 
 
-def _forgetting(*holders: Admission | RecentReadings) -> Callable[[str], None]:
+def _forgetting(*holders: Admission | RecentReadings | LiveFeed) -> Callable[[str], None]:
     """What the API calls after deleting a device, so no in-memory state keeps it."""
 
     def forget(device_id: str) -> None:

@@ -1,0 +1,343 @@
+"""Publish → WebSocket delivery latency, embedded bus against the Redis bus.
+
+Each variant runs against a private Mosquitto (``ingest.py``'s configuration,
+which drops nothing) with SQLite:
+
+* ``embedded``: ``wattline up`` with the external broker: collector, memory bus
+  and API in one process;
+* ``redis``: ``wattline collect`` and ``wattline serve`` as two processes over
+  the machine's Redis (``WATTLINE_REDIS_URL``), sharing the SQLite file.
+
+First the sustained ingest rate of that very setup is measured (``mosquitto_pub``
+publishing ``--readings`` readings as fast as it can, timed until committed).
+Then 100 WebSocket clients each subscribe to one of 100 devices, and a paced
+publisher (a process of its own) sends readings round-robin over those devices
+at half that sustained rate for ``--seconds``; each reading carries its send
+time, and each client records when it arrived. Latency is publish → WebSocket
+message: broker, batching, commit, bus, hub, socket.
+
+    python benchmarks/live.py --readings 20000 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import (
+    T0_MS,
+    free_port,
+    private_mosquitto,
+    publish_all,
+    sqlite_counter,
+    wait_for,
+    wait_healthy,
+)
+
+SUBSCRIBERS = 100
+REDIS_URL = os.environ.get("WATTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The rate phase publishes seq 0..n-1 per device; the latency phase continues above.
+LATENCY_SEQ0 = 10_000_000
+
+
+@dataclass
+class Result:
+    name: str
+    sustained_per_s: float
+    offered_per_s: float
+    sent: int
+    delivered: int
+    latencies_ms: list[float]
+    # live stream drops during the phase, by reason (wattline_live_messages_dropped_total)
+    drops: dict[str, float] = field(default_factory=dict)
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
+    host: str,
+    port: int,
+    prefix: str,
+    devices: int,
+    rate_per_s: float,
+    seconds: float,
+    sent: object,
+    first_turn: int,
+) -> None:
+    """In a process of its own: QoS 1 readings round-robin at ``rate_per_s``."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.connect(host, port)
+    client.loop_start()
+    interval_s = 1.0 / rate_per_s
+    started = time.perf_counter()
+    count = 0
+    while (now := time.perf_counter()) - started < seconds:
+        due = started + count * interval_s
+        if now < due:
+            time.sleep(due - now)
+        device, turn = count % devices, first_turn + count // devices
+        seq = LATENCY_SEQ0 + turn
+        body = {
+            "seq": seq,
+            # an hour after the rate phase's readings, still in the past
+            "ts": T0_MS + 3_600_000 + turn * 10,
+            # epoch ms with a fraction: within ingest's ±1e15 value limit, µs precise
+            "metrics": {"power_w": float(turn), "sent_ms": time.time_ns() / 1e6},
+        }
+        client.publish(f"{prefix}/dev{device}/telemetry", orjson.dumps(body), qos=1)
+        count += 1
+    time.sleep(1)
+    client.disconnect()
+    client.loop_stop()
+    sent.value = count  # type: ignore[attr-defined]
+
+
+@dataclass
+class Tally:
+    """What the subscribers saw; ``expected`` is set once the publisher has finished."""
+
+    clients: int
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    opened: int = 0
+    expected: int | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+async def subscriber(api_port: int, token: str, index: int, tally: Tally) -> None:
+    url = f"ws://127.0.0.1:{api_port}/api/v1/ws"
+    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        subscribe = {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
+        await ws.send(orjson.dumps(subscribe).decode())
+        answer = orjson.loads(await ws.recv())
+        if answer["type"] != "subscribed":
+            raise RuntimeError(f"dev{index}: {answer}")
+        tally.opened += 1
+        if tally.opened == tally.clients:
+            tally.ready.set()
+        while not tally.finished.is_set():
+            try:
+                text = await asyncio.wait_for(ws.recv(), 1.0)
+            except TimeoutError:
+                continue
+            now_ms = time.time_ns() / 1e6
+            sent_ms = orjson.loads(text).get("metrics", {}).get("sent_ms")
+            if sent_ms is not None:
+                tally.latencies_ms.append(now_ms - sent_ms)
+                if tally.expected is not None and len(tally.latencies_ms) >= tally.expected:
+                    tally.finished.set()
+
+
+def measure_latency(  # noqa: PLR0913, PLR0917
+    host: str,
+    port: int,
+    prefix: str,
+    api_port: int,
+    token: str,
+    rate_per_s: float,
+    seconds: float,
+    first_turn: int,
+) -> tuple[int, list[float]]:
+    """Readings sent, and the latency of each one delivered."""
+    context = multiprocessing.get_context("fork")
+    sent = context.Value("q", 0)
+
+    async def run() -> list[float]:
+        tally = Tally(SUBSCRIBERS)
+        clients = [
+            asyncio.create_task(subscriber(api_port, token, i, tally)) for i in range(SUBSCRIBERS)
+        ]
+        await asyncio.wait_for(tally.ready.wait(), 120)
+        publisher = context.Process(
+            target=paced_publish,
+            args=(host, port, prefix, SUBSCRIBERS, rate_per_s, seconds, sent, first_turn),
+        )
+        publisher.start()
+        await asyncio.to_thread(publisher.join)
+        tally.expected = int(sent.value)
+        if len(tally.latencies_ms) >= tally.expected:
+            tally.finished.set()
+        # what is still on its way may come while it keeps coming
+        delivered = -1
+        while not tally.finished.is_set() and len(tally.latencies_ms) > delivered:
+            delivered = len(tally.latencies_ms)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(tally.finished.wait(), 5)
+        tally.finished.set()
+        await asyncio.gather(*clients, return_exceptions=True)
+        return tally.latencies_ms
+
+    latencies = asyncio.run(run())
+    return int(sent.value), latencies
+
+
+def live_drops(ports: list[int]) -> dict[str, float]:
+    """``wattline_live_messages_dropped_total`` by reason, summed over the processes."""
+    drops: dict[str, float] = {}
+    for port in ports:
+        for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+            if line.startswith("wattline_live_messages_dropped_total{"):
+                reason = line.split('reason="', 1)[1].split('"', 1)[0]
+                drops[reason] = drops.get(reason, 0.0) + float(line.rsplit(" ", 1)[1])
+    return drops
+
+
+@contextmanager
+def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tuple[list[int], Path]]:
+    """The processes of one variant; yields their metrics ports (the API's first) and the
+    SQLite file."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        api_port = free_port()
+        metrics_ports = [api_port]
+        env = {
+            **os.environ,
+            "WATTLINE_TOPIC_PREFIX": prefix,
+            "WATTLINE_AUTO_REGISTER": "true",
+            "WATTLINE_DATA_DIR": data_dir,
+            "WATTLINE_MQTT_URL": mqtt_url,
+            "WATTLINE_MQTT_PROTOCOL": "5",
+            "WATTLINE_LOG_LEVEL": "WARNING",
+            "WATTLINE_ADMIN_TOKEN": token,
+            "WATTLINE_HTTP_PORT": str(api_port),
+        }
+        python = [sys.executable, "-m", "wattline"]
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            if kind == "embedded":
+                procs.append(subprocess.Popen([*python, "up"], env=env))
+            else:
+                env["WATTLINE_REDIS_URL"] = REDIS_URL
+                env["WATTLINE_LIVE_REDIS_CHANNEL"] = f"wattline:bench:{prefix}"
+                collect = [*python, "collect", "--client-id", f"{prefix}-c"]
+                metrics_ports.append(free_port())
+                collect_env = {**env, "WATTLINE_METRICS_PORT": str(metrics_ports[-1])}
+                procs.append(subprocess.Popen(collect, env=collect_env))
+                time.sleep(5)  # the collector creates the database before the API opens it
+                procs.append(subprocess.Popen([*python, "serve"], env=env))
+            wait_healthy(api_port, 120)
+            time.sleep(3)  # the collector subscribed
+            yield metrics_ports, Path(data_dir) / "wattline.db"
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+
+
+def register(api_port: int, token: str, devices: int) -> None:
+    """Devices a client subscribes to by id must exist: dev0.. are made here if new."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for index in range(devices):
+        response = httpx.post(
+            f"http://127.0.0.1:{api_port}/api/v1/devices",
+            json={"device_id": f"dev{index}"},
+            headers=headers,
+            timeout=10,
+        )
+        if response.status_code not in {200, 201}:
+            response.raise_for_status()
+
+
+def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: float) -> list[Result]:
+    host, port = broker.split(":")
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    token = secrets.token_hex(32)
+    devices = 10
+    name = {
+        "embedded": "embedded bus (`wattline up`, one process)",
+        "redis": "Redis bus (`wattline collect` + `wattline serve`)",
+    }[kind]
+    results = []
+    with wattline(kind, f"mqtt://{broker}", prefix, token) as (ports, db):
+        api_port = ports[0]
+        count = sqlite_counter(db)
+        started = publish_all(host, int(port), prefix, devices, readings // devices)
+        done = wait_for(count, readings, 900)
+        sustained = readings / (done - started)
+        register(api_port, token, SUBSCRIBERS)
+        # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
+        for rate, first_turn in ((sustained / 2, 0), (low_rate, 100_000)):
+            before = live_drops(ports)
+            sent, latencies = measure_latency(
+                host, int(port), prefix, api_port, token, rate, seconds, first_turn
+            )
+            after = live_drops(ports)
+            drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
+            results.append(
+                Result(name, sustained, sent / seconds, sent, len(latencies), latencies, drops)
+            )
+    return results
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        (
+            "| bus | sustained ingest (readings/s) | offered (readings/s) | readings sent "
+            "| delivered over WebSocket | p50 ms | p99 ms | live drops |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines.extend(
+        f"| {r.name} | {r.sustained_per_s:,.0f} | {r.offered_per_s:,.0f} | {r.sent:,} "
+        f"| {r.delivered:,} | {r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} "
+        f"| {', '.join(f'{k} {v:.0f}' for k, v in sorted(r.drops.items())) or 'none'} |"
+        for r in results
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--broker", default=None, help="host:port; default: a private Mosquitto")
+    parser.add_argument("--readings", type=int, default=50_000, help="for the sustained rate")
+    parser.add_argument("--seconds", type=float, default=20.0, help="of paced publishing")
+    parser.add_argument("--only", default="embedded,redis")
+    parser.add_argument(
+        "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
+    )
+    args = parser.parse_args()
+    kinds = [k for k in ("embedded", "redis") if k in args.only.split(",")]
+
+    def run(broker: str) -> None:
+        results = [
+            result
+            for kind in kinds
+            for result in variant(kind, broker, args.readings, args.seconds, args.low_rate)
+        ]
+        print(
+            f"{SUBSCRIBERS} WebSocket clients, one device each; readings round-robin over"
+            f" {SUBSCRIBERS} devices for {args.seconds:.0f} s at half the sustained rate, then"
+            f" at {args.low_rate:.0f} readings/s.\n"
+        )
+        print(table(results))
+
+    if args.broker is None:
+        with private_mosquitto() as broker:
+            run(broker)
+    else:
+        run(args.broker)
+
+
+if __name__ == "__main__":
+    main()

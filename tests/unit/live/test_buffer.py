@@ -1,0 +1,75 @@
+"""The bounded per-client buffer: never more than its capacity, FIFO, closed on overflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wattline.live.buffer import BoundedBuffer, BufferClosedError
+
+# offer n items, or take what is there
+operations = st.lists(st.one_of(st.integers(1, 20), st.just("take")), max_size=40)
+
+
+@given(st.integers(1, 16), operations)
+def test_never_holds_more_than_its_capacity_and_keeps_order(
+    capacity: int, ops: list[int | str]
+) -> None:
+    buffer: BoundedBuffer[int] = BoundedBuffer(capacity)
+    model: list[int] = []
+    taken: list[int] = []
+    counter = 0
+    for op in ops:
+        if op == "take":
+            got = buffer.take_nowait()
+            taken.extend(got)
+            assert got == model
+            model = []
+            continue
+        assert isinstance(op, int)
+        for _ in range(op):
+            counter += 1
+            accepted = buffer.offer(counter)
+            if buffer.closed:
+                assert not accepted
+                model = []
+            else:
+                assert accepted
+                model.append(counter)
+            assert len(buffer) <= capacity
+    # what was taken came out in the order offered
+    assert taken == sorted(taken)
+    # overflow happens exactly when more than `capacity` were waiting at once
+    assert buffer.overflowed == buffer.closed
+
+
+def test_overflow_closes_and_wakes_a_waiting_taker() -> None:
+    async def scenario() -> None:
+        buffer: BoundedBuffer[str] = BoundedBuffer(2)
+        waiting = asyncio.create_task(buffer.take())
+        await asyncio.sleep(0)
+        assert buffer.offer("a")
+        assert await waiting == ["a"]
+        waiting = asyncio.create_task(buffer.take())
+        await asyncio.sleep(0)  # the taker now waits on an empty buffer
+        assert buffer.offer("b")
+        assert buffer.offer("c")
+        assert not buffer.offer("d")  # full before the taker ran: overflow
+        assert buffer.overflowed
+        assert len(buffer) == 0  # what was buffered is released
+        with pytest.raises(BufferClosedError):
+            await waiting
+
+    asyncio.run(scenario())
+
+
+def test_a_closed_buffer_refuses_without_overflowing() -> None:
+    buffer: BoundedBuffer[int] = BoundedBuffer(1)
+    buffer.close()
+    assert not buffer.offer(1)
+    assert not buffer.overflowed
+    with pytest.raises(ValueError, match="at least 1"):
+        BoundedBuffer(0)
