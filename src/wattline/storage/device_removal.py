@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from wattline.storage import identity_schema, schema
+from wattline.storage import alert_schema, identity_schema, schema
 
 # What the device measured and how its stream was tracked.
 DEVICE_DATA_TABLES: tuple[Table, ...] = (
@@ -28,8 +28,15 @@ DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
     identity_schema.device_credentials,
     identity_schema.pairing_codes,
 )
+# What alert rules remembered about the device, and its alerts.
+DEVICE_ALERT_TABLES: tuple[Table, ...] = (alert_schema.alert_rule_state, alert_schema.alerts)
 # Children first, the registry row last.
-DEVICE_TABLES: tuple[Table, ...] = (*DEVICE_DATA_TABLES, *DEVICE_ACCESS_TABLES, schema.devices)
+DEVICE_TABLES: tuple[Table, ...] = (
+    *DEVICE_DATA_TABLES,
+    *DEVICE_ACCESS_TABLES,
+    *DEVICE_ALERT_TABLES,
+    schema.devices,
+)
 PAGE_ROWS = 50_000
 
 
