@@ -10,6 +10,9 @@ from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
 from wattline.api.ratelimit import AddressLimitMiddleware
 from wattline.api.routers import (
+    alert_channels,
+    alert_rules,
+    alerts,
     api_keys,
     audit,
     auth,
@@ -69,6 +72,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(users.public)
     app.include_router(users.router)
     app.include_router(api_keys.router)
+    app.include_router(alerts.router)
+    app.include_router(alert_rules.router)
+    app.include_router(alert_channels.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

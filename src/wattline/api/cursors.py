@@ -19,7 +19,7 @@ MAX_PAGE = 1_000
 # Real cursors are tens of bytes; this refuses absurd input before decoding it.
 MAX_CURSOR_CHARS = 512
 
-Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit"]
+Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "alerts"]
 
 
 def encode(kind: Kind, *key: str | int) -> str:
@@ -73,3 +73,10 @@ def decode_pair(kind: Kind, cursor: str, what: str) -> tuple[int, int]:
     if len(key) != 2:
         raise ValueError(f"cursor holds no valid {what}")
     return _int(key[0], what), _int(key[1], what)
+
+
+def decode_int_str(kind: Kind, cursor: str, what: str) -> tuple[int, str]:
+    key = _decode(kind, cursor)
+    if len(key) != 2 or not isinstance(key[1], str) or not key[1]:
+        raise ValueError(f"cursor holds no valid {what}")
+    return _int(key[0], what), key[1]

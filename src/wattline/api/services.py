@@ -14,6 +14,7 @@ from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.model.alerts import AlertChange
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.ca import Authority
@@ -22,6 +23,8 @@ from wattline.security.service import IdentityService
 from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
 from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
+from wattline.storage.sql.alerts import SqlAlerts
+from wattline.storage.sql.notifications import SqlNotifications
 
 
 def wall_clock_ms() -> int:
@@ -73,3 +76,8 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # alert rules, alerts, notification channels and deliveries; None: not offered
+    alerts: SqlAlerts | None = None
+    notifications: SqlNotifications | None = None
+    # told of acknowledgements, clears and comments made through the API (the live stream)
+    on_alert_changed: Callable[[AlertChange], None] | None = None

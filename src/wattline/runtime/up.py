@@ -30,8 +30,10 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.model.events import fan_out
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
+from wattline.runtime.alerts import alerting, ensure_demo_rule
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
@@ -170,6 +172,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
+        if settings.demo:
+            ensure_demo_rule(store, services.wall_clock_ms())
+        alerts = await running.enter_async_context(alerting(settings, store, collector_endpoint))
         collector = await running.enter_async_context(
             services.collecting(
                 build_collector(
@@ -177,7 +182,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     ingest,
                     store,
                     archive,
-                    window.on_committed,
+                    fan_out(window.on_committed, alerts.on_committed if alerts else None),
                     endpoint=collector_endpoint,
                 )
             )
@@ -268,6 +273,8 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        alerts=store.alerts,
+        notifications=store.notifications,
     )
 
 
@@ -304,7 +311,12 @@ async def run_collect(settings: Settings) -> None:
         running.enter_context(services.metrics_endpoint(settings, registry))
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
-        collector = build_collector(settings, ingest, store, archive)
+        alerts = await running.enter_async_context(
+            alerting(settings, store, MqttEndpoint.from_url(settings.effective_mqtt_url))
+        )
+        collector = build_collector(
+            settings, ingest, store, archive, alerts.on_committed if alerts else None
+        )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))
         await running.enter_async_context(services.retention(settings, store))

@@ -225,6 +225,14 @@ class SqlNotifications:
                 for r in conn.execute(query)
             ]
 
+    def get_delivery(self, delivery_id: str, *, tenant_id: str) -> Delivery | None:
+        d = _deliveries.c
+        with self._connections.read() as conn:
+            row = conn.execute(
+                select(_deliveries).where(d.delivery_id == delivery_id, d.tenant_id == tenant_id)
+            ).first()
+        return _delivery_from_row(row) if row else None
+
     def redeliver(self, delivery_id: str, *, tenant_id: str, now_ms: int) -> Delivery | None:
         """A dead (or delivered) delivery back to pending, due now; None when unknown."""
         d = _deliveries.c
