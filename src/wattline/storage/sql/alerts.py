@@ -146,7 +146,7 @@ class SqlAlerts:
                 conn.execute(
                     update(_rules).where(_rules.c.rule_id == rule.rule_id).values(**values)
                 )
-            definition = _rule_values(rule) | {"rule_id": rule.rule_id}
+            definition = _rule_values(rule) | {"rule_id": rule.rule_id, "params": dict(rule.params)}
             conn.execute(
                 insert(_versions).values(
                     rule_id=rule.rule_id,
