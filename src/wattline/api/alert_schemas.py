@@ -22,6 +22,8 @@ _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 MAX_DURATION_S = 7 * 86_400
 MAX_MINUTES = 7 * 1440
 MAX_RULES_PER_TENANT = 1_000
+# pydantic searches a pattern: anchored, it must match the whole name
+_METRIC_PATTERN = f"^{METRIC_NAME_RE.pattern}$"
 
 
 class _Params(BaseModel):
@@ -118,7 +120,7 @@ class _RuleBase(BaseModel):
         max_length=64,
         description="the device id, type or tag of the scope",
     )
-    metric: str | None = Field(default=None, pattern=METRIC_NAME_RE.pattern, max_length=64)
+    metric: str | None = Field(default=None, pattern=_METRIC_PATTERN, max_length=64)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -131,7 +133,7 @@ class _RuleBase(BaseModel):
 
 
 class _MetricRule(_RuleBase):
-    metric: str = Field(pattern=METRIC_NAME_RE.pattern, max_length=64)
+    metric: str = Field(pattern=_METRIC_PATTERN, max_length=64)
 
 
 class ThresholdRule(_MetricRule):

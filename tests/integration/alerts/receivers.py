@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook
+
+from wattline.storage.sql import SqlStore
+from wattline.storage.sqlite import open_sqlite_store
 
 
 @dataclass
@@ -90,3 +94,13 @@ def smtp_server(mailbox: Mailbox) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+@contextmanager
+def sqlite_store(path: Path) -> Iterator[SqlStore]:
+    """A SQLite store for tests whose subject does not depend on the backend."""
+    opened = open_sqlite_store(path / "wattline.db")
+    try:
+        yield opened
+    finally:
+        opened.close()

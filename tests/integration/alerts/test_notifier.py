@@ -6,12 +6,19 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from tests.integration.alerts.receivers import HookLog, Mailbox, smtp_server, webhook_receiver
+from tests.integration.alerts.receivers import (
+    HookLog,
+    Mailbox,
+    smtp_server,
+    sqlite_store,
+    webhook_receiver,
+)
 
 from wattline.alerts.mail import EmailSender, SmtpServer
 from wattline.alerts.mqtt_channel import MqttSender, MqttTarget
@@ -67,6 +74,13 @@ def channel(kind: ChannelKind, target: str, **routing: object) -> Channel:
 
 
 @pytest.fixture
+def one_store(tmp_path: Path) -> Iterator[SqlStore]:
+    """The tests below exercise channels, not the backend: SQLite alone."""
+    with sqlite_store(tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
 def webhook_sender() -> Iterator[WebhookSender]:
     sender = WebhookSender()
     yield sender
@@ -106,16 +120,18 @@ def test_a_webhook_answering_500_three_times_gets_it_on_the_fourth_try(
     assert [(a.ok, a.detail) for a in attempts] == [(False, "HTTP 500")] * 3 + [(True, "HTTP 200")]
 
 
-def test_dead_letters_and_manual_redelivery(store: SqlStore, webhook_sender: WebhookSender) -> None:
+def test_dead_letters_and_manual_redelivery(
+    one_store: SqlStore, webhook_sender: WebhookSender
+) -> None:
     log = HookLog(fail_first=10)
     clock = Clock()
     with webhook_receiver(log) as url:
         hook = channel(ChannelKind.WEBHOOK, url)
         log.secret = hook.secret
-        store.notifications.save_channel(hook)
+        one_store.notifications.save_channel(hook)
         notifier = Notifier(
-            store.notifications,
-            store.alerts,
+            one_store.notifications,
+            one_store.alerts,
             {ChannelKind.WEBHOOK: webhook_sender},
             clock_ms=clock,
             timing=FAST,
@@ -124,41 +140,48 @@ def test_dead_letters_and_manual_redelivery(store: SqlStore, webhook_sender: Web
         for _ in range(8):
             notifier.run_once()
             clock.now_ms += 60_000
-        (dead,) = store.notifications.deliveries(
+        (dead,) = one_store.notifications.deliveries(
             tenant_id="default", status=DeliveryStatus.DEAD, limit=10
         )
         assert dead.attempts == 5
         assert (
-            store.notifications.redeliver(dead.delivery_id, tenant_id="t2", now_ms=clock.now_ms)
+            one_store.notifications.redeliver(dead.delivery_id, tenant_id="t2", now_ms=clock.now_ms)
             is None
         )
         log.fail_first = 0
-        store.notifications.redeliver(dead.delivery_id, tenant_id="default", now_ms=clock.now_ms)
+        one_store.notifications.redeliver(
+            dead.delivery_id, tenant_id="default", now_ms=clock.now_ms
+        )
         notifier.run_once()
         assert log.wait_for(1)
-    again = store.notifications.get_delivery(dead.delivery_id, tenant_id="default")
+    again = one_store.notifications.get_delivery(dead.delivery_id, tenant_id="default")
     assert again is not None
     assert (again.status, again.attempts) == (DeliveryStatus.DELIVERED, 6)
 
 
-def test_private_targets_need_an_allowance(store: SqlStore, webhook_sender: WebhookSender) -> None:
+def test_private_targets_need_an_allowance(
+    one_store: SqlStore, webhook_sender: WebhookSender
+) -> None:
     log = HookLog()
     with webhook_receiver(log) as url:
         hook = channel(ChannelKind.WEBHOOK, url)
-        store.notifications.save_channel(Channel(**{**_fields(hook), "allow_private": False}))
+        one_store.notifications.save_channel(Channel(**{**_fields(hook), "allow_private": False}))
         notifier = Notifier(
-            store.notifications, store.alerts, {ChannelKind.WEBHOOK: webhook_sender}, timing=FAST
+            one_store.notifications,
+            one_store.alerts,
+            {ChannelKind.WEBHOOK: webhook_sender},
+            timing=FAST,
         )
         notifier.on_alert_changed(change())
         notifier.run_once()
     assert log.requests == []
-    (delivery,) = store.notifications.deliveries(tenant_id="default", status=None, limit=10)
-    (attempt,) = store.notifications.attempts(delivery.delivery_id, tenant_id="default")
+    (delivery,) = one_store.notifications.deliveries(tenant_id="default", status=None, limit=10)
+    (attempt,) = one_store.notifications.attempts(delivery.delivery_id, tenant_id="default")
     assert attempt.detail.startswith("blocked:")
     assert "127.0.0.1" in attempt.detail
 
 
-def test_email_grouped_and_filtered_by_severity(store: SqlStore) -> None:
+def test_email_grouped_and_filtered_by_severity(one_store: SqlStore) -> None:
     mailbox = Mailbox()
     clock = Clock()
     with smtp_server(mailbox) as port:
@@ -168,11 +191,11 @@ def test_email_grouped_and_filtered_by_severity(store: SqlStore) -> None:
             group_window_s=30,
             min_severity=Severity.MAJOR,
         )
-        store.notifications.save_channel(mail)
+        one_store.notifications.save_channel(mail)
         sender = EmailSender(SmtpServer("127.0.0.1", port))
         notifier = Notifier(
-            store.notifications,
-            store.alerts,
+            one_store.notifications,
+            one_store.alerts,
             {ChannelKind.EMAIL: sender},
             clock_ms=clock,
             timing=FAST,
@@ -193,7 +216,7 @@ def test_email_grouped_and_filtered_by_severity(store: SqlStore) -> None:
     assert "ac-meter-3" not in text
 
 
-def test_mqtt_channel_publishes_on_its_topic(store: SqlStore) -> None:
+def test_mqtt_channel_publishes_on_its_topic(one_store: SqlStore) -> None:
     topic = f"test/{uuid.uuid4().hex}/alerts"
     got: list[bytes] = []
     arrived = threading.Event()
@@ -206,17 +229,17 @@ def test_mqtt_channel_publishes_on_its_topic(store: SqlStore) -> None:
     try:
         client.subscribe(topic, qos=1)
         assert subscribed.wait(5)
-        store.notifications.save_channel(channel(ChannelKind.MQTT, topic))
+        one_store.notifications.save_channel(channel(ChannelKind.MQTT, topic))
         sender = MqttSender(MqttTarget("127.0.0.1", 1883))
         notifier = Notifier(
-            store.notifications, store.alerts, {ChannelKind.MQTT: sender}, timing=FAST
+            one_store.notifications, one_store.alerts, {ChannelKind.MQTT: sender}, timing=FAST
         )
         notifier.on_alert_changed(change())
         notifier.run_once()
         assert arrived.wait(5)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
     assert orjson.loads(got[0])["alerts"][0]["alert_id"] == "a1"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -46,8 +48,6 @@ def test_spec_example_signature() -> None:
 
 def test_a_receiver_verifies_our_signature_and_rejects_a_tampered_body() -> None:
     secret = new_secret()
-    import time
-
     now = int(time.time())
     headers = signed_headers(secret, "msg_1", now, '{"a":1}')
     assert Webhook(secret).verify('{"a":1}', headers) == {"a": 1}
