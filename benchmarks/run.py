@@ -28,6 +28,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "query": (ROOT / "benchmarks" / "query.py", []),
     "registry": (ROOT / "benchmarks" / "registry.py", []),
     "auth": (ROOT / "benchmarks" / "auth.py", []),
+    # rule evaluation per reading, ingest with 100 rules, publish -> webhook latency
+    "alerts": (ROOT / "benchmarks" / "alerts.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -68,6 +68,9 @@ class RuleState:
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
+    def durable(self, volatile: frozenset[str]) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__ if name not in volatile)
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RuleState:
         known = {k: v for k, v in data.items() if k in cls.__slots__}
@@ -84,6 +87,8 @@ class Condition(Protocol):
     duration_ms: int
     # event kinds: how long without a new event before the alert clears; 0 for the others
     clear_after_ms: int
+    # fields a restart may lose without changing an outcome (not saved on their own)
+    volatile: frozenset[str]
 
     def on_reading(
         self, state: RuleState, ts_ms: int, value: float | None, seq: int | None
@@ -103,6 +108,8 @@ def _fmt(value: float) -> str:
 class _Base:
     duration_ms = 0
     clear_after_ms = 0
+    # state a restart may lose without changing any outcome: not worth a write
+    volatile: frozenset[str] = frozenset({"detail"})
 
     def on_reading(
         self, state: RuleState, ts_ms: int, value: float | None, seq: int | None
@@ -120,6 +127,8 @@ class _Base:
 
 
 class Threshold(_Base):
+    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+
     def __init__(
         self, metric: str, op: str, limit: float, hysteresis: float, duration_s: float
     ) -> None:
@@ -141,13 +150,18 @@ class Threshold(_Base):
     ) -> Outcome:
         if value is None:
             return state, None
+        breaching = self.breaching(value, state.active)
+        if not breaching and not state.active and state.pending_since_ms is None:
+            return state, Signal.OK  # the steady state: nothing to remember
         word = "below" if self.below else "above"
         detail = f"{self.metric} {_fmt(value)} {word} {_fmt(self.limit)}"
-        signal = Signal.BREACH if self.breaching(value, state.active) else Signal.OK
+        signal = Signal.BREACH if breaching else Signal.OK
         return replace(state, last_value=value, last_ts_ms=ts_ms, detail=detail), signal
 
 
 class Range(_Base):
+    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+
     def __init__(
         self, metric: str, low: float, high: float, hysteresis: float, duration_s: float
     ) -> None:
@@ -161,6 +175,8 @@ class Range(_Base):
             return state, None
         band = self.hysteresis if state.active else 0.0
         outside = value < self.low + band or value > self.high - band
+        if not outside and not state.active and state.pending_since_ms is None:
+            return state, Signal.OK
         detail = f"{self.metric} {_fmt(value)} outside [{_fmt(self.low)}, {_fmt(self.high)}]"
         signal = Signal.BREACH if outside else Signal.OK
         return replace(state, last_value=value, last_ts_ms=ts_ms, detail=detail), signal

@@ -72,6 +72,8 @@ class EvaluatorTiming:
     scope_ttl_s: float = 30.0
     # batches waiting for the evaluator; beyond, batches are dropped and counted
     queue_batches: int = 10_000
+    # a changed rule is seen within this long: rules change rarely, batches arrive often
+    rules_ttl_s: float = 1.0
 
 
 class Evaluator:
@@ -97,6 +99,7 @@ class Evaluator:
         self.dropped_batches = 0
         self.evaluated_readings = 0
         self._stamp: tuple[int, int] | None = None
+        self._stamp_read_s = 0.0
         self._by_tenant: dict[str, list[_Compiled]] = {}
         self._rules_by_id: dict[str, _Compiled] = {}
         self._scopes: dict[str, _Scope] = {}
@@ -189,6 +192,11 @@ class Evaluator:
         self._dirty.clear()
 
     def _refresh_rules(self) -> None:
+        # monotonic, not the injected clock: tests hold that still
+        now_s = time.monotonic()
+        if self._stamp is not None and now_s - self._stamp_read_s < self._timing.rules_ttl_s:
+            return
+        self._stamp_read_s = now_s
         stamp = self._store.rules_stamp()
         if stamp == self._stamp:
             return
@@ -247,12 +255,12 @@ class Evaluator:
             for compiled in self._rules_for(status.device_id):
                 state = self._states.get((compiled.rule.rule_id, status.device_id), RuleState())
                 outcome = compiled.condition.on_status(state, status.state, status.ts_ms)
-                self._step(compiled, status.device_id, outcome, status.ts_ms, None)
+                self._step(compiled, status.device_id, state, outcome, status.ts_ms, None)
         for device_id, received_ms in quarantined:
             for compiled in self._rules_for(device_id or ""):
                 state = self._states.get((compiled.rule.rule_id, device_id or ""), RuleState())
                 outcome = compiled.condition.on_quarantine(state, received_ms)
-                self._step(compiled, device_id or "", outcome, received_ms, None)
+                self._step(compiled, device_id or "", state, outcome, received_ms, None)
         self._flush(now_ms)
 
     def _readings(self, event: Committed) -> None:
@@ -271,7 +279,7 @@ class Evaluator:
                     ts_ms = seen.get(reading.device_id, reading.ts_ms)
                 state = self._states.get((rule.rule_id, reading.device_id), RuleState())
                 outcome = compiled.condition.on_reading(state, ts_ms, value, reading.seq)
-                self._step(compiled, reading.device_id, outcome, ts_ms, value)
+                self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
 
     def tick(self, now_ms: int) -> None:
         """The clock's part: absence, pending durations that ran out, quiet event alerts."""
@@ -307,10 +315,15 @@ class Evaluator:
                         )
         self._flush(now_ms)
 
-    def _step(
-        self, compiled: _Compiled, device_id: str, outcome: Outcome, ts_ms: int, value: float | None
+    def _step(  # noqa: PLR0913, PLR0917 - one step's facts
+        self,
+        compiled: _Compiled,
+        device_id: str,
+        before: RuleState,
+        outcome: Outcome,
+        ts_ms: int,
+        value: float | None,
     ) -> None:
-        before = self._states.get((compiled.rule.rule_id, device_id), RuleState())
         step = lifecycle.apply(compiled.condition, outcome, ts_ms)
         self._commit_step(
             compiled, device_id=device_id, before=before, step=step, ts_ms=ts_ms, value=value
@@ -329,11 +342,13 @@ class Evaluator:
         state, transition = step
         rule = compiled.rule
         key = (rule.rule_id, device_id)
-        if state == before and key in self._states:
+        if state is before or (state == before and key in self._states):
             return
         self._states[key] = state
         if transition is None:
-            self._dirty.add(key)
+            volatile = compiled.condition.volatile
+            if state.durable(volatile) != before.durable(volatile):
+                self._dirty.add(key)
             if state.pending_since_ms != before.pending_since_ms:
                 self._save([key], ts_ms)  # a pending duration must survive a restart
             return

@@ -37,6 +37,8 @@ def apply(condition: Condition, outcome: Outcome, now_ms: int) -> Step:  # noqa:
             return state, Transition.REPEAT
         return replace(state, active=True), Transition.RAISE
     if signal is Signal.OK:
+        if not state.active and state.pending_since_ms is None:
+            return state, None
         state = replace(state, pending_since_ms=None)
         if state.active and not condition.clear_after_ms:
             return replace(state, active=False), Transition.CLEAR

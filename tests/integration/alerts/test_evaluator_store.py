@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wattline.alerts.evaluator import Evaluator
+from wattline.alerts.evaluator import Evaluator, EvaluatorTiming
 from wattline.model.alerts import (
     AlertChange,
     AlertStatus,
@@ -76,6 +76,7 @@ def evaluator(store: SqlStore, clock: Clock, changes: list[AlertChange]) -> Eval
         store.alerts,
         on_change=changes.append,
         leases=SqlLeases(store.engine, clock),
+        timing=EvaluatorTiming(rules_ttl_s=0),
         clock_ms=clock,
     )
 

@@ -273,18 +273,33 @@ class SqlAlerts:
             self._save_states(conn, states, now_ms)
 
     def _save_states(self, conn: Any, states: Sequence[SavedState], now_ms: int) -> None:
-        for saved in states:
-            values = {
+        if not states:
+            return
+        rows = [
+            {
+                "rule_id": saved.rule_id,
+                "device_id": saved.device_id,
                 "tenant_id": saved.tenant_id,
                 "rule_version": saved.rule_version,
                 "state": orjson.dumps(saved.state).decode(),
                 "updated_ms": now_ms,
             }
-            conn.execute(
-                self._insert(_state)
-                .values(rule_id=saved.rule_id, device_id=saved.device_id, **values)
-                .on_conflict_do_update(index_elements=["rule_id", "device_id"], set_=values)
-            )
+            for saved in states
+        ]
+        statement = self._insert(_state)
+        excluded = statement.excluded
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["rule_id", "device_id"],
+                set_={
+                    "tenant_id": excluded.tenant_id,
+                    "rule_version": excluded.rule_version,
+                    "state": excluded.state,
+                    "updated_ms": excluded.updated_ms,
+                },
+            ),
+            rows,
+        )
 
     # -- alerts -----------------------------------------------------------------
 
