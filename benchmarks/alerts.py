@@ -100,7 +100,7 @@ def batches(readings: int) -> list[Committed]:
 
 def cost(readings: int) -> str:
     lines = [
-        "| rules | scope | rules read per reading | µs per reading | readings/s (evaluator alone) |",
+        "| rules | scope | rules read per reading | µs per reading | readings/s (evaluator) |",
         "|---:|---|---:|---:|---:|",
     ]
     for rules in (100, 1000):
@@ -162,8 +162,10 @@ def ingest(readings: int, repeat: int) -> str:
             f"| off | {off:,.0f} | {', '.join(f'{r:,.0f}' for r in rates[0])} |",
             f"| 100 tenant-wide rules | {on:,.0f} | {', '.join(f'{r:,.0f}' for r in rates[100])} |",
             "",
-            f"Change with 100 rules: {100 * (on - off) / off:+.1f} % "
-            f"({readings:,} readings, {repeat} alternating runs each).",
+            (
+                f"Change with 100 rules: {100 * (on - off) / off:+.1f} % "
+                f"({readings:,} readings, {repeat} alternating runs each)."
+            ),
         ]
     )
 
@@ -251,8 +253,10 @@ def latency(broker: str, count: int) -> str:
         [
             "| alerts | p50 ms | p90 ms | max ms |",
             "|---:|---:|---:|---:|",
-            f"| {len(ms)} of {count} | {ms[len(ms) // 2]:.0f} | {ms[int(len(ms) * 0.9)]:.0f} | "
-            f"{ms[-1]:.0f} |",
+            (
+                f"| {len(ms)} of {count} | {ms[len(ms) // 2]:.0f} | "
+                f"{ms[int(len(ms) * 0.9)]:.0f} | {ms[-1]:.0f} |"
+            ),
         ]
     )
 

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -53,27 +54,7 @@ def test_a_sag_raises_one_alert_notifies_and_clears(tmp_path: Path, mosquitto_ur
             wait_until(
                 lambda: w.client.get(f"/api/v1/devices/{device}").status_code == 200, 20, "device"
             )
-            rule = {
-                "name": "Low voltage",
-                "kind": "threshold",
-                "severity": "critical",
-                "scope": "device",
-                "scope_value": device,
-                "metric": "voltage_v",
-                "params": {"op": "below", "limit": 10, "hysteresis": 5},
-            }
-            assert w.client.post("/api/v1/alert-rules", json=rule).status_code == 201
-            hook = {
-                "name": "ops hook",
-                "kind": "webhook",
-                "target": hook_url,
-                "allow_private": True,
-            }
-            created = w.client.post("/api/v1/alert-channels", json=hook)
-            assert created.status_code == 201, created.text
-            hooks.secret = created.json()["secret"]
-            mail = {"name": "ops mail", "kind": "email", "target": "ops@example.org"}
-            assert w.client.post("/api/v1/alert-channels", json=mail).status_code == 201
+            hooks.secret = add_rule_and_channels(w.client, device, hook_url)
             time.sleep(1.5)  # the evaluator re-reads rules and channels within a tick
 
             meter.sag(6.0)
@@ -103,3 +84,25 @@ def test_a_sag_raises_one_alert_notifies_and_clears(tmp_path: Path, mosquitto_ur
             forget_session(w.mqtt_host, w.mqtt_port, f"wattline-{w.topic_prefix}")
     assert code == 0, stderr
     assert "Traceback" not in stderr
+
+
+def add_rule_and_channels(api: httpx.Client, device: str, hook_url: str) -> str:
+    """The low-voltage rule on the device, a webhook and an email channel; the
+    webhook's signing secret."""
+    rule = {
+        "name": "Low voltage",
+        "kind": "threshold",
+        "severity": "critical",
+        "scope": "device",
+        "scope_value": device,
+        "metric": "voltage_v",
+        "params": {"op": "below", "limit": 10, "hysteresis": 5},
+    }
+    assert api.post("/api/v1/alert-rules", json=rule).status_code == 201
+    hook = {"name": "ops hook", "kind": "webhook", "target": hook_url, "allow_private": True}
+    created = api.post("/api/v1/alert-channels", json=hook)
+    assert created.status_code == 201, created.text
+    mail = {"name": "ops mail", "kind": "email", "target": "ops@example.org"}
+    assert api.post("/api/v1/alert-channels", json=mail).status_code == 201
+    secret: str = created.json()["secret"]
+    return secret
