@@ -30,7 +30,7 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
-from wattline.model.events import fan_out
+from wattline.model.events import OnCommitted, fan_out
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.alerts import alerting, ensure_demo_rule
@@ -188,7 +188,17 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             )
         )
         await running.enter_async_context(services.retention(settings, store))
-        parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
+        parts = _ApiParts(
+            settings,
+            registry,
+            ingest,
+            store,
+            archive,
+            token,
+            security,
+            broker,
+            alerts.on_committed if alerts else None,
+        )
         api = _api_services(parts, running, collector, window)
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
@@ -222,6 +232,8 @@ class _ApiParts:
     security: BrokerSecurity | None
     # the embedded broker, told to re-read the revocation list; None: an external one
     broker: Broker | None
+    # the alert evaluator's listener, for HTTP ingest's commits too; None: no alerts here
+    alerts_listener: OnCommitted | None = None
 
 
 def _api_services(
@@ -256,7 +268,9 @@ def _api_services(
         offline_after_ms=int(settings.offline_after_s * 1000),
         collector_status=collector.status if collector is not None else None,
         replay=committer.replay,
-        http_ingest=_http_ingest(settings, ingest, store, parts.archive, window),
+        http_ingest=_http_ingest(
+            settings, ingest, store, parts.archive, window, parts.alerts_listener
+        ),
         rate_limiter=limits.http_ingest,
         window=window,
         deleted_devices_dir=settings.data_dir / "deleted-devices",
@@ -323,15 +337,19 @@ async def run_collect(settings: Settings) -> None:
         await _wait_for_stop(stop, collector)
 
 
-def _http_ingest(
+def _http_ingest(  # noqa: PLR0913, PLR0917 - the committer's parts and its listeners
     settings: Settings,
     ingest: Ingest,
     store: SqlStore,
     archive: RawArchive,
     window: RecentReadings | None,
+    alerts_listener: OnCommitted | None = None,
 ) -> HttpIngest:
     committer = ingest.committer(
-        store, archive, ingest.http, window.on_committed if window is not None else None
+        store,
+        archive,
+        ingest.http,
+        fan_out(window.on_committed if window is not None else None, alerts_listener),
     )
     return HttpIngest(committer, settings.smartsolar_topic_prefix)
 
