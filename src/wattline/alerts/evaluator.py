@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from wattline.alerts import lifecycle
-from wattline.alerts.conditions import Condition, Outcome, RuleState, condition_of
+from wattline.alerts.conditions import Condition, Outcome, RuleState, Signal, condition_of
 from wattline.alerts.lifecycle import Transition
 from wattline.model.alerts import AlertChange, ChangeKind, Rule, RuleKind
 from wattline.model.events import Committed
@@ -41,6 +41,8 @@ _METRICLESS = frozenset(
 )
 
 OnAlertChanged = Callable[[AlertChange], None]
+# The state of a (rule, device) pair that has nothing to remember; shared, as it is frozen.
+_RESTING = RuleState()
 
 
 def _now_ms() -> int:
@@ -277,8 +279,10 @@ class Evaluator:
                 ts_ms = reading.ts_ms
                 if rule.kind is RuleKind.ABSENCE:
                     ts_ms = seen.get(reading.device_id, reading.ts_ms)
-                state = self._states.get((rule.rule_id, reading.device_id), RuleState())
+                state = self._states.get((rule.rule_id, reading.device_id), _RESTING)
                 outcome = compiled.condition.on_reading(state, ts_ms, value, reading.seq)
+                if outcome[0] is state and outcome[1] is not Signal.BREACH and state is _RESTING:
+                    continue  # the steady state: nothing happened, nothing to remember
                 self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
 
     def tick(self, now_ms: int) -> None:
