@@ -18,17 +18,27 @@ a pending duration.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from wattline.alerts import lifecycle
-from wattline.alerts.conditions import Condition, Outcome, RuleState, Signal, condition_of
+from wattline.alerts.conditions import (
+    Condition,
+    Outcome,
+    Range,
+    RuleState,
+    Signal,
+    Threshold,
+    condition_of,
+)
 from wattline.alerts.lifecycle import Transition
 from wattline.model.alerts import AlertChange, ChangeKind, Rule, RuleKind
 from wattline.model.events import Committed
+from wattline.model.messages import Reading
 from wattline.storage.sql.alerts import SavedState, SqlAlerts
 from wattline.storage.sql.leases import SqlLeases, holder_name
 
@@ -53,6 +63,47 @@ def _now_ms() -> int:
 class _Compiled:
     rule: Rule
     condition: Condition
+
+
+_BANDED = frozenset({RuleKind.THRESHOLD, RuleKind.RANGE})
+
+
+def _stirred(state: RuleState) -> bool:
+    return state.active or state.pending_since_ms is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _DeviceRules:
+    """A device's rules, threshold and range ones grouped by metric with the band
+    [low, high] inside which each of them, at rest, stays at rest: a reading in the
+    band skips the whole group (100 tenant-wide thresholds cost one comparison)."""
+
+    banded: dict[str, tuple[Sequence[_Compiled], float, float]]
+    others: Sequence[_Compiled]
+
+    @classmethod
+    def of(cls, rules: Sequence[_Compiled]) -> _DeviceRules:
+        groups: dict[str, list[_Compiled]] = {}
+        others: list[_Compiled] = []
+        for compiled in rules:
+            if compiled.rule.kind in _BANDED and compiled.rule.metric:
+                groups.setdefault(compiled.rule.metric, []).append(compiled)
+            else:
+                others.append(compiled)
+        banded: dict[str, tuple[Sequence[_Compiled], float, float]] = {}
+        for metric, group in groups.items():
+            low, high = -math.inf, math.inf
+            for compiled in group:
+                condition = compiled.condition
+                if isinstance(condition, Threshold):
+                    if condition.below:
+                        low = max(low, condition.limit)
+                    else:
+                        high = min(high, condition.limit)
+                elif isinstance(condition, Range):
+                    low, high = max(low, condition.low), min(high, condition.high)
+            banded[metric] = (group, low, high)
+        return cls(banded, others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +158,9 @@ class Evaluator:
         self._scopes: dict[str, _Scope] = {}
         self._scopes_read_ms = 0
         self._per_device: dict[str, list[_Compiled]] = {}
+        self._per_device_split: dict[str, _DeviceRules] = {}
+        # (device, metric) where a threshold or range rule is active or pending
+        self._unsettled: set[tuple[str, str]] = set()
         self._states: dict[tuple[str, str], RuleState] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._persisted_ms = 0
@@ -189,8 +243,13 @@ class Evaluator:
         self._stamp = None
         self._refresh_rules()
         self._states = {}
+        self._unsettled = set()
         for saved in self._store.load_states():
-            self._states[saved.rule_id, saved.device_id] = RuleState.from_json(saved.state)
+            state = RuleState.from_json(saved.state)
+            self._states[saved.rule_id, saved.device_id] = state
+            compiled = self._rules_by_id.get(saved.rule_id)
+            if compiled is not None and compiled.rule.kind in _BANDED and _stirred(state):
+                self._unsettled.add((saved.device_id, compiled.rule.metric or ""))
         self._dirty.clear()
 
     def _refresh_rules(self) -> None:
@@ -214,11 +273,13 @@ class Evaluator:
         self._by_tenant = by_tenant
         self._rules_by_id = {c.rule.rule_id: c for rules in by_tenant.values() for c in rules}
         self._per_device.clear()
+        self._per_device_split.clear()
 
     def _scope_of(self, device_ids: Iterable[str], now_ms: int) -> None:
         if now_ms - self._scopes_read_ms > self._timing.scope_ttl_s * 1000:
             self._scopes.clear()
             self._per_device.clear()
+            self._per_device_split.clear()
             self._scopes_read_ms = now_ms
         unknown = [d for d in device_ids if d not in self._scopes]
         if unknown:
@@ -265,11 +326,28 @@ class Evaluator:
                 self._step(compiled, device_id or "", state, outcome, received_ms, None)
         self._flush(now_ms)
 
+    def _split_for(self, device_id: str) -> _DeviceRules:
+        found = self._per_device_split.get(device_id)
+        if found is None:
+            found = _DeviceRules.of(self._rules_for(device_id))
+            self._per_device_split[device_id] = found
+        return found
+
     def _readings(self, event: Committed) -> None:
         seen = event.seen_ms or {}
         for reading in event.readings:
             self.evaluated_readings += 1
-            for compiled in self._rules_for(reading.device_id):
+            device_id = reading.device_id
+            rules = self._split_for(device_id)
+            for metric, (group, low, high) in rules.banded.items():
+                value = reading.metrics.get(metric)
+                if value is None:
+                    continue
+                if low <= value <= high and (device_id, metric) not in self._unsettled:
+                    continue  # inside every resting rule's limits: none of them can stir
+                for compiled in group:
+                    self._reading(compiled, reading, value, reading.ts_ms)
+            for compiled in rules.others:
                 rule = compiled.rule
                 value = None
                 if rule.metric is not None and rule.kind not in _METRICLESS:
@@ -278,12 +356,17 @@ class Evaluator:
                         continue
                 ts_ms = reading.ts_ms
                 if rule.kind is RuleKind.ABSENCE:
-                    ts_ms = seen.get(reading.device_id, reading.ts_ms)
-                state = self._states.get((rule.rule_id, reading.device_id), _RESTING)
-                outcome = compiled.condition.on_reading(state, ts_ms, value, reading.seq)
-                if outcome[0] is state and outcome[1] is not Signal.BREACH and state is _RESTING:
-                    continue  # the steady state: nothing happened, nothing to remember
-                self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
+                    ts_ms = seen.get(device_id, reading.ts_ms)
+                self._reading(compiled, reading, value, ts_ms)
+
+    def _reading(
+        self, compiled: _Compiled, reading: Reading, value: float | None, ts_ms: int
+    ) -> None:
+        state = self._states.get((compiled.rule.rule_id, reading.device_id), _RESTING)
+        outcome = compiled.condition.on_reading(state, ts_ms, value, reading.seq)
+        if outcome[0] is state and outcome[1] is not Signal.BREACH and state is _RESTING:
+            return  # the steady state: nothing happened, nothing to remember
+        self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
 
     def tick(self, now_ms: int) -> None:
         """The clock's part: absence, pending durations that ran out, quiet event alerts."""
@@ -349,6 +432,8 @@ class Evaluator:
         if state is before or (state == before and key in self._states):
             return
         self._states[key] = state
+        if rule.kind in _BANDED and _stirred(state) != _stirred(before):
+            self._settle(device_id, rule.metric or "")
         if transition is None:
             volatile = compiled.condition.volatile
             if state.durable(volatile) != before.durable(volatile):
@@ -376,6 +461,13 @@ class Evaluator:
             opened = False
         kind = ChangeKind.RAISED if opened else ChangeKind.REPEATED
         self._tell(AlertChange.of(kind, alert, ts_ms))
+
+    def _settle(self, device_id: str, metric: str) -> None:
+        group = self._split_for(device_id).banded.get(metric, ((), 0.0, 0.0))[0]
+        if any(_stirred(self._states.get((c.rule.rule_id, device_id), _RESTING)) for c in group):
+            self._unsettled.add((device_id, metric))
+        else:
+            self._unsettled.discard((device_id, metric))
 
     def _tell(self, change: AlertChange) -> None:
         if self._on_change is None:

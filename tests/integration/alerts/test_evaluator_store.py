@@ -6,6 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.integration.alerts.receivers import sqlite_store
+
+from wattline.alerts import lifecycle
+from wattline.alerts.conditions import RuleState, condition_of
 from wattline.alerts.evaluator import Evaluator, EvaluatorTiming
 from wattline.model.alerts import (
     AlertChange,
@@ -232,3 +239,41 @@ def test_edited_rules_are_versioned_and_retired_rules_stop(store: SqlStore) -> N
 
 def _fields(rule: Rule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in rule.__slots__}  # type: ignore[attr-defined]
+
+
+@settings(max_examples=15, deadline=None)
+@given(values=st.lists(st.sampled_from([0.0, 5.0, 9.0, 10.0, 11.0, 15.0, 25.0, 31.0]), max_size=40))
+def test_grouped_thresholds_decide_as_each_rule_alone(
+    tmp_path_factory: pytest.TempPathFactory, values: list[float]
+) -> None:
+    """Readings inside every resting rule's band skip the group: the same transitions
+    as evaluating each rule on its own (the pure conditions)."""
+    rules = {
+        "below10": (RuleKind.THRESHOLD, {"op": "below", "limit": 10.0, "hysteresis": 2.0}),
+        "below5": (RuleKind.THRESHOLD, {"op": "below", "limit": 5.0}),
+        "above30": (RuleKind.THRESHOLD, {"op": "above", "limit": 30.0, "duration_s": 2}),
+        "range": (RuleKind.RANGE, {"low": 8.0, "high": 20.0, "hysteresis": 1.0}),
+    }
+    with sqlite_store(tmp_path_factory.mktemp("band")) as store:
+        register(store, "m1")
+        compiled = {
+            name: add_rule(store, name, kind, params) for name, (kind, params) in rules.items()
+        }
+        clock, changes = Clock(), []
+        ev = evaluator(store, clock, changes)
+        feed(ev, *[volts("m1", T0 + i * 1000, v) for i, v in enumerate(values)])
+        ev.stop()
+    expected = []
+    for name, rule in compiled.items():
+        condition, state = condition_of(rule), RuleState()
+        for i, v in enumerate(values):
+            state, transition = lifecycle.apply(
+                condition, condition.on_reading(state, T0 + i * 1000, v, None), T0 + i * 1000
+            )
+            if transition is not None:
+                expected.append((T0 + i * 1000, name, transition.value))
+    got = [
+        (c.ts_ms, c.rule_id, {"raised": "raise", "cleared": "clear"}[c.change.value])
+        for c in changes
+    ]
+    assert sorted(got) == sorted(expected)
