@@ -183,6 +183,9 @@ class Range(_Base):
 
 
 class Rate(_Base):
+    # a restart loses one rate sample at most
+    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+
     def __init__(
         self, metric: str, max_per_min: float, hysteresis: float, duration_s: float
     ) -> None:
@@ -200,8 +203,10 @@ class Rate(_Base):
             return (after if state.last_ts_ms is None or ts_ms > state.last_ts_ms else state), None
         per_min = abs(value - state.last_value) * MINUTE_MS / (ts_ms - state.last_ts_ms)
         limit = self.max_per_min - (self.hysteresis if state.active else 0.0)
+        if per_min <= limit:
+            return after, Signal.OK
         detail = f"{self.metric} changing {_fmt(per_min)}/min (limit {_fmt(self.max_per_min)})"
-        return replace(after, detail=detail), Signal.BREACH if per_min > limit else Signal.OK
+        return replace(after, detail=detail), Signal.BREACH
 
 
 class Stuck(_Base):
