@@ -68,8 +68,9 @@ class RuleState:
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
-    def durable(self, volatile: frozenset[str]) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__ if name not in volatile)
+    def differs(self, other: RuleState, fields: tuple[str, ...]) -> bool:
+        """True when any of ``fields`` differs (stops at the first that does)."""
+        return any(getattr(self, name) != getattr(other, name) for name in fields)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RuleState:
@@ -80,6 +81,9 @@ class RuleState:
 
 
 Outcome = tuple[RuleState, Signal | None]
+# what threshold, range and rate rules must keep: their last value is only for messages
+# (a restart loses one rate sample at most)
+_ALERT_STATE: tuple[str, ...] = ("active", "pending_since_ms")
 
 
 class Condition(Protocol):
@@ -87,8 +91,8 @@ class Condition(Protocol):
     duration_ms: int
     # event kinds: how long without a new event before the alert clears; 0 for the others
     clear_after_ms: int
-    # fields a restart may lose without changing an outcome (not saved on their own)
-    volatile: frozenset[str]
+    # the fields a restart must not lose: a change of any is saved (the rest ride along)
+    durable: tuple[str, ...]
 
     def on_reading(
         self, state: RuleState, ts_ms: int, value: float | None, seq: int | None
@@ -108,8 +112,8 @@ def _fmt(value: float) -> str:
 class _Base:
     duration_ms = 0
     clear_after_ms = 0
-    # state a restart may lose without changing any outcome: not worth a write
-    volatile: frozenset[str] = frozenset({"detail"})
+    # state a restart must not lose; the message (detail) is not worth a write
+    durable: tuple[str, ...] = tuple(n for n in RuleState.__slots__ if n != "detail")
 
     def on_reading(
         self, state: RuleState, ts_ms: int, value: float | None, seq: int | None
@@ -127,7 +131,7 @@ class _Base:
 
 
 class Threshold(_Base):
-    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+    durable = _ALERT_STATE
 
     def __init__(
         self, metric: str, op: str, limit: float, hysteresis: float, duration_s: float
@@ -160,7 +164,7 @@ class Threshold(_Base):
 
 
 class Range(_Base):
-    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+    durable = _ALERT_STATE
 
     def __init__(
         self, metric: str, low: float, high: float, hysteresis: float, duration_s: float
@@ -183,8 +187,7 @@ class Range(_Base):
 
 
 class Rate(_Base):
-    # a restart loses one rate sample at most
-    volatile = frozenset({"detail", "last_value", "last_ts_ms"})
+    durable = _ALERT_STATE
 
     def __init__(
         self, metric: str, max_per_min: float, hysteresis: float, duration_s: float

@@ -435,8 +435,7 @@ class Evaluator:
         if rule.kind in _BANDED and _stirred(state) != _stirred(before):
             self._settle(device_id, rule.metric or "")
         if transition is None:
-            volatile = compiled.condition.volatile
-            if state.durable(volatile) != before.durable(volatile):
+            if state.differs(before, compiled.condition.durable):
                 self._dirty.add(key)
             if state.pending_since_ms != before.pending_since_ms:
                 self._save([key], ts_ms)  # a pending duration must survive a restart
