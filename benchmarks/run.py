@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "commands": (ROOT / "benchmarks" / "commands.py", []),
     # publish -> WebSocket latency, 100 subscribers, embedded bus and Redis bus
     "live": (ROOT / "benchmarks" / "live.py", []),
+    # rule evaluation per reading, ingest with 100 rules, publish -> webhook latency
+    "alerts": (ROOT / "benchmarks" / "alerts.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -137,6 +137,17 @@ class Settings(BaseSettings):
     # The Redis pub/sub channel of the live stream (with WATTLINE_REDIS_URL): processes
     # of one deployment share it; two deployments sharing a Redis each need their own.
     live_redis_channel: str = Field("wattline:live:events", min_length=1, max_length=200)
+    # Alert evaluation and notifications in this process (`up`, `collect`): one
+    # process leads them at a time (a database lease); off: none here
+    alerts: bool = True
+    alert_tick_s: float = Field(5.0, gt=0)
+    # the SMTP server alert emails go through; unset: email channels fail (recorded)
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "wattline@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
 
     @property
     def database_path(self) -> Path:

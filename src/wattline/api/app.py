@@ -14,6 +14,9 @@ from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
 from wattline.api.ratelimit import AddressLimitMiddleware
 from wattline.api.routers import (
+    alert_channels,
+    alert_rules,
+    alerts,
     api_keys,
     audit,
     auth,
@@ -87,6 +90,9 @@ def create_app(services: ApiServices) -> FastAPI:
     include_compat(app)
     app.include_router(commands.router)
     app.include_router(live.router)
+    app.include_router(alerts.router)
+    app.include_router(alert_rules.router)
+    app.include_router(alert_channels.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -20,7 +20,15 @@ MAX_PAGE = 1_000
 MAX_CURSOR_CHARS = 512
 
 Kind = Literal[
-    "devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "sensor-readings", "commands"
+    "devices",
+    "quarantine",
+    "gaps",
+    "raw-asc",
+    "raw-desc",
+    "audit",
+    "sensor-readings",
+    "commands",
+    "alerts",
 ]
 
 

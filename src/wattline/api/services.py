@@ -19,6 +19,7 @@ from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
+from wattline.model.alerts import AlertChange
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.ca import Authority
@@ -34,6 +35,8 @@ from wattline.storage.ports import (
     PairingStore,
     TelemetryStore,
 )
+from wattline.storage.sql.alerts import SqlAlerts
+from wattline.storage.sql.notifications import SqlNotifications
 
 
 def wall_clock_ms() -> int:
@@ -104,3 +107,8 @@ class ApiServices:
     commands: CommandService | None = None
     # the live stream's hub (WebSockets, SSE); None: this process serves no live stream
     live: LiveHub | None = None
+    # alert rules, alerts, notification channels and deliveries; None: not offered
+    alerts: SqlAlerts | None = None
+    notifications: SqlNotifications | None = None
+    # told of acknowledgements, clears and comments made through the API (the live stream)
+    on_alert_changed: Callable[[AlertChange], None] | None = None

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -165,6 +166,10 @@ async def simulator(
         # Joined off the event loop: the embedded broker runs on that loop and
         # must keep acknowledging the fleet's final "offline" messages.
         await asyncio.to_thread(thread.join, 10)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def freeze_startup_objects() -> None:

@@ -39,6 +39,7 @@ from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import live, services
+from wattline.runtime.alerts import alerting, ensure_demo_rule
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
@@ -191,9 +192,19 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         metrics = live.live_metrics(registry)
         bus = await running.enter_async_context(live.bus(settings, metrics))
         feed = await running.enter_async_context(live.feed(bus, store, metrics))
-        on_committed = fan_out(window.on_committed, feed.on_committed, dispatcher.on_committed)
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
+        )
+        if settings.demo:
+            ensure_demo_rule(store, services.wall_clock_ms())
+        alerts = await running.enter_async_context(
+            alerting(settings, store, collector_endpoint, on_alert_changed=feed.on_alert_change)
+        )
+        on_committed = fan_out(
+            window.on_committed,
+            feed.on_committed,
+            dispatcher.on_committed,
+            alerts.on_committed if alerts else None,
         )
         collector = await running.enter_async_context(
             services.collecting(
@@ -339,6 +350,12 @@ def _api_services(
         tracer=parts.tracer,
         commands=parts.commands,
         live=live_parts.hub if live_parts is not None else None,
+        # acknowledgements, clears and comments made through the API reach the live stream
+        on_alert_changed=live_parts.feed.on_alert_change
+        if live_parts is not None and live_parts.feed is not None
+        else None,
+        alerts=store.alerts,
+        notifications=store.notifications,
     )
 
 
@@ -403,6 +420,14 @@ async def run_collect(settings: Settings) -> None:
             bus = await running.enter_async_context(live.bus(settings, metrics))
             feed = await running.enter_async_context(live.feed(bus, store, metrics))
             on_committed = feed.on_committed
+        alerts = await running.enter_async_context(
+            alerting(
+                settings,
+                store,
+                MqttEndpoint.from_url(settings.effective_mqtt_url),
+                on_alert_changed=feed.on_alert_change if on_committed is not None else None,
+            )
+        )
         dispatcher = await running.enter_async_context(
             dispatching(
                 settings,
@@ -416,7 +441,7 @@ async def run_collect(settings: Settings) -> None:
             ingest,
             store,
             archive,
-            fan_out(on_committed, dispatcher.on_committed),
+            fan_out(on_committed, dispatcher.on_committed, alerts.on_committed if alerts else None),
             traces=traced.message_traces() if traced else None,
         )
         services.freeze_startup_objects()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
 from wattline.storage import (
+    alert_schema,
     command_schema,
     device_name_schema,
     energy_schema,
@@ -44,6 +45,8 @@ DEVICE_COMMAND_TABLES: tuple[Table, ...] = (
     command_schema.command_history,
     command_schema.device_configs,
 )
+# What alert rules remembered about the device, and its alerts.
+DEVICE_ALERT_TABLES: tuple[Table, ...] = (alert_schema.alert_rule_state, alert_schema.alerts)
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
@@ -51,6 +54,7 @@ DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_SETTINGS_TABLES,
     *DEVICE_LABEL_TABLES,
     *DEVICE_COMMAND_TABLES,
+    *DEVICE_ALERT_TABLES,
     schema.devices,
 )
 PAGE_ROWS = 50_000

@@ -139,6 +139,7 @@ rollup_1d = _rollup("rollup_1d")
 # Imported last: its tables join this metadata (the one Alembic, create_all and the
 # device-removal check read).
 from wattline.storage import (  # noqa: E402, F401
+    alert_schema,
     command_schema,
     device_name_schema,
     energy_schema,

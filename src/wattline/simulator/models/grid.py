@@ -67,6 +67,11 @@ class AcMeter:
         self._power_factor = MeanReverting(mean=0.93, stddev=0.03, tau_s=300.0, low=0.8, high=1.0)
         self._load_noise = MeanReverting(mean=1.0, stddev=0.1, tau_s=120.0, low=0.5, high=1.5)
         self._energy = EnergyCounter()
+        self._sag_v: float | None = None
+
+    def sag(self, voltage_v: float | None) -> None:
+        """Hold the supply at ``voltage_v`` (a brown-out), or None to let it recover."""
+        self._sag_v = voltage_v
 
     def step(self, now: datetime, dt_s: float) -> dict[str, float]:
         check_dt(dt_s)
@@ -76,6 +81,8 @@ class AcMeter:
         ) * self._load_noise.advance(self._rng, dt_s)
 
         voltage_v = round(self._voltage.advance(self._rng, dt_s), 1)
+        if self._sag_v is not None:
+            voltage_v = self._sag_v
         power_factor = round(self._power_factor.advance(self._rng, dt_s), 3)
         frequency_hz = round(self._frequency.advance(self._rng, dt_s), 3)
         current_a = round(demand_w / (voltage_v * power_factor), 3)

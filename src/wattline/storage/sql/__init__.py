@@ -41,10 +41,12 @@ from wattline.storage.keyset import DeviceFilter
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.sql.alerts import SqlAlerts
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.credentials import SqlCredentials
 from wattline.storage.sql.identity import SqlIdentity
+from wattline.storage.sql.notifications import SqlNotifications
 from wattline.storage.sql.pairing import SqlPairing
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
@@ -66,10 +68,22 @@ class SqlStore:
         self._shares = SqlShares(self._connections, insert)
         self._commit = SqlCommit(self._connections, insert, self._registry, self._quarantine)
         self._identity = SqlIdentity(self._connections, insert)
+        self._alerts = SqlAlerts(self._connections, insert)
+        self._notifications = SqlNotifications(self._connections, insert)
 
     @property
     def engine(self) -> Engine:
         return self._connections.engine
+
+    @property
+    def alerts(self) -> SqlAlerts:
+        """Alert rules, their state and alerts (``alerts/``, the alert routes)."""
+        return self._alerts
+
+    @property
+    def notifications(self) -> SqlNotifications:
+        """Notification channels and deliveries."""
+        return self._notifications
 
     @property
     def identity(self) -> SqlIdentity:
