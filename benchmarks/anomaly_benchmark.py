@@ -38,7 +38,9 @@ def overlaps(finding: Finding, fault: Fault) -> bool:
     return finding.start_ms < fault.end_ms + GRACE_MS and fault.start_ms < finding.end_ms
 
 
-def score(devices: list[LabelledDevice], found: dict[str, list[Finding]]) -> dict[str, Counter[str]]:
+def score(
+    devices: list[LabelledDevice], found: dict[str, list[Finding]]
+) -> dict[str, Counter[str]]:
     counts: dict[str, Counter[str]] = {k.value: Counter() for k in AnomalyKind}
     for device in devices:
         for finding in found[device.device_id]:
@@ -59,7 +61,9 @@ def prf(c: Counter[str]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def isolation_forest(devices: list[LabelledDevice], hourly: dict[str, HourlySeries]) -> tuple[float, float, float]:
+def isolation_forest(
+    devices: list[LabelledDevice], hourly: dict[str, HourlySeries]
+) -> tuple[float, float, float]:
     """The alternative: an isolation forest per device on hourly features, any kind.
 
     Features: hour of day, weekend, the hour's mean, min, max and range. Trained on
@@ -106,7 +110,11 @@ def isolation_forest(devices: list[LabelledDevice], hourly: dict[str, HourlySeri
                 fp += 1
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = detected / (detected + missed) if detected + missed else 1.0
-    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return (
+        precision,
+        recall,
+        2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+    )
 
 
 def main() -> None:

@@ -47,9 +47,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     span = Span(START_MS, DAYS, DAYS)
-    fleets: dict[str, list[HourlySeries]] = {"household (labelled simulator)": [], "office appliance (labelled simulator)": [], "AC meter (fleet simulator)": []}
+    fleets: dict[str, list[HourlySeries]] = {
+        "household (labelled simulator)": [],
+        "office appliance (labelled simulator)": [],
+        "AC meter (fleet simulator)": [],
+    }
     for n in range(args.devices):
-        for profile, name in ((Profile.HOUSEHOLD, "household (labelled simulator)"), (Profile.APPLIANCE, "office appliance (labelled simulator)")):
+        for profile, name in (
+            (Profile.HOUSEHOLD, "household (labelled simulator)"),
+            (Profile.APPLIANCE, "office appliance (labelled simulator)"),
+        ):
             device = simulate(f"{profile.value}-{n}", profile, None, span, args.seed)
             fleets[name].append(from_points(device.points, START_MS, START_MS + DAYS * DAY_MS))
         fleets["AC meter (fleet simulator)"].append(ac_meter(args.seed * 1000 + n))
@@ -59,9 +66,17 @@ def main() -> None:
         f"{args.devices} devices of each kind, {DAYS} days a reading a minute, hourly kWh; "
         f"the last 2 weeks forecast by models fitted before each week; seed {args.seed}\n"
     )
-    print("| devices | hours | MAE boosted (kWh) | MAE seasonal-naive (kWh) | MASE boosted | MASE seasonal-naive | error vs seasonal-naive | fit s/device |")
+    print(
+        "| devices | hours | MAE boosted (kWh) | MAE seasonal-naive (kWh) | MASE boosted "
+        "| MASE seasonal-naive | error vs seasonal-naive | fit s/device |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    every: dict[str, list[np.ndarray]] = {BOOSTED: [], SEASONAL_NAIVE: [], "mase_b": [], "mase_n": []}
+    every: dict[str, list[np.ndarray]] = {
+        BOOSTED: [],
+        SEASONAL_NAIVE: [],
+        "mase_b": [],
+        "mase_n": [],
+    }
     for name, series_list in fleets.items():
         boosted, naive, mase_b, mase_n = [], [], [], []
         began = time.perf_counter()
@@ -78,7 +93,8 @@ def main() -> None:
         for key, value in ((BOOSTED, b), (SEASONAL_NAIVE, s), ("mase_b", mb), ("mase_n", mn)):
             every[key].append(value)
         print(
-            f"| {name} | {len(b)} | {b.mean():.4f} | {s.mean():.4f} | {mb.mean():.2f} | {mn.mean():.2f} | "
+            f"| {name} | {len(b)} | {b.mean():.4f} | {s.mean():.4f} | {mb.mean():.2f} "
+            f"| {mn.mean():.2f} | "
             f"{(b.mean() / s.mean() - 1) * 100:+.0f} % | {fit_s:.1f} |"
         )
     mb, mn = np.concatenate(every["mase_b"]).mean(), np.concatenate(every["mase_n"]).mean()

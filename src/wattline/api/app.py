@@ -10,14 +10,18 @@ from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
 from wattline.api.ratelimit import AddressLimitMiddleware
 from wattline.api.routers import (
+    anomalies,
     api_keys,
     audit,
     auth,
+    buffer,
     certificates,
     credentials,
+    decisions,
     devices,
     energy,
     export,
+    forecasts,
     gaps,
     health,
     ingest,
@@ -69,6 +73,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(users.public)
     app.include_router(users.router)
     app.include_router(api_keys.router)
+    app.include_router(anomalies.router)
+    app.include_router(forecasts.router)
+    app.include_router(decisions.router)
+    app.include_router(buffer.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

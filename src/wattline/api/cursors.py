@@ -19,7 +19,9 @@ MAX_PAGE = 1_000
 # Real cursors are tens of bytes; this refuses absurd input before decoding it.
 MAX_CURSOR_CHARS = 512
 
-Kind = Literal["devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit"]
+Kind = Literal[
+    "devices", "quarantine", "gaps", "raw-asc", "raw-desc", "audit", "anomalies", "decisions"
+]
 
 
 def encode(kind: Kind, *key: str | int) -> str:

@@ -13,6 +13,9 @@ from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
+from wattline.intelligence.advisor import Advisor
+from wattline.intelligence.forecaster import Forecaster
+from wattline.intelligence.jobs import AnomalyScanner
 from wattline.live.window import RecentReadings
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
@@ -21,7 +24,13 @@ from wattline.security.device_credentials import BrokerAccounts
 from wattline.security.service import IdentityService
 from wattline.security.throttle import LoginThrottle
 from wattline.storage.base import QuarantineRecord
-from wattline.storage.ports import AuditStore, CredentialStore, PairingStore, TelemetryStore
+from wattline.storage.ports import (
+    AuditStore,
+    CredentialStore,
+    IntelligenceStore,
+    PairingStore,
+    TelemetryStore,
+)
 
 
 def wall_clock_ms() -> int:
@@ -73,3 +82,11 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # anomaly findings, homes and decisions; None: the intelligence routes answer 501
+    intelligence: IntelligenceStore | None = None
+    # runs the anomaly detectors over one device on demand
+    anomaly_scanner: AnomalyScanner | None = None
+    # hourly kWh forecasts; None: not offered
+    forecaster: Forecaster | None = None
+    # recommendations for homes, stored as decisions; None: not offered
+    advisor: Advisor | None = None

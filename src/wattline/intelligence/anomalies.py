@@ -5,14 +5,18 @@ local hour of day and per day type (weekday or weekend), the median and the
 robust spread (1.4826 x MAD) of each hour's mean, minimum, maximum and range.
 The hours and days of the *window* are then compared with it:
 
-| kind | looks at | flagged when |
-|---|---|---|
-| spike | an hour's maximum | far above the reference's highest maximum, while the hour's mean barely moved (short) |
-| stuck | an hour's range | exactly zero at a non-idle value for two hours or more, in hours that normally vary |
-| night_use | night hours (22:00-06:00) that are normally idle | the hour's minimum and mean above the idle level for two hours or more |
-| always_on | the day's minimum | risen by as much as the day's mean did (an added constant load), two days running |
-| profile_change | the day's shape (share of energy per hour) | further from the reference shape than any normal day, two days running |
-| drift | the day's energy / the reference's | beyond the reference's day-to-day spread, not explained by the kinds above, two days running |
+- spike: an hour's maximum far above the reference's highest maximum, while the
+  hour's mean barely moved (short);
+- stuck: an hour's range exactly zero at a non-idle value for two hours or more,
+  in hours that normally vary;
+- night_use: night hours (22:00-06:00) that are normally idle, with the hour's
+  minimum and mean above the idle level for two hours or more;
+- always_on: the day's minimum risen, in proportion, well beyond the day's mean
+  (an added constant load), two days running;
+- profile_change: the day's shape (share of energy per block of hours) further
+  from the reference shape than normal days, two days running;
+- drift: the day's energy over the reference's beyond the reference's day-to-day
+  spread, not explained by the kinds above, three days running.
 
 Measured on the labelled benchmark (``benchmarks/anomaly_benchmark.py``,
 ``docs/benchmarks.md``), where it also competes with an isolation forest.
@@ -26,6 +30,7 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from wattline.intelligence.hourly import (
     DAY_MS,
@@ -105,7 +110,7 @@ class _Reference:
 
 @dataclass(frozen=True)
 class _Day:
-    index: Floats  # hour indices into the series
+    index: npt.NDArray[np.int64]  # hour indices into the series
     weekend: int
     start_ms: int
     end_ms: int
@@ -258,6 +263,7 @@ class _Context:
 
     def finding(  # noqa: PLR0913 - the finding's figures
         self,
+        *,
         kind: AnomalyKind,
         start_ms: int,
         end_ms: int,
@@ -292,7 +298,8 @@ class _Context:
 
 def _spikes(ctx: _Context) -> tuple[list[Finding], set[int]]:
     series, ref = ctx.series, ctx.reference
-    findings, flagged = [], set()
+    findings: list[Finding] = []
+    flagged: set[int] = set()
     for i in ctx.window_hours():
         peak, usual = series.max_w[i], ctx.expected(i, ref.max)
         if not (np.isfinite(peak) and np.isfinite(usual)):
@@ -312,14 +319,14 @@ def _spikes(ctx: _Context) -> tuple[list[Finding], set[int]]:
                 continue
             findings.append(
                 ctx.finding(
-                    AnomalyKind.SPIKE,
-                    start,
-                    start + HOUR_MS,
-                    excess / spread,
-                    peak,
-                    (0.0, ref.peak_w),
-                    "W",
-                    f"peak of {peak:.0f} W, {peak / ref.peak_w:.1f}x the highest "
+                    kind=AnomalyKind.SPIKE,
+                    start_ms=start,
+                    end_ms=start + HOUR_MS,
+                    score=excess / spread,
+                    observed=peak,
+                    expected=(0.0, ref.peak_w),
+                    unit="W",
+                    explanation=f"peak of {peak:.0f} W, {peak / ref.peak_w:.1f}x the highest "
                     f"the device reached in the reference weeks ({ref.peak_w:.0f} W), "
                     "while the hour's mean barely moved: a short spike",
                 )
@@ -335,7 +342,11 @@ def _hour_runs(
     flags = [is_flagged(int(i)) for i in indices]
     for first, last in _runs(flags, MIN_RUN_HOURS):
         chosen = indices[first : last + 1]
-        yield chosen, ctx.series.hour_ms(int(chosen[0])), ctx.series.hour_ms(int(chosen[-1])) + HOUR_MS
+        yield (
+            chosen,
+            ctx.series.hour_ms(int(chosen[0])),
+            ctx.series.hour_ms(int(chosen[-1])) + HOUR_MS,
+        )
 
 
 def _stuck(ctx: _Context) -> tuple[list[Finding], set[int]]:
@@ -351,23 +362,26 @@ def _stuck(ctx: _Context) -> tuple[list[Finding], set[int]]:
     def varies(i: int) -> bool:
         return ctx.expected(i, ref.range) > ref.floor_w
 
-    findings, flagged = [], set()
+    findings: list[Finding] = []
+    flagged: set[int] = set()
     for chosen, start, end in _hour_runs(ctx, is_stuck):
         if not any(varies(int(i)) for i in chosen):
             continue  # a constant load in hours that are always flat: not a sensor fault
         flagged.update(int(i) for i in chosen)
         value = float(series.max_w[chosen[0]])
-        usual = float(np.median([ctx.expected(int(i), ref.range) for i in chosen if varies(int(i))]))
+        usual = float(
+            np.median([ctx.expected(int(i), ref.range) for i in chosen if varies(int(i))])
+        )
         findings.append(
             ctx.finding(
-                AnomalyKind.STUCK,
-                start,
-                end,
-                len(chosen) * usual / ref.floor_w / 10,
-                0.0,
-                (usual / 2, usual * 2),
-                "W range per hour",
-                f"the reading stayed at exactly {value:.1f} W for {len(chosen)} hours; "
+                kind=AnomalyKind.STUCK,
+                start_ms=start,
+                end_ms=end,
+                score=len(chosen) * usual / ref.floor_w / 10,
+                observed=0.0,
+                expected=(usual / 2, usual * 2),
+                unit="W range per hour",
+                explanation=f"the reading stayed at exactly {value:.1f} W for {len(chosen)} hours; "
                 f"in these hours it normally varies by about {usual:.0f} W: a stuck sensor",
             )
         )
@@ -388,21 +402,23 @@ def _night_use(ctx: _Context, skip: set[int]) -> tuple[list[Finding], set[int]]:
             and series.mean_w[i] > used_w
         )
 
-    findings, flagged = [], set()
+    findings: list[Finding] = []
+    flagged: set[int] = set()
     for chosen, start, end in _hour_runs(ctx, is_used):
         flagged.update(int(i) for i in chosen)
         mean = float(np.nanmean(series.mean_w[chosen]))
         findings.append(
             ctx.finding(
-                AnomalyKind.NIGHT_USE,
-                start,
-                end,
-                mean / idle_w,
-                mean,
-                (0.0, idle_w),
-                "W",
-                f"{mean:.0f} W on average for {len(chosen)} night hours that are normally "
-                f"idle (under {idle_w:.0f} W): about {mean * len(chosen) / 1000:.2f} kWh used",
+                kind=AnomalyKind.NIGHT_USE,
+                start_ms=start,
+                end_ms=end,
+                score=mean / idle_w,
+                observed=mean,
+                expected=(0.0, idle_w),
+                unit="W",
+                explanation=f"{mean:.0f} W on average for {len(chosen)} night hours "
+                f"that are normally idle (under {idle_w:.0f} W): "
+                f"about {mean * len(chosen) / 1000:.2f} kWh used",
             )
         )
     return findings, flagged
@@ -424,7 +440,9 @@ def _day_figures(ctx: _Context, day: _Day, skip: set[int]) -> _DayFigures | None
     if int(np.isfinite(series.mean_w[day.index]).sum()) < MIN_DAY_HOURS:
         return None
     kept = np.array([i for i in day.index if i not in skip], np.int64)
-    masked = HourlySeries(series.start_ms, series.mean_w.copy(), series.min_w, series.max_w, series.count)
+    masked = HourlySeries(
+        series.start_ms, series.mean_w.copy(), series.min_w, series.max_w, series.count
+    )
     masked.mean_w[[i for i in day.index if i in skip]] = np.nan
     profile = _day_profile(masked, ctx.hours, day)
     expected = ref.mean[day.weekend].copy()
@@ -441,7 +459,9 @@ def _day_figures(ctx: _Context, day: _Day, skip: set[int]) -> _DayFigures | None
     )
 
 
-def _classify(ctx: _Context, figures: _DayFigures, night_days: set[int]) -> tuple[AnomalyKind, float] | None:
+def _classify(
+    ctx: _Context, figures: _DayFigures, night_days: set[int]
+) -> tuple[AnomalyKind, float] | None:
     ref = ctx.reference
     spread = float(ref.day_min_spread[figures.day.weekend])
     rise = figures.min_rise_w
@@ -469,31 +489,48 @@ def _classify(ctx: _Context, figures: _DayFigures, night_days: set[int]) -> tupl
     return None
 
 
-def _explain_days(ctx: _Context, kind: AnomalyKind, run: list[_DayFigures]) -> tuple[float, tuple[float, float], str, str]:
+def _explain_days(
+    ctx: _Context, kind: AnomalyKind, run: list[_DayFigures]
+) -> tuple[float, tuple[float, float], str, str]:
     ref, last = ctx.reference, run[-1]
     weekend = last.day.weekend
     if kind is AnomalyKind.ALWAYS_ON:
         usual, spread = float(ref.day_min[weekend]), float(ref.day_min_spread[weekend])
         observed = usual + last.min_rise_w
-        return observed, (usual - 3 * spread, usual + 3 * spread), "W", (
-            f"the lowest power of the day rose from about {usual:.0f} W to {observed:.0f} W "
-            f"for {len(run)} days, as much as the average rose: a new load that never "
-            f"switches off (about {last.min_rise_w * 24 / 1000:.1f} kWh a day)"
+        return (
+            observed,
+            (usual - 3 * spread, usual + 3 * spread),
+            "W",
+            (
+                f"the lowest power of the day rose from about {usual:.0f} W to {observed:.0f} W "
+                f"for {len(run)} days, as much as the average rose: a new load that never "
+                f"switches off (about {last.min_rise_w * 24 / 1000:.1f} kWh a day)"
+            ),
         )
     if kind is AnomalyKind.PROFILE_CHANGE:
         median, spread = ref.shape_distance[weekend]
         moved = int(np.nanargmax(last.profile)), int(np.nanargmax(last.expected))
-        return last.distance, (0.0, median + 3 * spread), "share of energy moved", (
-            f"{last.distance:.0%} of the day's energy is in other hours than usual, "
-            f"for {len(run)} days (normally {median:.0%}); the busiest hour is now "
-            f"{moved[0]:02d}:00, it was {moved[1]:02d}:00"
+        return (
+            last.distance,
+            (0.0, median + 3 * spread),
+            "share of energy moved",
+            (
+                f"{last.distance:.0%} of the day's energy is in other hours than usual, "
+                f"for {len(run)} days (normally {median:.0%}); the busiest hour is now "
+                f"{moved[0]:02d}:00, it was {moved[1]:02d}:00"
+            ),
         )
     spread = float(ref.ratio_spread[weekend])
     trend = "more" if last.ratio > 1 else "less"
-    return last.ratio, (1 - 3 * spread, 1 + 3 * spread), "ratio to reference", (
-        f"the device used {abs(last.ratio - 1):.0%} {trend} energy than in the reference "
-        f"weeks on its last day, with the same daily shape, after {len(run)} days of "
-        "growing difference: a drift (a failing appliance, or a meter losing calibration)"
+    return (
+        last.ratio,
+        (1 - 3 * spread, 1 + 3 * spread),
+        "ratio to reference",
+        (
+            f"the device used {abs(last.ratio - 1):.0%} {trend} energy than in the reference "
+            f"weeks on its last day, with the same daily shape, after {len(run)} days of "
+            "growing difference: a drift (a failing appliance, or a meter losing calibration)"
+        ),
     )
 
 
@@ -510,7 +547,14 @@ def _day_findings(ctx: _Context, skip: set[int], night_days: set[int]) -> list[F
             observed, expected, unit, text = _explain_days(ctx, kind, run)
             findings.append(
                 ctx.finding(
-                    kind, run[0].day.start_ms, run[-1].day.end_ms, score, observed, expected, unit, text
+                    kind=kind,
+                    start_ms=run[0].day.start_ms,
+                    end_ms=run[-1].day.end_ms,
+                    score=score,
+                    observed=observed,
+                    expected=expected,
+                    unit=unit,
+                    explanation=text,
                 )
             )
     return findings
@@ -532,7 +576,11 @@ def detect(  # noqa: PLR0913 - the series, the window and how to name what is fo
     """
     hours = local_hours(series.start_ms, len(series), tz)
     days = _days(series, hours)
-    reference = [d for d in days if window_start_ms - reference_days * DAY_MS <= d.start_ms and d.end_ms <= window_start_ms]
+    reference = [
+        d
+        for d in days
+        if window_start_ms - reference_days * DAY_MS <= d.start_ms and d.end_ms <= window_start_ms
+    ]
     reference = [d for d in reference if np.isfinite(series.mean_w[d.index]).sum() >= MIN_DAY_HOURS]
     window = [d for d in days if d.start_ms >= window_start_ms]
     if len(reference) < MIN_REFERENCE_DAYS or not window:
@@ -543,10 +591,10 @@ def detect(  # noqa: PLR0913 - the series, the window and how to name what is fo
     skip = spiked | stuck_hours
     night, night_hours = _night_use(ctx, skip)
     night_days = {day.start_ms for day in window if set(day.index.tolist()) & night_hours}
-    days = _day_findings(ctx, skip | night_hours, night_days)
+    by_day = _day_findings(ctx, skip | night_hours, night_days)
     # a new constant load also lights the idle night hours: it is one always-on finding
-    always = [f for f in days if f.kind is AnomalyKind.ALWAYS_ON]
+    always = [f for f in by_day if f.kind is AnomalyKind.ALWAYS_ON]
     night = [
         n for n in night if not any(a.start_ms - DAY_MS <= n.start_ms < a.end_ms for a in always)
     ]
-    return sorted([*spikes, *stuck, *night, *days], key=lambda f: (f.start_ms, f.kind.value))
+    return sorted([*spikes, *stuck, *night, *by_day], key=lambda f: (f.start_ms, f.kind.value))

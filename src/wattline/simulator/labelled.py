@@ -97,9 +97,7 @@ def appliance(rng: random.Random, span: Span, shift_from_ms: int | None = None) 
         ts_ms = span.start_ms + minute * MINUTE_MS
         hour = (minute % 1440) / 60
         weekday = (ts_ms // DAY_MS + 3) % 7 < 5
-        first, last = (
-            (12, 21) if shift_from_ms is not None and ts_ms >= shift_from_ms else (8, 18)
-        )
+        first, last = (12, 21) if shift_from_ms is not None and ts_ms >= shift_from_ms else (8, 18)
         working = weekday and first <= hour < last
         toggle_in -= 1
         if toggle_in <= 0:
@@ -121,8 +119,9 @@ def _fault_start(rng: random.Random, span: Span, latest_day: int) -> int:
     return span.start_ms + day * DAY_MS
 
 
-def inject(  # noqa: PLR0913 - the device, its data and where the fault may go
+def inject(  # noqa: C901, PLR0913 - one branch per fault kind; the device and its data
     kind: AnomalyKind,
+    *,
     rng: random.Random,
     span: Span,
     values: list[float],
@@ -194,7 +193,7 @@ def simulate(
     device_id: str, profile: Profile, kind: AnomalyKind | None, span: Span, seed: int
 ) -> LabelledDevice:
     """One device's minutes with one fault of ``kind`` (None: a clean device)."""
-    rng = random.Random(f"{seed}:{device_id}")
+    rng = random.Random(f"{seed}:{device_id}")  # noqa: S311 - reproducible data, not secrets
     generate = household if profile is Profile.HOUSEHOLD else appliance
     state = rng.getstate()
     values = generate(rng, span)
@@ -202,11 +201,13 @@ def simulate(
     if kind is not None:
 
         def regenerate(shift_from_ms: int) -> list[float]:
-            again = random.Random()
+            again = random.Random()  # noqa: S311 - reproducible data, not secrets
             again.setstate(state)  # the same device, its hours moved from shift_from_ms
             return generate(again, span, shift_from_ms)
 
-        faults = inject(kind, rng, span, values, profile, regenerate)
+        faults = inject(
+            kind, rng=rng, span=span, values=values, profile=profile, regenerate=regenerate
+        )
     points = [(span.start_ms + i * MINUTE_MS, v) for i, v in enumerate(values)]
     return LabelledDevice(device_id, profile, points, tuple(faults))
 
@@ -223,4 +224,3 @@ def fleet(span: Span, per_kind: int, clean: int, seed: int) -> list[LabelledDevi
         profile = (Profile.HOUSEHOLD, Profile.APPLIANCE)[n % 2]
         devices.append(simulate(f"clean-{n}", profile, None, span, seed))
     return devices
-

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from wattline.storage import identity_schema, schema
+from wattline.storage import identity_schema, intelligence_schema, schema
 
 # What the device measured and how its stream was tracked.
 DEVICE_DATA_TABLES: tuple[Table, ...] = (
@@ -21,6 +21,7 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.rollup_1d,
     schema.latest,
     schema.seq_state,
+    intelligence_schema.anomaly_findings,
 )
 # Who may reach the device: shares, credentials (hashes only) and pairing codes.
 DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
