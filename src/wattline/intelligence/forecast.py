@@ -49,7 +49,8 @@ BACKTEST_H = WEEK_H
 # (MAE 0.87 against 0.89 of seasonal-naive's). One thread: with OpenMP's default (a
 # thread per core) one quantile's fit took 81 s instead of 4 s on this project's
 # shared two-core machine under load.
-BOOSTING = {"max_iter": 100, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20}
+ROUNDS = 100
+BOOSTING = {"learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20}
 FIT_THREADS = 1
 
 
@@ -156,7 +157,7 @@ def _features(y: Floats, start_ms: int, tz: ZoneInfo) -> Floats:
 
 
 def _fit_boosted(
-    y: Floats, start_ms: int, tz: ZoneInfo, end: int
+    y: Floats, start_ms: int, tz: ZoneInfo, end: int, rounds: int
 ) -> tuple[HistGradientBoostingRegressor, ...]:
     features = _features(y, start_ms, tz)
     rows = np.arange(DAY_H, end)
@@ -165,7 +166,10 @@ def _fit_boosted(
     with threadpool_limits(FIT_THREADS):
         for quantile in QUANTILES:
             model = HistGradientBoostingRegressor(
-                loss="quantile", quantile=quantile, random_state=0, **BOOSTING
+                loss="quantile",
+                quantile=quantile,
+                random_state=0,
+                **{**BOOSTING, "max_iter": rounds},
             )
             fitted.append(model.fit(features[rows], y[rows]))
     return tuple(fitted)
@@ -184,7 +188,9 @@ def _mae(actual: Floats, predicted: Floats) -> float:
     return float(np.mean(np.abs(actual[seen] - predicted[seen]))) if seen.any() else float("nan")
 
 
-def fit(series: HourlySeries, tz: ZoneInfo, *, allow_boosted: bool = True) -> Model:
+def fit(
+    series: HourlySeries, tz: ZoneInfo, *, allow_boosted: bool = True, rounds: int = ROUNDS
+) -> Model:
     """The better of the two models for ``series``'s kWh, by a backtest on its last week."""
     y = series.kwh()
     n = len(y)
@@ -217,14 +223,14 @@ def fit(series: HourlySeries, tz: ZoneInfo, *, allow_boosted: bool = True) -> Mo
     if n < MIN_BOOSTED_HOURS or not allow_boosted:
         return model(SEASONAL_NAIVE, None)
     test = np.arange(n - BACKTEST_H, n)
-    held_out = _fit_boosted(y, series.start_ms, tz, n - BACKTEST_H)
+    held_out = _fit_boosted(y, series.start_ms, tz, n - BACKTEST_H, rounds)
     features = _features(y, series.start_ms, tz)[test]
     boosted_mae = _mae(y[test], held_out[1].predict(features))
     naive_mae = _mae(y[test], _naive(y, test))
     _, train_scale = _naive_errors(y, n - BACKTEST_H)
     if boosted_mae < naive_mae:
         backtest = Backtest(BACKTEST_H, boosted_mae, naive_mae, boosted_mae / train_scale)
-        boosted = _fit_boosted(y, series.start_ms, tz, n)
+        boosted = _fit_boosted(y, series.start_ms, tz, n, rounds)
         return model(BOOSTED, backtest, boosted)
     backtest = Backtest(BACKTEST_H, naive_mae, naive_mae, naive_mae / train_scale)
     return model(SEASONAL_NAIVE, backtest)
@@ -241,7 +247,7 @@ def backtest_errors(
     for origin in origins_h:
         test = np.arange(origin, min(origin + horizon_h, len(y)))
         seen = test[np.isfinite(y[test])]
-        boosted = _fit_boosted(y, series.start_ms, tz, origin)
+        boosted = _fit_boosted(y, series.start_ms, tz, origin, ROUNDS)
         errors[BOOSTED].append(np.abs(y[seen] - boosted[1].predict(features[seen])))
         errors[SEASONAL_NAIVE].append(np.abs(y[seen] - _naive(y, seen)))
         errors["scale"].append(np.array([_naive_errors(y, origin)[1]]))

@@ -39,6 +39,7 @@ from wattline.runtime.certificates import crl_publisher, current_crl, load_autho
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
+from wattline.runtime.intelligence import Intelligence, build_intelligence, intelligence_jobs
 from wattline.runtime.limits import rate_limits
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
@@ -184,7 +185,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         await running.enter_async_context(services.retention(settings, store))
         parts = _ApiParts(settings, registry, ingest, store, archive, token, security, broker)
-        api = _api_services(parts, running, collector, window)
+        intelligence = build_intelligence(store, settings.data_dir)
+        api = _api_services(parts, running, collector, window, intelligence)
+        await running.enter_async_context(intelligence_jobs(intelligence, store))
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
             if settings.demo and api.identity is not None
@@ -224,6 +227,7 @@ def _api_services(
     running: contextlib.ExitStack | contextlib.AsyncExitStack,
     collector: Collector | None,
     window: RecentReadings | None,
+    intelligence: Intelligence | None = None,
 ) -> ApiServices:
     """What the API gets, in `up` (beside a collector) and in `serve` (alone)."""
     settings, store, ingest = parts.settings, parts.store, parts.ingest
@@ -244,6 +248,8 @@ def _api_services(
     forget: list[Admission | RecentReadings] = [ingest.admission(store)]
     if window is not None:
         forget.append(window)
+    if intelligence is None:
+        intelligence = build_intelligence(store, settings.data_dir)
     return ApiServices(
         store=store,
         admin_token=parts.token,
@@ -268,6 +274,10 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        intelligence=intelligence.store,
+        anomaly_scanner=intelligence.scanner,
+        forecaster=intelligence.forecaster,
+        advisor=intelligence.advisor,
     )
 
 
