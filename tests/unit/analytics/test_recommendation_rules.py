@@ -110,7 +110,9 @@ CASES = [
     [c[1:] for c in CASES],
     ids=[c[0] for c in CASES],
 )
-def test_advice(prefs, solar_w, load_w, soc, offset_h, source, start_h) -> None:
+def test_advice(  # noqa: PLR0917 - one table row
+    prefs, solar_w, load_w, soc, offset_h, source, start_h
+) -> None:
     at_ms = T0 + offset_h * H
     decision = recommend(home(**prefs), situation(solar_w, load_w, soc, at_ms))
     assert decision.source is source

@@ -88,7 +88,7 @@ def drift(s: HourlySeries) -> tuple[int, int]:
     first = at(14, 0)
     ramp = 1 + 0.5 * np.clip((np.arange(len(s)) - first) / (len(s) - first), 0, None)
     for values in (s.mean_w, s.min_w, s.max_w):
-        values *= ramp
+        values[:] = values * ramp
     return first, DAYS * 24
 
 
@@ -133,8 +133,9 @@ def test_clean_devices_have_no_findings(make, seed) -> None:
 
 
 def test_too_little_reference_reports_nothing() -> None:
-    series = household().tail(WINDOW_MS - 5 * DAY_MS)
-    spike(series)
+    full = household()
+    spike(full)
+    series = full.tail(WINDOW_MS - 5 * DAY_MS)
     assert detect(series, WINDOW_MS, UTC, device_id="dev") == []
 
 

@@ -1,4 +1,4 @@
-"""Forecast models: the seasonal-naive fall-back, the boosted model chosen by backtest, the cache."""
+"""Forecast models: the seasonal-naive fall-back, the boosted model, the bounded cache."""
 
 from __future__ import annotations
 
@@ -50,13 +50,13 @@ def test_less_than_eight_days_is_refused() -> None:
 
 
 def test_with_weeks_of_history_the_backtest_picks_the_boosted_model() -> None:
-    series = weekly(21)
-    model = fit(series, UTC, rounds=30)  # fewer rounds than in production: a faster test
+    series = weekly(28)
+    model = fit(series, UTC, rounds=40)  # fewer rounds than in production: a faster test
     assert model.version == BOOSTED
     assert model.short_history is False
     assert model.backtest is not None
     assert model.backtest.mae_kwh < model.backtest.naive_mae_kwh
-    assert (model.trained_from_ms, model.trained_to_ms) == (START_MS, START_MS + 21 * DAY_MS)
+    assert (model.trained_from_ms, model.trained_to_ms) == (START_MS, START_MS + 28 * DAY_MS)
     hours = model.forecast(series, 24)
     assert [h.start_ms for h in hours] == [series.end_ms + k * HOUR_MS for k in range(24)]
     assert all(0 <= h.p10_kwh <= h.kwh <= h.p90_kwh for h in hours)
