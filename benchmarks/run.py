@@ -28,6 +28,10 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "query": (ROOT / "benchmarks" / "query.py", []),
     "registry": (ROOT / "benchmarks" / "registry.py", []),
     "auth": (ROOT / "benchmarks" / "auth.py", []),
+    # labelled faults on simulated profiles: precision, recall and F1 per kind
+    "anomalies": (ROOT / "benchmarks" / "anomaly_benchmark.py", []),
+    # hourly kWh forecasts against seasonal-naive: MAE and MASE
+    "forecast": (ROOT / "benchmarks" / "forecast_backtest.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -136,6 +136,15 @@ def test_the_expected_saving_is_against_running_now() -> None:
     assert "1.50 kWh" in outcome.explanation
 
 
+def test_the_worked_example_of_the_docs() -> None:
+    # docs/energy.md: 18:00, the peak hour (0.40) then 0.25 until midnight, 0.10 after
+    decision = recommend(home(), situation(0, 800, None, T0 + 6 * H))
+    assert decision.source is SourceKind.GRID
+    assert decision.run_from_ms == T0 + 12 * H
+    assert decision.expected["cost_saved"] == pytest.approx(2 * (0.325 - 0.10))
+    assert measure(decision, 1.5, T0 + 14 * H).cost_saved == pytest.approx(1.5 * 0.225)
+
+
 def test_every_hour_quiet_means_no_window() -> None:
     decision = recommend(home(quiet_from_h=0, quiet_to_h=23), situation(0, 500, None))
     assert (decision.run_from_ms, decision.run_to_ms) == (None, None)
