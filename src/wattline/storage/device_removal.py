@@ -21,8 +21,9 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.rollup_1d,
     schema.latest,
     schema.seq_state,
-    intelligence_schema.anomaly_findings,
 )
+# What was found out about it: anomaly findings.
+DEVICE_FINDINGS_TABLES: tuple[Table, ...] = (intelligence_schema.anomaly_findings,)
 # Who may reach the device: shares, credentials (hashes only) and pairing codes.
 DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
     identity_schema.device_shares,
@@ -30,7 +31,12 @@ DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
     identity_schema.pairing_codes,
 )
 # Children first, the registry row last.
-DEVICE_TABLES: tuple[Table, ...] = (*DEVICE_DATA_TABLES, *DEVICE_ACCESS_TABLES, schema.devices)
+DEVICE_TABLES: tuple[Table, ...] = (
+    *DEVICE_DATA_TABLES,
+    *DEVICE_FINDINGS_TABLES,
+    *DEVICE_ACCESS_TABLES,
+    schema.devices,
+)
 PAGE_ROWS = 50_000
 
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from wattline.api.cursors import DEFAULT_PAGE, decode_int, encode
-from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
-from wattline.api.intelligence_deps import IntelligenceDep, ScannerDep
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
+from wattline.api.intelligence_deps import IntelligenceDep, need_intelligence, need_scanner
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.params import parse_time_ms
 from wattline.api.schemas import NEXT_CURSOR
@@ -123,11 +123,11 @@ def scan_device(
     device_id: str,
     principal: PrincipalDep,
     store: StoreDep,
-    intelligence: IntelligenceDep,
-    scanner: ScannerDep,
+    services: ServicesDep,
 ) -> ScanOut:
     """Run the detectors over the device's last week now (the schedule does it hourly)."""
     readable_device(store, principal, device_id, Role.OPERATOR)
+    intelligence, scanner = need_intelligence(services), need_scanner(services)
     now_ms = time.time_ns() // 1_000_000
     findings = scanner.scan(device_id, now_ms)
     # a device shared from another tenant: its findings belong to the owner's tenant

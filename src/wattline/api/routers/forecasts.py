@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
+from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.fleet import select_fleet
-from wattline.api.intelligence_deps import ForecasterDep
+from wattline.api.intelligence_deps import ForecasterDep, need_forecaster
 from wattline.api.tenancy import readable_device
 from wattline.intelligence.forecast import MAX_HORIZON_H, SEASONAL_NAIVE, ForecastHour
 from wattline.intelligence.forecaster import DeviceForecast, NoPowerSeriesError
@@ -112,13 +112,14 @@ def device_forecast(  # noqa: PLR0913, PLR0917 - the documented query parameters
     device_id: str,
     principal: PrincipalDep,
     store: StoreDep,
-    forecaster: ForecasterDep,
+    services: ServicesDep,
     hours: Hours = 24,
     tz: Tz = "UTC",
 ) -> DeviceForecastOut:
     """The next ``hours`` of kWh, hour by hour, with the model that made them."""
     zone = _tz(tz)
     readable_device(store, principal, device_id)
+    forecaster = need_forecaster(services)
     try:
         return _device_out(forecaster.forecast(device_id, hours, zone), zone)
     except ValueError as exc:  # no power series, or too little history
