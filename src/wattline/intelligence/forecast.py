@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
 
 from wattline.intelligence.hourly import HOUR_MS, Floats, HourlySeries, local_hours
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 DAY_H = 24
 WEEK_H = 168
@@ -159,6 +161,10 @@ def _features(y: Floats, start_ms: int, tz: ZoneInfo) -> Floats:
 def _fit_boosted(
     y: Floats, start_ms: int, tz: ZoneInfo, end: int, rounds: int
 ) -> tuple[HistGradientBoostingRegressor, ...]:
+    # imported here: scikit-learn takes a second to import, and only fitting needs it
+    from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
     features = _features(y, start_ms, tz)
     rows = np.arange(DAY_H, end)
     rows = rows[np.isfinite(y[rows])]
