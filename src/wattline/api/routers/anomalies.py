@@ -85,7 +85,11 @@ def _time(text: str | None, name: str) -> int | None:
 @router.get(
     "/api/v1/anomalies",
     dependencies=[require(Role.VIEWER)],
-    responses={404: {"description": "no such device"}, 422: {"description": "a bad filter"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        404: {"description": "no such device"},
+        422: {"description": "a bad filter"},
+    },
 )
 def list_anomalies(  # noqa: PLR0913, PLR0917 - the documented query parameters
     principal: PrincipalDep,
@@ -117,7 +121,10 @@ def list_anomalies(  # noqa: PLR0913, PLR0917 - the documented query parameters
 @router.post(
     "/api/v1/devices/{device_id}/anomalies/scan",
     dependencies=[require(Role.OPERATOR)],
-    responses={404: {"description": "no such device"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        404: {"description": "no such device"},
+    },
 )
 def scan_device(
     device_id: str,

@@ -27,6 +27,9 @@ from wattline.security.roles import Role
 from wattline.storage.sql.intelligence import DecisionFilter
 
 router = APIRouter(tags=["recommendations"], route_class=AdminFirstRoute)
+NOT_OFFERED: dict[int | str, dict[str, str]] = {
+    501: {"description": "no intelligence services in this process"}
+}
 
 HomeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 MAX_SOURCES = 16
@@ -177,7 +180,7 @@ def _known_home(intelligence: IntelligenceDep, tenant_id: str, home_id: str) -> 
     return home
 
 
-@router.get("/api/v1/homes", dependencies=[require(Role.VIEWER)])
+@router.get("/api/v1/homes", dependencies=[require(Role.VIEWER)], responses=NOT_OFFERED)
 def list_homes(
     principal: PrincipalDep, store: StoreDep, intelligence: IntelligenceDep
 ) -> list[HomeOut]:
@@ -191,7 +194,10 @@ def list_homes(
 @router.get(
     "/api/v1/homes/{home_id}",
     dependencies=[require(Role.VIEWER)],
-    responses={404: {"description": "no such home"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        404: {"description": "no such home"},
+    },
 )
 def get_home(
     home_id: HomeId, principal: PrincipalDep, store: StoreDep, intelligence: IntelligenceDep
@@ -204,7 +210,10 @@ def get_home(
 @router.put(
     "/api/v1/homes/{home_id}",
     dependencies=[require(Role.ADMIN)],
-    responses={404: {"description": "a named device is not the tenant's"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        404: {"description": "a named device is not the tenant's"},
+    },
 )
 def put_home(
     home_id: HomeId,
@@ -235,7 +244,10 @@ def put_home(
 @router.post(
     "/api/v1/homes/{home_id}/decisions",
     dependencies=[require(Role.OPERATOR)],
-    responses={404: {"description": "no such home"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        404: {"description": "no such home"},
+    },
 )
 def decide(
     home_id: HomeId, principal: PrincipalDep, intelligence: IntelligenceDep, advisor: AdvisorDep
@@ -248,7 +260,10 @@ def decide(
 @router.get(
     "/api/v1/decisions",
     dependencies=[require(Role.VIEWER)],
-    responses={422: {"description": "a bad filter"}},
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        422: {"description": "a bad filter"},
+    },
 )
 def list_decisions(  # noqa: PLR0913, PLR0917 - the documented query parameters
     principal: PrincipalDep,

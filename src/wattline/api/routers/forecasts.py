@@ -104,6 +104,7 @@ def _device_out(found: DeviceForecast, tz: ZoneInfo) -> DeviceForecastOut:
 @router.get(
     "/api/v1/devices/{device_id}/forecast",
     responses={
+        501: {"description": "no intelligence services in this process"},
         404: {"description": "no such device"},
         422: {"description": "no power, or too little history"},
     },
@@ -126,7 +127,13 @@ def device_forecast(  # noqa: PLR0913, PLR0917 - the documented query parameters
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-@router.get("/api/v1/forecast", responses={422: {"description": "no tag, or none forecastable"}})
+@router.get(
+    "/api/v1/forecast",
+    responses={
+        501: {"description": "no intelligence services in this process"},
+        422: {"description": "no tag, or none forecastable"},
+    },
+)
 def tag_forecast(  # noqa: PLR0913, PLR0917 - the documented query parameters
     principal: PrincipalDep,
     store: StoreDep,
