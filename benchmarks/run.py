@@ -37,6 +37,10 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "live": (ROOT / "benchmarks" / "live.py", []),
     # rule evaluation per reading, ingest with 100 rules, publish -> webhook latency
     "alerts": (ROOT / "benchmarks" / "alerts.py", []),
+    # labelled faults on simulated profiles: precision, recall and F1 per kind
+    "anomalies": (ROOT / "benchmarks" / "anomaly_benchmark.py", []),
+    # hourly kWh forecasts against seasonal-naive: MAE and MASE
+    "forecast": (ROOT / "benchmarks" / "forecast_backtest.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -17,16 +17,20 @@ from wattline.api.routers import (
     alert_channels,
     alert_rules,
     alerts,
+    anomalies,
     api_keys,
     audit,
     auth,
+    buffer,
     certificates,
     commands,
     cost,
     credentials,
+    decisions,
     devices,
     energy,
     export,
+    forecasts,
     gaps,
     grid,
     health,
@@ -93,6 +97,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(alert_rules.router)
     app.include_router(alert_channels.router)
+    app.include_router(anomalies.router)
+    app.include_router(forecasts.router)
+    app.include_router(decisions.router)
+    app.include_router(buffer.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -29,6 +29,8 @@ Kind = Literal[
     "sensor-readings",
     "commands",
     "alerts",
+    "anomalies",
+    "decisions",
 ]
 
 

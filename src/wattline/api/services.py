@@ -17,6 +17,9 @@ from wattline.commands.service import CommandService
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
+from wattline.intelligence.advisor import Advisor
+from wattline.intelligence.forecaster import Forecaster
+from wattline.intelligence.jobs import AnomalyScanner
 from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
 from wattline.model.alerts import AlertChange
@@ -32,6 +35,7 @@ from wattline.storage.ports import (
     AuditStore,
     CredentialStore,
     DeviceNames,
+    IntelligenceStore,
     PairingStore,
     TelemetryStore,
 )
@@ -112,3 +116,11 @@ class ApiServices:
     notifications: SqlNotifications | None = None
     # told of acknowledgements, clears and comments made through the API (the live stream)
     on_alert_changed: Callable[[AlertChange], None] | None = None
+    # anomaly findings, homes and decisions; None: the intelligence routes answer 501
+    intelligence: IntelligenceStore | None = None
+    # runs the anomaly detectors over one device on demand
+    anomaly_scanner: AnomalyScanner | None = None
+    # hourly kWh forecasts; None: not offered
+    forecaster: Forecaster | None = None
+    # recommendations for homes, stored as decisions; None: not offered
+    advisor: Advisor | None = None

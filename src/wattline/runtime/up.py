@@ -53,6 +53,7 @@ from wattline.runtime.commands import command_service, demo_keys, dispatching
 from wattline.runtime.errors import ServiceFailedError, StartupError
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
+from wattline.runtime.intelligence import Intelligence, build_intelligence, intelligence_jobs
 from wattline.runtime.limits import rate_limits
 from wattline.runtime.tracing import tracing
 from wattline.storage.audit_sink import StoreAuditSink
@@ -221,6 +222,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         await running.enter_async_context(services.retention(settings, store))
         await running.enter_async_context(services.grid_fetch(settings, store))
+        intelligence = build_intelligence(store, settings.data_dir)
         parts = _ApiParts(
             settings,
             registry,
@@ -232,9 +234,11 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             broker,
             tracer=_tracer(traced),
             commands=commands,
+            intelligence=intelligence,
         )
         hub = LiveHub(bus, metrics)
         api = _api_services(parts, running, collector, window, _Live(hub, feed, on_committed))
+        await running.enter_async_context(intelligence_jobs(intelligence, store))
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
             if settings.demo and api.identity is not None
@@ -273,6 +277,8 @@ class _ApiParts:
     # traces every API request; None: tracing off
     tracer: Tracer | None = None
     commands: CommandService | None = None
+    # anomalies, forecasts and decisions; None: `_api_services` builds them for the API
+    intelligence: Intelligence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +325,7 @@ def _api_services(
         forget.append(window)
     if live_parts is not None and live_parts.feed is not None:
         forget.append(live_parts.feed)
+    intelligence = parts.intelligence or build_intelligence(store, settings.data_dir)
     return ApiServices(
         store=store,
         admin_token=parts.token,
@@ -356,6 +363,10 @@ def _api_services(
         else None,
         alerts=store.alerts,
         notifications=store.notifications,
+        intelligence=intelligence.store,
+        anomaly_scanner=intelligence.scanner,
+        forecaster=intelligence.forecaster,
+        advisor=intelligence.advisor,
     )
 
 

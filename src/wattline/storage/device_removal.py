@@ -17,6 +17,7 @@ from wattline.storage import (
     device_name_schema,
     energy_schema,
     identity_schema,
+    intelligence_schema,
     schema,
 )
 
@@ -29,6 +30,8 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.latest,
     schema.seq_state,
 )
+# What was found out about it: anomaly findings.
+DEVICE_FINDINGS_TABLES: tuple[Table, ...] = (intelligence_schema.anomaly_findings,)
 # Who may reach the device: shares, credentials (hashes only) and pairing codes.
 DEVICE_ACCESS_TABLES: tuple[Table, ...] = (
     identity_schema.device_shares,
@@ -50,6 +53,7 @@ DEVICE_ALERT_TABLES: tuple[Table, ...] = (alert_schema.alert_rule_state, alert_s
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
+    *DEVICE_FINDINGS_TABLES,
     *DEVICE_ACCESS_TABLES,
     *DEVICE_SETTINGS_TABLES,
     *DEVICE_LABEL_TABLES,

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
+from wattline.model.decisions import Decision, Home, Outcome, StoredDecision
 from wattline.model.devices import Device, LatestValue
+from wattline.model.findings import Finding, StoredFinding
 from wattline.model.sequence import SeqState
 from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
 from wattline.security.device_credentials import DeviceCredential
@@ -29,6 +31,7 @@ from wattline.storage.base import (
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
+from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "DeviceSharing",
     "IngestDiagnostics",
     "IngestStore",
+    "IntelligenceStore",
     "PairingClaim",
     "PairingStore",
     "PointReader",
@@ -249,3 +253,33 @@ class DeviceNames(Protocol):
     def set_name(self, device_id: str, name: str, now_ms: int, *, tenant_id: str) -> None: ...
 
     def names(self, device_ids: Iterable[str], *, tenant_id: str) -> dict[str, str]: ...
+
+
+class IntelligenceStore(Protocol):
+    """Anomaly findings, homes and decisions (``storage/sql/intelligence.py``)."""
+
+    def tenant_devices(self) -> list[tuple[str, str]]: ...
+
+    def record_findings(
+        self, tenant_id: str, findings: Sequence[Finding], found_ms: int
+    ) -> int: ...
+
+    def findings_page(
+        self, tenant_id: str, where: FindingFilter, before_id: int | None, limit: int
+    ) -> list[StoredFinding]: ...
+
+    def put_home(self, tenant_id: str, home: Home, now_ms: int) -> bool: ...
+
+    def get_home(self, tenant_id: str, home_id: str) -> Home | None: ...
+
+    def list_homes(self, tenant_id: str) -> list[Home]: ...
+
+    def record_decision(self, tenant_id: str, decision: Decision) -> int: ...
+
+    def decisions_page(
+        self, tenant_id: str, where: DecisionFilter, before_id: int | None, limit: int
+    ) -> list[StoredDecision]: ...
+
+    def decisions_to_measure(self, now_ms: int, limit: int) -> list[StoredDecision]: ...
+
+    def set_outcome(self, tenant_id: str, decision_id: int, outcome: Outcome) -> bool: ...

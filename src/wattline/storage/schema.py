@@ -144,5 +144,6 @@ from wattline.storage import (  # noqa: E402, F401
     device_name_schema,
     energy_schema,
     identity_schema,
+    intelligence_schema,
     lease_schema,
 )

@@ -2,7 +2,8 @@
 
 One row per (device, timestamp): ``device_id``, ``timestamp`` (UTC), one column
 per metric (empty where the device did not report it), ``day_of_week``
-(0 = Monday) and ``hour_of_day`` in the export's time zone: the shape a
+(ISO 8601: 1 = Monday ... 7 = Sunday, as the smart-plug seed's training data
+counts) and ``hour_of_day`` in the export's time zone: the shape a
 model-training pipeline reads directly. Never holds more than one page of
 readings in memory; a Parquet file gets one row group per page.
 """
@@ -133,7 +134,7 @@ def _schema(spec: ExportSpec) -> pa.Schema:
 
 def _local_parts(points: Sequence[RawPoint], tz: ZoneInfo) -> tuple[list[int], list[int]]:
     moments = [datetime.fromtimestamp(p.ts_ms / 1000, tz=UTC).astimezone(tz) for p in points]
-    return [m.weekday() for m in moments], [m.hour for m in moments]
+    return [m.isoweekday() for m in moments], [m.hour for m in moments]
 
 
 def _table(spec: ExportSpec, page: Page) -> pa.Table:

@@ -25,9 +25,14 @@ from wattline.archive.folder import FolderArchive
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.http import HttpIngest
+from wattline.intelligence.advisor import Advisor
+from wattline.intelligence.forecaster import Forecaster
+from wattline.intelligence.jobs import AnomalyScanner
+from wattline.intelligence.models import ModelCache
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.runtime.intelligence import DEFAULT_SIGNALS
 from wattline.security import ca
 from wattline.security.passwords import FAST_FOR_TESTS
 from wattline.security.service import build_identity
@@ -36,6 +41,7 @@ from wattline.storage.base import CommitBatch
 from wattline.storage.sql.audit import SqlAuditStore
 from wattline.storage.sql.device_names import SqlDeviceNames
 from wattline.storage.sql.energy import SqlEnergyData
+from wattline.storage.sql.intelligence import SqlIntelligence
 from wattline.storage.sqlite import open_sqlite_store
 
 
@@ -58,6 +64,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         IngestMetrics(CollectorRegistry()),
         auto_register=False,
     )
+    intelligence = SqlIntelligence(store.engine)
+    forecaster = Forecaster(store, ModelCache())
     app_services = replace(
         services(store),
         replay=committer.replay,
@@ -78,6 +86,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         device_names=SqlDeviceNames(store.engine),
         tokenless_ingest_limiter=RateLimiter(rate_per_s=1e6, burst=1_000_000),
         archive=archive,
+        intelligence=intelligence,
+        anomaly_scanner=AnomalyScanner(store),
+        forecaster=forecaster,
+        advisor=Advisor(store, intelligence, DEFAULT_SIGNALS, forecaster),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

@@ -39,7 +39,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 SELF_SERVICE = "/api/v1/auth/"
 # A valid value for each required query parameter and body of the app's routes:
 # a new route that needs one fails below until it is added here.
-QUERY_SAMPLES = {"samples": "delete", "interval": "1h"}
+QUERY_SAMPLES = {"samples": "delete", "interval": "1h", "tag": "kitchen"}
 BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/shares"): {"user": BOB_EMAIL, "role": "viewer"},
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},

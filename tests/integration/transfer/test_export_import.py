@@ -78,7 +78,8 @@ def test_parquet_rows_are_ready_for_training(store: SqlStore, tmp_path: Path) ->
     ]
     assert table.schema.field("timestamp").type == pa.timestamp("ms", tz="UTC")
     first = table.slice(0, 1).to_pylist()[0]
-    assert (first["device_id"], first["day_of_week"], first["hour_of_day"]) == ("meter-1", 1, 8)
+    # 2025-11-25 was a Tuesday: ISO day 2 (Monday = 1)
+    assert (first["device_id"], first["day_of_week"], first["hour_of_day"]) == ("meter-1", 2, 8)
     assert table.num_rows == 40  # 90 s apart for an hour
 
 
@@ -103,7 +104,7 @@ def test_api_export_is_streamed(client: TestClient, store: SqlStore) -> None:
         "timestamp": "2025-11-25T08:00:00.000Z",
         "energy_wh": "1000000.0",
         "power_w": "0.2",
-        "day_of_week": "1",
+        "day_of_week": "2",
         "hour_of_day": "8",
     }
     parquet = client.get("/api/v1/export", params={**params, "format": "parquet"}, headers=AUTH)

@@ -1,0 +1,75 @@
+"""Energy intelligence built once: findings store, detectors, forecaster, advisor, the job.
+
+The job (anomaly scan, forecast refits, outcome measurements) runs hourly in a
+thread of its own, led by one process through a database lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wattline.analytics.recommendations import GridSignals, StaticSignals
+from wattline.intelligence.advisor import Advisor
+from wattline.intelligence.forecaster import Forecaster
+from wattline.intelligence.jobs import AnomalyScanner, IntelligenceJobs
+from wattline.intelligence.models import ModelCache
+from wattline.storage.sql import SqlStore
+from wattline.storage.sql.intelligence import SqlIntelligence
+from wattline.storage.sql.leases import SqlLeases, holder_name
+
+# Until a tariff and a carbon provider are configured (the tariffs work connects
+# its own GridSignals here): a two-rate night tariff and a typical grid day, so
+# advice still prefers the night and the midday lull.
+DEFAULT_SIGNALS = StaticSignals(
+    prices=[0.12] * 7 + [0.28] * 9 + [0.38] * 3 + [0.28] * 5,
+    carbon=[150.0] * 6 + [210.0] * 4 + [170.0] * 6 + [260.0] * 4 + [200.0] * 4,
+)
+
+
+@dataclass(frozen=True)
+class Intelligence:
+    store: SqlIntelligence
+    scanner: AnomalyScanner
+    forecaster: Forecaster
+    advisor: Advisor
+
+
+def build_intelligence(
+    store: SqlStore, data_dir: Path, signals: GridSignals = DEFAULT_SIGNALS
+) -> Intelligence:
+    findings = SqlIntelligence(store.engine)
+    forecaster = Forecaster(store, ModelCache(data_dir / "models"))
+    return Intelligence(
+        store=findings,
+        scanner=AnomalyScanner(store),
+        forecaster=forecaster,
+        advisor=Advisor(store, findings, signals, forecaster),
+    )
+
+
+@contextlib.asynccontextmanager
+async def intelligence_jobs(parts: Intelligence, store: SqlStore) -> AsyncIterator[None]:
+    """The hourly job in a thread; stopped (and its lease released) on exit."""
+    jobs = IntelligenceJobs(
+        parts.store,
+        scanner=parts.scanner,
+        leases=SqlLeases(store.engine),
+        holder=holder_name(),
+        forecaster=parts.forecaster,
+        measure_outcomes=parts.advisor.measure_outcomes,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=jobs.run_forever, args=(stop,), name="intelligence", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join)
