@@ -18,6 +18,7 @@ from wattline.api.routers import (
     devices,
     energy,
     export,
+    firmware,
     gaps,
     health,
     ingest,
@@ -69,6 +70,8 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(users.public)
     app.include_router(users.router)
     app.include_router(api_keys.router)
+    app.include_router(firmware.router)
+    app.include_router(firmware.downloads)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

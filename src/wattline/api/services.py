@@ -10,6 +10,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
+from wattline.firmware.service import FirmwareService
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
@@ -73,3 +74,5 @@ class ApiServices:
     pairing_throttle: LoginThrottle | None = None
     # now, for what expires (pairing codes); tests inject their own
     clock_ms: Callable[[], int] = wall_clock_ms
+    # firmware artifacts, campaigns and device downloads; None: not offered
+    firmware: FirmwareService | None = None

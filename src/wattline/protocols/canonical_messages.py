@@ -61,7 +61,7 @@ KINDS: dict[tuple[str, ...], str] = {
 # Platform -> device topics under the same prefix. The collector subscribes to
 # the whole prefix (to quarantine what no rule claims), so it also hears these:
 # they are recorded in the raw archive and otherwise left alone.
-DOWNLINKS: frozenset[tuple[str, ...]] = frozenset({("command",)})
+DOWNLINKS: frozenset[tuple[str, ...]] = frozenset({("command",), ("ota",)})
 # Free text a device sends back (ack details, OTA errors) is kept, but bounded.
 MAX_DETAIL_CHARS = 256
 _Choice = TypeVar("_Choice", CommandResult, OtaState)

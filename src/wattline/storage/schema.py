@@ -138,4 +138,4 @@ rollup_1d = _rollup("rollup_1d")
 
 # Imported last: its tables join this metadata (the one Alembic, create_all and the
 # device-removal check read).
-from wattline.storage import identity_schema, lease_schema  # noqa: E402, F401
+from wattline.storage import firmware_schema, identity_schema, lease_schema  # noqa: E402, F401

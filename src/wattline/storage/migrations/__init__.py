@@ -30,6 +30,7 @@ _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"
 # Revisions since 0003, newest first: (table, column, revision); column None when
 # the revision added the table. Each new revision adds its line here.
 _ADDED_COLUMNS: tuple[tuple[str, str | None, str], ...] = (
+    ("ota_campaigns", None, "0011"),
     ("leases", None, "0009"),
     ("devices", "tenant_id", "0008"),
     ("devices", "duplicate_samples", "0007"),
