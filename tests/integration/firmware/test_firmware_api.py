@@ -1,4 +1,4 @@
-"""/api/v1/firmware over SQLite and PostgreSQL: upload, download links, campaigns and their steering."""
+"""/api/v1/firmware over SQLite and PostgreSQL: upload, download links, campaigns, steering."""
 
 from __future__ import annotations
 
@@ -113,8 +113,14 @@ def test_campaign_input_is_checked_field_by_field(ota: Ota) -> None:
     )
 
 
-def test_a_campaign_pauses_itself_resumes_and_rolls_back(ota: Ota) -> None:
-    ids = [f"plug-{i}" for i in range(10)]
+def answer(ota: Ota, cid: str, states: dict[str, OtaState]) -> None:
+    reports = [report(d, cid, s, "2.0.0", "boom") for d, s in states.items()]
+    ota.runner.on_committed(Committed(ota_statuses=reports))
+    ota.runner.run_once()
+
+
+def paused_campaign(ota: Ota, ids: list[str]) -> tuple[str, list[str]]:
+    """A campaign over ``ids`` paused by a failure in its second wave; that wave's devices."""
     add_devices(ota.store, ids, "smart_plug", "1.0.0")
     upload(ota, "1.0.0")
     artifact = upload(ota, "2.0.0").json()["artifact_id"]
@@ -124,40 +130,37 @@ def test_a_campaign_pauses_itself_resumes_and_rolls_back(ota: Ota) -> None:
     cid = campaign["campaign_id"]
     assert [w["total"] for w in campaign["waves"]] == [1, 4, 5]
 
-    def run() -> None:
-        ota.runner.run_once()
-
-    def answer(states: dict[str, OtaState]) -> None:
-        ota.runner.on_committed(
-            Committed(ota_statuses=[report(d, cid, s, "2.0.0", "boom") for d, s in states.items()])
-        )
-        run()
-
-    run()
+    ota.runner.run_once()
     first = [d for d, _ in ota.publisher.sent]
     assert len(first) == 1
     instruction = ota.publisher.sent[0][1]
     assert instruction["job_id"] == cid
     assert instruction["version"] == "2.0.0"
-    answer({first[0]: OtaState.SUCCEEDED})
+    answer(ota, cid, {first[0]: OtaState.SUCCEEDED})
     assert len(ota.publisher.sent) == 1  # soaking
     ota.clock.advance(60_000)
-    run()
+    ota.runner.run_once()
     second = [d for d, _ in ota.publisher.sent[1:]]
     assert len(second) == 4
-    answer({second[0]: OtaState.FAILED, second[1]: OtaState.SUCCEEDED})
+    answer(ota, cid, {second[0]: OtaState.FAILED, second[1]: OtaState.SUCCEEDED})
+    return cid, second
+
+
+def test_a_campaign_pauses_itself_resumes_and_rolls_back(ota: Ota) -> None:
+    ids = [f"plug-{i}" for i in range(10)]
+    cid, second = paused_campaign(ota, ids)
     progress = ota.client.get(f"/api/v1/firmware/campaigns/{cid}", headers=OPERATOR).json()
     assert progress["state"] == "paused"
     assert "1 of 4 devices failed" in progress["reason"]
     ota.clock.advance(10 * 60_000)
-    run()
+    ota.runner.run_once()
     assert len(ota.publisher.sent) == 5  # no third wave while paused
 
     resumed = ota.client.post(f"/api/v1/firmware/campaigns/{cid}/resume", headers=ADMIN)
     assert resumed.json()["state"] == "running"
-    answer({second[2]: OtaState.SUCCEEDED, second[3]: OtaState.SUCCEEDED})
+    answer(ota, cid, {second[2]: OtaState.SUCCEEDED, second[3]: OtaState.SUCCEEDED})
     ota.clock.advance(60_000)
-    run()
+    ota.runner.run_once()
     assert len(ota.publisher.sent) == 10  # the last wave
 
     devices = ota.client.get(f"/api/v1/firmware/campaigns/{cid}/devices", headers=OPERATOR)
@@ -166,7 +169,7 @@ def test_a_campaign_pauses_itself_resumes_and_rolls_back(ota: Ota) -> None:
 
     back = ota.client.post(f"/api/v1/firmware/campaigns/{cid}/rollback", headers=ADMIN)
     assert back.json()["state"] == "rolling_back"
-    run()
+    ota.runner.run_once()
     rollbacks = ota.publisher.sent[10:]
     assert sorted(d for d, _ in rollbacks) == sorted(ids)
     assert {i["version"] for _, i in rollbacks} == {"1.0.0"}
@@ -175,7 +178,7 @@ def test_a_campaign_pauses_itself_resumes_and_rolls_back(ota: Ota) -> None:
             ota_statuses=[report(d, f"{cid}/rollback", OtaState.SUCCEEDED, "1.0.0") for d in ids]
         )
     )
-    run()
+    ota.runner.run_once()
     done = ota.client.get(f"/api/v1/firmware/campaigns/{cid}", headers=VIEWER)
     assert done.status_code == 403  # viewers do not see campaigns
     done = ota.client.get(f"/api/v1/firmware/campaigns/{cid}", headers=OPERATOR).json()
