@@ -24,6 +24,7 @@ from wattline.api.routers import (
     ingest,
     pairing,
     quarantine,
+    schedules,
     shares,
     telemetry,
     users,
@@ -72,6 +73,7 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(firmware.router)
     app.include_router(firmware.downloads)
+    app.include_router(schedules.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -119,3 +119,37 @@ class DeviceUpdateOut(BaseModel):
 
 class DeviceUpdateList(BaseModel):
     devices: list[DeviceUpdateOut]
+
+
+class ScheduleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    target: TargetIn
+    kind: Literal["cron", "daily", "sun"]
+    timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/Berlin")
+    cron: str | None = Field(None, max_length=120, description="minute hour day month weekday")
+    daily_time: str | None = Field(None, max_length=5, description="HH:MM, local")
+    sun_event: Literal["sunrise", "sunset"] | None = None
+    offset_min: int = Field(0, ge=-720, le=720, description="minutes after (before) the event")
+    latitude_deg: float | None = Field(None, ge=-90, le=90)
+    longitude_deg: float | None = Field(None, ge=-180, le=180)
+    command: str = Field(min_length=1, max_length=64)
+    parameters: dict[str, object] = Field(default_factory=dict)
+    missed: Literal["skip", "late"] = Field(
+        "skip", description="runs missed while Wattline was down: dropped, or the latest once"
+    )
+    late_window_s: int = Field(0, ge=0, le=7 * 86400)
+    enabled: bool = True
+
+
+class ScheduleOut(ScheduleIn):
+    schedule_id: str
+    next_run: str | None
+    last_run: str | None
+    upcoming: list[str] = Field(description="the next runs, in the schedule's local time")
+    created_at: str
+    created_by: str
+    updated_at: str
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]

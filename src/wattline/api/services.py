@@ -15,6 +15,7 @@ from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.schedules.service import ScheduleService
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.ca import Authority
@@ -76,3 +77,5 @@ class ApiServices:
     clock_ms: Callable[[], int] = wall_clock_ms
     # firmware artifacts, campaigns and device downloads; None: not offered
     firmware: FirmwareService | None = None
+    # commands at cron, daily or sun times; None: not offered
+    schedules: ScheduleService | None = None
