@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # The address devices reach the API at (https://wattline.example): firmware
+    # download links start with it; unset: http://{host}:{http_port}
+    public_url: str | None = None
+    # The largest firmware image an upload may carry
+    firmware_max_bytes: int = Field(16 * 1024 * 1024, ge=1, le=64 * 1024 * 1024)
 
     @property
     def database_path(self) -> Path:

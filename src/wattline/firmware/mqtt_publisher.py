@@ -37,15 +37,22 @@ class MqttOtaPublisher:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
-        connected = threading.Event()
-        self._client.on_connect = lambda *_args: connected.set()
-        self._client.connect(host, port)
+        self._connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_args: self._connected.clear()
+        # In the background, retried by paho's loop: a broker that is late or away
+        # fails the sends meanwhile (visibly, per device), never Wattline's start.
+        self._client.connect_async(host, port)
         self._client.loop_start()
-        if not connected.wait(_CONNECT_TIMEOUT_S):
-            self.close()
-            raise ConnectionError(f"no MQTT broker answered at {host}:{port}")
+
+    def _on_connect(self, *args: object) -> None:
+        reason_code = args[3]
+        if not getattr(reason_code, "is_failure", False):
+            self._connected.set()
 
     def send(self, device_id: str, instruction: Mapping[str, object]) -> None:
+        if not self._connected.wait(_CONNECT_TIMEOUT_S):
+            raise ConnectionError("not connected to the MQTT broker")
         info = self._client.publish(
             ota_topic(self._prefix, device_id), orjson.dumps(dict(instruction)), qos=1
         )

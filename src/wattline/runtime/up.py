@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.routers.pairing import claims_throttle
-from wattline.api.services import ApiServices
+from wattline.api.services import ApiServices, wall_clock_ms
 from wattline.archive.base import RawArchive
 from wattline.config import Settings, weak_secret
 from wattline.ingest.admit import Admission
@@ -30,6 +30,7 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.ingest.sources.http import HttpIngest
 from wattline.live.window import RecentReadings
+from wattline.model.events import fan_out
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import services
 from wattline.runtime.backends import describe_store
@@ -37,6 +38,7 @@ from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
 from wattline.runtime.certificates import crl_publisher, current_crl, load_authority
 from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.firmware import firmware_service, ota_campaigns, schedule_service
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.limits import rate_limits
@@ -170,6 +172,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
+        ota = await running.enter_async_context(ota_campaigns(settings, store, collector_endpoint))
         collector = await running.enter_async_context(
             services.collecting(
                 build_collector(
@@ -177,7 +180,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     ingest,
                     store,
                     archive,
-                    window.on_committed,
+                    fan_out(window.on_committed, ota.on_committed),
                     endpoint=collector_endpoint,
                 )
             )
@@ -268,6 +271,8 @@ def _api_services(
         publish_crl=publish_crl,
         pairing=store,
         pairing_throttle=claims_throttle(),
+        firmware=firmware_service(settings, store, wall_clock_ms),
+        schedules=schedule_service(store, wall_clock_ms),
     )
 
 
