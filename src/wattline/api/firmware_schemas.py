@@ -122,17 +122,27 @@ class DeviceUpdateList(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     target: TargetIn
     kind: Literal["cron", "daily", "sun"]
-    timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/Berlin")
-    cron: str | None = Field(None, max_length=120, description="minute hour day month weekday")
+    timezone: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_+/-]+$",
+        description="IANA name, e.g. Europe/Berlin",
+    )
+    cron: str | None = Field(
+        None,
+        max_length=120,
+        pattern=r"^[0-9A-Za-z*/,? #LW-]+$",
+        description="minute hour day month weekday",
+    )
     daily_time: str | None = Field(None, max_length=5, description="HH:MM, local")
     sun_event: Literal["sunrise", "sunset"] | None = None
     offset_min: int = Field(0, ge=-720, le=720, description="minutes after (before) the event")
     latitude_deg: float | None = Field(None, ge=-90, le=90)
     longitude_deg: float | None = Field(None, ge=-180, le=180)
-    command: str = Field(min_length=1, max_length=64)
+    command: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     parameters: dict[str, object] = Field(default_factory=dict)
     missed: Literal["skip", "late"] = Field(
         "skip", description="runs missed while Wattline was down: dropped, or the latest once"

@@ -187,7 +187,7 @@ def trigger_problem(trigger: Trigger) -> tuple[str, str] | None:
     """(field, message) of what is wrong with ``trigger``, or None."""
     try:
         zone_of(trigger.timezone)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OSError):  # not a name, not found, a folder of zones
         return "timezone", f"unknown time zone {trigger.timezone[:64]!r} (use an IANA name)"
     if trigger.kind is TriggerKind.CRON:
         return _cron_problem(trigger.cron)
@@ -207,7 +207,7 @@ def _cron_problem(cron: str | None) -> tuple[str, str] | None:
         return "cron", "a cron expression has five fields: minute hour day month weekday"
     try:
         CronSim(cron, datetime(2026, 1, 1))  # noqa: DTZ001 - cron runs on local wall time
-    except CronSimError as exc:
+    except (CronSimError, ValueError, IndexError) as exc:
         return "cron", f"not a cron expression: {exc}"
     return None
 

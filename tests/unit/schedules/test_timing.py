@@ -302,3 +302,15 @@ def test_the_scheduler_over_a_dst_night_with_an_injected_clock(
     assert run_times == [expected]
     assert [d for d, _, _ in issued.commands] == ["lamp-0", "lamp-1"]
     assert all(expires == ms(expected) + 15 * MINUTE_MS for _, _, expires in issued.commands)
+
+
+@given(
+    expression=st.one_of(st.text(max_size=40), st.text("0123456789*/,- LW#?", max_size=40)),
+    zone=st.one_of(st.text(max_size=30), st.sampled_from([BERLIN, "Europe", "../etc", ""])),
+)
+def test_any_text_gets_an_answer_never_an_exception(expression: str, zone: str) -> None:
+    problem = trigger_problem(Trigger(TriggerKind.CRON, zone, cron=expression))
+    if problem is None:
+        next_run_ms(Trigger(TriggerKind.CRON, zone, cron=expression), 0)  # computes, no raise
+    else:
+        assert problem[0] in {"cron", "timezone"}
