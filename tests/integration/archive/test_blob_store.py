@@ -19,7 +19,9 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
         return
     server: S3Server = request.getfixturevalue("s3_server")
     location = S3Location(request.getfixturevalue("bucket"), "firmware-store")
-    yield S3Blobs(open_s3_client(server.endpoint_url), location)
+    client = open_s3_client(server.endpoint_url)
+    yield S3Blobs(client, location)
+    client.close()  # its pooled connections to moto's in-process server
 
 
 def test_put_get_replace_delete(blobs: BlobStore) -> None:
