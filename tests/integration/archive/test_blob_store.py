@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,10 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
         yield FolderBlobs(tmp_path / "blobs")
         return
     server: S3Server = request.getfixturevalue("s3_server")
-    location = S3Location(request.getfixturevalue("bucket"), "firmware-store")
     client = open_s3_client(server.endpoint_url)
-    yield S3Blobs(client, location)
+    bucket = f"wattline-blobs-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)  # with this client, which is closed below
+    yield S3Blobs(client, S3Location(bucket, "firmware-store"))
     client.close()  # its pooled connections to moto's in-process server
 
 
