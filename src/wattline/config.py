@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # The address devices reach the API at (https://wattline.example): firmware
+    # download links start with it; unset: http://{host}:{http_port}
+    public_url: str | None = None
+    # The largest firmware image an upload may carry
+    firmware_max_bytes: int = Field(16 * 1024 * 1024, ge=1, le=64 * 1024 * 1024)
 
     @property
     def database_path(self) -> Path:

@@ -30,6 +30,7 @@ from wattline.api.routers import (
     devices,
     energy,
     export,
+    firmware,
     forecasts,
     gaps,
     grid,
@@ -38,6 +39,7 @@ from wattline.api.routers import (
     live,
     pairing,
     quarantine,
+    schedules,
     shares,
     solar,
     tariffs,
@@ -101,6 +103,9 @@ def create_app(services: ApiServices) -> FastAPI:
     app.include_router(forecasts.router)
     app.include_router(decisions.router)
     app.include_router(buffer.router)
+    app.include_router(firmware.router)
+    app.include_router(firmware.downloads)
+    app.include_router(schedules.router)
 
     add_error_handlers(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(services.registry))

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from wattline.api.ratelimit import ApiRateLimits, RateLimiter
 from wattline.archive.base import RawArchive
 from wattline.commands.service import CommandService
+from wattline.firmware.service import FirmwareService
 from wattline.ingest.collector import CollectorStatus
 from wattline.ingest.replay import ReplayReport
 from wattline.ingest.sources.http import HttpIngest
@@ -23,6 +24,7 @@ from wattline.intelligence.jobs import AnomalyScanner
 from wattline.live.hub import LiveHub
 from wattline.live.window import RecentReadings
 from wattline.model.alerts import AlertChange
+from wattline.schedules.service import ScheduleService
 from wattline.security.audit import AuditSink
 from wattline.security.authenticator import Authenticator
 from wattline.security.ca import Authority
@@ -124,3 +126,7 @@ class ApiServices:
     forecaster: Forecaster | None = None
     # recommendations for homes, stored as decisions; None: not offered
     advisor: Advisor | None = None
+    # firmware artifacts, campaigns and device downloads; None: not offered
+    firmware: FirmwareService | None = None
+    # commands at cron, daily or sun times; None: not offered
+    schedules: ScheduleService | None = None

@@ -99,8 +99,14 @@ def downlink_topic(topic_prefix: str, device_id: str) -> str:
     return f"{topic_prefix}/{device_id}/command"
 
 
+def ota_topic(topic_prefix: str, device_id: str) -> str:
+    """Firmware update instructions (firmware/mqtt_publisher.py)."""
+    return f"{topic_prefix}/{device_id}/ota"
+
+
 def device_acls(device_id: str, uplink_filters: Sequence[str], topic_prefix: str) -> list[Acl]:
     downlink = downlink_topic(topic_prefix, device_id)
+    ota = ota_topic(topic_prefix, device_id)
     uplinks = [
         Acl("publishClientSend", topic) for topic in device_topics(uplink_filters, device_id)
     ]
@@ -109,6 +115,9 @@ def device_acls(device_id: str, uplink_filters: Sequence[str], topic_prefix: str
         Acl("subscribeLiteral", downlink),
         Acl("subscribePattern", downlink),
         Acl("publishClientReceive", downlink),
+        Acl("subscribeLiteral", ota),
+        Acl("subscribePattern", ota),
+        Acl("publishClientReceive", ota),
     ]
 
 
@@ -117,7 +126,11 @@ def collector_acls(uplink_filters: Sequence[str], topic_prefix: str) -> list[Acl
     acls: list[Acl] = []
     for topic_filter in uplink_filters:
         acls += [Acl("subscribePattern", topic_filter), Acl("publishClientReceive", topic_filter)]
-    return [*acls, Acl("publishClientSend", downlink_topic(topic_prefix, "+"))]
+    return [
+        *acls,
+        Acl("publishClientSend", downlink_topic(topic_prefix, "+")),
+        Acl("publishClientSend", ota_topic(topic_prefix, "+")),
+    ]
 
 
 def publisher_acls(

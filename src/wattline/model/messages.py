@@ -79,7 +79,9 @@ class OtaState(StrEnum):
     DOWNLOADING = "downloading"
     VERIFYING = "verifying"
     INSTALLING = "installing"
-    DONE = "done"
+    REBOOTED = "rebooted"  # booted into the new image, self-test running
+    SUCCEEDED = "succeeded"
+    DONE = "done"  # the same as succeeded, for devices that say so
     FAILED = "failed"
 
 

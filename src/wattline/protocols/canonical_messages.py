@@ -64,7 +64,7 @@ KINDS: dict[tuple[str, ...], str] = {
 # (to quarantine what no rule claims), so it also hears these: they are
 # recorded in the raw archive and otherwise left alone.
 DOWNLINKS: frozenset[tuple[str, ...]] = frozenset(
-    {("command",), ("config",), ("config", "reported")}
+    {("command",), ("config",), ("config", "reported"), ("ota",)}
 )
 # Free text a device sends back (ack details, OTA errors) is kept, but bounded.
 MAX_DETAIL_CHARS = 256

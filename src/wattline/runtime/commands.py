@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from wattline.commands.dispatcher import Dispatcher
 from wattline.commands.downlinks import Prefixes
@@ -69,3 +70,26 @@ def demo_keys(service: CommandService) -> KeySource:
         return [(k.key_id, k.public_key) for k in service.keys.public_keys(DEFAULT_TENANT)]
 
     return keys
+
+
+class ScheduledCommands:
+    """The schedules' ``CommandIssuer`` port on the command service.
+
+    A schedule was authorised when it was written (operator or above), so its
+    runs issue without a caller's role, like a campaign's.
+    """
+
+    def __init__(self, service: CommandService) -> None:
+        self._service = service
+
+    def issue(  # noqa: PLR0913, PLR0917 - the port's fields, in its order
+        self,
+        tenant_id: str,
+        device_id: str,
+        name: str,
+        parameters: Mapping[str, Any],
+        issuer: str,
+        expires_at: int,
+    ) -> str:
+        command = self._service.issue(tenant_id, device_id, name, parameters, issuer, expires_at)
+        return command.command_id

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.api.app import create_app
 from wattline.api.routers.pairing import claims_throttle
-from wattline.api.services import ApiServices
+from wattline.api.services import ApiServices, wall_clock_ms
 from wattline.archive.base import RawArchive
 from wattline.commands.service import CommandService
 from wattline.config import Settings, weak_secret
@@ -49,8 +49,19 @@ from wattline.runtime.certificates import (
     expiry_sources,
     load_authority,
 )
-from wattline.runtime.commands import command_service, demo_keys, dispatching
+from wattline.runtime.commands import (
+    ScheduledCommands,
+    command_service,
+    demo_keys,
+    dispatching,
+)
 from wattline.runtime.errors import ServiceFailedError, StartupError
+from wattline.runtime.firmware import (
+    firmware_service,
+    ota_campaigns,
+    schedule_service,
+    scheduling,
+)
 from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_demo_owner
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.intelligence import Intelligence, build_intelligence, intelligence_jobs
@@ -196,6 +207,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         collector_endpoint = with_login(
             settings.effective_mqtt_url, security.collector if security else None
         )
+        ota = await running.enter_async_context(ota_campaigns(settings, store, collector_endpoint))
+        await running.enter_async_context(scheduling(store, ScheduledCommands(commands)))
         if settings.demo:
             ensure_demo_rule(store, services.wall_clock_ms())
         alerts = await running.enter_async_context(
@@ -206,6 +219,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             feed.on_committed,
             dispatcher.on_committed,
             alerts.on_committed if alerts else None,
+            ota.on_committed,
         )
         collector = await running.enter_async_context(
             services.collecting(
@@ -367,6 +381,8 @@ def _api_services(
         anomaly_scanner=intelligence.scanner,
         forecaster=intelligence.forecaster,
         advisor=intelligence.advisor,
+        firmware=firmware_service(settings, store, wall_clock_ms),
+        schedules=schedule_service(store, wall_clock_ms),
     )
 
 

@@ -143,6 +143,7 @@ from wattline.storage import (  # noqa: E402, F401
     command_schema,
     device_name_schema,
     energy_schema,
+    firmware_schema,
     identity_schema,
     intelligence_schema,
     lease_schema,

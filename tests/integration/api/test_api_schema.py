@@ -21,7 +21,12 @@ from tests.integration.api.test_api import AUTH, T0, services
 from wattline.api.app import create_app
 from wattline.api.ratelimit import MemoryRateLimiter as RateLimiter
 from wattline.api.routers.pairing import claims_throttle
+from wattline.api.services import wall_clock_ms
+from wattline.archive.blobs import FolderBlobs
 from wattline.archive.folder import FolderArchive
+from wattline.firmware.download_links import DownloadLinks
+from wattline.firmware.service import FirmwareService
+from wattline.firmware.signing import FirmwareSigner
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.http import HttpIngest
@@ -33,6 +38,7 @@ from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
 from wattline.runtime.intelligence import DEFAULT_SIGNALS
+from wattline.schedules.service import ScheduleService
 from wattline.security import ca
 from wattline.security.passwords import FAST_FOR_TESTS
 from wattline.security.service import build_identity
@@ -41,7 +47,9 @@ from wattline.storage.base import CommitBatch
 from wattline.storage.sql.audit import SqlAuditStore
 from wattline.storage.sql.device_names import SqlDeviceNames
 from wattline.storage.sql.energy import SqlEnergyData
+from wattline.storage.sql.firmware import SqlFirmware
 from wattline.storage.sql.intelligence import SqlIntelligence
+from wattline.storage.sql.schedules import SqlSchedules
 from wattline.storage.sqlite import open_sqlite_store
 
 
@@ -90,6 +98,15 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
         anomaly_scanner=AnomalyScanner(store),
         forecaster=forecaster,
         advisor=Advisor(store, intelligence, DEFAULT_SIGNALS, forecaster),
+        firmware=FirmwareService(
+            SqlFirmware(store.engine),
+            FolderBlobs(folder / "firmware"),
+            FirmwareSigner.in_directory(folder / "firmware-key"),
+            DownloadLinks(b"k" * 32, "http://testserver"),
+            store,
+            wall_clock_ms,
+        ),
+        schedules=ScheduleService(SqlSchedules(store.engine), wall_clock_ms),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 

@@ -181,6 +181,26 @@ def test_a_device_cannot_subscribe_to_another_devices_downlink(
     assert device_a.subscribe(f"{PREFIX}/dev-a/command") == [1]
 
 
+def test_a_device_gets_its_own_ota_instructions_only(
+    secure_broker: SecureBroker, clients: list[Client]
+) -> None:
+    secure_broker.accounts.grant("dev-a", "pw-a")
+    secure_broker.accounts.collector("pw-c")
+    device_a = connect(clients, secure_broker.port, "dev-a", "pw-a")
+    assert device_a.wait_connected()
+    assert device_a.subscribe(f"{PREFIX}/dev-b/ota") == [0x87]
+    device_a.subscribed.clear()
+    assert device_a.subscribe(f"{PREFIX}/dev-a/ota") == [1]
+    # the collector's account publishes instructions (firmware/mqtt_publisher.py)
+    collector = connect(clients, secure_broker.port, "wattline-collector", "pw-c")
+    assert collector.wait_connected()
+    collector.publish(f"{PREFIX}/dev-a/ota", b"instruction")
+    deadline = time.monotonic() + 5
+    while not device_a.messages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert device_a.messages == [(f"{PREFIX}/dev-a/ota", b"instruction")]
+
+
 def test_revoked_device_is_disconnected_and_refused(
     secure_broker: SecureBroker, clients: list[Client]
 ) -> None:

@@ -39,7 +39,13 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 SELF_SERVICE = "/api/v1/auth/"
 # A valid value for each required query parameter and body of the app's routes:
 # a new route that needs one fails below until it is added here.
-QUERY_SAMPLES = {"samples": "delete", "interval": "1h", "tag": "kitchen"}
+QUERY_SAMPLES = {
+    "samples": "delete",
+    "interval": "1h",
+    "tag": "kitchen",
+    "device_type": "plug",
+    "version": "1.0",
+}
 BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/shares"): {"user": BOB_EMAIL, "role": "viewer"},
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
@@ -126,6 +132,8 @@ def test_every_route_declares_a_permission() -> None:
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
         "/api/v1/ca.crt",
+        # the signed link in a device's OTA instruction is its credential
+        "/api/v1/firmware/download/{artifact_id}",
         "/api/v1/invitations/accept",
     ]
     assert [p for p in public if not p.startswith("/api/v1")] == [

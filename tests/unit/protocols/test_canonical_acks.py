@@ -87,7 +87,7 @@ def test_ota_status(body: dict[str, Any], expected: OtaStatus) -> None:
     ("topic", "body", "reason"),
     [
         ("iot/a/command/nack", {"command_id": "c", "status": "done"}, RejectReason.UNKNOWN_TOPIC),
-        ("iot/a/ota", {"job_id": "j", "state": "done"}, RejectReason.UNKNOWN_TOPIC),
+        ("iot/a/ota/progress", {"job_id": "j", "state": "done"}, RejectReason.UNKNOWN_TOPIC),
         ("iot/a b/command/ack", {"command_id": "c", "status": "done"}, RejectReason.BAD_DEVICE_ID),
         ("iot/a/command/ack", ["c", "done"], RejectReason.BAD_SHAPE),
         ("iot/a/command/ack", {"status": "done"}, RejectReason.BAD_SHAPE),

@@ -1,0 +1,1 @@
+"""Firmware updates: signed artifacts, download links, and campaigns rolled out in waves."""
