@@ -24,6 +24,7 @@ from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import wall_clock_ms
 from wattline.archive.blobs import FolderBlobs
 from wattline.archive.folder import FolderArchive
+from wattline.config import Settings
 from wattline.firmware.download_links import DownloadLinks
 from wattline.firmware.service import FirmwareService
 from wattline.firmware.signing import FirmwareSigner
@@ -37,6 +38,7 @@ from wattline.intelligence.models import ModelCache
 from wattline.model.messages import Reading
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters import build_adapters
+from wattline.runtime.commands import command_service
 from wattline.runtime.intelligence import DEFAULT_SIGNALS
 from wattline.schedules.service import ScheduleService
 from wattline.security import ca
@@ -107,6 +109,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
             wall_clock_ms,
         ),
         schedules=ScheduleService(SqlSchedules(store.engine), wall_clock_ms),
+        commands=command_service(Settings(), store),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))
 
