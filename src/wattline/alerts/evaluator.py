@@ -151,6 +151,9 @@ class Evaluator:
         self.leading = False
         self.dropped_batches = 0
         self.evaluated_readings = 0
+        self.evaluated_batches = 0
+        # seconds spent in handle(): the cost of the rules, for /metrics
+        self.evaluation_seconds = 0.0
         self._stamp: tuple[int, int] | None = None
         self._stamp_read_s = 0.0
         self._by_tenant: dict[str, list[_Compiled]] = {}
@@ -304,6 +307,14 @@ class Evaluator:
 
     def handle(self, event: Committed) -> None:
         """One committed batch through the rules (the caller leads)."""
+        started = time.perf_counter()
+        try:
+            self._handle(event)
+        finally:
+            self.evaluated_batches += 1
+            self.evaluation_seconds += time.perf_counter() - started
+
+    def _handle(self, event: Committed) -> None:
         now_ms = self._clock_ms()
         self._refresh_rules()
         if not self._by_tenant:
