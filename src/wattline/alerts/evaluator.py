@@ -39,6 +39,7 @@ from wattline.alerts.lifecycle import Transition
 from wattline.model.alerts import AlertChange, ChangeKind, Rule, RuleKind
 from wattline.model.events import Committed
 from wattline.model.messages import Reading
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.alerts import SavedState, SqlAlerts
 from wattline.storage.sql.leases import SqlLeases, holder_name
 
@@ -209,6 +210,9 @@ class Evaluator:
                     continue
                 if self.leading:
                     self.handle(event)
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("alert evaluation: store unavailable, will retry: %s", exc)
             except Exception:
                 log.exception("alert evaluation failed; continuing")
                 self._stop.wait(1.0)
