@@ -39,6 +39,7 @@ from wattline.alerts.lifecycle import Transition
 from wattline.model.alerts import AlertChange, ChangeKind, Rule, RuleKind
 from wattline.model.events import Committed
 from wattline.model.messages import Reading
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.alerts import SavedState, SqlAlerts
 from wattline.storage.sql.leases import SqlLeases, holder_name
 
@@ -151,6 +152,9 @@ class Evaluator:
         self.leading = False
         self.dropped_batches = 0
         self.evaluated_readings = 0
+        self.evaluated_batches = 0
+        # seconds spent in handle(): the cost of the rules, for /metrics
+        self.evaluation_seconds = 0.0
         self._stamp: tuple[int, int] | None = None
         self._stamp_read_s = 0.0
         self._by_tenant: dict[str, list[_Compiled]] = {}
@@ -206,6 +210,9 @@ class Evaluator:
                     continue
                 if self.leading:
                     self.handle(event)
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("alert evaluation: store unavailable, will retry: %s", exc)
             except Exception:
                 log.exception("alert evaluation failed; continuing")
                 self._stop.wait(1.0)
@@ -304,6 +311,14 @@ class Evaluator:
 
     def handle(self, event: Committed) -> None:
         """One committed batch through the rules (the caller leads)."""
+        started = time.perf_counter()
+        try:
+            self._handle(event)
+        finally:
+            self.evaluated_batches += 1
+            self.evaluation_seconds += time.perf_counter() - started
+
+    def _handle(self, event: Committed) -> None:
         now_ms = self._clock_ms()
         self._refresh_rules()
         if not self._by_tenant:

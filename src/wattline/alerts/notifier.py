@@ -33,6 +33,7 @@ from wattline.model.notifications import (
     DeliveryStatus,
 )
 from wattline.model.times import iso_ms
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.alerts import AlertFilter, SqlAlerts
 from wattline.storage.sql.notifications import SqlNotifications
 
@@ -135,6 +136,9 @@ class Notifier:
             try:
                 if self.leading():
                     self.run_once()
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("notifications: store unavailable, will retry: %s", exc)
             except Exception:
                 log.exception("notification failed; continuing")
             self._wake.wait(self._timing.poll_s)

@@ -37,9 +37,9 @@ class GridSignals(Protocol):
     table-driven one tests and a home without a tariff use.
     """
 
-    def price_per_kwh(self, home: Home, at_ms: int) -> float: ...
+    def price_per_kwh(self, tenant_id: str, home: Home, at_ms: int) -> float: ...
 
-    def carbon_g_per_kwh(self, home: Home, at_ms: int) -> float: ...
+    def carbon_g_per_kwh(self, tenant_id: str, home: Home, at_ms: int) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +57,10 @@ class StaticSignals:
     def _hour(self, at_ms: int) -> int:
         return (at_ms // HOUR_MS + self.offset_h) % 24
 
-    def price_per_kwh(self, home: Home, at_ms: int) -> float:  # noqa: ARG002 - one table for all
+    def price_per_kwh(self, tenant_id: str, home: Home, at_ms: int) -> float:  # noqa: ARG002 - one table for all
         return float(self.prices[self._hour(at_ms)])
 
-    def carbon_g_per_kwh(self, home: Home, at_ms: int) -> float:  # noqa: ARG002
+    def carbon_g_per_kwh(self, tenant_id: str, home: Home, at_ms: int) -> float:  # noqa: ARG002
         return float(self.carbon[self._hour(at_ms)])
 
 
@@ -91,14 +91,14 @@ class Situation:
 
 
 def situation_signals(
-    signals: GridSignals, home: Home, at_ms: int
+    signals: GridSignals, tenant_id: str, home: Home, at_ms: int
 ) -> tuple[list[float], list[float]]:
     """The next 24 hours' prices and intensities, from the current hour."""
     first = at_ms - at_ms % HOUR_MS
     hours = [first + k * HOUR_MS for k in range(HORIZON_H)]
     return (
-        [signals.price_per_kwh(home, t) for t in hours],
-        [signals.carbon_g_per_kwh(home, t) for t in hours],
+        [signals.price_per_kwh(tenant_id, home, t) for t in hours],
+        [signals.carbon_g_per_kwh(tenant_id, home, t) for t in hours],
     )
 
 

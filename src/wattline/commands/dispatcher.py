@@ -48,6 +48,7 @@ from wattline.commands.states import Command, CommandState
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.model.events import Committed
 from wattline.model.messages import CommandAck, CommandResult, ConnectionState
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.leases import SqlLeases
 
 log = logging.getLogger("wattline.commands")
@@ -174,6 +175,9 @@ class Dispatcher:
         while not self._stop.is_set():
             try:
                 self.run_once()
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("command dispatch: store unavailable, will retry: %s", exc)
             except Exception:
                 # A database or broker outage: log, wait, try again; nothing is lost
                 # because every step is in the database before it is published.

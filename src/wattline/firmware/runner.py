@@ -33,6 +33,7 @@ from wattline.firmware.waves import (
 from wattline.model.events import Committed
 from wattline.model.firmware import Artifact, Campaign, CampaignState, DeviceUpdate, UpdateState
 from wattline.model.messages import OtaStatus
+from wattline.storage.base import StoreUnavailableError
 
 log = logging.getLogger("wattline.firmware")
 
@@ -216,6 +217,9 @@ class CampaignRunner:
         while not self._stop.is_set():
             try:
                 self.run_once()
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("firmware campaigns: store unavailable, will retry: %s", exc)
             except Exception:
                 log.exception("campaign round failed; retrying")
             self._stop.wait(self._interval_s)

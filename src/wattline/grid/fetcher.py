@@ -19,6 +19,7 @@ from typing import Protocol
 
 from wattline.grid.providers import CarbonProvider, WeatherProvider
 from wattline.grid.sources import fetch_carbon, fetch_weather
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.energy_data import EnergySettings, GridStore, GridValue
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class GridFetcher:
         while not self._stop.is_set():
             try:
                 self.run_once()
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("grid fetch: store unavailable, will retry: %s", exc)
             except Exception:
                 # An outage must not end fetching for good; the next run retries.
                 log.exception("grid fetch failed")

@@ -66,7 +66,7 @@ class Advisor:
         }
         return next((values[n] for n in names if n in values), None)
 
-    def situation(self, home: Home, at_ms: int) -> Situation:
+    def situation(self, tenant_id: str, home: Home, at_ms: int) -> Situation:
         tz = ZoneInfo(home.tz)
         solar_w = sum(
             self._latest(s.device_id, POWER) or 0.0
@@ -75,7 +75,7 @@ class Advisor:
         )
         battery = next((s for s in home.sources if s.kind is SourceKind.BATTERY), None)
         soc = self._latest(battery.device_id, STATE_OF_CHARGE) if battery is not None else None
-        prices, carbon = situation_signals(self._signals, home, at_ms)
+        prices, carbon = situation_signals(self._signals, tenant_id, home, at_ms)
         first = at_ms - at_ms % HOUR_MS
         local = [
             datetime.fromtimestamp((first + k * HOUR_MS) / 1000, UTC).astimezone(tz).hour
@@ -101,7 +101,7 @@ class Advisor:
 
     def decide(self, tenant_id: str, home: Home) -> StoredDecision:
         """Advise the home now and store the decision with what it saw."""
-        decision = recommend(home, self.situation(home, self._clock_ms()))
+        decision = recommend(home, self.situation(tenant_id, home, self._clock_ms()))
         decision_id = self._intelligence.record_decision(tenant_id, decision)
         return StoredDecision(decision_id, tenant_id, decision, None)
 

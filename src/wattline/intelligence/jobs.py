@@ -20,6 +20,7 @@ from wattline.intelligence.anomalies import REFERENCE_DAYS, detect
 from wattline.intelligence.forecaster import Forecaster
 from wattline.intelligence.hourly import DAY_MS, hour_floor, power_metric, read_hourly
 from wattline.model.findings import Finding
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.ports import IntelligenceStore, SeriesReader
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,9 @@ class IntelligenceJobs:
                     report = self.run_once()
                     if report is not None:
                         log.info("intelligence run: %s", report)
+                except StoreUnavailableError as exc:
+                    # an outage is expected and retried: one line, not a traceback each pass
+                    log.warning("intelligence jobs: store unavailable, will retry: %s", exc)
                 except Exception:
                     log.exception("intelligence run failed; next run in %.0f s", period_s)
                 stop.wait(period_s)

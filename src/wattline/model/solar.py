@@ -15,10 +15,9 @@ _ZENITH_DEG = 90.833
 _EQT_SCALE_MIN = 229.18
 
 
-def _spencer(day: date) -> tuple[float, float]:
-    """(equation of time in minutes, declination in radians) at noon UTC of ``day``."""
-    days_in_year = 366 if day.year % 4 == 0 and (day.year % 100 or day.year % 400 == 0) else 365
-    gamma = 2 * math.pi / days_in_year * (day.timetuple().tm_yday - 1)
+def spencer(gamma: float) -> tuple[float, float]:
+    """(equation of time in minutes, declination in radians) at the fractional year
+    ``gamma`` (radians; Spencer 1971, as NOAA's solar calculator uses it)."""
     eqtime_min = _EQT_SCALE_MIN * (
         0.000075
         + 0.001868 * math.cos(gamma)
@@ -36,6 +35,12 @@ def _spencer(day: date) -> tuple[float, float]:
         + 0.00148 * math.sin(3 * gamma)
     )
     return eqtime_min, declination
+
+
+def _spencer(day: date) -> tuple[float, float]:
+    """The same at noon UTC of ``day``."""
+    days_in_year = 366 if day.year % 4 == 0 and (day.year % 100 or day.year % 400 == 0) else 365
+    return spencer(2 * math.pi / days_in_year * (day.timetuple().tm_yday - 1))
 
 
 def sun_times_ms(day: date, latitude_deg: float, longitude_deg: float) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ from wattline.ingest.sources.base import MqttEndpoint
 from wattline.model.alerts import AlertChange, Rule, RuleKind, ScopeKind, Severity
 from wattline.model.events import Committed
 from wattline.model.notifications import ChannelKind
+from wattline.observability.workload_metrics import EvaluatorFigures
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.leases import SqlLeases
@@ -42,6 +43,15 @@ class Alerting:
 
     def on_committed(self, event: Committed) -> None:
         self.evaluator.on_committed(event)
+
+    def figures(self) -> EvaluatorFigures:
+        evaluator = self.evaluator
+        return EvaluatorFigures(
+            batches=evaluator.evaluated_batches,
+            readings=evaluator.evaluated_readings,
+            seconds=evaluator.evaluation_seconds,
+            dropped_batches=evaluator.dropped_batches,
+        )
 
 
 def senders(settings: Settings, mqtt: MqttEndpoint) -> dict[ChannelKind, Sender]:

@@ -14,17 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wattline.analytics.recommendations import GridSignals, StaticSignals
+from wattline.grid.home_signals import TenantGridSignals
 from wattline.intelligence.advisor import Advisor
 from wattline.intelligence.forecaster import Forecaster
 from wattline.intelligence.jobs import AnomalyScanner, IntelligenceJobs
 from wattline.intelligence.models import ModelCache
 from wattline.storage.sql import SqlStore
+from wattline.storage.sql.energy import SqlEnergyData
 from wattline.storage.sql.intelligence import SqlIntelligence
 from wattline.storage.sql.leases import SqlLeases, holder_name
 
-# Until a tariff and a carbon provider are configured (the tariffs work connects
-# its own GridSignals here): a two-rate night tariff and a typical grid day, so
-# advice still prefers the night and the midday lull.
+# For a home whose meter has no tariff, or a tenant with no carbon zone: a two-rate
+# night tariff and a typical grid day, so advice still prefers the night and the
+# midday lull. Homes with a tariff and a zone are advised by their own figures.
 DEFAULT_SIGNALS = StaticSignals(
     prices=[0.12] * 7 + [0.28] * 9 + [0.38] * 3 + [0.28] * 5,
     carbon=[150.0] * 6 + [210.0] * 4 + [170.0] * 6 + [260.0] * 4 + [200.0] * 4,
@@ -40,8 +42,10 @@ class Intelligence:
 
 
 def build_intelligence(
-    store: SqlStore, data_dir: Path, signals: GridSignals = DEFAULT_SIGNALS
+    store: SqlStore, data_dir: Path, signals: GridSignals | None = None
 ) -> Intelligence:
+    if signals is None:
+        signals = TenantGridSignals(SqlEnergyData(store.engine), store, DEFAULT_SIGNALS)
     findings = SqlIntelligence(store.engine)
     forecaster = Forecaster(store, ModelCache(data_dir / "models"))
     return Intelligence(

@@ -37,6 +37,7 @@ from wattline.live.window import RecentReadings
 from wattline.model.events import OnCommitted, fan_out
 from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
+from wattline.observability.workload_metrics import RuleEvaluationMetrics, WorkloadMetrics
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import live, services
 from wattline.runtime.alerts import alerting, ensure_demo_rule
@@ -72,6 +73,7 @@ from wattline.storage.sql import SqlStore
 from wattline.storage.sql.audit import SqlAuditStore
 from wattline.storage.sql.device_names import SqlDeviceNames
 from wattline.storage.sql.energy import SqlEnergyData
+from wattline.storage.sql.workload import SqlWorkload
 
 log = logging.getLogger("wattline")
 
@@ -214,6 +216,8 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         alerts = await running.enter_async_context(
             alerting(settings, store, collector_endpoint, on_alert_changed=feed.on_alert_change)
         )
+        if alerts is not None:
+            registry.register(RuleEvaluationMetrics(alerts.figures))
         on_committed = fan_out(
             window.on_committed,
             feed.on_committed,
@@ -321,6 +325,7 @@ def _api_services(
     authority = load_authority(settings)
     publish_crl = crl_publisher(settings, parts.broker)
     parts.registry.register(CertificateExpiry(expiry_sources(settings, store)))
+    parts.registry.register(WorkloadMetrics(SqlWorkload(store.engine).counts))
     if authority is not None:
         publish_crl(current_crl(authority, store))
     on_committed = (
@@ -455,6 +460,8 @@ async def run_collect(settings: Settings) -> None:
                 on_alert_changed=feed.on_alert_change if on_committed is not None else None,
             )
         )
+        if alerts is not None:
+            registry.register(RuleEvaluationMetrics(alerts.figures))
         dispatcher = await running.enter_async_context(
             dispatching(
                 settings,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from wattline.model.schedules import Schedule
 from wattline.schedules.ports import CommandIssuer, DeviceDirectory, Leases, ScheduleStore
 from wattline.schedules.timing import plan_tick
+from wattline.storage.base import StoreUnavailableError
 
 log = logging.getLogger("wattline.schedules")
 
@@ -124,6 +125,9 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 self.run_once()
+            except StoreUnavailableError as exc:
+                # an outage is expected and retried: one line, not a traceback each pass
+                log.warning("schedules: store unavailable, will retry: %s", exc)
             except Exception:
                 log.exception("scheduler round failed; retrying")
             self._stop.wait(self._interval_s)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-# Coefficients from the NOAA "General Solar Position Calculations" note (Spencer's
-# Fourier series); a full ephemeris would be overkill for driving fake PV panels.
-_EQT_SCALE_MIN = 229.18
+from wattline.model.solar import spencer
+
+# The NOAA "General Solar Position Calculations" note (Spencer's Fourier series, in
+# model/solar.py); a full ephemeris would be overkill for driving fake PV panels.
 
 
 def solar_elevation_deg(when: datetime, latitude_deg: float, longitude_deg: float) -> float:
@@ -22,22 +23,7 @@ def solar_elevation_deg(when: datetime, latitude_deg: float, longitude_deg: floa
     minutes = utc.hour * 60 + utc.minute + (utc.second + utc.microsecond / 1e6) / 60
     gamma = 2 * math.pi / days_in_year * (day_of_year - 1 + (minutes / 60 - 12) / 24)
 
-    eqtime_min = _EQT_SCALE_MIN * (
-        0.000075
-        + 0.001868 * math.cos(gamma)
-        - 0.032077 * math.sin(gamma)
-        - 0.014615 * math.cos(2 * gamma)
-        - 0.040849 * math.sin(2 * gamma)
-    )
-    declination_rad = (
-        0.006918
-        - 0.399912 * math.cos(gamma)
-        + 0.070257 * math.sin(gamma)
-        - 0.006758 * math.cos(2 * gamma)
-        + 0.000907 * math.sin(2 * gamma)
-        - 0.002697 * math.cos(3 * gamma)
-        + 0.00148 * math.sin(3 * gamma)
-    )
+    eqtime_min, declination_rad = spencer(gamma)
 
     # Input is UTC, so the time-zone term of the NOAA formula is zero.
     true_solar_min = minutes + eqtime_min + 4 * longitude_deg

@@ -16,6 +16,7 @@ from wattline.storage import (
     command_schema,
     device_name_schema,
     energy_schema,
+    firmware_schema,
     identity_schema,
     intelligence_schema,
     schema,
@@ -50,6 +51,8 @@ DEVICE_COMMAND_TABLES: tuple[Table, ...] = (
 )
 # What alert rules remembered about the device, and its alerts.
 DEVICE_ALERT_TABLES: tuple[Table, ...] = (alert_schema.alert_rule_state, alert_schema.alerts)
+# The device's part in firmware campaigns.
+DEVICE_FIRMWARE_TABLES: tuple[Table, ...] = (firmware_schema.ota_device_updates,)
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
@@ -59,6 +62,7 @@ DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_LABEL_TABLES,
     *DEVICE_COMMAND_TABLES,
     *DEVICE_ALERT_TABLES,
+    *DEVICE_FIRMWARE_TABLES,
     schema.devices,
 )
 PAGE_ROWS = 50_000

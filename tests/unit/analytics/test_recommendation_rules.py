@@ -27,7 +27,7 @@ SIGNALS = StaticSignals(
 
 def situation(solar_w: float, load_w: float, soc: float | None, at_ms: int = T0) -> Situation:
     home = Home("h")
-    prices, carbon = situation_signals(SIGNALS, home, at_ms)
+    prices, carbon = situation_signals(SIGNALS, "default", home, at_ms)
     hours = [(at_ms // H + k) % 24 for k in range(24)]
     return Situation(at_ms, solar_w, load_w, soc, prices, carbon, hours)
 
