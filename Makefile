@@ -27,7 +27,7 @@ CORE_COVERAGE := src/wattline/model/*,src/wattline/protocols/*,src/wattline/inge
 
 test: $(VENV)/.dev-installed ## install test dependencies and run the whole suite, with coverage
 	scripts/install-test-deps.sh
-	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/python -m pytest --cov --cov-report=term --durations=25
 	$(BIN)/coverage report --include='$(CORE_COVERAGE)' --fail-under=90
 
 check: $(VENV)/.dev-installed ## lint, format check, types
