@@ -321,7 +321,7 @@ def test_configuration_twin_sends_the_delta_and_records_what_was_applied(rig: Ri
     url = f"/api/v1/devices/{rig.plug_id}/config"
     refused = rig.api.put(url, json={"desired": {"max_power_w": 9000}}, headers=AUTH)
     assert refused.status_code == 422
-    assert refused.json()["detail"]["field"] == "desired.max_power_w"
+    assert refused.json()["detail"][0]["loc"] == ["body", "desired", "max_power_w"]
     stop()
     wait_until(lambda: rig.state() == "offline", 5, "the plug to be offline")
     desired = {"report_interval_s": 5, "relay_default_on": False}

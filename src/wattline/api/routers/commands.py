@@ -320,7 +320,8 @@ def put_config(
     except ConfigError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {"field": f"desired.{exc.field}", "msg": str(exc)},
+            # The shape of every other field error, so clients parse one 422 format.
+            [{"loc": ["body", "desired", exc.field], "msg": str(exc), "type": "value_error"}],
         ) from exc
     audit.record(
         "device.config", device_id, {"version": twin.desired_version, "desired": body.desired}
