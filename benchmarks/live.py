@@ -306,7 +306,9 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
                 metrics_ports.append(free_port())
                 collect_env = {**env, "WATTLINE_METRICS_PORT": str(metrics_ports[-1])}
                 procs.append(subprocess.Popen(collect, env=collect_env))
-                time.sleep(5)  # the collector creates the database before the API opens it
+                # the collector creates the database before the API opens it: wait until
+                # it holds its broker session, which it opens after its migrations
+                wait_connected(metrics_ports[-1], 180)
                 procs.append(subprocess.Popen([*python, "serve"], env=env))
             wait_healthy(api_port, 120)
             time.sleep(3)  # the collector subscribed
@@ -316,6 +318,19 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
+
+
+def wait_connected(metrics_port: int, timeout_s: float) -> None:
+    """Until the collector's /metrics says it holds its broker session."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if scrape(metrics_port, ("wattline_ingest_broker_connected",)).get(
+                "wattline_ingest_broker_connected"
+            ):
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"the collector did not connect within {timeout_s} s")
 
 
 def register(api_port: int, token: str, devices: int) -> None:
