@@ -28,6 +28,8 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.rollup_1m,
     schema.rollup_1h,
     schema.rollup_1d,
+    schema.sample_blocks,
+    schema.rollup_1m_blocks,
     schema.latest,
     schema.seq_state,
 )
