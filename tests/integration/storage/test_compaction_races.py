@@ -57,3 +57,35 @@ def test_redeliveries_during_compaction_are_counted_once(store: SqlStore) -> Non
     [bucket] = store.series(["race-1"], plan, ["power_w"])["race-1"]
     day = bucket.metrics["power_w"]
     assert (day.count, day.sum) == (MINUTES, sum(1.0 + i for i in range(MINUTES)))
+
+
+def _pages(store: SqlStore, *, descending: bool) -> list[tuple[int, dict[str, float]]]:
+    got: list[tuple[int, dict[str, float]]] = []
+    after: int | None = None
+    while True:
+        page = store.raw_points(
+            "mix-1", DAY0, DAY0 + 3 * DAY_MS, None, 7, after_ms=after, descending=descending
+        )
+        got += [(p.ts_ms, p.metrics) for p in page]
+        if len(page) < 7:
+            return got
+        after = page[-1].ts_ms
+
+
+def test_pages_across_blocks_and_rows_in_both_directions(store: SqlStore) -> None:
+    readings = [
+        Reading("mix-1", DAY0 + day * DAY_MS + i * 3_600_000, {"a": i, "b": -i}, seq=i)
+        for day in range(3)
+        for i in range(0, 24, 5)
+    ]
+    store.commit(CommitBatch(readings=readings, seen_ms={"mix-1": DAY0}, register=["mix-1"]))
+    ascending, descending = _pages(store, descending=False), _pages(store, descending=True)
+    assert len(ascending) == 15
+    assert descending == ascending[::-1]
+    store.compact_before(DAY0 + 2 * DAY_MS)  # two days in blocks, the third still rows
+    assert _pages(store, descending=False) == ascending
+    assert _pages(store, descending=True) == descending
+    # a field filter and one metric's points read through blocks too
+    [first] = store.raw_points("mix-1", DAY0, DAY0 + 3 * DAY_MS, ["b"], 1)
+    assert (first.ts_ms, first.metrics, first.seq) == (DAY0, {"b": 0.0}, 0)
+    assert len(store.metric_points("mix-1", "a", DAY0, DAY0 + 3 * DAY_MS)) == 15
