@@ -122,7 +122,7 @@ class SqlCommit:
         """
         now_ms = time.time_ns() // 1_000_000
         today_ms = now_ms - now_ms % DAY_MS
-        closed = {(d, m, ts - ts % DAY_MS) for d, m, ts, *_ in rows if ts < today_ms}
+        closed = {(r[0], r[1], r[2] - r[2] % DAY_MS) for r in rows if r[2] < today_ms}
         if closed:
             reopen(conn, self._insert, closed)
 
