@@ -143,6 +143,10 @@ class LoadStats:
     seconds: float = 0.0
     bytes_on_disk: int = 0
     loaded_at: str = ""  # UTC; a --keep run reuses the load and reports when it was made
+    # after packing every loaded day into blocks (ADR 0018) and reclaiming the freed pages
+    compact_seconds: float = 0.0
+    compacted_bytes: int = 0
+    tables: str = ""  # where the bytes go, per table (indexes included), after compaction
 
 
 Chunk = tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]], list[tuple[Any, ...]]]
@@ -257,6 +261,39 @@ def load_sqlite(path: Path, scale: Scale, progress: Callable[[int], None]) -> No
         db.executemany("INSERT INTO latest VALUES (?,?,?,?)", sorted(latest.values()))
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def compact(store: SqlStore, scale: Scale) -> float:
+    """Every loaded day packed into blocks, as the compaction job does to closed days."""
+    started = time.perf_counter()
+    done = store.compact_before(T0_MS + scale.days * DAY_MS)
+    print(f"  compacted: {done}", file=sys.stderr, flush=True)
+    return time.perf_counter() - started
+
+
+def _sizes(sizes: Sequence[tuple[str, int]]) -> str:
+    top = sorted(sizes, key=lambda item: -item[1])[:6]
+    return ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in top if size)
+
+
+def sqlite_tables(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    return _sizes([(str(name), int(size)) for name, size in rows])
+
+
+def postgres_tables(url: str) -> str:
+    # Partitions summed into their parent; indexes and TOAST included.
+    query = (
+        "SELECT coalesce(p.relname, c.relname), sum(pg_total_relation_size(c.oid))"
+        " FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+        " LEFT JOIN pg_class p ON p.oid = i.inhparent"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'r' AND n.nspname = 'public' GROUP BY 1"
+    )
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(query).fetchall()
+    return _sizes([(str(name), int(size)) for name, size in rows])
 
 
 def sqlite_bytes(path: Path) -> int:
@@ -551,6 +588,14 @@ def prepare(name: str, scale: Scale, workdir: Path, kept: dict[str, Any]) -> tup
         started = time.perf_counter()
         load_sqlite(path, scale, Progress(key, scale.samples))
         stats = LoadStats(scale.samples, time.perf_counter() - started, sqlite_bytes(path), now())
+        before = sqlite_tables(path)
+        store = open_sqlite_store(path)
+        stats.compact_seconds = compact(store, scale)
+        store.close()
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("VACUUM")  # freed pages would be reused by new rows; count them out
+        stats.compacted_bytes = sqlite_bytes(path)
+        stats.tables = f"before: {before}; after: {sqlite_tables(path)}"
         kept[key] = {"stats": asdict(stats)}
         return open_sqlite_store(path), stats
     if key in kept:
@@ -566,6 +611,15 @@ def prepare(name: str, scale: Scale, workdir: Path, kept: dict[str, Any]) -> tup
     load_postgres(url, scale, Progress(key, scale.samples))
     seconds = time.perf_counter() - started
     stats = LoadStats(scale.samples, seconds, postgres_bytes(url) - empty, now())
+    before = postgres_tables(url)
+    store = open_postgres_store(url)
+    stats.compact_seconds = compact(store, scale)
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM FULL")  # freed space would be reused by new rows; count it out
+        conn.execute("ANALYZE")
+    stats.compacted_bytes = postgres_bytes(url) - empty
+    stats.tables = f"before: {before}; after: {postgres_tables(url)}"
     kept[key]["stats"] = asdict(stats)
     return open_postgres_store(url), stats
 
@@ -664,7 +718,9 @@ def report(
             f"{load.samples / load.seconds:,.0f} samples/s ({load.seconds / 60:.1f} min); "
             f"{load.bytes_on_disk / load.samples:.0f} bytes on disk per sample "
             f"({load.bytes_on_disk / 2**30:.1f} GiB, samples + tiers + latest); loaded "
-            f"{load.loaded_at or 'in an earlier run'}"
+            f"{load.loaded_at or 'in an earlier run'}; compacted in {load.compact_seconds:.0f} s"
+            f" to {load.compacted_bytes / load.samples:.1f} bytes per sample"
+            f" ({load.compacted_bytes / 2**20:.0f} MiB after VACUUM); {load.tables}"
         )
     print(f"- bulk loader checked against `SqlStore.commit`: {check}")
     print("- data: the `data` column is devices x days x metrics at one reading a minute.")

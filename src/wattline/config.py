@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     retention_1h_days: float = Field(365, gt=0)
     retention_1d_days: float = Field(5 * 365, gt=0)
     retention_interval_s: float = Field(3600.0, gt=0)
+    # Days after which a closed UTC day of raw samples and 1-minute rollups is packed
+    # into one compressed block per series (storage/compaction.py, ADR 0018); it runs
+    # after each retention run. At least one day: only days already over are packed.
+    compact_after_days: float = Field(2.0, ge=1)
     # Readings kept in memory per device and metric for /telemetry/window.
     window_size: int = Field(60, ge=1, le=10_000)
     # HTTP ingest (POST /api/v1/telemetry): requests per second per client, and burst

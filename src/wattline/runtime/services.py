@@ -36,7 +36,7 @@ from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
 from wattline.runtime.build_info import register_build_info
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.simulator.commands import CommandResponder, KeySource
-from wattline.storage.retention import RetentionScheduler
+from wattline.storage.retention import Compaction, RetentionScheduler
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.energy import SqlEnergyData
 from wattline.storage.sql.leases import SqlLeases, holder_name
@@ -89,7 +89,10 @@ async def collecting(collector: Collector) -> AsyncIterator[Collector]:
 async def retention(settings: Settings, target: SqlStore) -> AsyncIterator[RetentionScheduler]:
     """Retention in a thread of its own: a run at start, then every retention_interval_s."""
     scheduler = RetentionScheduler(
-        target, retention_policy(settings), interval_s=settings.retention_interval_s
+        target,
+        retention_policy(settings),
+        interval_s=settings.retention_interval_s,
+        compaction=Compaction(target, settings.compact_after_days),
     )
     scheduler.start()
     try:

@@ -31,6 +31,9 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.latest,
     schema.seq_state,
 )
+# Its closed days of samples and 1-minute rollups, compacted (ADR 0018); archived
+# as the blocks they are (storage/blocks.py reads them back).
+DEVICE_BLOCK_TABLES: tuple[Table, ...] = (schema.sample_blocks, schema.rollup_1m_blocks)
 # What was found out about it: anomaly findings.
 DEVICE_FINDINGS_TABLES: tuple[Table, ...] = (intelligence_schema.anomaly_findings,)
 # Who may reach the device: shares, credentials (hashes only) and pairing codes.
@@ -56,6 +59,7 @@ DEVICE_FIRMWARE_TABLES: tuple[Table, ...] = (firmware_schema.ota_device_updates,
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
+    *DEVICE_BLOCK_TABLES,
     *DEVICE_FINDINGS_TABLES,
     *DEVICE_ACCESS_TABLES,
     *DEVICE_SETTINGS_TABLES,

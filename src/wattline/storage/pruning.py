@@ -20,6 +20,7 @@ from sqlalchemy import Column, ColumnElement, Connection, Engine, Table, delete,
 
 from wattline.storage import schema
 from wattline.storage.retention import Progress, RetentionProgress
+from wattline.storage.rollups import DAY_MS
 
 # The table and time column each retention tier trims.
 TIER_TABLES: dict[str, tuple[Table, str]] = {
@@ -28,6 +29,8 @@ TIER_TABLES: dict[str, tuple[Table, str]] = {
     "1h": (schema.rollup_1h, "bucket_ms"),
     "1d": (schema.rollup_1d, "bucket_ms"),
 }
+# Compacted days of a tier (ADR 0018); their day_ms is a UTC day start, as cutoffs are.
+TIER_BLOCKS: dict[str, Table] = {"raw": schema.sample_blocks, "1m": schema.rollup_1m_blocks}
 # A chunk's bounds. At one reading a minute with five metrics, 100 devices x 6 h
 # is 180,000 rows: a delete of well under a second on SQLite, so the write lock
 # a collector's commit waits on, and a stop request, wait that long at most.
@@ -72,6 +75,8 @@ def delete_before(  # noqa: PLR0913 - the tier, its reach, and the run's control
     table, column_name = TIER_TABLES[tier]
     at: Column[int] = table.c[column_name]
     removed = 0
+    if tier in TIER_BLOCKS:
+        removed += _delete_blocks(engine, TIER_BLOCKS[tier], cutoff_ms)
     total = len(keys.device_ids)
     for first in range(0, total, DEVICES_PER_CHUNK):
         devices = keys.device_ids[first : first + DEVICES_PER_CHUNK]
@@ -82,6 +87,20 @@ def delete_before(  # noqa: PLR0913 - the tier, its reach, and the run's control
         if stop is not None and stop.is_set():
             break
     return removed
+
+
+def _delete_blocks(engine: Engine, blocks: Table, cutoff_ms: int) -> int:
+    """Blocks of days wholly before the cutoff; returns the rows they held.
+
+    One row per series-day, so a single statement stays small: a year of
+    20,000 series is 7 M samples but only 20,000 blocks a day of cutoff.
+    """
+    b = blocks.c
+    whole_days = b.day_ms + DAY_MS <= cutoff_ms
+    with engine.begin() as conn:
+        held = conn.scalar(select(func.coalesce(func.sum(b.row_count), 0)).where(whole_days))
+        conn.execute(delete(blocks).where(whole_days))
+    return int(held or 0)
 
 
 def _delete_slice(  # noqa: PLR0913 - one slice of one tier

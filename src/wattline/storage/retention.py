@@ -77,6 +77,29 @@ class RetentionStore(Protocol):
     ) -> dict[str, Removed]: ...
 
 
+class CompactingStore(Protocol):
+    def compact_before(self, cutoff_ms: int, *, stop: threading.Event | None = None) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """Closed days older than ``after_days`` packed into blocks after each retention run."""
+
+    store: CompactingStore
+    after_days: float = 2.0
+
+
+# A day is packed only once it is over; the default of two more days lets late
+# uploads of yesterday (a gateway that syncs once a day) land as plain rows.
+MIN_COMPACT_AFTER_DAYS = 1.0
+
+
+def compaction_cutoff_ms(now_ms: int, after_days: float) -> int:
+    """The first instant left as rows: whole UTC days, and never a day not yet over."""
+    cutoff_ms = now_ms - round(max(after_days, MIN_COMPACT_AFTER_DAYS) * DAY_MS)
+    return cutoff_ms - cutoff_ms % DAY_MS
+
+
 # How long stop() waits for the thread: one chunk (storage/pruning.py) is well under it.
 STOP_TIMEOUT_S = 5.0
 
@@ -84,15 +107,18 @@ STOP_TIMEOUT_S = 5.0
 class RetentionScheduler:
     """Runs retention now and then in a thread of its own; ``run_once`` for tests and the CLI."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the store and policy, the run's controls, its follow-up
         self,
         store: RetentionStore,
         policy: RetentionPolicy,
         interval_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
         progress: Progress | None = None,
+        *,
+        compaction: Compaction | None = None,
     ) -> None:
         self._store = store
+        self._compaction = compaction
         self._progress = progress
         self._policy = policy
         self._interval_s = interval_s
@@ -122,7 +148,15 @@ class RetentionScheduler:
                 log.info("retention removed %s from %s", what.describe(), tier)
         if self._stop.is_set():
             log.info("retention stopped before the end of its run")
+        elif self._compaction is not None:
+            self._compact(now_ms)
         return removed
+
+    def _compact(self, now_ms: int) -> None:
+        assert self._compaction is not None
+        cutoff_ms = compaction_cutoff_ms(now_ms, self._compaction.after_days)
+        done = self._compaction.store.compact_before(cutoff_ms, stop=self._stop)
+        log.info("compaction before %d: %s", cutoff_ms, done)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="wattline-retention", daemon=True)

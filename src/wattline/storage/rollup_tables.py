@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from wattline.storage import schema
+from wattline.storage.block_tables import M1, RAW, Grid, block_cells
 from wattline.storage.bucketing import Cell
 from wattline.storage.bulk import BulkStatement
 from wattline.storage.rollups import (
@@ -37,6 +38,7 @@ from wattline.storage.rollups import (
     RollupKey,
     Tier,
     coarsen,
+    merge,
     tier_partials,
 )
 
@@ -126,8 +128,21 @@ class CellQuery:
 
 
 def read_cells(conn: Connection, query: CellQuery, with_ends: bool) -> list[Cell]:
-    """Aggregates per (device, metric, grid cell); first/last values only when asked for."""
-    return list(iter_cells(conn, query, with_ends))
+    """Aggregates per (device, metric, grid cell); first/last values only when asked for.
+
+    A cell spanning rows and a block (a grid coarser than a day) comes out of
+    ``iter_cells`` in two parts; here they are merged into one.
+    """
+    cells: dict[tuple[str, str, int], Cell] = {}
+    for cell in iter_cells(conn, query, with_ends):
+        key = (cell.device_id, cell.metric, cell.start_ms)
+        known = cells.get(key)
+        cells[key] = (
+            cell
+            if known is None
+            else replace(cell, aggregate=merge(known.aggregate, cell.aggregate))
+        )
+    return list(cells.values())
 
 
 def iter_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[Cell]:
@@ -138,7 +153,20 @@ def iter_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
     the end of the request, which made Python's full garbage collections (over
     every object of the process) run on most such requests. Rows are unpacked
     by position, not looked up by name: per-row Python was much of the time.
+    Compacted days follow, from their blocks; ``assemble`` merges a cell that
+    comes in two parts (rows and a block) like any two cells of one bucket.
     """
+    yield from _row_cells(conn, query, with_ends)
+    packing = {None: RAW, Tier.M1: M1}.get(query.source)
+    if packing is not None:
+        span = (query.start_ms, query.end_ms)
+        grid = Grid(query.phase_ms, query.step_ms)
+        yield from block_cells(
+            conn, packing, query.device_ids, query.metrics, span, grid, with_ends
+        )
+
+
+def _row_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[Cell]:
     nan = math.nan
     for page in conn.execute(_select_cells(query, with_ends)).partitions(_ROWS_PER_FETCH):
         for row in page:

@@ -136,6 +136,28 @@ rollup_1m = _rollup("rollup_1m")
 rollup_1h = _rollup("rollup_1h")
 rollup_1d = _rollup("rollup_1d")
 
+
+def _blocks(name: str) -> Table:
+    # One row per series and closed UTC day: its rows packed by storage/blocks.py.
+    # The text keys stay (one per day, not one per sample, so an integer series
+    # id would save under 0.1 byte per sample); rows of the same day may exist
+    # beside a block only while a commit reopens it (storage/block_tables.py).
+    return Table(
+        name,
+        metadata,
+        Column("device_id", String(64), nullable=False),
+        Column("metric", String(64), nullable=False),
+        Column("day_ms", BigInteger, nullable=False),
+        Column("row_count", Integer, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        PrimaryKeyConstraint("device_id", "metric", "day_ms"),
+    )
+
+
+# Closed days of ``samples`` and of ``rollup_1m``, compacted (ADR 0018).
+sample_blocks = _blocks("sample_blocks")
+rollup_1m_blocks = _blocks("rollup_1m_blocks")
+
 # Imported last: its tables join this metadata (the one Alembic, create_all and the
 # device-removal check read).
 from wattline.storage import (  # noqa: E402, F401

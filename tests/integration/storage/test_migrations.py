@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -14,6 +15,7 @@ from wattline.storage import schema
 from wattline.storage.base import CommitBatch
 from wattline.storage.migrations import alembic_config, upgrade_to_head
 from wattline.storage.partitions import is_partition
+from wattline.storage.rollups import DAY_MS
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -57,3 +59,20 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path: Path) -> None:
         assert store.latest_values()["d1"][0].value == 2.0
     finally:
         store.close()
+
+
+def test_0016_adds_the_block_tables_to_a_database_with_rows(store: SqlStore) -> None:
+    """A database at 0011 holding samples gains the block tables; its rows then compact."""
+    readings = [Reading("d1", T0 + i * 60_000, {"power_w": float(i)}, seq=i) for i in range(90)]
+    store.commit(CommitBatch(readings=readings, register=["d1"], seen_ms={"d1": T0}))
+    with store.engine.begin() as conn:
+        config = alembic_config(conn)
+        command.downgrade(config, "0011")
+        assert not inspect(conn).has_table("sample_blocks")
+        upgrade_to_head(conn)
+        assert inspect(conn).has_table("sample_blocks")
+        assert inspect(conn).has_table("rollup_1m_blocks")
+    before = store.raw_points("d1", T0, T0 + DAY_MS, None, 1000)
+    done = store.compact_before(T0 - T0 % DAY_MS + DAY_MS)
+    assert done.rows == 90 + 90  # the raw samples and their 1-minute buckets
+    assert store.raw_points("d1", T0, T0 + DAY_MS, None, 1000) == before

@@ -17,6 +17,7 @@ from wattline.storage.postgres import PostgresStore
 from wattline.storage.pruning import DEVICES_PER_CHUNK
 from wattline.storage.retention import (
     TIER_NAMES,
+    Compaction,
     Removed,
     RetentionPolicy,
     RetentionProgress,
@@ -162,3 +163,24 @@ def test_stopping_the_scheduler_thread_interrupts_its_run(store: SqlStore) -> No
     scheduler.stop()
     assert not scheduler.running
     assert _count(store, schema.rollup_1d) == 2 * FLEET  # the run ended in its first tier
+
+
+def test_compaction_after_retention_packs_closed_days_and_retention_removes_blocks(
+    store: SqlStore,
+) -> None:
+    _commit_days_ago(store, 1, 3, 10, 40)
+    scheduler = RetentionScheduler(store, POLICY, compaction=Compaction(store, after_days=2))
+    scheduler.run_once(NOW_MS)
+    # raw: 1 day ago stays rows, 3 days ago is packed, 10 and 40 days ago expired
+    assert (_count(store, schema.samples), _count(store, schema.sample_blocks)) == (2, 2)
+    # 1 minute: 1 day ago rows, 3 and 10 days ago packed, 40 days ago expired
+    assert (_count(store, schema.rollup_1m), _count(store, schema.rollup_1m_blocks)) == (2, 4)
+    points = store.raw_points("r1", NOW_MS - 4 * DAY_MS, NOW_MS, None, 10)
+    assert [p.metrics for p in points] == [
+        {"energy_wh": 1.0, "power_w": 1.0},
+        {"energy_wh": 1.0, "power_w": 0.0},
+    ]
+    # Eight days on, every raw reading has expired: rows and blocks alike.
+    removed = scheduler.run_once(NOW_MS + 8 * DAY_MS)
+    assert removed["raw"].rows == 4
+    assert (_count(store, schema.samples), _count(store, schema.sample_blocks)) == (0, 0)

@@ -37,6 +37,7 @@ from wattline.storage.base import (
     StoreUnavailableError,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.compaction import Compacted, compact_before
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
@@ -60,6 +61,7 @@ __all__ = ["InsertFactory", "SqlStore"]
 class SqlStore:
     def __init__(self, engine: Engine, insert: InsertFactory) -> None:
         self._connections = Connections(engine)
+        self._insert = insert
         self._registry = SqlRegistry(self._connections, insert)
         self._quarantine = SqlQuarantine(self._connections, insert)
         self._reads = SqlReads(self._connections)
@@ -294,6 +296,13 @@ class SqlStore:
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
         return removed
+
+    def compact_before(self, cutoff_ms: int, *, stop: threading.Event | None = None) -> Compacted:
+        """Closed days before ``cutoff_ms`` (a UTC day start) packed into blocks (ADR 0018)."""
+        try:
+            return compact_before(self.engine, self._insert, cutoff_ms, stop=stop)
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
 
     # -- health -------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from wattline.model.messages import Hello, Reading
 from wattline.model.sequence import sequence_batch
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch, CommitResult
+from wattline.storage.block_tables import reopen
 from wattline.storage.bulk import BulkStatement, insert_new_returning
 from wattline.storage.rollup_tables import RollupWriter
+from wattline.storage.rollups import DAY_MS
 from wattline.storage.sequencing import lock_states, save_states
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.quarantine import SqlQuarantine
@@ -83,6 +85,7 @@ class SqlCommit:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
             readings, seq_duplicates = self._sequence(conn, events)
             sample_rows = _sample_rows(readings, batch.seen_ms)
+            self._reopen_closed_days(conn, sample_rows)
             inserted, corrected = self._write_samples(conn, sample_rows)
             if sample_rows:
                 self._upsert_latest.execute(conn, _latest_rows(readings))
@@ -110,6 +113,18 @@ class SqlCommit:
         changed, kept, duplicates = sequence_batch(states, events, now_ms)
         save_states(conn, self._insert, changed)
         return kept, duplicates
+
+    def _reopen_closed_days(self, conn: Connection, rows: list[SampleRow]) -> None:
+        """Blocks of the days these rows land in turned back into rows, before anything else.
+
+        Only days already over can have a block (compaction packs closed days
+        only), so live data, all of today, skips this: no query at all.
+        """
+        now_ms = time.time_ns() // 1_000_000
+        today_ms = now_ms - now_ms % DAY_MS
+        closed = {(r[0], r[1], r[2] - r[2] % DAY_MS) for r in rows if r[2] < today_ms}
+        if closed:
+            reopen(conn, self._insert, closed)
 
     def _write_samples(self, conn: Connection, rows: list[SampleRow]) -> tuple[int, int]:
         """Insert new samples, apply corrections, keep the rollups equal to both.

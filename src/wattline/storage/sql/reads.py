@@ -10,8 +10,10 @@ from wattline.model.devices import LatestValue
 from wattline.model.sequence import SeqState
 from wattline.storage import schema
 from wattline.storage.base import DedupCounts, RawPoint
+from wattline.storage.block_tables import RAW, read_blocks
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, assemble
 from wattline.storage.keyset import raw_timestamps_query
+from wattline.storage.raw_window import RawWindow
 from wattline.storage.rollup_tables import CellQuery, iter_cells, series_metrics
 from wattline.storage.sequencing import read_state
 from wattline.storage.sql.connections import Connections
@@ -61,13 +63,13 @@ class SqlReads:
             .where(*in_range, s.ts_ms.in_(select(page.c.ts_ms)))
             .order_by(s.ts_ms.desc() if descending else s.ts_ms, s.metric)
         )
-        points: list[RawPoint] = []
+        if after_ms is not None:
+            start_ms, end_ms = (start_ms, after_ms) if descending else (after_ms + 1, end_ms)
         with self._connections.read() as conn:
-            for row in conn.execute(query):
-                if not points or points[-1].ts_ms != row.ts_ms:
-                    points.append(RawPoint(ts_ms=row.ts_ms, seq=row.seq, metrics={}))
-                points[-1].metrics[row.metric] = row.value
-        return points
+            rows = conn.execute(query).all()
+            window = RawWindow(device_id, fields, limit, descending=descending)
+            window.add_blocks(conn, start_ms, end_ms, rows)
+        return window.points(rows)
 
     def metric_points(
         self, device_id: str, metric: str, start_ms: int, end_ms: int
@@ -89,7 +91,18 @@ class SqlReads:
             .order_by(s.ts_ms)
         )
         with self._connections.read() as conn:
-            return [(int(ts), float(v)) for ts, v in conn.execute(query)]
+            rows = [(int(ts), float(v)) for ts, v in conn.execute(query)]
+            packed: list[tuple[int, float]] = []
+            for block in read_blocks(conn, RAW, [device_id], [metric], start_ms, end_ms):
+                c = block.columns
+                packed.extend(zip(c["ts_ms"].tolist(), c["value"].tolist(), strict=True))
+        if not packed:
+            return rows
+        if not rows:
+            return packed
+        merged = dict(packed)
+        merged.update(rows)  # a row of a day being reopened wins over its block
+        return sorted(merged.items())
 
     def series(
         self,
