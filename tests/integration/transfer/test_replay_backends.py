@@ -28,7 +28,7 @@ from wattline.transfer.rebuild import MAX_DEVICES, parse_devices
 
 T0 = 1_764_000_000_000  # 2025-11-24T16:00Z
 DEVICES = ["r1", "r2"]
-STEP_MS = 20_000  # readings 20 s apart: 540 messages span three hours
+BATCH_GAP_MS = 12 * 60_000
 
 
 def hello(device: str, at_ms: int) -> InboundMessage:
@@ -43,26 +43,29 @@ def telemetry(device: str, seq: int, at_ms: int, power_w: float) -> InboundMessa
 
 def history() -> list[list[InboundMessage]]:
     """Batches as live ingest met them: boots, a gap, a late filler, a redelivery,
-    a reboot mid-stream and an undecodable message."""
+    a reboot mid-stream and an undecodable message. 27 batches of ten rounds each,
+    12 minutes apart, so the archive spans six hours and replay commits few batches."""
     batches: list[list[InboundMessage]] = [[hello(d, T0) for d in DEVICES]]
     seq = dict.fromkeys(DEVICES, 0)
-    for n in range(1, 271):
-        at = T0 + n * STEP_MS
-        batch = []
-        for i, device in enumerate(DEVICES):
-            if n == 150 and device == "r2":
-                batch.append(hello(device, at + i))  # reboot: seq starts at 0 again
-                seq[device] = 0
-                continue
-            if n == 40 and device == "r1":
-                seq[device] += 3  # a gap of three ...
-            batch.append(telemetry(device, seq[device], at + i, n * 1.25 + i))
-            seq[device] += 1
-        if n == 60:
-            batch.append(telemetry("r1", 41, at + 5, 999.0))  # ... one of them late
-            batch.append(batch[0])  # a redelivery of a reading already in this batch
-        if n % 100 == 0:
-            batch.append(InboundMessage("iot/r1/telemetry", b"{not json", at + 7))
+    for b in range(27):
+        batch: list[InboundMessage] = []
+        for k in range(10):
+            n = b * 10 + k + 1
+            at = T0 + 60_000 + b * BATCH_GAP_MS + k * 100
+            for i, device in enumerate(DEVICES):
+                if n == 150 and device == "r2":
+                    batch.append(hello(device, at + i))  # reboot: seq starts at 0 again
+                    seq[device] = 0
+                    continue
+                if n == 40 and device == "r1":
+                    seq[device] += 3  # a gap of three ...
+                batch.append(telemetry(device, seq[device], at + i, n * 1.25 + i))
+                seq[device] += 1
+            if n == 60:
+                batch.append(telemetry("r1", 41, at + 5, 999.0))  # ... one of them late
+                batch.append(batch[-3])  # a redelivery of a reading already in this batch
+            if n % 100 == 0:
+                batch.append(InboundMessage("iot/r1/telemetry", b"{not json", at + 7))
         batches.append(batch)
     return batches
 
@@ -111,7 +114,7 @@ def replay(flags: list[str], *extra: str) -> str:
 def snapshot(url: str, tmp_path: Path, devices: list[str] = DEVICES) -> dict[str, object]:
     store = open_store(url, tmp_path)
     try:
-        return fingerprint(store, devices, T0, T0 + 4 * 3_600_000)  # type: ignore[return-value]
+        return fingerprint(store, devices, T0, T0 + 6 * 3_600_000)  # type: ignore[return-value]
     finally:
         store.close()
 
@@ -147,11 +150,11 @@ def test_a_damaged_store_gets_back_what_it_lost(
     store.close()
     before = snapshot(url, tmp_path)
 
-    # The store comes back holding only the first 100 batches (a stale copy), and the
+    # The store comes back holding only the first 10 batches (100 rounds) (a stale copy), and the
     # replay runs over every hour, overlapping what it holds.
     lose_database(url, tmp_path)
     store = open_store(url, tmp_path)
-    ingest(store, tmp_path / "scratch-archive", batches[:100])
+    ingest(store, tmp_path / "scratch-archive", batches[:10])
     store.close()
     replay(flags)
     assert snapshot(url, tmp_path) == before
