@@ -13,6 +13,7 @@ from wattline.archive.folder import FolderArchive
 from wattline.archive.lifecycle import small_groups
 from wattline.archive.s3 import S3Archive
 from wattline.storage.retention import RetentionPolicy, RetentionScheduler
+from wattline.transfer.replay_order import in_time_order
 
 DAY_MS = 24 * HOUR_MS
 LATER = T0 + 5 * HOUR_MS  # every hour written below has closed and passed its grace
@@ -212,3 +213,17 @@ def test_small_groups(sizes: list[int], target: int, groups: list[list[int]]) ->
     segments = [SegmentInfo("t", f"t/{i}", T0, size, "s3") for i, size in enumerate(sizes)]
     found = small_groups(segments, target)
     assert [[int(s.key[2:]) for s in group] for group in found] == groups
+
+
+def test_replay_reads_the_same_stream_across_compacted_segments(
+    open_archive: OpenArchive,
+) -> None:
+    """What `archive replay` feeds ingest, in the order it feeds it, before and after."""
+    archive = open_archive()
+    fill(archive)
+    before = list(in_time_order(archive, None, None, None))
+    window = list(in_time_order(archive, None, T0 + 30 * 60_000, T0 + 90 * 60_000))
+    archive.compact(LATER)
+    assert list(in_time_order(archive, None, None, None)) == before
+    assert list(in_time_order(archive, None, T0 + 30 * 60_000, T0 + 90 * 60_000)) == window
+    assert [r.received_ms for r in before] == sorted(r.received_ms for r in before)

@@ -140,6 +140,20 @@ def test_an_empty_store_is_rebuilt_equal_and_a_second_replay_changes_nothing(
     assert snapshot(url, tmp_path) == before
 
 
+def test_a_rebuild_from_a_compacted_archive_is_equal(tmp_path: Path) -> None:
+    store = open_store("", tmp_path)
+    ingest(store, tmp_path / "archive", history())
+    store.close()
+    before = snapshot("", tmp_path)
+    compacted = CliRunner().invoke(app, ["archive", "compact", "--data-dir", str(tmp_path)])
+    assert compacted.exit_code == 0, compacted.output
+    # six hours of telemetry, two of hellos, two of rejected messages: a file each
+    assert "compacted 10 segments into 10" in compacted.output
+    lose_database("", tmp_path)
+    replay(["--data-dir", str(tmp_path)])
+    assert snapshot("", tmp_path) == before
+
+
 def test_a_damaged_store_gets_back_what_it_lost(
     backend: tuple[str, list[str]], tmp_path: Path
 ) -> None:
