@@ -3,15 +3,23 @@ and compaction interrupted at every step losing and doubling nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.archive.conftest import HOUR_MS, T0, OpenArchive, record
+from tests.integration.archive.conftest import (
+    HOUR_MS,
+    MANUAL,
+    T0,
+    OpenArchive,
+    S3Server,
+    record,
+)
 
 from wattline.archive.base import ArchiveRecord, RawArchive, SegmentInfo
 from wattline.archive.folder import FolderArchive
 from wattline.archive.lifecycle import small_groups
-from wattline.archive.s3 import S3Archive
+from wattline.archive.s3 import S3Archive, S3Location, open_s3_client
 from wattline.storage.retention import RetentionPolicy, RetentionScheduler
 from wattline.transfer.replay_order import in_time_order
 
@@ -34,6 +42,19 @@ def fill(archive: RawArchive, batches: int = 12, size: int = 10) -> list[Archive
 
 def read_all(archive: RawArchive) -> list[ArchiveRecord]:
     return list(archive.read())
+
+
+@pytest.fixture
+def s3_archive(s3_server: S3Server, bucket: str, tmp_path: Path) -> Iterator[S3Archive]:
+    archive = S3Archive(
+        open_s3_client(s3_server.endpoint_url),
+        S3Location(bucket, "raw/v1"),
+        tmp_path / "archive-spool",
+        policy=MANUAL,
+        background=False,
+    )
+    yield archive
+    archive.close()
 
 
 class NoRetention:
@@ -118,11 +139,9 @@ def test_the_retention_job_expires_only_when_a_retention_is_set(
 
 
 def test_an_interrupted_s3_compaction_reads_once_and_is_finished_next_time(
-    open_archive: OpenArchive, monkeypatch: pytest.MonkeyPatch
+    s3_archive: S3Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive = open_archive()
-    if not isinstance(archive, S3Archive):
-        pytest.skip("the folder replaces a segment by one rename")
+    archive = s3_archive
     fill(archive)
     before = read_all(archive)
 
@@ -150,11 +169,9 @@ def test_an_interrupted_s3_compaction_reads_once_and_is_finished_next_time(
 
 
 def test_a_crash_before_the_merged_object_leaves_the_sources(
-    open_archive: OpenArchive, monkeypatch: pytest.MonkeyPatch
+    s3_archive: S3Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive = open_archive()
-    if not isinstance(archive, S3Archive):
-        pytest.skip("S3 only")
+    archive = s3_archive
     fill(archive)
     before = read_all(archive)
     real_put = archive._put
@@ -185,12 +202,10 @@ def test_a_folder_compaction_killed_before_its_rename_changes_nothing(tmp_path: 
     assert read_all(archive) == before
 
 
-def test_a_segment_that_does_not_decode_whole_is_left_alone(open_archive: OpenArchive) -> None:
-    archive = open_archive()
+def test_a_segment_that_does_not_decode_whole_is_left_alone(tmp_path: Path) -> None:
+    # S3 objects are uploaded whole; a torn tail (a crash mid-append) is the folder's.
+    archive = FolderArchive(tmp_path / "archive")
     fill(archive)
-    if isinstance(archive, S3Archive):
-        pytest.skip("S3 objects are written whole; a torn tail is the folder's")
-    assert isinstance(archive, FolderArchive)
     torn = archive.root / archive.segments()[-1].key
     with torn.open("ab") as file:
         file.write(b"\x1f\x8b\x08\x00torn")
