@@ -150,7 +150,12 @@ class RetentionScheduler:
             self._policy.cutoffs_ms(now_ms), stop=self._stop, progress=progress or self._progress
         )
         if self._archive is not None and not self._stop.is_set():
-            removed.update(self._archive_upkeep(self._archive, now_ms))
+            try:
+                removed.update(self._archive_upkeep(self._archive, now_ms))
+            except Exception as exc:
+                # An S3 outage must neither end this run's report nor spam tracebacks:
+                # one line, and the next run tries again.
+                log.warning("archive expiry or compaction failed, retried next run: %s", exc)
         for tier, what in removed.items():
             if what.rows or what.partitions or what.segments:
                 log.info("retention removed %s from %s", what.describe(), tier)

@@ -242,3 +242,26 @@ def test_replay_reads_the_same_stream_across_compacted_segments(
     assert list(in_time_order(archive, None, None, None)) == before
     assert list(in_time_order(archive, None, T0 + 30 * 60_000, T0 + 90 * 60_000)) == window
     assert [r.received_ms for r in before] == sorted(r.received_ms for r in before)
+
+
+class UnreachableArchive:
+    def expire_before(self, cutoff_ms: int) -> int:
+        raise ConnectionError("S3 is down")
+
+    def compact(self, now_ms: int, stop: object = None) -> object:
+        raise ConnectionError("S3 is down")
+
+
+def test_an_unreachable_archive_is_one_warning_and_the_store_still_reports(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = RetentionScheduler(
+        NoRetention(),  # type: ignore[arg-type]
+        RetentionPolicy(archive_days=1),
+        archive=UnreachableArchive(),  # type: ignore[arg-type]
+    )
+    assert scheduler.run_once(LATER) == {}
+    [warning] = [r for r in caplog.records if r.name == "wattline.retention"]
+    assert warning.levelname == "WARNING"
+    assert "S3 is down" in warning.getMessage()
+    assert warning.exc_info is None  # one line, no traceback
