@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite talks to: Debian's MQTT clients and broker, and
 # Prometheus (its server scrapes Wattline in a test; promtool checks the metrics
-# and the alerting rules).
+# and the alerting rules), and PostgreSQL's client tools (pg_dump, pg_restore).
 # PostgreSQL, Redis and Mosquitto servers are expected to run on the CI machine;
 # tests that need a broker start their own Mosquitto when none is listening.
 set -euo pipefail
@@ -10,6 +10,8 @@ missing=()
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# pg_dump and pg_restore: the PostgreSQL backup and restore test (docs/operations.md)
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     retention_1m_days: float = Field(30, gt=0)
     retention_1h_days: float = Field(365, gt=0)
     retention_1d_days: float = Field(5 * 365, gt=0)
+    # Raw archive segments, in days; unset keeps them forever: the archive is
+    # what the store is rebuilt from (docs/operations.md, "Raw archive").
+    archive_retention_days: float | None = Field(None, gt=0)
+    # The retention job also compacts closed hours' small archive segments;
+    # collectors sharing a bucket may all do it (it is idempotent), or set
+    # this false on all but one to save the repeated listings.
+    archive_compact: bool = True
     retention_interval_s: float = Field(3600.0, gt=0)
     # Days after which a closed UTC day of raw samples and 1-minute rollups is packed
     # into one compressed block per series (storage/compaction.py, ADR 0018); it runs

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 HOUR_MS = 3_600_000
@@ -42,7 +43,48 @@ class ArchiveWriter(Protocol):
         """
 
 
-class RawArchive(ArchiveWriter, Protocol):
+@dataclass(frozen=True, slots=True)
+class CompactionReport:
+    # segments rewritten into larger ones, and how many they became
+    segments_before: int = 0
+    segments_after: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    # segments left alone because part of them does not decode (a torn tail)
+    skipped: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        text = (
+            f"{self.segments_before} segments into {self.segments_after}, "
+            f"{self.bytes_before} -> {self.bytes_after} bytes"
+        )
+        if self.skipped:
+            text += f"; left alone (do not decode whole): {', '.join(self.skipped)}"
+        return text
+
+    def __add__(self, other: CompactionReport) -> CompactionReport:
+        return CompactionReport(
+            self.segments_before + other.segments_before,
+            self.segments_after + other.segments_after,
+            self.bytes_before + other.bytes_before,
+            self.bytes_after + other.bytes_after,
+            self.skipped + other.skipped,
+        )
+
+
+class ArchiveLifecycle(Protocol):
+    """What the retention job needs of an archive (archive/lifecycle.py)."""
+
+    def expire_before(self, cutoff_ms: int) -> int:
+        """Delete the segments of hours ending at or before cutoff_ms; return how many."""
+
+    def compact(self, now_ms: int, stop: threading.Event | None = None) -> CompactionReport:
+        """Rewrite the small segments of closed hours into larger ones; nothing is lost if
+        this is interrupted at any point (the new segment is written before the old go).
+        A set ``stop`` ends the run between two segments."""
+
+
+class RawArchive(ArchiveWriter, ArchiveLifecycle, Protocol):
     def read(
         self,
         category: str | None = None,

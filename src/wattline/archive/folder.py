@@ -10,18 +10,30 @@ so an object in S3 holds exactly the bytes a folder segment would.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import os
-import zlib
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
-from wattline.archive.base import HOUR_MS, ArchiveRecord, SegmentInfo, hour_overlaps, in_range
+from wattline.archive.base import (
+    HOUR_MS,
+    ArchiveRecord,
+    CompactionReport,
+    SegmentInfo,
+    hour_overlaps,
+    in_range,
+)
+from wattline.archive.lifecycle import (
+    compactable,
+    decode_whole,
+    encode_compacted,
+    expired,
+    is_compacted,
+)
+from wattline.archive.segment_format import decode_segment, encode_lines
 
 SEGMENT_SUFFIX = ".jsonl.gz"
 
@@ -67,6 +79,41 @@ class FolderArchive:
     def close(self) -> None:
         """Nothing is buffered: every append is on disk when it returns."""
 
+    def expire_before(self, cutoff_ms: int) -> int:
+        removed = 0
+        for segment in self.segments():
+            if expired(segment, cutoff_ms):
+                path = self._root / segment.key
+                path.unlink(missing_ok=True)
+                _remove_empty_dirs(self._root, path.parent)
+                removed += 1
+        return removed
+
+    def compact(self, now_ms: int, stop: threading.Event | None = None) -> CompactionReport:
+        """Rewrite each closed hour's segment, one gzip member per ingest batch, as one
+        member at a higher compression level: a quiet fleet's batches of one message
+        cost ~7x the bytes of large ones (docs/operations.md, sizing).
+
+        The rewrite is written beside the segment, fsynced and renamed over it:
+        an interruption leaves either the old or the new file, never neither.
+        """
+        report = CompactionReport()
+        for segment in self.segments():
+            if stop is not None and stop.is_set():
+                break
+            path = self._root / segment.key
+            if not compactable(segment, now_ms) or _compacted_already(path):
+                continue
+            data = path.read_bytes()
+            records = decode_whole(data)
+            if records is None:
+                report += CompactionReport(skipped=(segment.key,))
+                continue
+            compacted = encode_compacted(records, now_ms // 1000)
+            _replace_durably(path, compacted)
+            report += CompactionReport(1, 1, len(data), len(compacted))
+        return report
+
 
 def hour_start_ms(received_ms: int) -> int:
     return received_ms - received_ms % HOUR_MS
@@ -89,7 +136,7 @@ def append_member(root: Path, path: Path, records: Sequence[ArchiveRecord]) -> i
     """Append records to path as one gzip member and fsync; return the file's new size."""
     created = not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
-    member = gzip.compress(b"".join(_encode(r) for r in records), compresslevel=1, mtime=0)
+    member = gzip.compress(encode_lines(records), compresslevel=1, mtime=0)
     with path.open("ab") as file:
         file.write(member)
         file.flush()
@@ -98,6 +145,35 @@ def append_member(root: Path, path: Path, records: Sequence[ArchiveRecord]) -> i
     if created:
         _fsync_dirs(root, path.parent)
     return size
+
+
+def _compacted_already(path: Path) -> bool:
+    with path.open("rb") as file:
+        return is_compacted(file.read(8))
+
+
+def _replace_durably(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".compacting")
+    with partial.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    partial.replace(path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_empty_dirs(root: Path, directory: Path) -> None:
+    """Prune the day and category folders an expiry emptied."""
+    while directory != root and root in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return  # not empty
+        directory = directory.parent
 
 
 def _fsync_dirs(root: Path, directory: Path) -> None:
@@ -111,37 +187,3 @@ def _fsync_dirs(root: Path, directory: Path) -> None:
             os.close(fd)
         if current == root or root not in current.parents:
             return
-
-
-def _encode(record: ArchiveRecord) -> bytes:
-    return orjson.dumps(
-        {
-            "received_ms": record.received_ms,
-            "topic": record.topic,
-            "outcome": record.outcome,
-            "category": record.category,
-            "payload_b64": base64.b64encode(record.payload).decode("ascii"),
-        },
-        option=orjson.OPT_APPEND_NEWLINE,
-    )
-
-
-def decode_segment(data: bytes) -> Iterator[ArchiveRecord]:
-    while data:
-        decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        try:
-            chunk = decompressor.decompress(data)
-        except zlib.error:
-            return  # a torn final member from a crash mid-append
-        if not decompressor.eof:
-            return
-        for line in chunk.splitlines():
-            item = orjson.loads(line)
-            yield ArchiveRecord(
-                received_ms=item["received_ms"],
-                topic=item["topic"],
-                payload=base64.b64decode(item["payload_b64"]),
-                outcome=item["outcome"],
-                category=item["category"],
-            )
-        data = decompressor.unused_data

@@ -23,6 +23,7 @@ segment whose delete did not happen writes the same bytes to the same key.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import secrets
@@ -36,17 +37,32 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import boto3
+import orjson
 from botocore.config import Config
 
-from wattline.archive.base import HOUR_MS, ArchiveRecord, SegmentInfo, hour_overlaps, in_range
+from wattline.archive.base import (
+    HOUR_MS,
+    ArchiveRecord,
+    CompactionReport,
+    SegmentInfo,
+    hour_overlaps,
+    in_range,
+)
 from wattline.archive.folder import (
     SEGMENT_SUFFIX,
     append_member,
-    decode_segment,
     hour_start_ms,
     partition_key,
     segment_info,
 )
+from wattline.archive.lifecycle import (
+    compactable,
+    decode_whole,
+    encode_compacted,
+    expired,
+    small_groups,
+)
+from wattline.archive.segment_format import decode_segment
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,6 +71,8 @@ log = logging.getLogger("wattline.archive")
 
 DEFAULT_REGION = "us-east-1"
 LOCK_FILE = ".lock"
+# Beside a compaction's result while its sources are deleted (S3Archive.compact).
+INTENT_SUFFIX = ".compaction.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,15 @@ class S3Location:
 
     def relative(self, key: str) -> str:
         return key[len(self.prefix) + 1 :] if self.prefix else key
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionIntent:
+    """A compaction in progress: ``target`` replaces ``sources`` (keys below the prefix)."""
+
+    key: str
+    target: str
+    sources: tuple[str, ...]
 
 
 class SpoolBusyError(RuntimeError):
@@ -300,15 +327,118 @@ class S3Archive:
         return infos
 
     def _list_remote(self, category: str | None) -> list[SegmentInfo]:
+        infos, intents = self._list_bucket(category)
+        # A compaction caught between writing its result and deleting its sources:
+        # the result is read, its sources are not, so no record is read twice.
+        present = {segment.key for segment in infos}
+        hidden: set[str] = set()
+        for intent in intents:
+            if intent.target in present:
+                hidden.update(intent.sources)
+        return [segment for segment in infos if segment.key not in hidden]
+
+    def _list_bucket(
+        self, category: str | None
+    ) -> tuple[list[SegmentInfo], list[CompactionIntent]]:
         prefix = self._location.key(f"{category}/" if category else "")
         paginator = self._client.get_paginator("list_objects_v2")
         infos = []
+        intents = []
         for page in paginator.paginate(Bucket=self._location.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 relative = self._location.relative(item["Key"])
-                if relative.endswith(SEGMENT_SUFFIX) and relative.count("/") == 3:
+                if relative.count("/") != 3:
+                    continue
+                if relative.endswith(SEGMENT_SUFFIX):
                     infos.append(segment_info(relative, item["Size"], "s3"))
-        return infos
+                elif relative.endswith(INTENT_SUFFIX):
+                    intents.append(self._read_intent(relative))
+        return infos, intents
+
+    def expire_before(self, cutoff_ms: int) -> int:
+        """Delete the bucket's segments (and compaction intents) of hours before the
+        cutoff. The spool is its writer's: what waits there is uploaded, then expired."""
+        infos, intents = self._list_bucket(None)
+        keys = [segment.key for segment in infos if expired(segment, cutoff_ms)]
+        stale = [i.key for i in intents if expired(segment_info(i.key, 0, "s3"), cutoff_ms)]
+        self._delete(keys + stale)
+        return len(keys)
+
+    def compact(self, now_ms: int, stop: threading.Event | None = None) -> CompactionReport:
+        """Merge runs of small objects of each closed hour into one object each.
+
+        Per run: an intent object naming the result and its sources is written
+        first, then the result, then the sources are deleted, then the intent.
+        Readers skip the sources of an intent whose result exists, so a run
+        interrupted anywhere reads neither twice nor never, and the next
+        compaction finishes (or drops) what an interrupted one left.
+        """
+        infos, intents = self._list_bucket(None)
+        present = {segment.key for segment in infos}
+        for intent in intents:
+            self._finish(intent, present)
+        infos, _ = self._list_bucket(None)
+        closed = [segment for segment in infos if compactable(segment, now_ms)]
+        report = CompactionReport()
+        for group in small_groups(closed, self._policy.max_segment_bytes):
+            if stop is not None and stop.is_set():
+                break
+            report += self._merge(group, now_ms)
+        return report
+
+    def _merge(self, group: list[SegmentInfo], now_ms: int) -> CompactionReport:
+        records = []
+        size_before = 0
+        for segment in group:
+            data = self._segment_bytes(segment)
+            decoded = decode_whole(data)
+            if decoded is None:
+                return CompactionReport(skipped=(segment.key,))
+            records.extend(decoded)
+            size_before += len(data)
+        sources = [segment.key for segment in group]
+        # Named after its first source, so it sorts where that one did, and after
+        # its sources' names, so two processes merging the same run write the same key.
+        digest = hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
+        stem = sources[0].removesuffix(SEGMENT_SUFFIX)
+        intent = CompactionIntent(
+            f"{stem}.c{digest}{INTENT_SUFFIX}", f"{stem}.c{digest}{SEGMENT_SUFFIX}", tuple(sources)
+        )
+        body = encode_compacted(records, now_ms // 1000)
+        self._put(intent.key, orjson.dumps({"target": intent.target, "sources": sources}))
+        self._put(intent.target, body)
+        self._delete(sources)
+        self._delete([intent.key])
+        return CompactionReport(len(group), 1, size_before, len(body))
+
+    def _finish(self, intent: CompactionIntent, present: set[str]) -> None:
+        if intent.target in present:
+            self._delete([key for key in intent.sources if key in present])
+        self._delete([intent.key])
+
+    def _read_intent(self, relative: str) -> CompactionIntent:
+        response = self._client.get_object(
+            Bucket=self._location.bucket, Key=self._location.key(relative)
+        )
+        item = orjson.loads(response["Body"].read())
+        return CompactionIntent(relative, str(item["target"]), tuple(item["sources"]))
+
+    def _put(self, relative: str, body: bytes) -> None:
+        self._client.put_object(
+            Bucket=self._location.bucket, Key=self._location.key(relative), Body=body
+        )
+
+    def _delete(self, relatives: Sequence[str]) -> None:
+        # DeleteObjects takes at most 1,000 keys per request.
+        for start in range(0, len(relatives), 1000):
+            chunk = relatives[start : start + 1000]
+            self._client.delete_objects(
+                Bucket=self._location.bucket,
+                Delete={
+                    "Objects": [{"Key": self._location.key(key)} for key in chunk],
+                    "Quiet": True,
+                },
+            )
 
     def _segment_bytes(self, segment: SegmentInfo) -> bytes:
         if segment.location == "local":

@@ -4,16 +4,26 @@ into the store (disaster recovery: docs/operations.md)."""
 from __future__ import annotations
 
 import base64
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from wattline.archive.base import ArchiveRecord, RawArchive
+from wattline.archive.base import ArchiveRecord, RawArchive, hour_overlaps
+from wattline.archive.folder import hour_start_ms
 from wattline.cli.options import (
     ArchiveUrl,
     DatabaseUrl,
@@ -26,7 +36,8 @@ from wattline.model.times import iso_ms
 from wattline.runtime.backends import open_archive, open_store
 from wattline.runtime.errors import StartupError
 from wattline.runtime.ingest import build_committer
-from wattline.transfer.rebuild import DEFAULT_BATCH, replay_archive
+from wattline.transfer.rebuild import DEFAULT_BATCH, MAX_DEVICES, parse_devices, replay_archive
+from wattline.transfer.replay_order import in_time_order
 
 T = TypeVar("T")
 
@@ -107,6 +118,10 @@ def replay(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = DEFAULT_BATCH,
+    devices: Annotated[
+        str | None,
+        typer.Option("--devices", help=f"comma-separated ids (at most {MAX_DEVICES}); default all"),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     archive_url: ArchiveUrl = None,
@@ -114,6 +129,12 @@ def replay(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
     """Run archived messages through ingest again, into the store: a rebuild after a
     lost database, or the gap between a restored backup and now. Idempotent."""
     since_ms, until_ms = _time_ms(since, "--since"), _time_ms(until, "--until")
+    if since_ms is not None and until_ms is not None and since_ms >= until_ms:
+        fail("--since must be before --until")
+    try:
+        only = None if devices is None else parse_devices(devices)
+    except ValueError as exc:
+        fail(str(exc))
     settings = settings_from(
         data_dir=data_dir,
         database_url=database_url,
@@ -127,8 +148,19 @@ def replay(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
         fail(str(exc))
     try:
         committer = build_committer(settings, store, archive)
-        records = archive.read(category, since_ms=since_ms, until_ms=until_ms)
-        summary = replay_archive(_guarded(records), committer, batch_size)
+        hours = replayed_hours(archive, category, since_ms, until_ms)
+        records = in_time_order(archive, category, since_ms, until_ms)
+        with _progress() as bar:
+            task = bar.add_task("replaying", total=len(hours), messages=0)
+            summary = replay_archive(
+                _guarded(_advancing(records, lambda: bar.advance(task))),
+                committer,
+                batch_size,
+                progress=lambda n: bar.update(task, messages=bar.tasks[0].fields["messages"] + n),
+                devices=only,
+                states=store,
+            )
+            bar.update(task, completed=len(hours))
     except StartupError as exc:
         fail(str(exc))
     finally:
@@ -142,6 +174,61 @@ def replay(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
     )
     for reason, count in summary.quarantined.most_common():
         console.print(f"  {reason}: {count}")
+
+
+@app.command()
+def compact(
+    data_dir: DataDir = None,
+    archive_url: ArchiveUrl = None,
+) -> None:
+    """Rewrite the small segments of closed hours into larger ones now (the retention
+    job does it every WATTLINE_RETENTION_INTERVAL_S); safe beside a running Wattline."""
+    archive = _open(data_dir, archive_url)
+    try:
+        report = archive.compact(int(time.time() * 1000))
+    except (BotoCoreError, ClientError) as exc:
+        fail(f"cannot compact the archive: {exc}", code=1)
+    finally:
+        archive.close()
+    console.print(f"compacted {report.describe()}")
+
+
+def replayed_hours(
+    archive: RawArchive, category: str | None, since_ms: int | None, until_ms: int | None
+) -> list[int]:
+    """The UTC hours a replay reads, in order: the progress bar's steps."""
+    found = {
+        segment.hour_ms
+        for segment in _guarded(iter(archive.segments(category)))
+        if hour_overlaps(segment.hour_ms, since_ms, until_ms)
+    }
+    return sorted(found)
+
+
+def _advancing(
+    records: Iterator[ArchiveRecord], advance: Callable[[], None]
+) -> Iterator[ArchiveRecord]:
+    """The records (in receive time order), calling advance() as each hour is done."""
+    current: int | None = None
+    for record in records:
+        hour_ms = hour_start_ms(record.received_ms)
+        if current is not None and hour_ms > current:
+            advance()
+        current = hour_ms if current is None else max(current, hour_ms)
+        yield record
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[messages]} messages"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def format_record(record: ArchiveRecord, *, raw: bool) -> str:

@@ -54,6 +54,7 @@ app.add_typer(users.app, name="users")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 def _announce(info: Announcement) -> None:

@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wattline.cli.options import DatabaseUrl, DataDir, settings_from
+from wattline.cli.options import ArchiveUrl, DatabaseUrl, DataDir, settings_from
 from wattline.model.times import iso_ms
-from wattline.runtime.backends import open_store, retention_policy
+from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.storage.base import StoreUnavailableError
-from wattline.storage.retention import TIER_NAMES, Removed, RetentionProgress, RetentionScheduler
+from wattline.storage.retention import (
+    TIER_NAMES,
+    Compaction,
+    Removed,
+    RetentionProgress,
+    RetentionScheduler,
+)
 
 app = typer.Typer(
     name="retention", help="Remove data older than each tier keeps.", no_args_is_help=True
@@ -39,20 +45,37 @@ class ProgressLines:
 
 
 @app.command()
-def run(data_dir: DataDir = None, database_url: DatabaseUrl = None, quiet: Quiet = False) -> None:
-    """Delete raw samples and rollups older than their tier's retention (WATTLINE_RETENTION_*).
+def run(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    archive_url: ArchiveUrl = None,
+    quiet: Quiet = False,
+) -> None:
+    """Delete raw samples and rollups older than their tier's retention (WATTLINE_RETENTION_*),
+    expire raw archive segments (WATTLINE_ARCHIVE_RETENTION_DAYS; kept forever by default)
+    and compact the archive's closed hours (WATTLINE_ARCHIVE_COMPACT).
 
     Progress goes to stdout as it runs; Ctrl-C stops after the chunk in hand
     and reports what was removed up to then.
     """
-    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    settings = settings_from(data_dir=data_dir, database_url=database_url, archive_url=archive_url)
     policy = retention_policy(settings)
     try:
         store = open_store(settings)
     except StoreUnavailableError as exc:
         out.print(f"error: database unavailable: {exc}")
         raise typer.Exit(1) from None
-    scheduler = RetentionScheduler(store, policy)
+    # Read-only: the bucket's segments are expired and compacted; a running
+    # collector's S3 spool stays its own.
+    archive = open_archive(settings, read_only=True)
+    scheduler = RetentionScheduler(
+        store,
+        policy,
+        # the same follow-ups as the scheduled run: closed days packed, the archive kept up
+        compaction=Compaction(store, settings.compact_after_days),
+        archive=archive,
+        compact_archive=settings.archive_compact,
+    )
     now_ms = scheduler.now_ms()
     cutoffs = policy.cutoffs_ms(now_ms)
     try:
@@ -61,9 +84,13 @@ def run(data_dir: DataDir = None, database_url: DatabaseUrl = None, quiet: Quiet
         out.print(f"error: database unavailable: {exc}")
         raise typer.Exit(1) from None
     finally:
+        archive.close()
         store.close()
     for tier, what in removed.items():
-        out.print(f"{tier:>3}: removed {what.describe()} (kept from {iso_ms(cutoffs[tier])})")
+        kept_from = cutoffs.get(tier, policy.archive_cutoff_ms(now_ms))
+        out.print(f"{tier:>3}: removed {what.describe()} (kept from {iso_ms(kept_from or 0)})")
+    if scheduler.last_compaction is not None:
+        out.print(f"archive compacted: {scheduler.last_compaction.describe()}")
     if scheduler.stop_event.is_set():
         skipped = [tier for tier in TIER_NAMES if tier not in removed]
         out.print(f"interrupted: {', '.join(skipped) or 'no tier'} not reached; run again")

@@ -51,6 +51,11 @@ class Committer:
         outcomes, verdict = self._judge(messages)
         return plan_batch(messages, outcomes, verdict, historical=historical)
 
+    def decoded(self, message: InboundMessage) -> Outcome:
+        """One message decoded and validated, not judged: its device, readings or hello,
+        or why it is rejected before a device is known (for replay's filters)."""
+        return decode([message], self._config)[0]
+
     def plan_rejection(self, message: InboundMessage, rejection: Rejection) -> BatchPlan:
         """A plan that only quarantines and archives one message rejected before parsing."""
         return _plan_rejection(message, rejection)

@@ -76,4 +76,5 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
         m1_days=settings.retention_1m_days,
         h1_days=settings.retention_1h_days,
         d1_days=settings.retention_1d_days,
+        archive_days=settings.archive_retention_days,
     )

@@ -86,13 +86,18 @@ async def collecting(collector: Collector) -> AsyncIterator[Collector]:
 
 
 @contextlib.asynccontextmanager
-async def retention(settings: Settings, target: SqlStore) -> AsyncIterator[RetentionScheduler]:
-    """Retention in a thread of its own: a run at start, then every retention_interval_s."""
+async def retention(
+    settings: Settings, target: SqlStore, archive: RawArchive
+) -> AsyncIterator[RetentionScheduler]:
+    """Retention in a thread of its own: a run at start, then every retention_interval_s;
+    it also expires (WATTLINE_ARCHIVE_RETENTION_DAYS) and compacts the raw archive."""
     scheduler = RetentionScheduler(
         target,
         retention_policy(settings),
         interval_s=settings.retention_interval_s,
         compaction=Compaction(target, settings.compact_after_days),
+        archive=archive,
+        compact_archive=settings.archive_compact,
     )
     scheduler.start()
     try:

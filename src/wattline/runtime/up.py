@@ -240,7 +240,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                 )
             )
         )
-        await running.enter_async_context(services.retention(settings, store))
+        await running.enter_async_context(services.retention(settings, store, archive))
         await running.enter_async_context(services.grid_fetch(settings, store))
         intelligence = build_intelligence(store, settings.data_dir)
         parts = _ApiParts(
@@ -488,7 +488,7 @@ async def run_collect(settings: Settings) -> None:
         )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))
-        await running.enter_async_context(services.retention(settings, store))
+        await running.enter_async_context(services.retention(settings, store, archive))
         await _wait_for_stop(stop, collector)
 
 

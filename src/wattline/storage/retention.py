@@ -31,23 +31,34 @@ class RetentionPolicy:
     m1_days: float = 30
     h1_days: float = 365
     d1_days: float = 5 * 365
+    # Raw archive segments; None keeps them forever (the archive is what the
+    # store is rebuilt from, so expiring it is the operator's explicit choice).
+    archive_days: float | None = None
 
     def cutoffs_ms(self, now_ms: int) -> dict[str, int]:
         """Per tier, the first instant kept: rows before it go (whole UTC days)."""
         days = {"raw": self.raw_days, "1m": self.m1_days, "1h": self.h1_days, "1d": self.d1_days}
-        cutoffs = {}
-        for tier, keep_days in days.items():
-            cutoff_ms = now_ms - round(keep_days * DAY_MS)
-            cutoffs[tier] = cutoff_ms - cutoff_ms % DAY_MS
-        return cutoffs
+        return {tier: _day_cutoff_ms(now_ms, keep_days) for tier, keep_days in days.items()}
+
+    def archive_cutoff_ms(self, now_ms: int) -> int | None:
+        """The first instant of the archive kept, or None when it is kept forever."""
+        return None if self.archive_days is None else _day_cutoff_ms(now_ms, self.archive_days)
+
+
+def _day_cutoff_ms(now_ms: int, keep_days: float) -> int:
+    cutoff_ms = now_ms - round(keep_days * DAY_MS)
+    return cutoff_ms - cutoff_ms % DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
 class Removed:
     rows: int = 0  # deleted row by row (an estimate is never reported as a count)
     partitions: tuple[str, ...] = field(default=())  # dropped whole, PostgreSQL only
+    segments: int | None = None  # raw archive segments deleted (the "archive" entry)
 
     def describe(self) -> str:
+        if self.segments is not None:
+            return f"{self.segments} segments"
         text = f"{self.rows} rows"
         if self.partitions:
             text += f" and partitions {', '.join(self.partitions)}"
@@ -100,6 +111,18 @@ def compaction_cutoff_ms(now_ms: int, after_days: float) -> int:
     return cutoff_ms - cutoff_ms % DAY_MS
 
 
+class Described(Protocol):
+    def describe(self) -> str: ...
+
+
+class ArchiveUpkeep(Protocol):
+    """The raw archive's lifecycle (archive/lifecycle.py), as the scheduler drives it."""
+
+    def expire_before(self, cutoff_ms: int) -> int: ...
+
+    def compact(self, now_ms: int, stop: threading.Event | None = None) -> Described: ...
+
+
 # How long stop() waits for the thread: one chunk (storage/pruning.py) is well under it.
 STOP_TIMEOUT_S = 5.0
 
@@ -107,7 +130,7 @@ STOP_TIMEOUT_S = 5.0
 class RetentionScheduler:
     """Runs retention now and then in a thread of its own; ``run_once`` for tests and the CLI."""
 
-    def __init__(  # noqa: PLR0913 - the store and policy, the run's controls, its follow-up
+    def __init__(  # noqa: PLR0913 - the store and policy, the run's controls, its follow-ups
         self,
         store: RetentionStore,
         policy: RetentionPolicy,
@@ -116,9 +139,17 @@ class RetentionScheduler:
         progress: Progress | None = None,
         *,
         compaction: Compaction | None = None,
+        archive: ArchiveUpkeep | None = None,
+        compact_archive: bool = True,
     ) -> None:
+        """archive, when given, is expired by the policy's archive_days and, when
+        compact_archive, compacted."""
         self._store = store
         self._compaction = compaction
+        self._archive = archive
+        self._compact_archive = compact_archive
+        # what the latest run's archive compaction did, for the CLI to print
+        self.last_compaction: Described | None = None
         self._progress = progress
         self._policy = policy
         self._interval_s = interval_s
@@ -143,8 +174,15 @@ class RetentionScheduler:
         removed = self._store.remove_before(
             self._policy.cutoffs_ms(now_ms), stop=self._stop, progress=progress or self._progress
         )
+        if self._archive is not None and not self._stop.is_set():
+            try:
+                removed.update(self._archive_upkeep(self._archive, now_ms))
+            except Exception as exc:
+                # An S3 outage must neither end this run's report nor spam tracebacks:
+                # one line, and the next run tries again.
+                log.warning("archive expiry or compaction failed, retried next run: %s", exc)
         for tier, what in removed.items():
-            if what.rows or what.partitions:
+            if what.rows or what.partitions or what.segments:
                 log.info("retention removed %s from %s", what.describe(), tier)
         if self._stop.is_set():
             log.info("retention stopped before the end of its run")
@@ -157,6 +195,17 @@ class RetentionScheduler:
         cutoff_ms = compaction_cutoff_ms(now_ms, self._compaction.after_days)
         done = self._compaction.store.compact_before(cutoff_ms, stop=self._stop)
         log.info("compaction before %d: %s", cutoff_ms, done)
+
+    def _archive_upkeep(self, archive: ArchiveUpkeep, now_ms: int) -> dict[str, Removed]:
+        """Expire first, so compaction never rewrites an hour about to be deleted."""
+        removed = {}
+        cutoff_ms = self._policy.archive_cutoff_ms(now_ms)
+        if cutoff_ms is not None:
+            removed["archive"] = Removed(segments=archive.expire_before(cutoff_ms))
+        if self._compact_archive:
+            self.last_compaction = archive.compact(now_ms, self._stop)
+            log.info("archive compaction: %s", self.last_compaction.describe())
+        return removed
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="wattline-retention", daemon=True)

@@ -24,9 +24,14 @@ from dataclasses import dataclass, field
 
 from wattline.archive.base import ArchiveRecord
 from wattline.ingest.committer import Committer
-from wattline.model.messages import InboundMessage
+from wattline.model.messages import InboundMessage, Interpreted
+from wattline.protocols.validation import DEVICE_ID_RE
+from wattline.transfer.replay_order import AlreadySequenced, SequenceStates
 
 DEFAULT_BATCH = 1000
+# --devices is for a few devices' history (a fleet replays whole); a longer list
+# belongs in a loop of replays, not one command line.
+MAX_DEVICES = 1000
 BATCH_WINDOW_MS = 1000
 
 
@@ -42,19 +47,69 @@ class RebuildSummary:
     quarantined: Counter[str] = field(default_factory=Counter)
 
 
-def replay_archive(
+def replay_archive(  # noqa: PLR0913 - the records, where they go, then options
     records: Iterable[ArchiveRecord],
     committer: Committer,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
+    *,
+    devices: frozenset[str] | None = None,
+    states: SequenceStates | None = None,
 ) -> RebuildSummary:
-    """Commit every record as the message it was; ``progress(n)`` after each batch."""
+    """Commit every record as the message it was; ``progress(n)`` after each batch.
+
+    ``devices`` keeps only the messages of those devices, as their protocol adapter
+    names them; a message rejected before its device is known is then left out.
+    ``states`` (the store's sequence states) leaves out what the store had sequenced
+    before the replay began (replay_order.py), so a replay repeated changes nothing.
+    """
     summary = RebuildSummary()
+    if devices is not None or states is not None:
+        already = None if states is None else AlreadySequenced(states)
+        records = _selected(records, committer, summary, devices, already)
     for batch in _batches(records, batch_size):
         _commit(batch, committer, summary)
         if progress is not None:
             progress(len(batch))
     return summary
+
+
+def _selected(
+    records: Iterable[ArchiveRecord],
+    committer: Committer,
+    summary: RebuildSummary,
+    devices: frozenset[str] | None,
+    already: AlreadySequenced | None,
+) -> Iterator[ArchiveRecord]:
+    for record in records:
+        outcome = committer.decoded(
+            InboundMessage(record.topic, record.payload, record.received_ms)
+        )
+        if not isinstance(outcome, Interpreted):
+            if devices is None:
+                yield record  # quarantined again, as live
+            continue
+        if devices is not None and outcome.device_id not in devices:
+            continue
+        if already is not None and already.covers(outcome, record.received_ms):
+            # counted as sequencing would have: its readings were seen already
+            summary.messages += 1
+            summary.readings_duplicate += len(outcome.readings)
+            continue
+        yield record
+
+
+def parse_devices(text: str) -> frozenset[str]:
+    """``--devices a,b,c``: device ids as the registry spells them, at most MAX_DEVICES."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise ValueError("--devices names no device")
+    if len(ids) > MAX_DEVICES:
+        raise ValueError(f"--devices names {len(ids)} devices; at most {MAX_DEVICES}")
+    for device_id in ids:
+        if not DEVICE_ID_RE.fullmatch(device_id):
+            raise ValueError(f"--devices: {device_id[:80]!r} is not a device id")
+    return frozenset(ids)
 
 
 def _batches(records: Iterable[ArchiveRecord], size: int) -> Iterator[list[ArchiveRecord]]:

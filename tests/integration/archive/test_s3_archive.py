@@ -3,6 +3,7 @@ outages and crashes."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -49,7 +50,13 @@ def bucket_objects(server: S3Server, bucket: str) -> dict[str, bytes]:
 
 
 def spooled(spool: Path) -> list[Path]:
-    return sorted(spool.rglob("*.jsonl.gz"))
+    # os.walk, not rglob: the uploader prunes emptied folders while this scans.
+    return sorted(
+        Path(folder, name)
+        for folder, _, names in os.walk(spool)
+        for name in names
+        if name.endswith(".jsonl.gz")
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

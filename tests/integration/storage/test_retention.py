@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from wattline.archive.base import ArchiveRecord
+from wattline.archive.folder import FolderArchive
 from wattline.cli.main import app
 from wattline.model.messages import Reading
 from wattline.storage import schema
@@ -88,7 +91,18 @@ def test_the_cli_says_what_it_removed(tmp_path: Path) -> None:
         store.commit(CommitBatch(readings=readings, seen_ms={"c1": 0}, register=["c1"]))
     finally:
         store.close()
-    result = CliRunner().invoke(app, ["retention", "run", "--data-dir", str(tmp_path)])
+    # an archived hour of 2001, and one of now
+    FolderArchive(tmp_path / "archive").append(
+        [
+            ArchiveRecord(at_ms, "iot/c1/telemetry", b"{}", "accepted", "telemetry")
+            for at_ms in (1_000_000_000_000, int(time.time() * 1000))
+        ]
+    )
+    result = CliRunner().invoke(
+        app,
+        ["retention", "run", "--data-dir", str(tmp_path)],
+        env={"WATTLINE_ARCHIVE_RETENTION_DAYS": "30"},
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     # Progress first, as the run goes; then the summary.
@@ -99,10 +113,16 @@ def test_the_cli_says_what_it_removed(tmp_path: Path) -> None:
         " 1m: removed 1 rows",
         " 1h: removed 1 rows",
         " 1d: removed 1 rows",
+        "archive: removed 1 segments",
+        # the current hour is still open: nothing to compact yet
+        "archive compacted: 0 segments into 0, 0 -> 0 bytes",
     ]
+    assert len(FolderArchive(tmp_path / "archive").segments()) == 1
+    # The archive is kept forever unless a retention is set.
     quiet = CliRunner().invoke(app, ["retention", "run", "--data-dir", str(tmp_path), "-q"])
     assert [line.split(" (")[0] for line in quiet.output.splitlines()] == [
-        f"{tier:>3}: removed 0 rows" for tier in TIER_NAMES
+        *(f"{tier:>3}: removed 0 rows" for tier in TIER_NAMES),
+        "archive compacted: 0 segments into 0, 0 -> 0 bytes",
     ]
 
 
