@@ -30,7 +30,7 @@ from wattline.api.routers.decisions import PreferencesIn, automation_out
 from wattline.api.routers.devices import connection_status
 from wattline.api.services import ApiServices
 from wattline.model.decisions import Home, Preferences, SourceKind, StoredDecision
-from wattline.model.devices import ConnectionState
+from wattline.model.messages import ConnectionState
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
 from wattline.storage.ports import IntelligenceStore
