@@ -116,7 +116,7 @@ def _rows(
     return _newest_first(rows)
 
 
-@router.get("/")
+@router.get("/", responses={404: {"description": "a page past the last"}})
 def list_grid_data(  # noqa: PLR0913, PLR0917 - the documented query parameters
     request: Request,
     data: EnergyDataDep,

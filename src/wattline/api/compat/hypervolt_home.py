@@ -382,7 +382,7 @@ def recent_decisions(  # noqa: PLR0913, PLR0917 - the documented query parameter
 
 @decisions.get("/{decision_id}/", responses=NOT_OFFERED)
 def get_decision(
-    decision_id: Annotated[int, Path(ge=1, le=2**62)],
+    decision_id: Annotated[int, Path(ge=1, le=2**31 - 1)],  # an INTEGER column
     principal: PrincipalDep,
     intelligence: IntelligenceDep,
 ) -> dict[str, Any]:
