@@ -165,9 +165,9 @@ def get_preference(
     return _preference(_one_home(intelligence, principal.tenant_id, home), key)
 
 
-@preferences.api_route(
-    "/{key}/", methods=["PUT", "PATCH"], dependencies=[require(Role.ADMIN)], responses=NOT_OFFERED
-)
+# DRF's update and partial update: one field, so both replace its value
+@preferences.put("/{key}/", dependencies=[require(Role.ADMIN)], responses=NOT_OFFERED)
+@preferences.patch("/{key}/", dependencies=[require(Role.ADMIN)], responses=NOT_OFFERED)
 def set_preference(
     key: PreferenceKey,
     principal: PrincipalDep,
