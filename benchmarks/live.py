@@ -29,6 +29,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -68,6 +69,8 @@ class Result:
     latencies_ms: list[float]
     # live stream drops during the phase, by reason (wattline_live_messages_dropped_total)
     drops: dict[str, float] = field(default_factory=dict)
+    # where the time goes in the collector during the phase (see IngestProfile)
+    ingest: IngestProfile | None = None
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -192,6 +195,76 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     return int(sent.value), latencies
 
 
+INGEST_SERIES = (
+    "wattline_ingest_commit_seconds_sum",
+    "wattline_ingest_commit_seconds_count",
+    "wattline_ingest_batch_messages_sum",
+)
+
+
+def scrape(port: int, names: tuple[str, ...]) -> dict[str, float]:
+    """The named unlabelled series of one process's /metrics."""
+    found: dict[str, float] = {}
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in names:
+            found[name] = float(value)
+    return found
+
+
+@dataclass
+class IngestProfile:
+    """The collector's part of the latency during one phase: how many batches it
+    committed, how large, how long each commit took, and the most messages it held
+    uncommitted (sampled every 100 ms): a backlog is time spent before the commit."""
+
+    batches: float
+    messages_per_batch: float
+    commit_ms: float
+    max_backlog: float
+
+    def line(self) -> str:
+        return (
+            f"{self.batches:,.0f} batches of {self.messages_per_batch:.1f} messages, "
+            f"{self.commit_ms:.1f} ms each to commit; at most {self.max_backlog:,.0f} "
+            "messages waiting for their commit"
+        )
+
+
+@contextmanager
+def profiling_ingest(port: int) -> Iterator[list[IngestProfile]]:
+    """Yields a list that holds the phase's IngestProfile once the block ends."""
+    before = scrape(port, INGEST_SERIES)
+    backlog = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            with suppress(httpx.HTTPError):
+                queued = scrape(port, ("wattline_ingest_queued_messages",))
+                backlog[0] = max(backlog[0], queued.get("wattline_ingest_queued_messages", 0.0))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out: list[IngestProfile] = []
+    try:
+        yield out
+    finally:
+        stop.set()
+        sampler.join()
+    after = scrape(port, INGEST_SERIES)
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in INGEST_SERIES}
+    batches = delta["wattline_ingest_commit_seconds_count"]
+    out.append(
+        IngestProfile(
+            batches,
+            delta["wattline_ingest_batch_messages_sum"] / batches if batches else 0.0,
+            1000 * delta["wattline_ingest_commit_seconds_sum"] / batches if batches else 0.0,
+            backlog[0],
+        )
+    )
+
+
 def live_drops(ports: list[int]) -> dict[str, float]:
     """``wattline_live_messages_dropped_total`` by reason, summed over the processes."""
     drops: dict[str, float] = {}
@@ -233,7 +306,9 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
                 metrics_ports.append(free_port())
                 collect_env = {**env, "WATTLINE_METRICS_PORT": str(metrics_ports[-1])}
                 procs.append(subprocess.Popen(collect, env=collect_env))
-                time.sleep(5)  # the collector creates the database before the API opens it
+                # the collector creates the database before the API opens it: wait until
+                # it holds its broker session, which it opens after its migrations
+                wait_connected(metrics_ports[-1], 180)
                 procs.append(subprocess.Popen([*python, "serve"], env=env))
             wait_healthy(api_port, 120)
             time.sleep(3)  # the collector subscribed
@@ -243,6 +318,19 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
+
+
+def wait_connected(metrics_port: int, timeout_s: float) -> None:
+    """Until the collector's /metrics says it holds its broker session."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if scrape(metrics_port, ("wattline_ingest_broker_connected",)).get(
+                "wattline_ingest_broker_connected"
+            ):
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"the collector did not connect within {timeout_s} s")
 
 
 def register(api_port: int, token: str, devices: int) -> None:
@@ -279,13 +367,23 @@ def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: flo
         # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
         for rate, first_turn in ((sustained / 2, 0), (low_rate, 100_000)):
             before = live_drops(ports)
-            sent, latencies = measure_latency(
-                host, int(port), prefix, api_port, token, rate, seconds, first_turn
-            )
+            with profiling_ingest(ports[-1]) as profile:  # the collector's process
+                sent, latencies = measure_latency(
+                    host, int(port), prefix, api_port, token, rate, seconds, first_turn
+                )
             after = live_drops(ports)
             drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
             results.append(
-                Result(name, sustained, sent / seconds, sent, len(latencies), latencies, drops)
+                Result(
+                    name,
+                    sustained,
+                    sent / seconds,
+                    sent,
+                    len(latencies),
+                    latencies,
+                    drops,
+                    profile[0],
+                )
             )
     return results
 
@@ -303,6 +401,12 @@ def table(results: list[Result]) -> str:
         f"| {r.delivered:,} | {r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} "
         f"| {', '.join(f'{k} {v:.0f}' for k, v in sorted(r.drops.items())) or 'none'} |"
         for r in results
+    )
+    lines += ["", "Where the collector's time went in each phase:", ""]
+    lines.extend(
+        f"- {r.name}, {r.offered_per_s:,.0f} readings/s: {r.ingest.line()}"
+        for r in results
+        if r.ingest is not None
     )
     return "\n".join(lines)
 

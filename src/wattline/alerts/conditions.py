@@ -195,6 +195,14 @@ class Rate(_Base):
         self.metric, self.max_per_min, self.hysteresis = metric, max_per_min, hysteresis
         self.duration_ms = int(duration_s * 1000)
 
+    @staticmethod
+    def per_min(last_value: float, last_ts_ms: int, value: float, ts_ms: int) -> float:
+        """The change per minute from one sample to a newer one (``ts_ms > last_ts_ms``)."""
+        return abs(value - last_value) * MINUTE_MS / (ts_ms - last_ts_ms)
+
+    def exceeds(self, per_min: float, active: bool) -> bool:
+        return per_min > self.max_per_min - (self.hysteresis if active else 0.0)
+
     def on_reading(
         self, state: RuleState, ts_ms: int, value: float | None, seq: int | None
     ) -> Outcome:
@@ -204,9 +212,8 @@ class Rate(_Base):
         if state.last_value is None or state.last_ts_ms is None or ts_ms <= state.last_ts_ms:
             # a first reading, or one older than the last: no rate to speak of
             return (after if state.last_ts_ms is None or ts_ms > state.last_ts_ms else state), None
-        per_min = abs(value - state.last_value) * MINUTE_MS / (ts_ms - state.last_ts_ms)
-        limit = self.max_per_min - (self.hysteresis if state.active else 0.0)
-        if per_min <= limit:
+        per_min = self.per_min(state.last_value, state.last_ts_ms, value, ts_ms)
+        if not self.exceeds(per_min, state.active):
             return after, Signal.OK
         detail = f"{self.metric} changing {_fmt(per_min)}/min (limit {_fmt(self.max_per_min)})"
         return replace(after, detail=detail), Signal.BREACH

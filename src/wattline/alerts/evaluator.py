@@ -23,13 +23,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wattline.alerts import lifecycle
 from wattline.alerts.conditions import (
     Condition,
     Outcome,
     Range,
+    Rate,
     RuleState,
     Signal,
     Threshold,
@@ -80,15 +81,20 @@ class _DeviceRules:
     band skips the whole group (100 tenant-wide thresholds cost one comparison)."""
 
     banded: dict[str, tuple[Sequence[_Compiled], float, float]]
+    # rate rules with their condition, evaluated through the evaluator's samples
+    rates: Sequence[tuple[_Compiled, Rate]]
     others: Sequence[_Compiled]
 
     @classmethod
     def of(cls, rules: Sequence[_Compiled]) -> _DeviceRules:
         groups: dict[str, list[_Compiled]] = {}
+        rates: list[tuple[_Compiled, Rate]] = []
         others: list[_Compiled] = []
         for compiled in rules:
             if compiled.rule.kind in _BANDED and compiled.rule.metric:
                 groups.setdefault(compiled.rule.metric, []).append(compiled)
+            elif isinstance(compiled.condition, Rate) and compiled.rule.metric:
+                rates.append((compiled, compiled.condition))
             else:
                 others.append(compiled)
         banded: dict[str, tuple[Sequence[_Compiled], float, float]] = {}
@@ -104,7 +110,7 @@ class _DeviceRules:
                 elif isinstance(condition, Range):
                     low, high = max(low, condition.low), min(high, condition.high)
             banded[metric] = (group, low, high)
-        return cls(banded, others)
+        return cls(banded, rates, others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,11 @@ class Evaluator:
         # (device, metric) where a threshold or range rule is active or pending
         self._unsettled: set[tuple[str, str]] = set()
         self._states: dict[tuple[str, str], RuleState] = {}
+        # rate rules' last sample per (rule, device) as a mutable [value, ts_ms]: a
+        # reading at rest moves it in place instead of making a new RuleState (the
+        # frozen dataclass's replace and comparison cost about 10 µs per rule per
+        # reading); the sample is not durable (a restart loses one rate sample at most)
+        self._samples: dict[tuple[str, str], list[float]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._persisted_ms = 0
 
@@ -250,10 +261,13 @@ class Evaluator:
         self._stamp = None
         self._refresh_rules()
         self._states = {}
+        self._samples = {}
         self._unsettled = set()
         for saved in self._store.load_states():
             state = RuleState.from_json(saved.state)
             self._states[saved.rule_id, saved.device_id] = state
+            if state.last_value is not None and state.last_ts_ms is not None:
+                self._samples[saved.rule_id, saved.device_id] = [state.last_value, state.last_ts_ms]
             compiled = self._rules_by_id.get(saved.rule_id)
             if compiled is not None and compiled.rule.kind in _BANDED and _stirred(state):
                 self._unsettled.add((saved.device_id, compiled.rule.metric or ""))
@@ -279,6 +293,7 @@ class Evaluator:
             by_tenant.setdefault(rule.tenant_id, []).append(compiled)
         self._by_tenant = by_tenant
         self._rules_by_id = {c.rule.rule_id: c for rules in by_tenant.values() for c in rules}
+        self._samples = {k: v for k, v in self._samples.items() if k[0] in self._rules_by_id}
         self._per_device.clear()
         self._per_device_split.clear()
 
@@ -352,16 +367,13 @@ class Evaluator:
         seen = event.seen_ms or {}
         for reading in event.readings:
             self.evaluated_readings += 1
-            device_id = reading.device_id
-            rules = self._split_for(device_id)
-            for metric, (group, low, high) in rules.banded.items():
-                value = reading.metrics.get(metric)
-                if value is None:
-                    continue
-                if low <= value <= high and (device_id, metric) not in self._unsettled:
-                    continue  # inside every resting rule's limits: none of them can stir
-                for compiled in group:
-                    self._reading(compiled, reading, value, reading.ts_ms)
+            rules = self._split_for(reading.device_id)
+            if rules.banded:
+                self._banded(rules, reading)
+            for compiled, rate in rules.rates:
+                value = reading.metrics.get(rate.metric)
+                if value is not None:
+                    self._rate(compiled, rate, reading, value)
             for compiled in rules.others:
                 rule = compiled.rule
                 value = None
@@ -371,8 +383,18 @@ class Evaluator:
                         continue
                 ts_ms = reading.ts_ms
                 if rule.kind is RuleKind.ABSENCE:
-                    ts_ms = seen.get(device_id, reading.ts_ms)
+                    ts_ms = seen.get(reading.device_id, reading.ts_ms)
                 self._reading(compiled, reading, value, ts_ms)
+
+    def _banded(self, rules: _DeviceRules, reading: Reading) -> None:
+        for metric, (group, low, high) in rules.banded.items():
+            value = reading.metrics.get(metric)
+            if value is None:
+                continue
+            if low <= value <= high and (reading.device_id, metric) not in self._unsettled:
+                continue  # inside every resting rule's limits: none of them can stir
+            for compiled in group:
+                self._reading(compiled, reading, value, reading.ts_ms)
 
     def _reading(
         self, compiled: _Compiled, reading: Reading, value: float | None, ts_ms: int
@@ -382,6 +404,32 @@ class Evaluator:
         if outcome[0] is state and outcome[1] is not Signal.BREACH and state is _RESTING:
             return  # the steady state: nothing happened, nothing to remember
         self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
+
+    def _rate(self, compiled: _Compiled, rate: Rate, reading: Reading, value: float) -> None:
+        """A rate rule's reading: at rest and staying so, only the sample moves (in
+        place); otherwise the pure condition decides, given the sample."""
+        key = (compiled.rule.rule_id, reading.device_id)
+        ts_ms = reading.ts_ms
+        sample = self._samples.get(key)
+        if sample is None:
+            self._samples[key] = [value, ts_ms]  # a first reading: no rate yet
+            return
+        last_value, last_ts_ms = sample[0], int(sample[1])
+        if ts_ms <= last_ts_ms:
+            return  # older than the last: no rate to speak of
+        sample[0], sample[1] = value, ts_ms
+        state = self._states.get(key, _RESTING)
+        per_min = rate.per_min(last_value, last_ts_ms, value, ts_ms)
+        if not _stirred(state) and not rate.exceeds(per_min, active=False):
+            return  # the steady state: nothing else to remember
+        with_sample = replace(state, last_value=last_value, last_ts_ms=last_ts_ms)
+        outcome = rate.on_reading(with_sample, ts_ms, value, reading.seq)
+        self._step(compiled, reading.device_id, state, outcome, ts_ms, value)
+
+    @property
+    def states_held(self) -> int:
+        """(rule, device) pairs with a state in memory: pairs at rest need none."""
+        return len(self._states)
 
     def tick(self, now_ms: int) -> None:
         """The clock's part: absence, pending durations that ran out, quiet event alerts."""

@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from paho.mqtt import client as mqtt
@@ -56,6 +57,10 @@ log = logging.getLogger("wattline.commands")
 LEASE = "commands"
 # Renewed every pass; another process takes over within this after a crash.
 LEASE_TTL_MS = 15_000
+# The lease is written again only this often, not on every pass: each renewal is a
+# database write that, on SQLite, waits for the one writer ingest also needs (under
+# load a renewal per committed batch cost the process more than its collector did).
+LEASE_RENEW_S = LEASE_TTL_MS / 3 / 1000
 # A new command from another process is found within this; in-process ones at once.
 POLL_S = 0.25
 BATCH = 500
@@ -101,6 +106,7 @@ class Dispatcher:
         release_spread_s: float = 0.0,
         leases: SqlLeases | None = None,
         holder: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
         self._endpoint = endpoint
@@ -110,6 +116,8 @@ class Dispatcher:
         self._release_spread_ms = int(release_spread_s * 1000)
         self._leases = leases
         self._holder = holder or self._client_id
+        self._renew_lease_at = 0.0  # monotonic: until then the lease held is still ours
+        self._monotonic = monotonic
         self._events: queue.Queue[_Event] = queue.Queue(MAX_PENDING_EVENTS)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -126,20 +134,22 @@ class Dispatcher:
     # -- what other threads call -----------------------------------------------------
 
     def on_committed(self, event: Committed) -> None:
-        """Ingest's listener: quick, never raises."""
+        """Ingest's listener: quick, never raises. Wakes the thread only when the batch
+        held something for it: a pass per committed batch would cost the database a
+        few queries for every batch of readings."""
+        answers: list[_Event] = list(event.command_acks)
+        answers += [_Back(s.device_id) for s in event.statuses if s.state is ConnectionState.ONLINE]
+        answers += [_Back(hello.device_id) for hello in event.hellos]
+        if self._awaiting_relay:
+            for reading in event.readings:
+                value = reading.metrics.get("relay_state")
+                if value is not None and reading.device_id in self._awaiting_relay:
+                    answers.append(_RelayReport(reading.device_id, value >= 0.5))
+        if not answers:
+            return
         try:
-            for ack in event.command_acks:
-                self._events.put_nowait(ack)
-            for status in event.statuses:
-                if status.state is ConnectionState.ONLINE:
-                    self._events.put_nowait(_Back(status.device_id))
-            for hello in event.hellos:
-                self._events.put_nowait(_Back(hello.device_id))
-            if self._awaiting_relay:
-                for reading in event.readings:
-                    value = reading.metrics.get("relay_state")
-                    if value is not None and reading.device_id in self._awaiting_relay:
-                        self._events.put_nowait(_RelayReport(reading.device_id, value >= 0.5))
+            for answer in answers:
+                self._events.put_nowait(answer)
         except queue.Full:
             log.warning("command answers queue is full; the commands will be retried")
         self._wake.set()
@@ -219,7 +229,12 @@ class Dispatcher:
     def _leading(self) -> bool:
         if self._leases is None:
             return True
-        return self._leases.try_acquire(LEASE, self._holder, LEASE_TTL_MS)
+        now_s = self._monotonic()
+        if now_s < self._renew_lease_at:
+            return True  # renewed less than LEASE_RENEW_S ago: still ours for 10 s more
+        leading = self._leases.try_acquire(LEASE, self._holder, LEASE_TTL_MS)
+        self._renew_lease_at = now_s + LEASE_RENEW_S if leading else 0.0
+        return leading
 
     def _apply_events(self) -> None:
         back: set[str] = set()

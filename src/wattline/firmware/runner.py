@@ -24,6 +24,7 @@ from wattline.firmware.signing import manifest
 from wattline.firmware.waves import (
     Decision,
     Step,
+    apply_hello,
     apply_status,
     campaign_of_job,
     job_id,
@@ -67,6 +68,8 @@ class CampaignRunner:
         self._interval_s = interval_s
         self._lease_ttl_ms = lease_ttl_ms
         self._reports: queue.Queue[OtaStatus] = queue.Queue(MAX_QUEUED_REPORTS)
+        # (device id, firmware version, when heard) from hellos, bounded like the reports
+        self._hellos: queue.Queue[tuple[str, str, int]] = queue.Queue(MAX_QUEUED_REPORTS)
         self.dropped_reports = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,6 +80,15 @@ class CampaignRunner:
         for report in event.ota_statuses:
             try:
                 self._reports.put_nowait(report)
+            except queue.Full:
+                self.dropped_reports += 1
+        seen = event.seen_ms or {}
+        for hello in event.hellos:
+            if hello.firmware_version is None:
+                continue
+            heard_ms = seen.get(hello.device_id) or self._clock_ms()
+            try:
+                self._hellos.put_nowait((hello.device_id, hello.firmware_version, heard_ms))
             except queue.Full:
                 self.dropped_reports += 1
 
@@ -92,6 +104,9 @@ class CampaignRunner:
             self.advance(campaign)
 
     def apply_reports(self) -> int:
+        return self._apply_ota_statuses() + self._apply_hellos()
+
+    def _apply_ota_statuses(self) -> int:
         applied = 0
         while True:
             try:
@@ -109,6 +124,34 @@ class CampaignRunner:
             if changed is not None:
                 self._store.save_updates([changed], tenant_id=tenant_id)
                 applied += 1
+
+    def _apply_hellos(self) -> int:
+        """Confirm (or fail) in-flight updates from the versions devices booted into:
+        the hello after the reboot is the device's own word, even when its OTA
+        status report was lost. One read per active campaign per round, however
+        many devices said hello."""
+        versions: dict[str, tuple[str, int]] = {}
+        while True:
+            try:
+                device_id, version, heard_ms = self._hellos.get_nowait()
+            except queue.Empty:
+                break
+            versions[device_id] = (version, heard_ms)  # the latest hello wins
+        if not versions:
+            return 0
+        applied = 0
+        for campaign in self._store.active_campaigns():
+            updates = self._store.updates(campaign.campaign_id, tenant_id=campaign.tenant_id)
+            changed = [
+                step
+                for update in updates
+                if update.device_id in versions
+                and (step := apply_hello(update, *versions[update.device_id])) is not None
+            ]
+            if changed:
+                self._store.save_updates(changed, tenant_id=campaign.tenant_id)
+                applied += len(changed)
+        return applied
 
     def advance(self, campaign: Campaign) -> Campaign:
         for _ in range(_STEPS_PER_ROUND):

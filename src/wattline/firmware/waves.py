@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from wattline.model.firmware import (
@@ -227,3 +227,23 @@ def apply_status(update: DeviceUpdate, status: OtaStatus, phase: Phase) -> Devic
         sent_ms=update.sent_ms,
         updated_ms=max(status.ts_ms, update.updated_ms),
     )
+
+
+def apply_hello(update: DeviceUpdate, version: str, ts_ms: int) -> DeviceUpdate | None:
+    """The device's update after it announced ``version`` in its hello, or None.
+
+    A device that boots into the version it was sent has succeeded, whatever OTA
+    status report was lost on the way (the hello is sent after every boot). One
+    that comes back from its reboot on another version (its bootloader fell
+    back) has failed. Before the reboot a hello with the old version says nothing.
+    """
+    if update.state not in IN_FLIGHT:
+        return None
+    if version == update.target_version:
+        state, detail = UpdateState.SUCCEEDED, f"hello reports version {version}"
+    elif update.state is UpdateState.REBOOTED:
+        state = UpdateState.FAILED
+        detail = f"rebooted into version {version}, expected {update.target_version}"
+    else:
+        return None
+    return replace(update, state=state, detail=detail, updated_ms=max(ts_ms, update.updated_ms))

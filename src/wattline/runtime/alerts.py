@@ -22,13 +22,14 @@ from wattline.alerts.notifier import Notifier, Sender
 from wattline.alerts.webhook import WebhookSender
 from wattline.config import Settings
 from wattline.ingest.sources.base import MqttEndpoint
+from wattline.live.alert_relay import AlertRelay
 from wattline.model.alerts import AlertChange, Rule, RuleKind, ScopeKind, Severity
-from wattline.model.events import Committed
+from wattline.model.events import Committed, OnCommitted
 from wattline.model.notifications import ChannelKind
 from wattline.observability.workload_metrics import EvaluatorFigures
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
-from wattline.storage.sql.leases import SqlLeases
+from wattline.storage.sql.leases import SqlLeases, holder_name
 
 log = logging.getLogger("wattline.alerts")
 
@@ -124,3 +125,30 @@ async def alerting(
     finally:
         await asyncio.to_thread(evaluator.stop)
         await asyncio.to_thread(notifier.stop)
+
+
+@contextlib.asynccontextmanager
+async def alert_relay(
+    settings: Settings, alerts: Alerting | None
+) -> AsyncIterator[OnCommitted | None]:
+    """With Redis and alerts on: this process's committed batches go to whichever
+    evaluator leads, and other processes' batches come to this one's evaluator
+    (which evaluates them when it leads). Yields ingest's listener for it (None
+    without Redis or alerts: the local evaluator then sees everything there is)."""
+    if settings.redis_url is None or alerts is None:
+        yield None
+        return
+    relay = AlertRelay(
+        settings.redis_url,
+        holder_name(),
+        alerts.evaluator.on_committed,
+        asyncio.get_running_loop(),
+        channel=f"{settings.live_redis_channel}:alerts",
+    )
+    task = asyncio.create_task(relay.run(), name="wattline-alert-relay")
+    try:
+        yield relay.on_committed
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -41,7 +41,7 @@ from wattline.observability.tracing import Tracing
 from wattline.observability.workload_metrics import RuleEvaluationMetrics, WorkloadMetrics
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import live, services
-from wattline.runtime.alerts import alerting, ensure_demo_rule
+from wattline.runtime.alerts import alert_relay, alerting, ensure_demo_rule
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
@@ -180,7 +180,7 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:
+async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:  # noqa: PLR0915 - the composition root, in start order
     registry = services.process_registry(settings, "up")
     ingest = prepare_ingest(settings, registry)
     settings, port_notes = choose_ports(settings)
@@ -219,11 +219,13 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         if alerts is not None:
             registry.register(RuleEvaluationMetrics(alerts.figures))
+        relayed = await running.enter_async_context(alert_relay(settings, alerts))
         on_committed = fan_out(
             window.on_committed,
             feed.on_committed,
             dispatcher.on_committed,
             alerts.on_committed if alerts else None,
+            relayed,
             ota.on_committed,
         )
         collector = await running.enter_async_context(
@@ -474,6 +476,7 @@ async def run_collect(settings: Settings) -> None:
         )
         if alerts is not None:
             registry.register(RuleEvaluationMetrics(alerts.figures))
+        relayed = await running.enter_async_context(alert_relay(settings, alerts))
         dispatcher = await running.enter_async_context(
             dispatching(
                 settings,
@@ -487,7 +490,12 @@ async def run_collect(settings: Settings) -> None:
             ingest,
             store,
             archive,
-            fan_out(on_committed, dispatcher.on_committed, alerts.on_committed if alerts else None),
+            fan_out(
+                on_committed,
+                dispatcher.on_committed,
+                alerts.on_committed if alerts else None,
+                relayed,
+            ),
             traces=traced.message_traces() if traced else None,
         )
         services.freeze_startup_objects()

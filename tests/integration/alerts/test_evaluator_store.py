@@ -277,3 +277,67 @@ def test_grouped_thresholds_decide_as_each_rule_alone(
         for c in changes
     ]
     assert sorted(got) == sorted(expected)
+
+
+RATES = {
+    "fast": {"max_per_min": 300.0, "hysteresis": 60.0},
+    "held": {"max_per_min": 300.0, "duration_s": 2},
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(-2, 3), st.sampled_from([0.0, 1.0, 4.0, 9.0, 20.0, 60.0])),
+        max_size=40,
+    )
+)
+def test_rate_rules_decide_as_the_pure_condition(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, float]]
+) -> None:
+    """The evaluator keeps rate samples apart from the rule state: the same transitions
+    as the pure condition, late and repeated timestamps included."""
+    readings, ts_ms = [], T0
+    for dt_s, value in steps:
+        ts_ms += dt_s * 1000
+        readings.append((ts_ms, value))
+    with sqlite_store(tmp_path_factory.mktemp("rate")) as store:
+        register(store, "m1")
+        made = {name: add_rule(store, name, RuleKind.RATE, p) for name, p in RATES.items()}
+        clock, changes = Clock(), []
+        ev = evaluator(store, clock, changes)
+        feed(ev, *[volts("m1", t, v) for t, v in readings])
+        ev.stop()
+    expected = []
+    for name, rule in made.items():
+        condition, state = condition_of(rule), RuleState()
+        for t, v in readings:
+            state, transition = lifecycle.apply(
+                condition, condition.on_reading(state, t, v, None), t
+            )
+            if transition is not None:
+                expected.append((t, name, transition.value))
+    got = [
+        (c.ts_ms, c.rule_id, {"raised": "raise", "cleared": "clear"}[c.change.value])
+        for c in changes
+    ]
+    assert sorted(got) == sorted(expected)
+
+
+def test_rate_rules_at_rest_hold_no_state(store: SqlStore) -> None:
+    """Readings that change slowly move each rule's sample and create no rule state
+    (that allocation was most of a rate rule's cost); a jump still raises each rule."""
+    register(store, "m1")
+    for i in range(5):
+        add_rule(store, f"rate{i}", RuleKind.RATE, {"max_per_min": 600.0})
+    clock, changes = Clock(), []
+    ev = evaluator(store, clock, changes)
+    feed(ev, *[volts("m1", T0 + i * 1000, 230.0 + i % 2) for i in range(100)])
+    assert (changes, ev.states_held) == ([], 0)
+    feed(ev, volts("m1", T0 + 100_000, 100.0))
+    assert sorted(c.rule_id for c in changes if c.change is ChangeKind.RAISED) == [
+        f"rate{i}" for i in range(5)
+    ]
+    assert ev.states_held == 5
+    assert "changing 7860/min" in changes[0].message
+    ev.stop()

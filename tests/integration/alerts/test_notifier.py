@@ -7,7 +7,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
@@ -26,7 +28,13 @@ from wattline.alerts.notifier import Notifier, NotifierTiming
 from wattline.alerts.routing import RetryPolicy
 from wattline.alerts.webhook import WebhookSender, new_secret
 from wattline.model.alerts import Alert, AlertChange, AlertStatus, ChangeKind, Severity
-from wattline.model.notifications import Channel, ChannelKind, DeliveryStatus, Routing
+from wattline.model.notifications import (
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Routing,
+)
 from wattline.storage.sql import SqlStore
 
 T0 = 1_764_057_600_000
@@ -245,3 +253,61 @@ def test_mqtt_channel_publishes_on_its_topic(one_store: SqlStore) -> None:
 
 def _fields(value: object) -> dict[str, object]:
     return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
+
+
+class LocalInternet(httpcore.NetworkBackend):
+    """The TCP layer under the webhook sender: every public address it is asked for is
+    this machine's receiver (a stand-in for the internet), and it notes what it was asked."""
+
+    def __init__(self, port: int) -> None:
+        self.asked: list[tuple[str, int]] = []
+        self._port = port
+        self._tcp = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self, host: str, port: int, *args: Any, **kwargs: Any
+    ) -> httpcore.NetworkStream:
+        self.asked.append((host, port))
+        return self._tcp.connect_tcp("127.0.0.1", self._port, *args, **kwargs)
+
+
+def test_the_webhook_connects_to_the_checked_address_not_a_second_lookup() -> None:
+    """DNS rebinding: the name answers a public address to the check and 127.0.0.1
+    to any later lookup. The request goes to the checked address, with the name in
+    the Host header, and the name is resolved once."""
+    lookups: list[str] = []
+
+    def rebinding(host: str, _port: int) -> list[str]:
+        lookups.append(host)
+        return ["93.184.216.34"] if len(lookups) == 1 else ["127.0.0.1"]
+
+    log = HookLog()
+    with webhook_receiver(log) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        internet = LocalInternet(port)
+        sender = WebhookSender(resolve=rebinding, tcp=internet)
+        hook = channel(ChannelKind.WEBHOOK, "http://hooks.rebind.example:8080/hook")
+        log.secret = hook.secret
+        ok, detail = sender.send(
+            Channel(**{**_fields(hook), "allow_private": False}),
+            Delivery(
+                "d1",
+                "default",
+                hook.channel_id,
+                [],
+                '{"alerts": []}',
+                DeliveryStatus.PENDING,
+                0,
+                T0,
+                None,
+                T0,
+                T0,
+            ),
+        )
+        sender.close()
+    assert (ok, detail) == (True, "HTTP 200")
+    assert internet.asked == [("93.184.216.34", 8080)]
+    assert lookups == ["hooks.rebind.example"]
+    ((headers, _body),) = log.requests
+    assert headers["host"] == "hooks.rebind.example:8080"
+    assert log.verified == [{"alerts": []}]

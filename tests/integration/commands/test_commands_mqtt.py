@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from tests.e2e.conftest import wait_until
+from tests.integration.commands.players import SmartPlugPlayer, TasmotaPlayer
 
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
@@ -39,6 +43,8 @@ from wattline.ingest.sources import open_source
 from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.model.events import Committed, OnCommitted
 from wattline.observability.metrics import IngestMetrics
+from wattline.protocols.adapters.canonical import CanonicalAdapter
+from wattline.protocols.adapters.smartplug import SmartPlugAdapter
 from wattline.simulator.commands import CommandResponder
 from wattline.simulator.fleet import FleetPublisher, SimulatedDevice
 from wattline.simulator.models import SmartPlug
@@ -55,6 +61,14 @@ class Rig:
         self.store = store
         self.endpoint = endpoint
         self.prefix = f"t{uuid.uuid4().hex[:10]}"
+        # every family's topics under this test's own prefixes
+        self.prefixes = Prefixes(
+            canonical=self.prefix,
+            smartplug=f"{self.prefix}sp",
+            tasmota_command=f"{self.prefix}cmnd",
+            tasmota_result=f"{self.prefix}stat",
+            shelly_src=f"{self.prefix}src",
+        )
         self.plug_id = f"plug-{uuid.uuid4().hex[:8]}"
         self.service = CommandService(
             SqlCommandStore(store.engine),
@@ -90,14 +104,7 @@ class Rig:
     def start(self, *, dispatch: bool = True) -> None:
         listener: OnCommitted
         if dispatch:
-            self.dispatcher = Dispatcher(
-                self.service, self.endpoint, Prefixes(canonical=self.prefix), poll_s=0.05
-            )
-            self.service.wake = self.dispatcher.wake
-            self.dispatcher.start()
-            self._stops.append(self.dispatcher.stop)
-            assert self.dispatcher.wait_connected(5)
-            listener = self.dispatcher.on_committed
+            listener = self.start_dispatcher().on_committed
         else:
 
             def listener(event: Committed) -> None:
@@ -106,18 +113,27 @@ class Rig:
 
         self._collector(listener)
 
+    def start_dispatcher(self) -> Dispatcher:
+        self.dispatcher = Dispatcher(self.service, self.endpoint, self.prefixes, poll_s=0.05)
+        self.service.wake = self.dispatcher.wake
+        self.dispatcher.start()
+        self._stops.append(self.dispatcher.stop)
+        assert self.dispatcher.wait_connected(5)
+        return self.dispatcher
+
     def _collector(self, listener: OnCommitted) -> None:
         metrics = IngestMetrics(CollectorRegistry())
         committer = Committer(
             self.store,
             FolderArchive(self._tmp / "archive"),
-            InterpretConfig(topic_prefix=self.prefix),
+            InterpretConfig(topic_prefix=self.prefix, adapters=self.adapters),
             metrics,
             auto_register=True,
             on_committed=listener,
         )
         topics = [f"{self.prefix}/+/{kind}" for kind in ("telemetry", "hello", "status")]
         topics.append(f"{self.prefix}/+/command/ack")
+        topics += self.adapters[1].subscriptions()
 
         def make_source(deliver: DeliverFn) -> MessageSource:
             return open_source(self.endpoint, f"c-{self.prefix}", topics, deliver, SessionOptions())
@@ -128,6 +144,10 @@ class Rig:
         collector.start()
         self._stops.append(collector.stop)
         assert collector.wait_connected(5)
+
+    @property
+    def adapters(self) -> tuple[CanonicalAdapter, SmartPlugAdapter]:
+        return CanonicalAdapter(self.prefix), SmartPlugAdapter(self.prefixes.smartplug)
 
     def device_online(self) -> Callable[[], None]:
         """Run the plug (hello, online, telemetry every 0.1 s) until the returned stop."""
@@ -384,3 +404,116 @@ def test_queued_relay_commands_are_released_over_the_spread(
     assert len(sent) < 100
     assert waiting == sorted(waiting)  # released oldest first
     assert waiting[-1] - states[0].state_ms >= 15_000  # the last waits most of the 20 s
+
+
+def test_smart_plug_topics_round_trip(rig: Rig) -> None:
+    """The seed's plug: signed envelope on .../control, its status update completes it."""
+    plug_id = f"sp-{uuid.uuid4().hex[:8]}"
+    rig.store.register_device(plug_id, "smartplug", _now_ms(), tenant_id=DEFAULT_TENANT)
+    model = SmartPlug(random.Random(3), rated_power_w=1000.0, mean_on_s=1e9, mean_off_s=1e9)
+    model.set_relay(True)
+    device = SimulatedDevice(plug_id, "smartplug", "1.0", model)
+    rig.start()
+    player = SmartPlugPlayer(rig.endpoint, rig.prefixes, device, rig._keys)
+    try:
+        answer = rig.api.post(
+            f"/api/v1/devices/{plug_id}/command?wait=5",
+            json={"command": "relay_off"},
+            headers=AUTH,
+        )
+    finally:
+        player.stop()
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["state"], body["result"]) == ("succeeded", "relay reported off"), body
+    assert not model.relay_on
+    assert [a["status"] for a in player.acks] == ["done"]  # the signature verified
+    sent = json.loads(player.received[0])
+    assert (sent["command"], sent["command_id"]) == ("relay_off", body["command_id"])
+    latest = {v.metric: v.value for v in rig.store.latest_values([plug_id])[plug_id]}
+    assert (latest["relay_state"], latest["power_w"]) == (0, 0)  # the status was stored
+
+
+def test_tasmota_topics_round_trip(rig: Rig) -> None:
+    """cmnd/{topic}/POWER down, stat/{topic}/RESULT up completes the command."""
+    topic = f"tas-{uuid.uuid4().hex[:8]}"
+    rig.store.register_device(topic, "tasmota", _now_ms(), tenant_id=DEFAULT_TENANT)
+    rig.start()
+    player = TasmotaPlayer(rig.endpoint, rig.prefixes, topic)
+    try:
+        answer = rig.api.post(
+            f"/api/v1/devices/{topic}/commands?wait=5",
+            json={"name": "relay_off"},
+            headers=AUTH,
+        )
+    finally:
+        player.stop()
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["state"], body["result"]) == ("succeeded", "relay reported off"), body
+    assert player.received == [b"OFF"]
+    assert not player.relay_on
+
+
+class LosesFirstAck(CommandResponder):
+    """A device whose first ack never arrives: Wattline dies before it does."""
+
+    def __init__(self, rig: Rig) -> None:
+        super().__init__([rig._device], rig._keys, rig.prefix)
+        self.deliveries = 0
+        self.first = threading.Event()
+
+    def answer(self, device_id: str, payload: bytes) -> bytes | None:
+        ack = super().answer(device_id, payload)  # verifies, executes once per command id
+        self.deliveries += 1
+        if self.deliveries == 1:
+            self.first.set()
+            return None
+        return ack
+
+
+def test_dispatcher_killed_between_send_and_ack_resends_and_the_device_runs_it_once(
+    rig: Rig, mosquitto_url: str
+) -> None:
+    """SIGKILL the dispatcher's process after the send, before the ack: the restarted
+    dispatcher sends the command again, the device answers from its memory of the
+    command id without switching again, and the command ends succeeded."""
+    responder = rig.responder = LosesFirstAck(rig)
+    rig.start(dispatch=False)  # collector only; acks are recorded whoever dispatches
+    rig.device_online()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.commands.dispatcher_process",
+            rig.store.engine.url.render_as_string(hide_password=False),
+            mosquitto_url,
+            rig.prefix,
+        ],
+        cwd=Path(__file__).parents[3],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"connected\n"
+        answer = rig.api.post(
+            f"/api/v1/devices/{rig.plug_id}/commands", json={"name": "relay_off"}, headers=AUTH
+        )
+        command_id = answer.json()["command_id"]
+        assert responder.first.wait(10), "the child dispatcher never sent the command"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    killed = rig.detail(command_id)
+    assert (killed["state"], killed["attempts"]) == ("sent", 1)
+    assert not rig.plug.relay_on  # the device did switch; only its ack was lost
+    rig.start_dispatcher()
+    wait_until(lambda: rig.detail(command_id)["state"] == "succeeded", 10, "the resend's ack")
+    assert responder.deliveries == 2  # delivered again ...
+    assert responder.executed == [(rig.plug_id, command_id)]  # ... executed once
+    done = rig.detail(command_id)
+    assert (done["attempts"], done["result"]) == (2, "relay off")

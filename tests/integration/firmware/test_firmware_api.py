@@ -10,7 +10,7 @@ from tests.integration.security.tenants import ADMIN_TOKEN, bearer
 
 from wattline.firmware.signing import verify
 from wattline.model.events import Committed
-from wattline.model.messages import OtaState, OtaStatus
+from wattline.model.messages import Hello, OtaState, OtaStatus
 
 ADMIN = bearer(ADMIN_TOKEN)
 OPERATOR = bearer("operator-default")
@@ -219,3 +219,28 @@ def test_a_device_already_on_the_version_is_left_alone(ota: Ota) -> None:
     answer = start(ota, artifact)
     assert answer.status_code == 422
     assert "no device" in answer.json()["detail"][0]["msg"]
+
+
+def test_a_hello_with_the_new_version_confirms_an_update_without_its_ota_report(
+    ota: Ota,
+) -> None:
+    """The OTA status report is lost; the hello after the reboot still tells the truth:
+    the target version is a success, another version after the reboot a failure."""
+    ids = ["plug-a", "plug-b", "plug-c"]
+    add_devices(ota.store, ids, "smart_plug", "1.0.0")
+    artifact = upload(ota, "2.0.0").json()["artifact_id"]
+    cid = start(ota, artifact, waves_pct=[100]).json()["campaign_id"]
+    ota.runner.run_once()
+    assert sorted(d for d, _ in ota.publisher.sent) == ids
+    answer(ota, cid, {"plug-b": OtaState.REBOOTED})
+    hellos = [Hello("plug-a", "smart_plug", "2.0.0"), Hello("plug-b", "smart_plug", "1.0.0")]
+    hellos.append(Hello("plug-c", "smart_plug", "1.0.0"))  # not rebooted yet: says nothing
+    ota.runner.on_committed(Committed(hellos=hellos))
+    ota.runner.run_once()
+    devices = ota.client.get(f"/api/v1/firmware/campaigns/{cid}/devices", headers=OPERATOR)
+    states = {d["device_id"]: (d["state"], d["detail"]) for d in devices.json()["devices"]}
+    assert states == {
+        "plug-a": ("succeeded", "hello reports version 2.0.0"),
+        "plug-b": ("failed", "rebooted into version 1.0.0, expected 2.0.0"),
+        "plug-c": ("sent", None),
+    }

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from wattline.firmware.waves import (
     Step,
+    apply_hello,
     apply_status,
     assign_waves,
     campaign_of_job,
@@ -212,3 +213,24 @@ def test_job_ids_name_the_campaign_and_the_direction() -> None:
 def test_tally_ignores_cancelled_devices() -> None:
     counted = tally([device(0, 0, UpdateState.CANCELLED), device(1, 0, UpdateState.FAILED)])
     assert (counted.total, counted.failed, counted.failure_rate) == (1, 1, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("state", "version", "expected"),
+    [
+        (UpdateState.SENT, "2.0.0", UpdateState.SUCCEEDED),  # the report was lost
+        (UpdateState.REBOOTED, "2.0.0", UpdateState.SUCCEEDED),
+        (UpdateState.REBOOTED, "1.0.0", UpdateState.FAILED),  # the bootloader fell back
+        (UpdateState.DOWNLOADING, "1.0.0", None),  # an unrelated reboot before installing
+        (UpdateState.SUCCEEDED, "1.0.0", None),  # settled stays settled
+        (UpdateState.PENDING, "2.0.0", None),  # never sent: not this campaign's doing
+    ],
+)
+def test_a_hello_settles_an_update_by_its_version(
+    state: UpdateState, version: str, expected: UpdateState | None
+) -> None:
+    after = apply_hello(device(1, 0, state), version, T0 + 5)
+    assert (after.state if after else None) is expected
+    if after is not None:
+        assert after.updated_ms == T0 + 5
+        assert version in (after.detail or "")

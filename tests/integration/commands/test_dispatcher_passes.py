@@ -1,0 +1,56 @@
+"""What a dispatcher pass costs the database when there is nothing to send: the
+lease is renewed every few seconds, not on every pass, and a batch of readings
+with nothing for the dispatcher does not start a pass at all."""
+
+from __future__ import annotations
+
+from wattline.commands.dispatcher import LEASE_RENEW_S, Dispatcher
+from wattline.commands.keys import SqlCommandKeys
+from wattline.commands.service import CommandService
+from wattline.commands.store import SqlCommandStore
+from wattline.ingest.sources.base import MqttEndpoint
+from wattline.model.events import Committed
+from wattline.model.messages import Hello, Reading
+from wattline.storage.sql import SqlStore
+from wattline.storage.sql.leases import SqlLeases
+
+
+class CountingLeases(SqlLeases):
+    """The real leases, counting the writes that try to take or renew one."""
+
+    attempts = 0
+
+    def try_acquire(self, name: str, holder: str, ttl_ms: int) -> bool:
+        self.attempts += 1
+        return super().try_acquire(name, holder, ttl_ms)
+
+
+def dispatcher(store: SqlStore, leases: SqlLeases, now_s: list[float]) -> Dispatcher:
+    service = CommandService(SqlCommandStore(store.engine), SqlCommandKeys(store.engine), store)
+    # never started: run_once is called by hand, and nothing is due, so nothing is published
+    return Dispatcher(
+        service, MqttEndpoint("127.0.0.1", 1), leases=leases, monotonic=lambda: now_s[0]
+    )
+
+
+def test_the_lease_is_renewed_every_few_seconds_not_on_every_pass(store: SqlStore) -> None:
+    leases, now_s = CountingLeases(store.engine), [100.0]
+    passes = dispatcher(store, leases, now_s)
+    for _ in range(int(LEASE_RENEW_S / 0.25)):  # a pass every 0.25 s
+        passes.run_once()
+        now_s[0] += 0.25
+    assert leases.attempts == 1
+    passes.run_once()  # LEASE_RENEW_S after the first: renewed
+    assert leases.attempts == 2
+    rival = dispatcher(store, SqlLeases(store.engine), now_s)
+    rival._holder = "rival"
+    assert rival.run_once() == 0  # the lease is still held: the rival does nothing
+    assert not rival._leading()
+
+
+def test_only_batches_with_something_for_it_wake_the_dispatcher(store: SqlStore) -> None:
+    passes = dispatcher(store, SqlLeases(store.engine), [0.0])
+    passes.on_committed(Committed(readings=[Reading("plug-1", 1, {"power_w": 5.0})]))
+    assert not passes._wake.is_set()
+    passes.on_committed(Committed(hellos=[Hello("plug-1", "smart_plug", "1.0")]))
+    assert passes._wake.is_set()
