@@ -235,6 +235,82 @@ def test_hyper_volt_sensor_readings_read_back_in_both_shapes(wattline: RunningWa
     assert [p["value"] for p in window["metrics"]["light_ldr"]] == [512.0, 530.0]
 
 
+HOME = f"home_{RUN}"
+FLEX_PLUG = f"smartplug_flex_{RUN}"
+SWITCHED_PLUG = f"smartplug_cmd_{RUN}"
+
+
+def test_hyper_volt_ai_client_reads_context_and_audits_decisions(
+    wattline: RunningWattline,
+) -> None:
+    """Module 3 of the seed: the context from grid-data and energy-sources, the user's
+    preferences, the decisions with their reasoning; the plug switched through the
+    smart-plug seed's command path and by an allowed automation."""
+    off = {"voltage": 120.0, "current": 0.0, "power": 0.0, "relay_state": False}
+    publish(
+        wattline,
+        [
+            message
+            for p in (FLEX_PLUG, SWITCHED_PLUG)
+            for message in (
+                (f"smartplug/{p}/status", "online"),
+                (f"smartplug/{p}/telemetry", {**off, "timestamp": iso_now(-5)}),
+            )
+        ],
+    )
+    for plug_id in (FLEX_PLUG, SWITCHED_PLUG):
+        wait_until(lambda p=plug_id: answers(wattline, f"/api/v1/devices/{p}"), 30, "the plugs")
+    settings = {"currency": "GBP", "carbon_zone": "GB", "latitude_deg": 51.5}
+    settings["longitude_deg"] = -0.12
+    assert wattline.client.put("/api/v1/energy/settings", json=settings).status_code == 200
+    home = {"sources": [{"kind": "grid"}], "flexible_device_id": FLEX_PLUG}
+    home["preferences"] = {"priority": "comfort"}
+    assert wattline.client.put(f"/api/v1/homes/{HOME}", json=home).status_code == 200
+
+    context = wattline.get("/api/grid-data/latest/")
+    carbon = next(r for r in context if r["data_type"] == "carbon_intensity")
+    assert (carbon["zone"], carbon["unit"]) == ("GB", "gCO2eq/kWh")
+    assert carbon["value"] > 0
+    assert {r["metadata"]["series"] for r in context if r["data_type"] == "weather"} >= {"ghi_w_m2"}
+    page = wattline.get("/api/grid-data/", data_type="carbon_intensity", hours=24)
+    assert page["count"] == 25
+    assert page["next"] is None
+    sources = wattline.get("/api/energy-sources/", home=HOME)
+    assert [(s["source_type"], s["is_available"]) for s in sources["results"]] == [("grid", True)]
+
+    allowed = wattline.client.patch(
+        "/api/preferences/automation/", params={"home": HOME}, json={"preference_value": True}
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert wattline.get(f"/api/v1/homes/{HOME}")["preferences"]["automation"] is True
+    decided = wattline.client.post(f"/api/v1/homes/{HOME}/decisions")
+    assert decided.status_code == 200, decided.text
+    decisions = wattline.get("/api/ai-decisions/", home=HOME)
+    assert decisions["count"] == 1
+    (row,) = decisions["results"]
+    assert row["id"] == decided.json()["id"]
+    assert row["reasoning"] == decided.json()["explanation"]
+    assert row["decision_type"] == "load_shift"  # comfort: the plug runs now
+    assert row["applied"] is True
+    (on_id, _) = row["decision"]["automation"]["command_ids"]
+    command = wattline.get(f"/api/v1/devices/{FLEX_PLUG}/commands/{on_id}")
+    assert (command["name"], command["issuer"]) == ("relay_on", f"decision:{row['id']}")
+
+    # the smart-plug app switches a plug with the seed's body, through the same service
+    switched = wattline.client.post(
+        f"/devices/{SWITCHED_PLUG}/command", json={"command": "relay_on"}
+    )
+    assert switched.status_code == 200, switched.text
+    body = switched.json()
+    assert (body["device_id"], body["command"]) == (SWITCHED_PLUG, "relay_on")
+    assert body["status"] in {"queued", "sent"}
+    assert body["timestamp"]
+    primary = wattline.get(f"/api/v1/devices/{SWITCHED_PLUG}/commands/{body['command_id']}")
+    assert primary["name"] == "relay_on"
+    bad = wattline.client.post(f"/devices/{SWITCHED_PLUG}/command", json={"command": "explode"})
+    assert bad.status_code == 422
+
+
 # -- smart solar (seeds/000) ------------------------------------------------------------
 
 INVERTER = f"inverter_{RUN}"

@@ -6,8 +6,11 @@ from fastapi import FastAPI
 
 import wattline
 from wattline.api.compat import hypervolt as compat_hypervolt
+from wattline.api.compat import hypervolt_grid as compat_hypervolt_grid
+from wattline.api.compat import hypervolt_home as compat_hypervolt_home
 from wattline.api.compat import meter as compat_meter
 from wattline.api.compat import smartplug as compat_smartplug
+from wattline.api.compat import smartplug_commands as compat_smartplug_commands
 from wattline.api.compat import smartsolar as compat_smartsolar
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
@@ -124,7 +127,16 @@ def create_app(services: ApiServices) -> FastAPI:
 
 
 # The seed systems' paths (api/compat, docs/compatibility.md), limited per address as /api/v1.
-COMPAT_PREFIXES = ("/compat/", "/auth/", "/devices", "/api/sensor-readings/")
+COMPAT_PREFIXES = (
+    "/compat/",
+    "/auth/",
+    "/devices",
+    "/api/sensor-readings/",
+    "/api/grid-data/",
+    "/api/preferences/",
+    "/api/ai-decisions/",
+    "/api/energy-sources/",
+)
 
 
 def include_compat(app: FastAPI) -> None:
@@ -132,7 +144,12 @@ def include_compat(app: FastAPI) -> None:
     app.include_router(compat_smartplug.public)
     app.include_router(compat_smartplug.router)
     app.include_router(compat_smartplug.health_router)
+    app.include_router(compat_smartplug_commands.router)
     app.include_router(compat_smartsolar.public)
     app.include_router(compat_smartsolar.router)
     app.include_router(compat_hypervolt.router)
+    app.include_router(compat_hypervolt_grid.router)
+    app.include_router(compat_hypervolt_home.preferences)
+    app.include_router(compat_hypervolt_home.sources)
+    app.include_router(compat_hypervolt_home.decisions)
     app.include_router(compat_meter.router)

@@ -8,7 +8,9 @@ with what it saw; once its window has passed, the flexible device's kWh in the
 window give the outcome.
 
 Automation (switching the flexible plug through a command when the user allows
-it) plugs in at ``Advisor.decide``'s result: the decision carries the window.
+it, ``commands/automation.py``) plugs in as ``on_decided``: it gets each new
+decision and its home, and returns the decision as recorded; ``on_measured``
+hears of each decision whose outcome was just measured.
 """
 
 from __future__ import annotations
@@ -38,25 +40,32 @@ POWER = ("ac_power_w", "power_w")
 STATE_OF_CHARGE = ("battery_soc_pct", "soc_pct", "state_of_charge_pct")
 MEASURE_BATCH = 500
 
+OnDecided = Callable[[StoredDecision, Home], StoredDecision]
+
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 class Advisor:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the collaborators, then the two hooks
         self,
         store: SeriesReader,
         intelligence: IntelligenceStore,
         signals: GridSignals,
         forecaster: Forecaster | None = None,
         clock_ms: Callable[[], int] = _now_ms,
+        *,
+        on_decided: OnDecided | None = None,
+        on_measured: Callable[[StoredDecision], None] | None = None,
     ) -> None:
         self._store = store
         self._intelligence = intelligence
         self._signals = signals
         self._forecaster = forecaster
         self._clock_ms = clock_ms
+        self.on_decided = on_decided
+        self.on_measured = on_measured
 
     def _latest(self, device_id: str | None, names: tuple[str, ...]) -> float | None:
         if device_id is None:
@@ -103,7 +112,8 @@ class Advisor:
         """Advise the home now and store the decision with what it saw."""
         decision = recommend(home, self.situation(tenant_id, home, self._clock_ms()))
         decision_id = self._intelligence.record_decision(tenant_id, decision)
-        return StoredDecision(decision_id, tenant_id, decision, None)
+        stored = StoredDecision(decision_id, tenant_id, decision, None)
+        return stored if self.on_decided is None else self.on_decided(stored, home)
 
     def measure_outcomes(self, now_ms: int) -> int:
         """Fill in the outcome of every decision whose window has passed; how many."""
@@ -119,6 +129,8 @@ class Advisor:
             self._intelligence.set_outcome(
                 stored.tenant_id, stored.id, measure(decision, kwh, now_ms)
             )
+            if self.on_measured is not None:
+                self.on_measured(stored)
             measured += 1
         return measured
 

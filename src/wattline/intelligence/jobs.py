@@ -17,6 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from wattline.intelligence.anomalies import REFERENCE_DAYS, detect
+from wattline.intelligence.finding_alerts import FindingAlerts
 from wattline.intelligence.forecaster import Forecaster
 from wattline.intelligence.hourly import DAY_MS, hour_floor, power_metric, read_hourly
 from wattline.model.findings import Finding
@@ -85,6 +86,7 @@ class IntelligenceJobs:
         holder: str,
         forecaster: Forecaster | None = None,
         measure_outcomes: Callable[[int], int] | None = None,
+        finding_alerts: FindingAlerts | None = None,
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
         self._intelligence = intelligence
@@ -93,6 +95,7 @@ class IntelligenceJobs:
         self._holder = holder
         self._forecaster = forecaster
         self._measure_outcomes = measure_outcomes
+        self._finding_alerts = finding_alerts
         self._clock_ms = clock_ms
 
     def run_once(self) -> JobReport | None:
@@ -102,10 +105,14 @@ class IntelligenceJobs:
         now_ms = self._clock_ms()
         devices = self._intelligence.tenant_devices()
         added = refitted = 0
+        if self._finding_alerts is not None:
+            self._finding_alerts.begin()
         for tenant_id, device_id in devices:
             findings = self._scanner.scan(device_id, now_ms)
             if findings:
                 added += self._intelligence.record_findings(tenant_id, findings, now_ms)
+            if self._finding_alerts is not None:
+                self._finding_alerts.update(tenant_id, device_id, findings, now_ms)
         if self._forecaster is not None:
             refitted = self._forecaster.refit_all([d for _, d in devices], ZoneInfo("UTC"))
         measured = self._measure_outcomes(now_ms) if self._measure_outcomes else 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Severity(StrEnum):
@@ -82,6 +82,23 @@ class Rule:
         if self.scope is ScopeKind.TAG:
             return self.scope_value in tags
         return True
+
+
+class AlertOrigin(Protocol):
+    """What raises an alert: a rule, or a detector that is not a rule (anomaly findings,
+    ``intelligence/finding_alerts.py``). The store needs only these."""
+
+    @property
+    def rule_id(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def severity(self) -> Severity: ...
 
 
 class AlertStatus(StrEnum):

@@ -46,6 +46,8 @@ class Preferences:
     # the flexible load the advice is about: how long it runs and what it draws
     flexible_load_h: int = 2
     flexible_load_kw: float = 1.0
+    # allow the advice to act: switch the flexible plug on for the advised window
+    automation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,34 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Automation:
+    """What a decision did on its own because the home allows automation: the commands it
+    issued (switch the flexible plug on at the window's start, off at its end), or why none.
+
+    ``status`` is ``issued`` with the command ids, ``refused`` with the command
+    service's reason (a relay limit, an unknown device), or the switch-on command's
+    final state (``succeeded``, ``failed``, ...) once the outcome is measured.
+    """
+
+    status: str
+    command_ids: tuple[str, ...]
+    detail: str
+    recorded_ms: int
+
+    @property
+    def applied(self) -> bool:
+        """The seed's ``applied``: the advice was acted on (its commands were queued)."""
+        return bool(self.command_ids) and self.status not in UNAPPLIED
+
+
+# A command that never reached the plug: the advice was not applied.
+UNAPPLIED = frozenset({"refused", "failed", "rejected", "expired", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDecision:
     id: int
     tenant_id: str
     decision: Decision
     outcome: Outcome | None
+    automation: Automation | None = None

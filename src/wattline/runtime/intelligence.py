@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from wattline.analytics.recommendations import GridSignals, StaticSignals
+from wattline.commands.automation import DecisionAutomation
+from wattline.commands.service import CommandService
 from wattline.grid.home_signals import TenantGridSignals
 from wattline.intelligence.advisor import Advisor
+from wattline.intelligence.finding_alerts import FindingAlerts
 from wattline.intelligence.forecaster import Forecaster
 from wattline.intelligence.jobs import AnomalyScanner, IntelligenceJobs
 from wattline.intelligence.models import ModelCache
+from wattline.model.alerts import AlertChange
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.energy import SqlEnergyData
 from wattline.storage.sql.intelligence import SqlIntelligence
@@ -42,23 +46,41 @@ class Intelligence:
 
 
 def build_intelligence(
-    store: SqlStore, data_dir: Path, signals: GridSignals | None = None
+    store: SqlStore,
+    data_dir: Path,
+    signals: GridSignals | None = None,
+    commands: CommandService | None = None,
 ) -> Intelligence:
+    """``commands``: where automated decisions issue their switches (None: advice only)."""
     if signals is None:
         signals = TenantGridSignals(SqlEnergyData(store.engine), store, DEFAULT_SIGNALS)
     findings = SqlIntelligence(store.engine)
     forecaster = Forecaster(store, ModelCache(data_dir / "models"))
+    advisor = Advisor(store, findings, signals, forecaster)
+    if commands is not None:
+        automation = DecisionAutomation(commands, findings)
+        advisor.on_decided = automation.apply
+        advisor.on_measured = automation.settle
     return Intelligence(
         store=findings,
         scanner=AnomalyScanner(store),
         forecaster=forecaster,
-        advisor=Advisor(store, findings, signals, forecaster),
+        advisor=advisor,
     )
 
 
 @contextlib.asynccontextmanager
-async def intelligence_jobs(parts: Intelligence, store: SqlStore) -> AsyncIterator[None]:
-    """The hourly job in a thread; stopped (and its lease released) on exit."""
+async def intelligence_jobs(
+    parts: Intelligence,
+    store: SqlStore,
+    on_alert_changed: Callable[[AlertChange], None] | None = None,
+    *,
+    alerts: bool = True,
+) -> AsyncIterator[None]:
+    """The hourly job in a thread; stopped (and its lease released) on exit.
+
+    ``alerts``: raise anomaly findings as alerts (off with WATTLINE_ALERTS=false);
+    ``on_alert_changed``: where their changes go (the notifier, the live stream)."""
     jobs = IntelligenceJobs(
         parts.store,
         scanner=parts.scanner,
@@ -66,6 +88,7 @@ async def intelligence_jobs(parts: Intelligence, store: SqlStore) -> AsyncIterat
         holder=holder_name(),
         forecaster=parts.forecaster,
         measure_outcomes=parts.advisor.measure_outcomes,
+        finding_alerts=FindingAlerts(store.alerts, on_alert_changed) if alerts else None,
     )
     stop = threading.Event()
     thread = threading.Thread(

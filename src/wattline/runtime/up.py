@@ -21,6 +21,7 @@ from pathlib import Path
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
+from wattline.alerts.evaluator import fan_out_changes
 from wattline.api.app import create_app
 from wattline.api.routers.pairing import claims_throttle
 from wattline.api.services import ApiServices, wall_clock_ms
@@ -242,7 +243,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         await running.enter_async_context(services.retention(settings, store, archive))
         await running.enter_async_context(services.grid_fetch(settings, store))
-        intelligence = build_intelligence(store, settings.data_dir)
+        intelligence = build_intelligence(store, settings.data_dir, commands=commands)
         parts = _ApiParts(
             settings,
             registry,
@@ -258,7 +259,16 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         hub = LiveHub(bus, metrics)
         api = _api_services(parts, running, collector, window, _Live(hub, feed, on_committed))
-        await running.enter_async_context(intelligence_jobs(intelligence, store))
+        await running.enter_async_context(
+            intelligence_jobs(
+                intelligence,
+                store,
+                fan_out_changes(
+                    alerts.notifier.on_alert_changed if alerts else None, feed.on_alert_change
+                ),
+                alerts=settings.alerts,
+            )
+        )
         demo_login = (
             (DEMO_OWNER_EMAIL, reset_demo_owner(api.identity))
             if settings.demo and api.identity is not None
@@ -346,7 +356,9 @@ def _api_services(
         forget.append(window)
     if live_parts is not None and live_parts.feed is not None:
         forget.append(live_parts.feed)
-    intelligence = parts.intelligence or build_intelligence(store, settings.data_dir)
+    intelligence = parts.intelligence or build_intelligence(
+        store, settings.data_dir, commands=parts.commands
+    )
     return ApiServices(
         store=store,
         admin_token=parts.token,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -65,6 +66,8 @@ energy_decisions = Table(
     Column("expected", Text, nullable=False),  # JSON
     Column("outcome", Text),  # JSON; NULL until measured
     Column("outcome_ms", BigInteger),
+    Column("automation", Text),  # JSON; NULL when the home does not allow automation
+    Column("applied", Boolean),  # the seed's AIDecision.applied, for its filter
     Index("ix_decisions_tenant", "tenant_id", "id"),
     Index("ix_decisions_pending", "outcome_ms", "run_to_ms"),
 )

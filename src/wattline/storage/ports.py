@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
-from wattline.model.decisions import Decision, Home, Outcome, StoredDecision
+from wattline.model.decisions import Automation, Decision, Home, Outcome, StoredDecision
 from wattline.model.devices import Device, LatestValue
 from wattline.model.findings import Finding, StoredFinding
 from wattline.model.sequence import SeqState
@@ -279,6 +279,12 @@ class IntelligenceStore(Protocol):
     def decisions_page(
         self, tenant_id: str, where: DecisionFilter, before_id: int | None, limit: int
     ) -> list[StoredDecision]: ...
+
+    def count_decisions(self, tenant_id: str, where: DecisionFilter) -> int: ...
+
+    def get_decision(self, tenant_id: str, decision_id: int) -> StoredDecision | None: ...
+
+    def set_automation(self, tenant_id: str, decision_id: int, automation: Automation) -> bool: ...
 
     def decisions_to_measure(self, now_ms: int, limit: int) -> list[StoredDecision]: ...
 

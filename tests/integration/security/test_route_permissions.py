@@ -45,8 +45,11 @@ QUERY_SAMPLES = {
     "tag": "kitchen",
     "device_type": "plug",
     "version": "1.0",
+    "key": "priority",  # the HyperVolt seed's get_preference action
 }
 BODY_SAMPLES = {
+    # the smart-plug seed's control body (api/compat/smartplug_commands.py)
+    ("POST", "/devices/{device_id}/command"): {"command": "relay_on"},
     ("POST", "/api/v1/devices/{device_id}/shares"): {"user": BOB_EMAIL, "role": "viewer"},
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
     ("POST", "/api/v1/devices/{device_id}/certificates"): {"csr": "not a CSR"},

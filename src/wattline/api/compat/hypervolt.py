@@ -5,8 +5,8 @@ A HyperVolt location is a Wattline device (``living room`` -> ``living_room``);
 its sensor types are metrics (``ldr`` -> ``light_ldr``). A reading is answered
 as the seed's model holds it: ``{location, sensor_type, value, timestamp}``.
 Lists are cursor-paged, ``{"next", "previous", "results"}``, newest first.
-Grid data, preferences, AI decisions and energy sources arrive with their own
-issues (docs/compatibility.md).
+Grid data is in ``hypervolt_grid.py``; preferences, energy sources and AI
+decisions in ``hypervolt_home.py``.
 """
 
 from __future__ import annotations

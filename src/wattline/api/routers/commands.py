@@ -54,21 +54,21 @@ WaitParam = Annotated[
 ]
 
 
-def _service(services: ApiServices) -> CommandService:
+def service_of(services: ApiServices) -> CommandService:
     if services.commands is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "commands are not enabled")
     return services.commands
 
 
 @contextlib.contextmanager
-def _answered() -> Iterator[None]:
+def answered() -> Iterator[None]:
     try:
         yield
     except CommandError as exc:
         raise HTTPException(exc.status_code, str(exc)) from exc
 
 
-def _device(services: ApiServices, principal: Principal, device_id: str) -> str:
+def known_device(services: ApiServices, principal: Principal, device_id: str) -> str:
     """The device id when the caller's tenant has the device; 404 otherwise (another
     tenant's device answers as a missing one)."""
     # The pattern first: PostgreSQL refuses a NUL in a text parameter (a 500).
@@ -80,7 +80,7 @@ def _device(services: ApiServices, principal: Principal, device_id: str) -> str:
     return device_id
 
 
-def _issuer(principal: Principal) -> str:
+def issuer_of(principal: Principal) -> str:
     return f"{principal.kind.value}:{principal.subject}"
 
 
@@ -98,22 +98,22 @@ async def issue_command(  # noqa: PLR0913, PLR0917 - the route's inputs
     wait: WaitParam = 0.0,
 ) -> CommandOut:
     """Queue a signed command; with ``wait`` the answer holds its result when it came in time."""
-    await run_in_threadpool(_device, services, principal, device_id)
-    service = _service(services)
+    await run_in_threadpool(known_device, services, principal, device_id)
+    service = service_of(services)
     name = body.command_name
     if name is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "give exactly one of name and command"
         )
     expires_ms = _expiry(body, services.clock_ms())
-    with _answered():
+    with answered():
         command = await run_in_threadpool(
             service.issue,
             principal.tenant_id,
             device_id,
             name,
             body.parameters,
-            _issuer(principal),
+            issuer_of(principal),
             expires_ms,
             issuer_role=principal.role,
         )
@@ -164,8 +164,8 @@ def list_commands(
     limit: LimitParam = DEFAULT_PAGE,
 ) -> CommandList:
     """The device's commands, newest first."""
-    _device(services, principal, device_id)
-    service = _service(services)
+    known_device(services, principal, device_id)
+    service = service_of(services)
     after = page_start(lambda c: cursors.decode_int_str("commands", c, "command position"), cursor)
     page = service.store.page(principal.tenant_id, device_id, after, limit + 1)
     more = len(page) > limit
@@ -183,8 +183,8 @@ def get_command(
     device_id: str, command_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> CommandOut:
     """One command with every step of its history."""
-    _device(services, principal, device_id)
-    service = _service(services)
+    known_device(services, principal, device_id)
+    service = service_of(services)
     command = _own(service, principal, device_id, command_id)
     return command_out(command, service.history(principal.tenant_id, command_id))
 
@@ -198,10 +198,10 @@ def cancel_command(
     audit: AuditDep,
 ) -> CommandOut:
     """Withdraw a queued or sent command (409 once the device has answered)."""
-    _device(services, principal, device_id)
-    service = _service(services)
+    known_device(services, principal, device_id)
+    service = service_of(services)
     _own(service, principal, device_id, command_id)
-    with _answered():
+    with answered():
         command = service.cancel(principal.tenant_id, command_id, principal.display)
     audit.record("command.cancel", device_id, {"command_id": command_id})
     return command_out(command, service.history(principal.tenant_id, command_id))
@@ -222,7 +222,7 @@ def bulk_command(
     audit: AuditDep,
 ) -> BulkCommandOut:
     """One command to every device of a tag or type, released at ``rate_per_s``."""
-    service = _service(services)
+    service = service_of(services)
     where = DeviceFilter(device_type=body.target.device_type, tag=body.target.tag)
     now = services.clock_ms()
     expires_ms = now + int(body.expires_in_s * 1000) if body.expires_in_s else None
@@ -239,7 +239,7 @@ def bulk_command(
                         device.device_id,
                         body.name,
                         body.parameters,
-                        _issuer(principal),
+                        issuer_of(principal),
                         expires_ms,
                         issuer_role=principal.role,
                         not_before_ms=now + int(len(prepared) * 1000 / body.rate_per_s),
@@ -273,7 +273,7 @@ def command_keys(services: ServicesDep, principal: PrincipalDep) -> list[PublicK
             created_at=iso_ms(key.created_ms),
             valid_until=iso_ms(key.valid_until_ms) if key.valid_until_ms else None,
         )
-        for key in _service(services).keys.public_keys(principal.tenant_id)
+        for key in service_of(services).keys.public_keys(principal.tenant_id)
     ]
 
 
@@ -289,7 +289,7 @@ def rotate_command_key(
     grace_s: Annotated[float, Query(ge=0, le=30 * 24 * 3600)] = 24 * 3600.0,
 ) -> list[PublicKeyOut]:
     """A new signing key; the previous one stays valid for ``grace_s``."""
-    new = _service(services).keys.rotate(principal.tenant_id, int(grace_s * 1000))
+    new = service_of(services).keys.rotate(principal.tenant_id, int(grace_s * 1000))
     audit.record("command.key_rotate", principal.tenant_id, {"key_id": new.key_id})
     return command_keys(services, principal)
 
@@ -297,9 +297,9 @@ def rotate_command_key(
 @router.get("/devices/{device_id}/config", dependencies=[OperatorDep])
 def get_config(device_id: str, services: ServicesDep, principal: PrincipalDep) -> ConfigOut:
     """Desired and reported configuration, the delta still to apply, and when each changed."""
-    _device(services, principal, device_id)
-    with _answered():
-        _, twin = _service(services).config(principal.tenant_id, device_id)
+    known_device(services, principal, device_id)
+    with answered():
+        _, twin = service_of(services).config(principal.tenant_id, device_id)
     return config_out(device_id, twin)
 
 
@@ -313,10 +313,10 @@ def put_config(
 ) -> ConfigOut:
     """A new desired configuration (checked against the device type's schema: 422 names
     the field); its delta goes to the device now, or when it comes back."""
-    _device(services, principal, device_id)
+    known_device(services, principal, device_id)
     try:
-        with _answered():
-            twin = _service(services).set_config(principal.tenant_id, device_id, body.desired)
+        with answered():
+            twin = service_of(services).set_config(principal.tenant_id, device_id, body.desired)
     except ConfigError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

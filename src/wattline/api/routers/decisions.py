@@ -15,6 +15,7 @@ from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.routers.anomalies import _time
 from wattline.model.calendar import parse_tz
 from wattline.model.decisions import (
+    Automation,
     EnergySource,
     Home,
     Preferences,
@@ -50,6 +51,10 @@ class PreferencesIn(BaseModel):
     quiet_to_h: int | None = Field(default=None, ge=0, le=23)
     flexible_load_h: int = Field(default=2, ge=1, le=12)
     flexible_load_kw: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False)
+    automation: bool = Field(
+        default=False,
+        description="switch the flexible device on for the advised window by itself (commands)",
+    )
 
 
 class HomeIn(BaseModel):
@@ -91,6 +96,15 @@ class OutcomeOut(BaseModel):
     explanation: str
 
 
+class AutomationOut(BaseModel):
+    status: str = Field(
+        description="issued, refused, nothing_to_switch, or the switch-on command's final state"
+    )
+    command_ids: list[str]
+    detail: str
+    recorded: str
+
+
 class DecisionOut(BaseModel):
     id: int
     home_id: str
@@ -103,12 +117,26 @@ class DecisionOut(BaseModel):
     inputs: dict[str, object] = Field(description="what the rules saw, as they saw it")
     expected: dict[str, float]
     outcome: OutcomeOut | None = Field(description="null until the advised window has passed")
+    automation: AutomationOut | None = Field(
+        default=None, description="what the decision did by itself; null without automation"
+    )
 
 
 class DecisionPage(BaseModel):
     decisions: list[DecisionOut]
     count: int
     next_cursor: str | None = None
+
+
+def automation_out(automation: Automation | None) -> AutomationOut | None:
+    if automation is None:
+        return None
+    return AutomationOut(
+        status=automation.status,
+        command_ids=list(automation.command_ids),
+        detail=automation.detail,
+        recorded=iso_ms(automation.recorded_ms),
+    )
 
 
 def decision_out(stored: StoredDecision) -> DecisionOut:
@@ -133,6 +161,7 @@ def decision_out(stored: StoredDecision) -> DecisionOut:
             co2_saved_g=o.co2_saved_g,
             explanation=o.explanation,
         ),
+        automation=automation_out(stored.automation),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from wattline.model.alerts import (
     Alert,
     AlertComment,
+    AlertOrigin,
     AlertStatus,
     Rule,
     RuleKind,
@@ -305,7 +306,7 @@ class SqlAlerts:
 
     def raise_alert(  # noqa: PLR0913 - the alert's fields
         self,
-        rule: Rule,
+        rule: AlertOrigin,
         device_id: str,
         *,
         value: float | None,
@@ -348,7 +349,7 @@ class SqlAlerts:
 
     def repeat_alert(  # noqa: PLR0913 - the alert's fields
         self,
-        rule: Rule,
+        rule: AlertOrigin,
         device_id: str,
         *,
         value: float | None,

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattline.model.decisions import (
+    Automation,
     Decision,
     EnergySource,
     Home,
@@ -44,6 +45,8 @@ class DecisionFilter:
     since_ms: int | None = None  # decided at or after
     until_ms: int | None = None  # decided before
     measured: bool | None = None  # with an outcome (True), still waiting (False)
+    applied: bool | None = None  # automation acted on it (True), or not (False)
+    with_window: bool | None = None  # advises a window for the flexible load (True), or not
 
 
 def home_to_json(home: Home) -> str:
@@ -110,7 +113,14 @@ def _decision(row: Any) -> StoredDecision:
             expected=json.loads(row.expected),
         ),
         outcome=outcome,
+        automation=None if row.automation is None else _automation(row.automation),
     )
+
+
+def _automation(text: str) -> Automation:
+    document = json.loads(text)
+    document["command_ids"] = tuple(document["command_ids"])
+    return Automation(**document)
 
 
 class SqlIntelligence:
@@ -215,24 +225,36 @@ class SqlIntelligence:
         self, tenant_id: str, where: DecisionFilter, before_id: int | None, limit: int
     ) -> list[StoredDecision]:
         """Newest first (by id); ``before_id`` continues a page."""
-        conditions: list[ColumnElement[bool]] = [D.tenant_id == tenant_id]
-        if where.home_id is not None:
-            conditions.append(D.home_id == where.home_id)
-        if where.source is not None:
-            conditions.append(D.source == where.source.value)
-        if where.since_ms is not None:
-            conditions.append(D.decided_ms >= where.since_ms)
-        if where.until_ms is not None:
-            conditions.append(D.decided_ms < where.until_ms)
-        if where.measured is not None:
-            conditions.append(
-                D.outcome_ms.is_not(None) if where.measured else D.outcome_ms.is_(None)
-            )
+        conditions = _decision_conditions(tenant_id, where)
         if before_id is not None:
             conditions.append(D.id < before_id)
         query = select(energy_decisions).where(*conditions).order_by(D.id.desc()).limit(limit)
         with self._connections.read() as conn:
             return [_decision(row) for row in conn.execute(query)]
+
+    def count_decisions(self, tenant_id: str, where: DecisionFilter) -> int:
+        """How many decisions match: the seed's ``count`` of a page."""
+        query = select(func.count()).select_from(energy_decisions)
+        with self._connections.read() as conn:
+            return int(conn.scalar(query.where(*_decision_conditions(tenant_id, where))) or 0)
+
+    def get_decision(self, tenant_id: str, decision_id: int) -> StoredDecision | None:
+        query = select(energy_decisions).where(D.tenant_id == tenant_id, D.id == decision_id)
+        with self._connections.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _decision(row)
+
+    def set_automation(self, tenant_id: str, decision_id: int, automation: Automation) -> bool:
+        """Record what the decision's automation did (or its commands' final state)."""
+        key = and_(D.tenant_id == tenant_id, D.id == decision_id)
+        document = asdict(automation)
+        document["command_ids"] = list(automation.command_ids)
+        values = {
+            "automation": json.dumps(document, sort_keys=True),
+            "applied": automation.applied,
+        }
+        with self._connections.write() as conn:
+            return bool(conn.execute(update(energy_decisions).where(key).values(values)).rowcount)
 
     def decisions_to_measure(self, now_ms: int, limit: int) -> list[StoredDecision]:
         """Decisions of every tenant whose window has ended and that have no outcome yet."""
@@ -253,3 +275,24 @@ class SqlIntelligence:
         }
         with self._connections.write() as conn:
             return bool(conn.execute(update(energy_decisions).where(key).values(values)).rowcount)
+
+
+def _decision_conditions(tenant_id: str, where: DecisionFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [D.tenant_id == tenant_id]
+    if where.home_id is not None:
+        conditions.append(D.home_id == where.home_id)
+    if where.source is not None:
+        conditions.append(D.source == where.source.value)
+    if where.since_ms is not None:
+        conditions.append(D.decided_ms >= where.since_ms)
+    if where.until_ms is not None:
+        conditions.append(D.decided_ms < where.until_ms)
+    if where.measured is not None:
+        conditions.append(D.outcome_ms.is_not(None) if where.measured else D.outcome_ms.is_(None))
+    if where.applied is not None:
+        conditions.append(D.applied.is_(True) if where.applied else D.applied.is_not(True))
+    if where.with_window is not None:
+        conditions.append(
+            D.run_from_ms.is_not(None) if where.with_window else D.run_from_ms.is_(None)
+        )
+    return conditions
