@@ -40,16 +40,21 @@ import httpx
 from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
-from query import ROLLUP_COLUMNS, SAMPLE_COLUMNS, day_rows  # noqa: E402
-from served import free_port  # noqa: E402
+from query import ROLLUP_COLUMNS, SAMPLE_COLUMNS, day_rows
+from served import free_port
 
-from wattline.storage.rollups import DAY_MS, MINUTE_MS  # noqa: E402
-from wattline.storage.schema import DEFAULT_TENANT  # noqa: E402
-from wattline.storage.sqlite import open_sqlite_store  # noqa: E402
+from wattline.storage.rollups import DAY_MS, MINUTE_MS
+from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.sqlite import open_sqlite_store
 
-TOKEN = "bench-dashboard-Zq3vT8mWn5Lr2Hc7Kp4Yb9Xd"  # noqa: S105 - a throwaway server's
+TOKEN = "bench-dashboard-Zq3vT8mWn5Lr2Hc7Kp4Yb9Xd"
 CHART_DEVICE = "year-plug"
 CHROMIUM = "/usr/bin/chromium"
+
+
+def daylight(minute_of_day: int) -> float:
+    """0 at night, 1 at noon: a plausible daily shape for the chart to draw."""
+    return max(0.0, math.sin(math.pi * (minute_of_day - 420) / 720))
 
 
 def load(db_path: Path, devices: int, now_ms: int) -> None:
@@ -67,10 +72,7 @@ def load(db_path: Path, devices: int, now_ms: int) -> None:
             stamps = [t for t in range(day_start, day_start + DAY_MS, MINUTE_MS) if t < now_ms]
             if not stamps:
                 break
-            power = [
-                round(200 + 800 * max(0.0, math.sin(math.pi * ((t // MINUTE_MS) % 1440 - 420) / 720)), 1)
-                for t in stamps
-            ]  # fmt: skip
+            power = [round(200 + 800 * daylight((t // MINUTE_MS) % 1440), 1) for t in stamps]
             samples, rollups, latest = day_rows(CHART_DEVICE, (stamps, {"power_w": power}))
             db.executemany(f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)", samples)
             for table, rows in rollups.items():
@@ -195,7 +197,7 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_s: float) -> 
         f" {args.repeat} visits each; data loaded in {load_s:.0f} s. The machine is shared"
         " with other engineers' builds and tests: figures vary by tens of ms.\n"
     )
-    print("| page | first render, median (min-max) | × floor | bytes transferred | requests |")
+    print("| page | first render, median (min-max) | x floor | bytes transferred | requests |")
     print("|---|---|---|---|---|")
     for name, r in results.items():
         print(

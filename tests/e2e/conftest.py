@@ -70,7 +70,7 @@ def wait_until(predicate: Any, timeout_s: float, what: str | Callable[[], str]) 
 
 
 def start_wattline(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, healthy_within_s: float = 30
 ) -> RunningWattline:
     http_port, mqtt_port = free_port(), free_port()
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
@@ -118,7 +118,11 @@ def start_wattline(
             return False
         return bool(body["components"].get("mqtt", {}).get("status") == "ok")
 
-    wait_until(healthy, 30, "wattline up to report healthy")
+    try:
+        wait_until(healthy, healthy_within_s, "wattline up to report healthy")
+    except BaseException:
+        running.stop()  # never left running behind a failed start
+        raise
     return running
 
 

@@ -46,10 +46,8 @@ def _serious(page: Page) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def admin(dashboard: Dashboard) -> Any:
+def admin(dashboard: Dashboard) -> Account:
     """An admin account, so the admin page (and every button) is on show."""
-    from tests.e2e.dashboard.conftest import _account  # noqa: PLC0415 - one helper, shared
-
     return make_account(dashboard.wattline, "admin", totp=False)
 
 

@@ -94,7 +94,17 @@ export function errorBox(error) {
 // Switches (model/metrics.py BOOLEAN_METRICS) read on/off, whether as booleans (REST) or 0/1.
 const SWITCHES = new Set(["relay_state"]);
 
+// The unit a metric's name ends in (model/metrics.py naming: power_w, energy_wh, ...).
+const UNITS = [["_wh", "Wh"], ["_va", "VA"], ["_w", "W"], ["_v", "V"], ["_a", "A"], ["_c", "°C"],
+  ["_pct", "%"], ["_lux", "lx"], ["_hz", "Hz"], ["_m_s", "m/s"]];
+
+export function unitOf(metric) {
+  const found = UNITS.find(([suffix]) => metric.endsWith(suffix));
+  return found ? found[1] : "";
+}
+
 export function fmtMetric(metric, value, digits = 1) {
   if (SWITCHES.has(metric) || typeof value === "boolean") return value ? "on" : "off";
-  return fmtNumber(value, digits);
+  const unit = unitOf(metric);
+  return unit ? `${fmtNumber(value, digits)} ${unit}` : fmtNumber(value, digits);
 }

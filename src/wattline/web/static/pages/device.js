@@ -101,7 +101,7 @@ export async function render(main, [deviceId, rangeKey]) {
   await loadChart();
 
   api(`${path}/gaps`).then((body) => mount(gapsBox,
-    h("p", {}, `Boot ${body.boot}, last sequence ${body.last_seq ?? "—"}, ${body.missing} missing.`),
+    h("p", {}, `Boot ${body.boot}, next sequence expected ${body.next_seq ?? "—"}: ${body.missing} missing, ${body.duplicates} duplicates dropped, ${body.resets} counter resets.`),
     table("Open gaps", ["Boot", "First", "Last", "Detected"],
       (body.gaps || []).map((g) => [String(g.boot), String(g.first_seq), String(g.last_seq), fmtTime(g.detected_at)]),
       "No gaps: every message sent has arrived."))).catch((e) => mount(gapsBox, errorBox(e)));

@@ -31,8 +31,7 @@ export async function render(main) {
     const params = { ...scopeParams(), interval: state.period.interval, tz, start };
     const [energy, cost] = await Promise.all([
       api("/energy", { params }),
-      state.period.interval === "1d" || state.period.interval === "1w" || state.period.interval === "1mo"
-        ? api("/energy/cost", { params }).catch((e) => ({ error: e })) : null,
+      api("/energy/cost", { params }).catch((e) => ({ error: e })),
     ]);
     const max = Math.max(0.001, ...energy.buckets.map((b) => b.kwh));
     mount(kwhBox,
@@ -41,23 +40,24 @@ export async function render(main) {
         energy.buckets.map((b) => [fmtTime(b.start), fmtNumber(b.kwh, 3), bar(b.kwh / max)])),
       table("Per device", ["Device", "Method", "kWh"],
         (energy.devices || []).map((d) => [h("a", { href: `#/device/${encodeURIComponent(d.device_id)}` }, d.device_id), d.method || "no energy series", fmtNumber(d.total_kwh, 3)])));
-    if (!cost || cost.error) {
-      mount(costBox, cost ? errorBox(cost.error) : h("p", { class: "muted" }, "—"));
+    if (cost.error) {
+      mount(costBox, errorBox(cost.error));
       return;
     }
     mount(costBox, costTable(cost));
   }
 
   function costTable(cost) {
-    const rows = (cost.buckets || cost.periods || []).map((b) => [
-      fmtTime(b.start), fmtNumber(b.import_kwh ?? b.kwh, 3), fmtNumber(b.export_kwh ?? 0, 3),
-      b.cost === null || b.cost === undefined ? "—" : `${fmtNumber(b.cost, 2)} ${cost.currency || ""}`,
-      b.co2_g === undefined || b.co2_g === null ? "—" : `${fmtNumber(b.co2_g / 1000, 2)} kg`,
-    ]);
+    const priced = (cost.devices || []).filter((d) => d.tariff_id);
     return h("div", {},
-      h("p", {}, h("strong", {}, cost.total_cost === undefined || cost.total_cost === null ? "" : `${fmtNumber(cost.total_cost, 2)} ${cost.currency || ""} `),
-        cost.note || cost.tariff || ""),
-      table("Cost and carbon per period", ["Period starting", "Imported kWh", "Exported kWh", "Cost", "CO₂"], rows, "No priced energy in this range."));
+      h("p", {}, h("strong", {}, `${fmtNumber(cost.cost, 2)} ${cost.currency}`),
+        ` for ${fmtNumber(cost.import_kwh, 3)} kWh imported and ${fmtNumber(cost.export_kwh, 3)} kWh exported.`),
+      priced.length ? null : h("p", { class: "muted small" },
+        "No device has a tariff, so nothing is priced: assign one with PUT /api/v1/tariff-assignments (docs/energy.md)."),
+      table("Cost per period", ["Period starting", "Imported kWh", "Exported kWh", "Cost"],
+        cost.buckets.filter((b) => b.import_kwh || b.export_kwh || b.cost).map((b) => [
+          fmtTime(b.start), fmtNumber(b.import_kwh, 3), fmtNumber(b.export_kwh, 3), `${fmtNumber(b.cost, 2)} ${cost.currency}`]),
+        "No priced energy in this range."));
   }
 
   const scope = h("select", { id: "e-scope", onchange: (e) => { state.scope = e.target.value; drawEnergy().catch((err) => mount(kwhBox, errorBox(err))); } },
@@ -66,8 +66,25 @@ export async function render(main) {
     tags.map((t) => h("option", { value: `tag:${t}` }, `tag ${t}`)));
   const period = h("select", { id: "e-period", onchange: (e) => { state.period = PERIODS[Number(e.target.value)]; drawEnergy().catch((err) => mount(kwhBox, errorBox(err))); } },
     PERIODS.map((p, i) => h("option", { value: String(i) }, p.label)));
-  const forecastDevice = h("select", { id: "e-forecast", onchange: (e) => drawForecast(e.target.value) },
+  const forecastDevice = h("select", { id: "e-forecast", onchange: (e) => { drawForecast(e.target.value); drawCarbon(e.target.value); } },
     devices.map((d) => h("option", { value: d.device_id }, d.device_id)));
+
+  const settings = await api("/energy/settings");
+  const carbonBox = h("div", {});
+  const zone = h("input", { id: "e-zone", value: settings.carbon_zone || "GB", maxlength: "11", size: "6",
+    onchange: () => drawCarbon(forecastDevice.value) });
+
+  async function drawCarbon(deviceId) {
+    try {
+      const e = await api(`/devices/${encodeURIComponent(deviceId)}/emissions`, { params: { zone: zone.value.trim().toUpperCase(), tz } });
+      mount(carbonBox, h("p", {}, h("strong", {}, `${fmtNumber(e.grams_co2e / 1000, 3)} kg CO₂e`), ` for ${fmtNumber(e.kwh, 3)} kWh in zone ${e.zone}.`),
+        table("Carbon per day", ["Day", "kWh", "CO₂e", "Intensity from"],
+          e.days.map((d) => [fmtTime(d.start), fmtNumber(d.kwh, 3), `${fmtNumber(d.grams_co2e, 1)} g`,
+            Object.entries(d.hours_by_source).map(([k, v]) => `${k} ${v} h`).join(", ")])));
+    } catch (err) {
+      mount(carbonBox, h("p", { class: "muted" }, `No carbon figures for ${deviceId}: ${err.message}`));
+    }
+  }
 
   async function drawForecast(deviceId) {
     try {
@@ -86,12 +103,18 @@ export async function render(main) {
     section("Energy use", h("div", { class: "filters" },
       h("div", { class: "field" }, h("label", { for: "e-scope" }, "Devices"), scope),
       h("div", { class: "field" }, h("label", { for: "e-period" }, "Period"), period)), kwhBox),
-    section("Cost and carbon", costBox),
-    section("Forecast", h("div", { class: "filters" }, h("div", { class: "field" }, h("label", { for: "e-forecast" }, "Device"), forecastDevice)), forecastBox),
+    section("Cost", costBox),
+    section("One device: forecast and carbon", h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "e-forecast" }, "Device"), forecastDevice),
+      h("div", { class: "field" }, h("label", { for: "e-zone" }, settings.carbon_zone ? "Carbon zone" : "Carbon zone (the tenant has none set)"), zone)),
+      h("h3", {}, "Next 24 hours"), forecastBox, h("h3", {}, "Carbon"), carbonBox),
     section("Anomalies", anomalyBox));
   forecastBox.append(h("div", { class: "out" }));
   await drawEnergy().catch((e) => mount(kwhBox, errorBox(e)));
-  if (devices.length) drawForecast(devices[0].device_id);
+  if (devices.length) {
+    drawForecast(devices[0].device_id);
+    drawCarbon(devices[0].device_id);
+  }
   api("/anomalies", { params: { limit: 50 } }).then((body) => mount(anomalyBox,
     table("Newest findings", ["Device", "Kind", "When", "Observed", "Expected", "Why"],
       body.findings.map((f) => [f.device_id, f.kind, `${fmtTime(f.start)} – ${fmtTime(f.end)}`, `${fmtNumber(f.observed, 2)} ${f.unit}`,

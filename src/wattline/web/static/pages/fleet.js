@@ -5,7 +5,7 @@ import { badge, fmtAgo, fmtMetric, h, mount, section, table } from "../dom.js";
 import { openLive } from "../live.js";
 
 // The metrics worth a column, in order of preference; a device shows the first two it has.
-const KEY_METRICS = ["power_w", "energy_wh", "voltage_v", "current_a", "temperature_c", "relay", "light_lux", "humidity_pct"];
+const KEY_METRICS = ["power_w", "ac_power_w", "energy_wh", "voltage_v", "current_a", "temperature_c", "relay", "light_lux", "humidity_pct"];
 
 async function allDevices() {
   const devices = [];
@@ -28,7 +28,7 @@ async function openAlertsByDevice() {
 function keyValues(device) {
   const names = KEY_METRICS.filter((m) => m in device.latest);
   const chosen = (names.length ? names : Object.keys(device.latest)).slice(0, 2);
-  return chosen.map((m) => `${m} ${fmtMetric(m, device.latest[m].value)}`).join(" · ") || "—";
+  return chosen.map((m) => fmtMetric(m, device.latest[m].value)).join(" · ") || "—";
 }
 
 export async function render(main) {
