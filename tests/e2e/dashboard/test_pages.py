@@ -70,7 +70,7 @@ def test_every_page_shows_its_data_accessibly(
         sign_in(page, dashboard.url, admin)
         for route, heading, ready in PAGES:
             page.goto(f"{dashboard.url}/#/{route}")
-            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            expect(page.get_by_role("heading", name=heading, exact=True, level=1)).to_be_visible()
             expect(page.locator(ready).first).to_be_visible()
             page.wait_for_load_state("networkidle")
             page.add_script_tag(path=str(AXE))

@@ -32,9 +32,11 @@ export function mount(el, ...children) {
   return el;
 }
 
-/** A table with a caption; rows are arrays of cells (nodes or text). */
-export function table(caption, headers, rows, empty = "Nothing to show.") {
+/** A table with a caption; rows are arrays of cells (nodes or text). Columns whose
+ * index is in phoneHidden are left out on a phone-width screen. */
+export function table(caption, headers, rows, empty = "Nothing to show.", phoneHidden = []) {
   if (!rows.length) return h("p", { class: "muted" }, empty);
+  const cls = (i) => (phoneHidden.includes(i) ? "hide-phone" : null);
   return h(
     "div",
     { class: "table-wrap" },
@@ -42,8 +44,8 @@ export function table(caption, headers, rows, empty = "Nothing to show.") {
       "table",
       {},
       h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, headers.map((name) => h("th", { scope: "col" }, name)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
+      h("thead", {}, h("tr", {}, headers.map((name, i) => h("th", { scope: "col", class: cls(i) }, name)))),
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell, i) => h("td", { class: cls(i) }, cell))))),
     ),
   );
 }
@@ -72,6 +74,11 @@ export function fmtAgo(iso) {
 export function fmtTime(iso) {
   if (!iso) return "—";
   return new Date(iso).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "medium" });
+}
+
+export function fmtDay(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric" });
 }
 
 export function toast(text, kind = "info") {

@@ -1,7 +1,7 @@
 // Energy: kWh per day, week or month for the whole fleet, a type or a tag; cost and
 // carbon; the 24-hour forecast with its interval; anomalies found.
 import { api } from "../api.js";
-import { errorBox, fmtNumber, fmtTime, h, mount, section, table } from "../dom.js";
+import { errorBox, fmtDay, fmtNumber, fmtTime, h, mount, section, table } from "../dom.js";
 
 const PERIODS = [
   { label: "Days (last 14)", interval: "1d", days: 14 },
@@ -37,7 +37,7 @@ export async function render(main) {
     mount(kwhBox,
       h("p", {}, h("strong", {}, `${fmtNumber(energy.total_kwh, 2)} kWh`), ` in total, ${tz} calendar.`),
       table("kWh per period", ["Period starting", "kWh", ""],
-        energy.buckets.map((b) => [fmtTime(b.start), fmtNumber(b.kwh, 3), bar(b.kwh / max)])),
+        energy.buckets.map((b) => [fmtDay(b.start), fmtNumber(b.kwh, 3), bar(b.kwh / max)])),
       table("Per device", ["Device", "Method", "kWh"],
         (energy.devices || []).map((d) => [h("a", { href: `#/device/${encodeURIComponent(d.device_id)}` }, d.device_id), d.method || "no energy series", fmtNumber(d.total_kwh, 3)])));
     if (cost.error) {
@@ -56,7 +56,7 @@ export async function render(main) {
         "No device has a tariff, so nothing is priced: assign one with PUT /api/v1/tariff-assignments (docs/energy.md)."),
       table("Cost per period", ["Period starting", "Imported kWh", "Exported kWh", "Cost"],
         cost.buckets.filter((b) => b.import_kwh || b.export_kwh || b.cost).map((b) => [
-          fmtTime(b.start), fmtNumber(b.import_kwh, 3), fmtNumber(b.export_kwh, 3), `${fmtNumber(b.cost, 2)} ${cost.currency}`]),
+          fmtDay(b.start), fmtNumber(b.import_kwh, 3), fmtNumber(b.export_kwh, 3), `${fmtNumber(b.cost, 2)} ${cost.currency}`]),
         "No priced energy in this range."));
   }
 
@@ -79,7 +79,7 @@ export async function render(main) {
       const e = await api(`/devices/${encodeURIComponent(deviceId)}/emissions`, { params: { zone: zone.value.trim().toUpperCase(), tz } });
       mount(carbonBox, h("p", {}, h("strong", {}, `${fmtNumber(e.grams_co2e / 1000, 3)} kg CO₂e`), ` for ${fmtNumber(e.kwh, 3)} kWh in zone ${e.zone}.`),
         table("Carbon per day", ["Day", "kWh", "CO₂e", "Intensity from"],
-          e.days.map((d) => [fmtTime(d.start), fmtNumber(d.kwh, 3), `${fmtNumber(d.grams_co2e, 1)} g`,
+          e.days.map((d) => [fmtDay(d.start), fmtNumber(d.kwh, 3), `${fmtNumber(d.grams_co2e, 1)} g`,
             Object.entries(d.hours_by_source).map(([k, v]) => `${k} ${v} h`).join(", ")])));
     } catch (err) {
       mount(carbonBox, h("p", { class: "muted" }, `No carbon figures for ${deviceId}: ${err.message}`));
@@ -87,6 +87,16 @@ export async function render(main) {
   }
 
   async function drawForecast(deviceId) {
+    // The forecaster needs 8 days of readings (docs/energy.md) and answers 422 before:
+    // asked first how many days there are, so a young fleet's page logs no failed request.
+    const history = await api(`/devices/${encodeURIComponent(deviceId)}/telemetry`,
+      { params: { interval: "1d", start: Date.now() - 9 * 86400e3, agg: "count" } }).catch(() => null);
+    const days = history ? history.buckets.length : 0;
+    if (days < 8) {
+      mount(forecastBox.querySelector(".out"), h("p", { class: "muted" },
+        `No forecast for ${deviceId} yet: it needs 8 days of readings, and there are readings on ${days} day(s).`));
+      return;
+    }
     try {
       const f = await api(`/devices/${encodeURIComponent(deviceId)}/forecast`, { params: { hours: 24, tz } });
       const max = Math.max(0.001, ...f.hours.map((x) => x.p90_kwh));

@@ -84,7 +84,7 @@ export async function render(main) {
         h("span", { title: d.last_seen || "", "data-seen": d.device_id }, fmtAgo(d.last_seen)),
         h("span", { "data-latest": d.device_id }, keyValues(d)),
         alerts.get(d.device_id) ? badge(String(alerts.get(d.device_id)), "critical") : "0",
-      ]), "No device matches these filters."));
+      ]), "No device matches these filters.", [1, 3]));
   }
 
   mount(main, h("h1", {}, "Fleet"), summary, section("Devices", filters, list));
