@@ -1,6 +1,7 @@
-"""One ``wattline up --demo`` per test module, and Debian's Chromium driven by Playwright.
+"""One ``wattline up --demo`` for this folder's tests, and Debian's Chromium driven by Playwright.
 
-Starting Wattline takes seconds and Chromium about one, so a module shares both;
+Starting Wattline takes seconds (40 on a loaded machine) and Chromium about one, so
+the folder's modules share both (each test makes its own accounts, rules and devices);
 each test gets a fresh browser context (its own sessionStorage, so its own sign-in).
 A page that logs a console error or throws fails its test: the dashboard promises
 none (docs/dashboard.md).
@@ -81,7 +82,7 @@ def make_account(running: RunningWattline, role: str, totp: bool) -> Account:
     return Account(email, PASSWORD, secret)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     running = start_wattline(
         tmp_path_factory.mktemp("dashboard"),
@@ -113,7 +114,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         assert code == 0, stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         unavailable("Debian's chromium is not installed (scripts/install-test-deps.sh)")
