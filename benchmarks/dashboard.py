@@ -11,7 +11,7 @@ cache, as a first visit), served by a real ``wattline up`` on loopback:
 
 Bytes are the transfer sizes the browser reports for the page and every
 resource it fetched (the API answers included). The floor is a blank page
-from the same server (``/ui/vendor/uplot/LICENSE``), timed the same way.
+from the same server (``/ui/style.css``, shown as text), timed the same way.
 Data is loaded straight into the SQLite file, as ``benchmarks/query.py`` loads
 it (``day_rows``: the rows the commit path writes), ending now.
 
@@ -125,7 +125,7 @@ def visit(browser: Browser, url: str, ready: str) -> dict[str, float]:
     try:
         page = context.new_page()
         page.goto(url)
-        page.wait_for_function(ready, timeout=60_000, polling="raf")
+        page.wait_for_function(f"() => {ready}", timeout=60_000, polling="raf")
         return page.evaluate(MEASURE)
     finally:
         context.close()
@@ -164,7 +164,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     browser.close()
         finally:
             proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     report(results, args, load_s)
 
 
@@ -172,7 +176,7 @@ def run_pages(browser: Browser, url: str, args: argparse.Namespace) -> dict[str,
     rows = args.devices + 1  # the fleet, and the chart's device
     return {
         "floor (static file)": measure(
-            browser, f"{url}/ui/vendor/uplot/LICENSE", "document.body !== null", args.repeat
+            browser, f"{url}/ui/style.css", "document.body !== null", args.repeat
         ),
         f"fleet, {rows} devices": measure(
             browser,

@@ -78,7 +78,7 @@ def test_a_device_chart_draws_a_live_point_within_2_s(dashboard: Dashboard, page
     published = time.monotonic()
     _publish(dashboard, device_id, 2, 4321.0)
     page.wait_for_function(
-        "document.querySelector('#chart').dataset.lastLive === '4321'", timeout=2_000
+        "() => document.querySelector('#chart').dataset.lastLive === '4321'", timeout=2_000
     )
     assert time.monotonic() - published < 2.0
     expect(page.locator(".stat[data-metric='power_w'] .stat-value")).to_have_text("4321 W")
@@ -110,7 +110,7 @@ def test_toggling_the_plug_switches_its_relay_and_power_drops(
     # the next readings, live: relay off and no power drawn, on the chart too
     expect(page.locator(".stat[data-metric='relay_state'] .stat-value")).to_have_text("off")
     expect(page.locator(".stat[data-metric='power_w'] .stat-value")).to_have_text("0.00 W")
-    page.wait_for_function("document.querySelector('#chart').dataset.lastLive === '0'")
+    page.wait_for_function("() => document.querySelector('#chart').dataset.lastLive === '0'")
     expect(page.get_by_role("table", name="Newest first")).to_contain_text("relay_toggle")
 
 

@@ -73,6 +73,9 @@ async function route() {
     page.render(main);
     return;
   }
+  const entry = PAGES.find((p) => p.path === name);
+  const loader = entry ? entry.load : HIDDEN[name] || PAGES[0].load;
+  const loading = loader(); // the page's module and who-am-I, side by side
   try {
     await whoAmI();
   } catch (error) {
@@ -80,10 +83,8 @@ async function route() {
     location.hash = "#/login";
     return;
   }
-  const entry = PAGES.find((p) => p.path === name);
-  const loader = entry ? entry.load : HIDDEN[name] || PAGES[0].load;
   renderNav(entry ? name : name === "device" ? "fleet" : "");
-  const page = await loader();
+  const page = await loading;
   mount(main, h("p", { class: "muted" }, "Loading…"));
   leave = (await page.render(main, rest.map(decodeURIComponent))) || null;
   document.title = `${main.querySelector("h1")?.textContent || "Wattline"} · Wattline`;

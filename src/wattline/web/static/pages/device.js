@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { canAct } from "../app.js";
 import { badge, errorBox, fmtAgo, fmtMetric, fmtTime, h, mount, section, table, toast } from "../dom.js";
-import { appendPoint, makeChart, RANGES, toSeries } from "../chart.js";
+import { appendPoint, makeChart, RANGES, rangeEdges, toSeries } from "../chart.js";
 import { openLive } from "../live.js";
 
 const PREFERRED = ["power_w", "temperature_c", "voltage_v", "light_lux"];
@@ -38,8 +38,8 @@ export async function render(main, [deviceId, rangeKey]) {
       mount(chartBox, h("p", { class: "muted" }, "No readings yet."));
       return;
     }
-    const endMs = Date.now();
-    const params = { start: endMs - state.range.ms, end: endMs + 60e3, fields: state.metric, limit: 100000 };
+    const [startMs, endMs] = rangeEdges(state.range, Date.now());
+    const params = { start: startMs, end: endMs, fields: state.metric, limit: 100000 };
     if (state.range.interval) params.interval = state.range.interval;
     const started = performance.now();
     const body = await api(`${path}/telemetry`, { params });
