@@ -199,7 +199,8 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_s: float) -> 
     print(
         f"Chromium {CHROMIUM} headless, 1280x800, a fresh context (cold cache) per visit,"
         f" {args.repeat} visits each; data loaded in {load_s:.0f} s. The machine is shared"
-        " with other engineers' builds and tests: figures vary by tens of ms.\n"
+        " with other engineers' builds and tests: compare the ratios to the floor,"
+        " measured in the same run.\n"
     )
     print("| page | first render, median (min-max) | x floor | bytes transferred | requests |")
     print("|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-// Building elements without innerHTML: every value from the API is text, never markup.
+// Building elements node by node: every value from the API is text, never markup.
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

@@ -32,7 +32,7 @@ export async function render(main) {
         fmtTime(a.first_seen),
         `${a.occurrences}×`,
         ...(canAct() ? [actions(a)] : []),
-      ]), "No alerts with this status."));
+      ]), "No alerts with this status.", [3, 5, 6]));
   }
 
   function actions(alert) {
@@ -63,7 +63,7 @@ export async function render(main) {
   api("/alert-rules").then((body) => {
     const items = Array.isArray(body) ? body : body.rules || [];
     mount(rules, table("Alert rules", ["Rule", "Severity", "Condition", "Enabled"],
-      items.map((r) => [r.name, badge(r.severity), ruleText(r), r.enabled ? "yes" : "no"]), "No rules yet."));
+      items.map((r) => [r.name, badge(r.severity), ruleText(r), r.enabled ? "yes" : "no"]), "No rules yet.", [3]));
   }).catch((e) => mount(rules, errorBox(e)));
 
   let pending = false;
