@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check bench lock clean
+.PHONY: run test check bench lock clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ check: $(VENV)/.dev-installed ## lint, format check, types
 
 bench: $(VENV)/.dev-installed ## reproducible performance runs (results in docs/benchmarks.md)
 	$(BIN)/python benchmarks/run.py
+
+screenshots: $(VENV)/.dev-installed ## the dashboard's pages at desktop and phone width, into docs/screenshots/
+	scripts/install-test-deps.sh
+	WATTLINE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/dashboard/test_pages.py
 
 lock: ## re-resolve the pinned dependency files from pyproject.toml
 	$(BIN)/pip install --quiet uv

@@ -41,6 +41,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "anomalies": (ROOT / "benchmarks" / "anomaly_benchmark.py", []),
     # hourly kWh forecasts against seasonal-naive: MAE and MASE
     "forecast": (ROOT / "benchmarks" / "forecast_backtest.py", []),
+    # the dashboard in Chromium: first render of the fleet (1,000 devices) and of a year chart
+    "dashboard": (ROOT / "benchmarks" / "dashboard.py", []),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

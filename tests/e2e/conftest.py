@@ -70,7 +70,7 @@ def wait_until(predicate: Any, timeout_s: float, what: str | Callable[[], str]) 
 
 
 def start_wattline(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, healthy_within_s: float = 60
 ) -> RunningWattline:
     http_port, mqtt_port = free_port(), free_port()
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
@@ -120,7 +120,11 @@ def start_wattline(
 
     # Start-up imports numpy, scikit-learn and pvlib: 20-27 s on this 2-core machine
     # while other test runs share it (measured 2026-12-02), so allow twice that.
-    wait_until(healthy, 60, "wattline up to report healthy")
+    try:
+        wait_until(healthy, healthy_within_s, "wattline up to report healthy")
+    except BaseException:
+        running.stop()  # never left running behind a failed start
+        raise
     return running
 
 

@@ -132,6 +132,12 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_repository(tmp_path: P
         wait_until(devices_reporting, 60, "the demo fleet, served from the wheel")
         docs = httpx.get(f"http://127.0.0.1:{http_port}/docs", timeout=5)
         assert docs.status_code == 200
+        # the dashboard's page and files are in the package (src/wattline/web/static)
+        page = httpx.get(f"http://127.0.0.1:{http_port}/", timeout=5)
+        assert page.status_code == 200
+        assert "/ui/app.js" in page.text
+        for asset in ("/ui/app.js", "/ui/pages/device.js", "/ui/vendor/uplot/uPlot.iife.min.js"):
+            assert httpx.get(f"http://127.0.0.1:{http_port}{asset}", timeout=5).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:

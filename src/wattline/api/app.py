@@ -12,6 +12,7 @@ from wattline.api.compat import meter as compat_meter
 from wattline.api.compat import smartplug as compat_smartplug
 from wattline.api.compat import smartplug_commands as compat_smartplug_commands
 from wattline.api.compat import smartsolar as compat_smartsolar
+from wattline.api.dashboard import add_dashboard
 from wattline.api.docs import add_docs
 from wattline.api.errors import add_error_handlers
 from wattline.api.headers import SecurityHeadersMiddleware, add_cors
@@ -72,6 +73,7 @@ def create_app(services: ApiServices) -> FastAPI:
     )
     app.state.services = services
     add_docs(app, app.title)
+    add_dashboard(app)
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(credentials.router)

@@ -140,6 +140,8 @@ def test_every_route_declares_a_permission() -> None:
         "/api/v1/invitations/accept",
     ]
     assert [p for p in public if not p.startswith("/api/v1")] == [
+        # the dashboard's page: it holds nothing, and signs in through /api/v1/auth/login
+        "/",
         # the smart-plug seed's accounts and health (api/compat/smartplug.py)
         "/auth/login",
         "/auth/refresh",

@@ -1,0 +1,94 @@
+// The dashboard's shell: hash routes, the navigation, who is signed in.
+import { api, forget, logout, session } from "./api.js";
+import { h, mount } from "./dom.js";
+
+const PAGES = [
+  { path: "fleet", label: "Fleet", load: () => import("./pages/fleet.js") },
+  { path: "alerts", label: "Alerts", load: () => import("./pages/alerts.js") },
+  { path: "energy", label: "Energy", load: () => import("./pages/energy.js") },
+  { path: "home", label: "Home", load: () => import("./pages/home.js") },
+  { path: "firmware", label: "Firmware", load: () => import("./pages/firmware.js") },
+  { path: "quarantine", label: "Quarantine", load: () => import("./pages/quarantine.js") },
+  { path: "admin", label: "Admin", load: () => import("./pages/admin.js") },
+];
+const HIDDEN = {
+  device: () => import("./pages/device.js"),
+  login: () => import("./pages/login.js"),
+};
+
+let me = null;
+let leave = null; // the current page's clean-up (closes its WebSocket, timers)
+
+export async function whoAmI(force = false) {
+  if (!me || force) me = await api("/auth/me");
+  return me;
+}
+
+/** The caller's role may act (operator and up); viewers only look. */
+export function canAct() {
+  return Boolean(me && me.role && me.role !== "viewer");
+}
+
+export function isAdmin() {
+  return Boolean(me && (me.role === "admin" || me.role === "owner"));
+}
+
+function renderNav(current) {
+  const nav = document.getElementById("nav");
+  nav.hidden = false;
+  mount(
+    nav,
+    h(
+      "ul",
+      {},
+      PAGES.filter((p) => p.path !== "admin" || isAdmin()).map((p) =>
+        h("li", {}, h("a", { href: `#/${p.path}`, "aria-current": p.path === current ? "page" : null }, p.label)),
+      ),
+    ),
+  );
+  const who = document.getElementById("who");
+  who.hidden = false;
+  mount(
+    who,
+    h("span", {}, `${me.display || me.email || me.subject || "signed in"} · ${me.role}`),
+    h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
+  );
+}
+
+async function signOut() {
+  await logout().catch(() => forget());
+  me = null;
+  location.hash = "#/login";
+}
+
+async function route() {
+  if (leave) leave();
+  leave = null;
+  const [, name = "fleet", ...rest] = location.hash.split("/");
+  const main = document.getElementById("main");
+  if (name === "login" || !session()) {
+    document.getElementById("nav").hidden = true;
+    document.getElementById("who").hidden = true;
+    const page = await HIDDEN.login();
+    page.render(main);
+    return;
+  }
+  const entry = PAGES.find((p) => p.path === name);
+  const loader = entry ? entry.load : HIDDEN[name] || PAGES[0].load;
+  const loading = loader(); // the page's module and who-am-I, side by side
+  try {
+    await whoAmI();
+  } catch (error) {
+    forget();
+    location.hash = "#/login";
+    return;
+  }
+  renderNav(entry ? name : name === "device" ? "fleet" : "");
+  const page = await loading;
+  mount(main, h("p", { class: "muted" }, "Loading…"));
+  leave = (await page.render(main, rest.map(decodeURIComponent))) || null;
+  document.title = `${main.querySelector("h1")?.textContent || "Wattline"} · Wattline`;
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,38 @@
+// One WebSocket to /api/v1/ws per page that wants live events (docs/live.md).
+// The token goes in the subprotocol list, never in the URL.
+import { session } from "./api.js";
+
+export function openLive(subscription, onEvent) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  let socket = null;
+  let closed = false;
+  let lastMs = null;
+  let retryMs = 1000;
+
+  function connect() {
+    const token = (session() || {}).access_token;
+    if (!token || closed) return;
+    socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws`, ["wattline", `bearer.${token}`]);
+    socket.onopen = () => {
+      retryMs = 1000;
+      const message = { type: "subscribe", id: "page", ...subscription };
+      if (lastMs !== null) message.since = lastMs + 1; // what we missed while away
+      socket.send(JSON.stringify(message));
+    };
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.ts_ms) lastMs = Math.max(lastMs || 0, message.ts_ms);
+      onEvent(message);
+    };
+    socket.onclose = () => {
+      if (closed) return;
+      setTimeout(connect, retryMs); // a token refreshed meanwhile is picked up here
+      retryMs = Math.min(retryMs * 2, 30000);
+    };
+  }
+  connect();
+  return () => {
+    closed = true;
+    if (socket) socket.close(1000);
+  };
+}

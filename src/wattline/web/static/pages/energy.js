@@ -1,0 +1,141 @@
+// Energy: kWh per day, week or month for the whole fleet, a type or a tag; cost and
+// carbon; the 24-hour forecast with its interval; anomalies found.
+import { api } from "../api.js";
+import { errorBox, fmtDay, fmtNumber, fmtTime, h, mount, section, table } from "../dom.js";
+
+const PERIODS = [
+  { label: "Days (last 14)", interval: "1d", days: 14 },
+  { label: "Weeks (last 12)", interval: "1w", days: 84 },
+  { label: "Months (last 12)", interval: "1mo", days: 365 },
+];
+
+export async function render(main) {
+  const devices = (await api("/devices", { params: { limit: 1000 } })).devices;
+  const types = [...new Set(devices.map((d) => d.type).filter(Boolean))].sort();
+  const tags = [...new Set(devices.flatMap((d) => d.tags))].sort();
+  const state = { period: PERIODS[0], scope: "all" };
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+  const kwhBox = h("div", {});
+  const costBox = h("div", {});
+  const forecastBox = h("div", {});
+  const anomalyBox = h("div", {});
+
+  const scopeParams = () => {
+    const [kind, value] = state.scope.split(":");
+    return kind === "type" ? { type: value } : kind === "tag" ? { tag: value } : { all: "true" };
+  };
+
+  async function drawEnergy() {
+    const start = new Date(Date.now() - state.period.days * 86400e3).toISOString();
+    const params = { ...scopeParams(), interval: state.period.interval, tz, start };
+    const [energy, cost] = await Promise.all([
+      api("/energy", { params }),
+      api("/energy/cost", { params }).catch((e) => ({ error: e })),
+    ]);
+    const max = Math.max(0.001, ...energy.buckets.map((b) => b.kwh));
+    mount(kwhBox,
+      h("p", {}, h("strong", {}, `${fmtNumber(energy.total_kwh, 2)} kWh`), ` in total, ${tz} calendar.`),
+      table("kWh per period", ["Period starting", "kWh", ""],
+        energy.buckets.map((b) => [fmtDay(b.start), fmtNumber(b.kwh, 3), bar(b.kwh / max)])),
+      table("Per device", ["Device", "Method", "kWh"],
+        (energy.devices || []).map((d) => [h("a", { href: `#/device/${encodeURIComponent(d.device_id)}` }, d.device_id), d.method || "no energy series", fmtNumber(d.total_kwh, 3)])));
+    if (cost.error) {
+      mount(costBox, errorBox(cost.error));
+      return;
+    }
+    mount(costBox, costTable(cost));
+  }
+
+  function costTable(cost) {
+    const priced = (cost.devices || []).filter((d) => d.tariff_id);
+    return h("div", {},
+      h("p", {}, h("strong", {}, `${fmtNumber(cost.cost, 2)} ${cost.currency}`),
+        ` for ${fmtNumber(cost.import_kwh, 3)} kWh imported and ${fmtNumber(cost.export_kwh, 3)} kWh exported.`),
+      priced.length ? null : h("p", { class: "muted small" },
+        "No device has a tariff, so nothing is priced: assign one with PUT /api/v1/tariff-assignments (docs/energy.md)."),
+      table("Cost per period", ["Period starting", "Imported kWh", "Exported kWh", "Cost"],
+        cost.buckets.filter((b) => b.import_kwh || b.export_kwh || b.cost).map((b) => [
+          fmtDay(b.start), fmtNumber(b.import_kwh, 3), fmtNumber(b.export_kwh, 3), `${fmtNumber(b.cost, 2)} ${cost.currency}`]),
+        "No priced energy in this range."));
+  }
+
+  const scope = h("select", { id: "e-scope", onchange: (e) => { state.scope = e.target.value; drawEnergy().catch((err) => mount(kwhBox, errorBox(err))); } },
+    h("option", { value: "all" }, "whole fleet"),
+    types.map((t) => h("option", { value: `type:${t}` }, `type ${t}`)),
+    tags.map((t) => h("option", { value: `tag:${t}` }, `tag ${t}`)));
+  const period = h("select", { id: "e-period", onchange: (e) => { state.period = PERIODS[Number(e.target.value)]; drawEnergy().catch((err) => mount(kwhBox, errorBox(err))); } },
+    PERIODS.map((p, i) => h("option", { value: String(i) }, p.label)));
+  const forecastDevice = h("select", { id: "e-forecast", onchange: (e) => { drawForecast(e.target.value); drawCarbon(e.target.value); } },
+    devices.map((d) => h("option", { value: d.device_id }, d.device_id)));
+
+  const settings = await api("/energy/settings");
+  const carbonBox = h("div", {});
+  const zone = h("input", { id: "e-zone", value: settings.carbon_zone || "GB", maxlength: "11", size: "6",
+    onchange: () => drawCarbon(forecastDevice.value) });
+
+  async function drawCarbon(deviceId) {
+    try {
+      const e = await api(`/devices/${encodeURIComponent(deviceId)}/emissions`, { params: { zone: zone.value.trim().toUpperCase(), tz } });
+      mount(carbonBox, h("p", {}, h("strong", {}, `${fmtNumber(e.grams_co2e / 1000, 3)} kg CO₂e`), ` for ${fmtNumber(e.kwh, 3)} kWh in zone ${e.zone}.`),
+        table("Carbon per day", ["Day", "kWh", "CO₂e", "Intensity from"],
+          e.days.map((d) => [fmtDay(d.start), fmtNumber(d.kwh, 3), `${fmtNumber(d.grams_co2e, 1)} g`,
+            Object.entries(d.hours_by_source).map(([k, v]) => `${k} ${v} h`).join(", ")])));
+    } catch (err) {
+      mount(carbonBox, h("p", { class: "muted" }, `No carbon figures for ${deviceId}: ${err.message}`));
+    }
+  }
+
+  async function drawForecast(deviceId) {
+    // The forecaster needs 8 days of readings (docs/energy.md) and answers 422 before:
+    // asked first how many days there are, so a young fleet's page logs no failed request.
+    const history = await api(`/devices/${encodeURIComponent(deviceId)}/telemetry`,
+      { params: { interval: "1d", start: Date.now() - 9 * 86400e3, agg: "count" } }).catch(() => null);
+    const days = history ? history.buckets.length : 0;
+    if (days < 8) {
+      mount(forecastBox.querySelector(".out"), h("p", { class: "muted" },
+        `No forecast for ${deviceId} yet: it needs 8 days of readings, and there are readings on ${days} day(s).`));
+      return;
+    }
+    try {
+      const f = await api(`/devices/${encodeURIComponent(deviceId)}/forecast`, { params: { hours: 24, tz } });
+      const max = Math.max(0.001, ...f.hours.map((x) => x.p90_kwh));
+      mount(forecastBox.querySelector(".out"),
+        h("p", { class: "small muted" }, `Model ${f.model.version}${f.model.short_history ? " (short history)" : ""}; backtest MASE ${fmtNumber(f.model.backtest_mase, 2)}.`),
+        table("Next 24 hours (p10 – p90 interval)", ["Hour", "kWh", "Interval", ""],
+          f.hours.map((x) => [fmtTime(x.start), fmtNumber(x.kwh, 3), `${fmtNumber(x.p10_kwh, 3)} – ${fmtNumber(x.p90_kwh, 3)}`, bar(x.kwh / max)])));
+    } catch (e) {
+      mount(forecastBox.querySelector(".out"), h("p", { class: "muted" }, `No forecast for ${deviceId}: ${e.message}`));
+    }
+  }
+
+  mount(main, h("h1", {}, "Energy"),
+    section("Energy use", h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "e-scope" }, "Devices"), scope),
+      h("div", { class: "field" }, h("label", { for: "e-period" }, "Period"), period)), kwhBox),
+    section("Cost", costBox),
+    section("One device: forecast and carbon", h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "e-forecast" }, "Device"), forecastDevice),
+      h("div", { class: "field" }, h("label", { for: "e-zone" }, settings.carbon_zone ? "Carbon zone" : "Carbon zone (the tenant has none set)"), zone)),
+      h("h3", {}, "Next 24 hours"), forecastBox, h("h3", {}, "Carbon"), carbonBox),
+    section("Anomalies", anomalyBox));
+  forecastBox.append(h("div", { class: "out" }));
+  await drawEnergy().catch((e) => mount(kwhBox, errorBox(e)));
+  if (devices.length) {
+    drawForecast(devices[0].device_id);
+    drawCarbon(devices[0].device_id);
+  }
+  api("/anomalies", { params: { limit: 50 } }).then((body) => mount(anomalyBox,
+    table("Newest findings", ["Device", "Kind", "When", "Observed", "Expected", "Why"],
+      body.findings.map((f) => [f.device_id, f.kind, `${fmtTime(f.start)} – ${fmtTime(f.end)}`, `${fmtNumber(f.observed, 2)} ${f.unit}`,
+        `${fmtNumber(f.expected_low, 2)} – ${fmtNumber(f.expected_high, 2)} ${f.unit}`, h("span", { class: "small" }, f.explanation)]),
+      "No anomalies found: the detectors run hourly on each device's history."))).catch((e) => mount(anomalyBox, errorBox(e)));
+}
+
+function bar(share) {
+  const outer = h("div", { class: "bar", "aria-hidden": "true" });
+  const fill = h("span", {});
+  fill.style.width = `${Math.round(Math.min(1, Math.max(0, share)) * 100)}%`;
+  outer.append(fill);
+  return outer;
+}
