@@ -35,6 +35,7 @@ class RunningWattline:
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
+        _STARTED.append(self)
         self.client = httpx.Client(
             base_url=self.api_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
         )
@@ -55,6 +56,21 @@ class RunningWattline:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode, self.stderr_path.read_text()
+
+
+# Every Wattline a test started, so one that fails half-way leaves no process behind.
+_STARTED: list[RunningWattline] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_the_test_started() -> Iterator[None]:
+    """Stop the Wattlines started inside this test (not a module's shared one) it left running."""
+    already = len(_STARTED)
+    yield
+    for running in _STARTED[already:]:
+        if running.proc.poll() is None:
+            running.stop()
+    del _STARTED[already:]
 
 
 def wait_until(predicate: Any, timeout_s: float, what: str | Callable[[], str]) -> None:
