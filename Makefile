@@ -25,11 +25,9 @@ run: $(VENV)/.run-installed ## install and start Wattline with embedded defaults
 # The stages every reading passes through are held to 90 % branch coverage.
 CORE_COVERAGE := src/wattline/model/*,src/wattline/protocols/*,src/wattline/ingest/*
 
-# Both cores (pytest-xdist): most of the suite waits on servers and child processes;
-# a module stays on one worker, so its shared fixtures (a running Wattline) start once.
 test: $(VENV)/.dev-installed ## install test dependencies and run the whole suite, with coverage
 	scripts/install-test-deps.sh
-	$(BIN)/python -m pytest -n auto --dist loadscope --cov --cov-report=term --durations=25
+	$(BIN)/python -m pytest --cov --cov-report=term --durations=25
 	$(BIN)/coverage report --include='$(CORE_COVERAGE)' --fail-under=90
 
 check: $(VENV)/.dev-installed ## lint, format check, types

@@ -88,7 +88,7 @@ def _tier_with_blocks(store: SqlStore, tier: Tier, prefix: str) -> dict[Any, tup
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(batches=streams)
 def test_every_tier_over_blocks_equals_duckdb(store: SqlStore, batches: list[list[Any]]) -> None:
