@@ -85,7 +85,7 @@ class FolderArchive:
             if expired(segment, cutoff_ms):
                 path = self._root / segment.key
                 path.unlink(missing_ok=True)
-                _remove_empty_dirs(self._root, path.parent)
+                remove_empty_dirs(self._root, path.parent)
                 removed += 1
         return removed
 
@@ -166,8 +166,9 @@ def _replace_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _remove_empty_dirs(root: Path, directory: Path) -> None:
-    """Prune the day and category folders an expiry emptied."""
+def remove_empty_dirs(root: Path, directory: Path) -> None:
+    """Prune the folders below root that a removal emptied, from directory upwards
+    (the archive's day and category folders; the S3 spool's too)."""
     while directory != root and root in directory.parents:
         try:
             directory.rmdir()

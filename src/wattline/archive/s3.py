@@ -53,6 +53,7 @@ from wattline.archive.folder import (
     append_member,
     hour_start_ms,
     partition_key,
+    remove_empty_dirs,
     segment_info,
 )
 from wattline.archive.lifecycle import (
@@ -304,7 +305,7 @@ class S3Archive:
                 )
                 with self._lock:
                     path.unlink()
-                    _remove_empty_dirs(self._spool, path.parent)
+                    remove_empty_dirs(self._spool, path.parent)
                 uploaded += 1
         return uploaded
 
@@ -474,13 +475,3 @@ def _spool_files(spool_dir: Path, category: str | None) -> list[Path]:
         if name.endswith(SEGMENT_SUFFIX)
     ]
     return sorted(paths, key=lambda path: path.relative_to(spool_dir).parts)
-
-
-def _remove_empty_dirs(spool_dir: Path, directory: Path) -> None:
-    """Prune the hour, day and category folders a delete emptied."""
-    while directory != spool_dir and spool_dir in directory.parents:
-        try:
-            directory.rmdir()
-        except OSError:
-            return  # not empty
-        directory = directory.parent

@@ -26,7 +26,7 @@ from wattline.api.cursors import decode_int, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, require
 from wattline.api.intelligence_deps import IntelligenceDep
 from wattline.api.paging import CursorParam, page_start
-from wattline.api.routers.decisions import PreferencesIn, automation_out
+from wattline.api.routers.decisions import PreferencesIn, automation_out, source_device
 from wattline.api.routers.devices import connection_status
 from wattline.api.services import ApiServices
 from wattline.model.decisions import Home, Preferences, SourceKind, StoredDecision
@@ -203,19 +203,7 @@ def _source_rows(home: Home, services: ApiServices, tenant_id: str) -> list[dict
     store, now_ms = services.store, time.time_ns() // 1_000_000
     rows = []
     for source in home.sources:
-        device = (
-            None
-            if source.device_id is None
-            else store.get_device(source.device_id, tenant_id=tenant_id)
-        )
-        latest = (
-            {}
-            if device is None
-            else {
-                v.metric: v.value
-                for v in store.latest_values([device.device_id]).get(device.device_id, [])
-            }
-        )
+        device, latest = source_device(source, store, tenant_id)
         output_w = next((latest[m] for m in POWER if m in latest), 0.0)
         # a grid without a meter is always there; a metered source while it is online
         available = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field, field_validator
@@ -23,8 +23,10 @@ from wattline.model.decisions import (
     SourceKind,
     StoredDecision,
 )
+from wattline.model.devices import Device
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
+from wattline.storage.ports import TelemetryStore
 from wattline.storage.sql.intelligence import DecisionFilter
 
 router = APIRouter(tags=["recommendations"], route_class=AdminFirstRoute)
@@ -165,22 +167,25 @@ def decision_out(stored: StoredDecision) -> DecisionOut:
     )
 
 
+def source_device(
+    source: EnergySource, store: TelemetryStore, tenant_id: str
+) -> tuple[Device | None, dict[str, Any]]:
+    """A home's source's metering device (None for an unmetered grid) and its latest values."""
+    device = (
+        None
+        if source.device_id is None
+        else store.get_device(source.device_id, tenant_id=tenant_id)
+    )
+    if device is None:
+        return None, {}
+    values = store.latest_values([device.device_id]).get(device.device_id, [])
+    return device, {v.metric: v.value for v in values}
+
+
 def _home_out(home: Home, store: StoreDep, tenant_id: str) -> HomeOut:
     sources = []
     for source in home.sources:
-        device = (
-            None
-            if source.device_id is None
-            else store.get_device(source.device_id, tenant_id=tenant_id)
-        )
-        latest = (
-            {}
-            if device is None
-            else {
-                v.metric: v.value
-                for v in store.latest_values([device.device_id]).get(device.device_id, [])
-            }
-        )
+        device, latest = source_device(source, store, tenant_id)
         sources.append(
             SourceStatusOut(
                 kind=source.kind,
