@@ -30,6 +30,7 @@ from wattline.api.services import ApiServices
 from wattline.model.messages import Reading
 from wattline.storage.base import CommitBatch
 from wattline.storage.sql import SqlStore
+from wattline.storage.sqlite import open_sqlite_store
 
 T0 = 1_764_057_600_000
 DEVICE = "dev-default"  # the default tenant's device every generated request names
@@ -75,13 +76,37 @@ def _app_services(store: SqlStore) -> ApiServices:
     )
 
 
-@pytest.fixture
-def client(store: SqlStore) -> Iterator[TestClient]:
+def _seed(store: SqlStore) -> None:
     readings = [Reading(DEVICE, T0 + i * 10_000, {"power_w": 5.0}, i) for i in range(6)]
     store.commit(CommitBatch(readings=readings, seen_ms={DEVICE: T0}, register=[DEVICE]))
     add_user(store, "u-bob", BOB_EMAIL)
+
+
+@pytest.fixture
+def client(store: SqlStore) -> Iterator[TestClient]:
+    """A fresh app on each backend, for the tests that change what is stored."""
+    _seed(store)
     with TestClient(create_app(_app_services(store))) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def table_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the generated per-route table, whose requests are all refused.
+
+    A refused request changes nothing, so the ~500 cases share one store
+    instead of migrating a database each; a guard that let a write through
+    fails its own case whatever it changed. The table checks the API's guards
+    (backend-independent); the store-level tenant scoping on both backends is
+    covered by the tests below that use ``client``.
+    """
+    store = open_sqlite_store(tmp_path_factory.mktemp("route-table") / "wattline.db")
+    _seed(store)
+    try:
+        with TestClient(create_app(_app_services(store))) as test_client:
+            yield test_client
+    finally:
+        store.close()
 
 
 def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
@@ -180,11 +205,11 @@ def test_the_declared_roles() -> None:
 
 
 @pytest.mark.parametrize("route", [r for r, _ in GUARDED], ids=lambda r: r.path)
-def test_no_token_is_401(client: TestClient, route: APIRoute) -> None:
+def test_no_token_is_401(table_client: TestClient, route: APIRoute) -> None:
     for method, path in _calls(route):
-        response = _request(client, method, path, route, None)
+        response = _request(table_client, method, path, route, None)
         assert response.status_code == 401, (method, path, response.text)
-        wrong = _request(client, method, path, route, "not-a-token")
+        wrong = _request(table_client, method, path, route, "not-a-token")
         assert wrong.status_code == 401, (method, path)
 
 
@@ -198,9 +223,9 @@ def test_public_routes_need_no_token(client: TestClient) -> None:
     [r for r, _ in GUARDED if r.methods & WRITES and not r.path.startswith(SELF_SERVICE)],
     ids=lambda r: r.path,
 )
-def test_a_viewer_is_403_on_every_write(client: TestClient, route: APIRoute) -> None:
+def test_a_viewer_is_403_on_every_write(table_client: TestClient, route: APIRoute) -> None:
     for method, path in _calls(route):
-        response = _request(client, method, path, route, "viewer-default")
+        response = _request(table_client, method, path, route, "viewer-default")
         assert response.status_code == 403, (method, path, response.text)
         assert "role" in response.json()["detail"]
 
@@ -209,13 +234,18 @@ def test_a_viewer_is_403_on_every_write(client: TestClient, route: APIRoute) -> 
     "route", [r for r, _ in GUARDED if "{device_id}" in r.path], ids=lambda r: r.path
 )
 @pytest.mark.parametrize("token", ["owner-t2", "key-t2"])
-def test_another_tenants_device_is_404(client: TestClient, route: APIRoute, token: str) -> None:
+def test_another_tenants_device_is_404(
+    table_client: TestClient, route: APIRoute, token: str
+) -> None:
     for method, path in _calls(route):
-        response = _request(client, method, path, route, token)
+        response = _request(table_client, method, path, route, token)
         assert response.status_code == 404, (method, path, response.text)
         assert "t2" not in response.text
     # and it is still there for its own tenant
-    assert client.get(f"/api/v1/devices/{DEVICE}", headers=bearer(ADMIN_TOKEN)).status_code == 200
+    assert (
+        table_client.get(f"/api/v1/devices/{DEVICE}", headers=bearer(ADMIN_TOKEN)).status_code
+        == 200
+    )
 
 
 def test_another_tenants_collections_are_empty(client: TestClient) -> None:
