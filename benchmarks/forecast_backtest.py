@@ -70,7 +70,7 @@ def main() -> None:
         f"the last 2 weeks forecast by models fitted before each week; seed {args.seed}\n"
     )
     print(
-        "| devices | hours | MAE boosted (kWh) | MAE seasonal-naive (kWh) | MASE boosted "
+        "| devices | hours | MAE model (kWh) | MAE seasonal-naive (kWh) | MASE model "
         "| MASE seasonal-naive | error vs seasonal-naive | p10-p90 coverage "
         "| blend chosen | fit s/device |"
     )

@@ -155,6 +155,8 @@ def _naive(y: Floats, targets: np.ndarray) -> Floats:
 
 
 def _lagged(values: Floats, lag: int) -> Floats:
+    """Each hour's value ``lag`` hours earlier (NaN before the series starts)."""
+    lag = min(lag, len(values))  # a lag longer than the series: all NaN, same length
     return np.concatenate([np.full(lag, np.nan), values[: len(values) - lag]])
 
 
@@ -166,7 +168,8 @@ def _same_hour(y: Floats, step_h: int, count: int) -> Floats:
 def _trailing_mean(y: Floats, hours: int) -> Floats:
     """Each hour's mean over the ``hours`` ending with it (NaN-aware)."""
     padded = np.concatenate([np.full(hours - 1, np.nan), y])
-    return np.nanmean(np.lib.stride_tricks.sliding_window_view(padded, hours)[: len(y)], axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, hours)[: len(y)]
+    return np.asarray(np.nanmean(windows, axis=1), np.float64)
 
 
 def _profiles(y: Floats) -> tuple[Floats, Floats]:

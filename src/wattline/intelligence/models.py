@@ -19,7 +19,7 @@ from pathlib import Path
 from wattline.intelligence.forecast import BOOSTED, SEASONAL_NAIVE, Model
 
 DEFAULT_MAX_MODELS = 256
-# A boosted model pickles to ~100 kB: 2,000 files are well under a gigabyte.
+# A boosted model pickles to ~200 kB: 2,000 files are under half a gigabyte.
 DEFAULT_MAX_FILES = 2_000
 
 
