@@ -14,15 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from wattline.intelligence.forecast import ForecastHour, Model, fit
+from wattline.intelligence.forecast import LOOKBACK_H, ForecastHour, Model, fit
 from wattline.intelligence.hourly import DAY_MS, hour_floor, power_metric, read_hourly
 from wattline.intelligence.models import ModelCache
 from wattline.storage.ports import SeriesReader
 
 HISTORY_DAYS = 56
 REFIT_AFTER_MS = DAY_MS
-# what a forecast reads besides the model: the lags reach three weeks back
-RECENT_DAYS = 22
+# what a forecast reads besides the model: the lags reach four weeks back
+RECENT_DAYS = LOOKBACK_H // 24 + 1
 
 
 class NoPowerSeriesError(ValueError):

@@ -16,10 +16,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from wattline.intelligence.forecast import Model
+from wattline.intelligence.forecast import BOOSTED, SEASONAL_NAIVE, Model
 
 DEFAULT_MAX_MODELS = 256
-# A boosted model pickles to ~300 kB: 2,000 files are well under a gigabyte.
+# A boosted model pickles to ~200 kB: 2,000 files are under half a gigabyte.
 DEFAULT_MAX_FILES = 2_000
 
 
@@ -63,8 +63,8 @@ class ModelCache:
                 loaded = pickle.load(file)  # noqa: S301 - written by this class, in the data dir
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             return None  # half-written by a crash, or from an older Wattline: refit
-        if not isinstance(loaded, Model):
-            return None
+        if not isinstance(loaded, Model) or loaded.version not in (BOOSTED, SEASONAL_NAIVE):
+            return None  # a model this Wattline no longer makes: refit
         self._remember(key, loaded)
         return loaded
 

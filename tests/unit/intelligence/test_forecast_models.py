@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wattline.intelligence.forecast import (
     BOOSTED,
+    DAY_H,
+    LOOKBACK_H,
     SEASONAL_NAIVE,
+    WEEK_H,
     ShortHistoryError,
+    _blend_weights,
+    _features,
+    _profiles,
+    backtest_errors,
     fit,
 )
 from wattline.intelligence.hourly import DAY_MS, HOUR_MS, HourlySeries
@@ -49,13 +59,15 @@ def test_less_than_eight_days_is_refused() -> None:
         fit(weekly(7), UTC)
 
 
-def test_with_weeks_of_history_the_backtest_picks_the_boosted_model() -> None:
+def test_with_weeks_of_history_the_backtest_picks_the_blend() -> None:
     series = weekly(28)
     model = fit(series, UTC, rounds=40)  # fewer rounds than in production: a faster test
     assert model.version == BOOSTED
     assert model.short_history is False
     assert model.backtest is not None
     assert model.backtest.mae_kwh < model.backtest.naive_mae_kwh
+    assert sum(model.weights) == pytest.approx(1.0)
+    assert model.blend_errors[0] <= 0 <= model.blend_errors[1]
     assert (model.trained_from_ms, model.trained_to_ms) == (START_MS, START_MS + 28 * DAY_MS)
     hours = model.forecast(series, 24)
     assert [h.start_ms for h in hours] == [series.end_ms + k * HOUR_MS for k in range(24)]
@@ -81,3 +93,81 @@ def test_the_cache_is_bounded_in_memory_and_on_disk(tmp_path: Path) -> None:
     (next(tmp_path.glob("*.pickle"))).write_bytes(b"torn")
     assert sum(reopened.get(k) is None for k in "bcd") >= 1  # a torn file is a miss, not a crash
     assert math.isfinite(model.naive_errors[0])
+
+
+def test_the_cache_refuses_a_model_of_an_older_version(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    cache.put("a", replace(fit(weekly(10), UTC), version="boosted-quantile-1"))
+    assert ModelCache(tmp_path).get("a") is None  # refitted, not used
+
+
+def test_the_backtest_fits_through_fit_and_measures_the_interval() -> None:
+    series = weekly(29)
+    errors = backtest_errors(series, UTC, [28 * 24], 24)
+    assert len(errors["model"]) == len(errors[SEASONAL_NAIVE]) == len(errors["covered"]) == 24
+    assert set(np.unique(errors["covered"])) <= {0.0, 1.0}
+    assert errors["blend"].tolist() == [1.0]
+    assert errors["model"].mean() < errors[SEASONAL_NAIVE].mean()
+
+
+# No leakage: every feature and profile of hour t is the same whatever the hours
+# from t - 23 on hold (missing, zero, huge), so a forecast a day ahead sees only
+# real readings, and a backtest only the past.
+@settings(max_examples=40, deadline=None)
+@given(
+    hours=st.integers(DAY_H, LOOKBACK_H + 2 * WEEK_H),
+    at=st.floats(0, 1),
+    seed=st.integers(0, 2**32 - 1),
+    missing=st.floats(0, 1),
+    later=st.sampled_from([np.nan, 0.0, 1e9, -1.0]),
+)
+def test_features_of_an_hour_use_only_hours_at_least_a_day_before_it(
+    hours: int, at: float, seed: int, missing: float, later: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.gamma(2.0, 0.3, hours)
+    y[rng.random(hours) < missing] = np.nan
+    t = min(int(at * hours), hours - 1)
+    changed = y.copy()
+    changed[max(0, t - DAY_H + 1) :] = later
+    before = _features(y, START_MS, UTC)[t]
+    after = _features(changed, START_MS, UTC)[t]
+    np.testing.assert_array_equal(before, after)
+    for profile, other in zip(_profiles(y), _profiles(changed), strict=True):
+        np.testing.assert_array_equal(profile[t], other[t])
+    # and the hour just a day old does count
+    if t >= DAY_H and np.isfinite(y[t - DAY_H]):
+        bumped = y.copy()
+        bumped[t - DAY_H] += 1.0
+        assert _features(bumped, START_MS, UTC)[t][3] == y[t - DAY_H] + 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hours=st.integers(1, 200),
+    seed=st.integers(0, 2**32 - 1),
+    exact=st.integers(0, 2),
+    offset=st.floats(1e-3, 1e3),
+)
+def test_the_blend_weights_are_tenths_summing_to_one_and_find_an_exact_candidate(
+    hours: int, seed: int, exact: int, offset: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    actual = rng.gamma(2.0, 0.3, hours)
+    candidates = np.vstack([actual + offset * (1 + rng.random(hours)) for _ in range(3)])
+    weights = _blend_weights(candidates, actual)
+    assert all(0 <= w <= 1 and round(w * 10, 9).is_integer() for w in weights)
+    assert sum(weights) == pytest.approx(1.0)
+    # never worse than any one candidate alone (each is on the grid)
+    blended = np.abs(np.asarray(weights) @ candidates - actual).mean()
+    assert all(blended <= np.abs(c - actual).mean() + 1e-12 for c in candidates)
+    candidates[exact] = actual
+    chosen = _blend_weights(candidates, actual)
+    assert chosen[exact] == 1.0
+
+
+def test_the_blend_weights_leave_out_missing_hours_and_default_to_the_boosted_model() -> None:
+    actual = np.array([1.0, np.nan, 2.0])
+    candidates = np.vstack([actual + 1, actual, actual + 2])
+    assert _blend_weights(candidates, actual) == (0.0, 1.0, 0.0)
+    assert _blend_weights(candidates, np.full(3, np.nan)) == (1.0, 0.0, 0.0)

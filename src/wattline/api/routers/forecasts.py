@@ -36,7 +36,7 @@ class ForecastHourOut(BaseModel):
 
 
 class ModelOut(BaseModel):
-    version: str = Field(examples=["boosted-quantile-1", "seasonal-naive-1"])
+    version: str = Field(examples=["boosted-blend-2", "seasonal-naive-1"])
     seasonal_naive: bool = Field(description="the baseline: same hour last week")
     short_history: bool = Field(description="too little history for the boosted model")
     trained_from: str
