@@ -20,8 +20,8 @@ import wattline
 SRC = Path(wattline.__file__).parent.parent
 
 # Backends and analytics libraries: each is loaded when the configuration selects
-# it (Redis, S3, PostgreSQL) or at its first use (Parquet files, models).
-BACKENDS = ("redis", "boto3", "botocore", "pyarrow", "sklearn", "psycopg", "psycopg2")
+# it (Redis, S3, PostgreSQL, the amqtt broker) or at its first use (Parquet files, models).
+BACKENDS = ("redis", "boto3", "botocore", "pyarrow", "sklearn", "psycopg", "psycopg2", "amqtt")
 # What the commands run (the API, the stores, the runtime): imported by the command.
 COMMAND_BODIES = (
     "numpy",
