@@ -3,17 +3,23 @@
 - import: wall time of ``python -c "import wattline.cli.main"``;
 - ``wattline --help`` and ``wattline version --short``: wall time to exit;
 - ``wattline up --demo``: wall time from launch until the API lists a demo device
-  with a reading, and until it lists all six with readings (what the e2e test waits for).
+  with a reading, and until it lists all six with readings (what the e2e test waits for),
+  and the CPU time the ``wattline`` process had used by then (Linux: /proc).
 
+CPU seconds change less than wall seconds when the machine is shared. ``--src``
+measures another checkout's ``src`` folder (e.g. the previous commit's, unpacked
+with ``git archive``); runs of several ``--src`` alternate, so they share the load.
 Prints a Markdown table, as every benchmark here does (``benchmarks/run.py`` records it).
 
     python benchmarks/startup.py --repeat 3
+    python benchmarks/startup.py --src /tmp/before/src --src src
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -37,14 +43,29 @@ def free_port() -> int:
         return port
 
 
-def run_to_exit_s(*args: str) -> float:
+def run_to_exit_s(src: Path, *args: str) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one command run to its exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
+    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, env=_env(src))
+    wall_s = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall_s, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def demo_fleet_s(broker: str) -> tuple[float, float]:
-    """Seconds from launch to the first demo device with a reading, and to all six."""
+def _env(src: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(src), "WATTLINE_ADMIN_TOKEN": TOKEN}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system seconds the process has used (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def demo_fleet_s(src: Path, broker: str) -> tuple[float, float, float]:
+    """Seconds from launch to the first demo device with a reading, to all six, and
+    the CPU seconds the process had used when all six were there."""
     http_port, mqtt_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         command = [
@@ -64,10 +85,9 @@ def demo_fleet_s(broker: str) -> tuple[float, float]:
             "--data-dir",
             data_dir,
         ]
-        env = {**os.environ, "WATTLINE_ADMIN_TOKEN": TOKEN}
         started = time.monotonic()
         proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, env=_env(src), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         first_s: float | None = None
         try:
@@ -78,7 +98,7 @@ def demo_fleet_s(broker: str) -> tuple[float, float]:
                 if reporting and first_s is None:
                     first_s = time.monotonic() - started
                 if reporting == DEMO_DEVICES and first_s is not None:
-                    return first_s, time.monotonic() - started
+                    return first_s, time.monotonic() - started, _cpu_s(proc.pid)
                 time.sleep(0.05)
             raise SystemExit(f"no demo fleet after {GIVE_UP_S} s")
         finally:
@@ -108,32 +128,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--broker", default="mosquitto", choices=["mosquitto", "amqtt"])
+    parser.add_argument("--src", type=Path, action="append", help="default: this checkout's")
     args = parser.parse_args()
-    src = Path(__file__).resolve().parent.parent / "src"
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        part for part in (str(src), os.environ.get("PYTHONPATH", "")) if part
-    )
-    rows: list[tuple[str, list[float]]] = [
-        ("import wattline.cli.main", []),
-        ("wattline --help", []),
-        ("wattline version --short", []),
-        (f"up --demo ({args.broker}): first demo device with a reading", []),
-        (f"up --demo ({args.broker}): all {DEMO_DEVICES} demo devices with readings", []),
-    ]
+    sources = [path.resolve() for path in args.src or [Path(__file__).parent.parent / "src"]]
+    rows: dict[tuple[str, Path], list[float]] = {}
+
+    def add(name: str, src: Path, value: float) -> None:
+        rows.setdefault((name, src), []).append(value)
+
     for _ in range(args.repeat):
-        rows[0][1].append(run_to_exit_s("-c", "import wattline.cli.main"))
-        rows[1][1].append(run_to_exit_s("-m", "wattline", "--help"))
-        rows[2][1].append(run_to_exit_s("-m", "wattline", "version", "--short"))
-        first_s, all_s = demo_fleet_s(args.broker)
-        rows[3][1].append(first_s)
-        rows[4][1].append(all_s)
+        for src in sources:
+            for name, command in (
+                ("import wattline.cli.main", ("-c", "import wattline.cli.main")),
+                ("wattline --help", ("-m", "wattline", "--help")),
+                ("wattline version --short", ("-m", "wattline", "version", "--short")),
+            ):
+                wall_s, cpu_s = run_to_exit_s(src, *command)
+                add(f"{name}: wall s", src, wall_s)
+                add(f"{name}: CPU s", src, cpu_s)
+            first_s, all_s, cpu_s = demo_fleet_s(src, args.broker)
+            add(
+                f"up --demo ({args.broker}): first demo device with a reading, wall s", src, first_s
+            )
+            add(f"up --demo ({args.broker}): all {DEMO_DEVICES} with readings, wall s", src, all_s)
+            add(f"up --demo ({args.broker}): CPU s of the process by then", src, cpu_s)
     load_1, load_5, _ = os.getloadavg()
     print(f"load average after the runs: {load_1:.2f} (1 min), {load_5:.2f} (5 min)\n")
-    print(f"| from launch to | median s (of {args.repeat}) | runs s |")
-    print("|---|---:|---|")
-    for name, values in rows:
+    print(f"| measure | src | median (of {args.repeat}) | runs |")
+    print("|---|---|---:|---|")
+    for (name, src), values in rows.items():
         runs = ", ".join(f"{value:.2f}" for value in values)
-        print(f"| {name} | {statistics.median(values):.2f} | {runs} |")
+        print(f"| {name} | {src} | {statistics.median(values):.2f} | {runs} |")
 
 
 if __name__ == "__main__":
