@@ -43,6 +43,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "forecast": (ROOT / "benchmarks" / "forecast_backtest.py", []),
     # the dashboard in Chromium: first render of the fleet (1,000 devices) and of a year chart
     "dashboard": (ROOT / "benchmarks" / "dashboard.py", []),
+    # wall and CPU seconds from launch: the CLI, and `up --demo` until the fleet shows
+    "startup": (ROOT / "benchmarks" / "startup.py", ["--repeat", "3"]),
     # broker authentication and ACLs on against off, in one run with its floor
     "broker-security": (
         ROOT / "benchmarks" / "ingest.py",

@@ -134,8 +134,8 @@ def start_wattline(
             return False
         return bool(body["components"].get("mqtt", {}).get("status") == "ok")
 
-    # Start-up imports numpy, scikit-learn and pvlib: 20-27 s on this 2-core machine
-    # while other test runs share it (measured 2026-12-02), so allow twice that.
+    # 20-27 s on this 2-core machine while other test runs shared it, before start-up
+    # imports were cut (measured 2026-12-02; docs/benchmarks.md, startup): twice that.
     try:
         wait_until(healthy, healthy_within_s, "wattline up to report healthy")
     except BaseException:

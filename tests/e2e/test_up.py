@@ -169,9 +169,10 @@ def test_demo_fleet_is_visible_within_twenty_seconds_and_ctrl_c_loses_nothing(
         devices = w.get("/api/v1/devices")["devices"]
         return len(devices) == 6 and all(d["latest"] for d in devices)
 
-    # Counted from the launch. It was 10 s; the last full runs missed it (both brokers) since
-    # start-up imports grew with the dashboard, alerts and intelligence (~7 s of CPU to
-    # import on this machine, 2026-12-02). 20 s until lazy imports bring it back down.
+    # Counted from the launch. The target is 10 s; start-up needs ~2.2 s of CPU
+    # (docs/benchmarks.md, startup). On this 2-core machine shared with other test runs
+    # that took 2.6-7.9 s at load 4-7, but at load 9 two of three runs missed 10 s (one
+    # was not healthy until 17.5 s; 2026-12-02), so the test allows 20 s.
     wait_until(fleet_reporting, 20 - (time.monotonic() - started), "the demo fleet's data")
     devices = {d["device_id"]: d for d in w.get("/api/v1/devices")["devices"]}
     assert set(devices) == {

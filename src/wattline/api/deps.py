@@ -17,7 +17,7 @@ from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
 from wattline.security.service import IdentityService
 from wattline.storage.ports import TelemetryStore
-from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 _bearer = HTTPBearer(
     auto_error=False,

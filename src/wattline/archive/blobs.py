@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import ClientError
-
 from wattline.archive.s3 import S3Location
 
 if TYPE_CHECKING:
@@ -76,6 +74,8 @@ class S3Blobs:
         )
 
     def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError  # noqa: PLC0415 - loaded with the client
+
         try:
             response = self._client.get_object(
                 Bucket=self._location.bucket, Key=self._location.key(_checked(key))

@@ -36,9 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import boto3
 import orjson
-from botocore.config import Config
 
 from wattline.archive.base import (
     HOUR_MS,
@@ -128,6 +126,10 @@ class SpoolBusyError(RuntimeError):
 
 def open_s3_client(endpoint_url: str | None) -> S3Client:
     """A client from boto3's usual credential chain (AWS_* variables, profiles, roles)."""
+    # boto3 is a tenth of a second to import: only when an S3 location is configured.
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
     session = boto3.session.Session()
     config = Config(
         connect_timeout=5,

@@ -8,9 +8,10 @@ that need broker-side durability use Mosquitto (see docs/operations.md).
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from amqtt.broker import Broker
+if TYPE_CHECKING:
+    from amqtt.broker import Broker
 
 log = logging.getLogger("wattline.broker")
 
@@ -35,6 +36,10 @@ class EmbeddedBroker:
         self._broker: Broker | None = None
 
     async def start(self) -> None:
+        # Imported here, not at start-up: amqtt is half a second of imports that a
+        # Wattline running Mosquitto (the default where it is installed) never uses.
+        from amqtt.broker import Broker  # noqa: PLC0415
+
         self._broker = Broker(broker_config(self.host, self.port))
         await self._broker.start()
         log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)

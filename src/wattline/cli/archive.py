@@ -4,23 +4,14 @@ into the store (disaster recovery: docs/operations.md)."""
 from __future__ import annotations
 
 import base64
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from wattline.archive.base import ArchiveRecord, RawArchive, hour_overlaps
 from wattline.archive.folder import hour_start_ms
@@ -33,11 +24,14 @@ from wattline.cli.options import (
     settings_from,
 )
 from wattline.model.times import iso_ms
-from wattline.runtime.backends import open_archive, open_store
 from wattline.runtime.errors import StartupError
-from wattline.runtime.ingest import build_committer
 from wattline.transfer.rebuild import DEFAULT_BATCH, MAX_DEVICES, parse_devices, replay_archive
 from wattline.transfer.replay_order import in_time_order
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rich.progress import Progress
 
 T = TypeVar("T")
 
@@ -128,6 +122,9 @@ def replay(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
 ) -> None:
     """Run archived messages through ingest again, into the store: a rebuild after a
     lost database, or the gap between a restored backup and now. Idempotent."""
+    from wattline.runtime.backends import open_archive, open_store
+    from wattline.runtime.ingest import build_committer
+
     since_ms, until_ms = _time_ms(since, "--since"), _time_ms(until, "--until")
     if since_ms is not None and until_ms is not None and since_ms >= until_ms:
         fail("--since must be before --until")
@@ -186,7 +183,7 @@ def compact(
     archive = _open(data_dir, archive_url)
     try:
         report = archive.compact(int(time.time() * 1000))
-    except (BotoCoreError, ClientError) as exc:
+    except _archive_errors() as exc:
         fail(f"cannot compact the archive: {exc}", code=1)
     finally:
         archive.close()
@@ -219,6 +216,15 @@ def _advancing(
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -241,6 +247,8 @@ def format_record(record: ArchiveRecord, *, raw: bool) -> str:
 
 
 def _open(data_dir: Path | None, archive_url: str | None) -> RawArchive:
+    from wattline.runtime.backends import open_archive
+
     settings = settings_from(data_dir=data_dir, archive_url=archive_url)
     try:
         return open_archive(settings, read_only=True)
@@ -252,8 +260,18 @@ def _guarded(items: Iterator[T]) -> Iterator[T]:
     """Turn a store outage mid-read into one line instead of a traceback."""
     try:
         yield from items
-    except (BotoCoreError, ClientError) as exc:
+    except _archive_errors() as exc:
         fail(f"cannot read the archive: {exc}")
+
+
+def _archive_errors() -> tuple[type[Exception], ...]:
+    """S3's errors, when the archive is in S3: botocore is loaded only then (a folder
+    archive raises none of them, and `wattline` starts without botocore)."""
+    if "botocore" not in sys.modules:
+        return ()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
 
 
 def _time_ms(text: str | None, flag: str) -> int | None:

@@ -6,8 +6,6 @@ import typer
 from rich.console import Console
 
 from wattline.cli.options import DatabaseUrl, DataDir, fail, settings_from
-from wattline.runtime.backends import open_store
-from wattline.storage.sql.audit import SqlAuditStore
 
 app = typer.Typer(name="audit", help="Check the audit log.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False, markup=False)
@@ -20,6 +18,9 @@ def verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     Removing the newest entries leaves an intact, shorter chain: compare the head
     printed here with one kept elsewhere (a ticket, a log shipped off the host).
     """
+    from wattline.runtime.backends import open_store
+    from wattline.storage.sql.audit import SqlAuditStore
+
     store = open_store(settings_from(data_dir=data_dir, database_url=database_url))
     try:
         report = SqlAuditStore(store.engine).verify()

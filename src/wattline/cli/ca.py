@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from wattline.cli.options import DataDir, fail, settings_from
-from wattline.security.ca_files import CaExistsError, CaFiles
 
 app = typer.Typer(name="ca", help="Wattline's certificate authority.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False, markup=False)
@@ -21,6 +20,8 @@ def init(
     data_dir: DataDir = None,
 ) -> None:
     """Make the CA: DATA_DIR/ca/ca.key (0600, never leaves the data dir) and ca.crt."""
+    from wattline.security.ca_files import CaExistsError, CaFiles
+
     settings = settings_from(data_dir=data_dir)
     files = CaFiles.in_data_dir(settings.data_dir)
     try:

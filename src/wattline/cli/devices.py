@@ -9,32 +9,25 @@ reach the embedded broker's, which only the running ``wattline up`` knows.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from wattline.api.audit_trail import AuditTrail
-from wattline.api.provisioning import DeviceKeys, ProvisioningError
 from wattline.cli.options import DatabaseUrl, DataDir, fail, settings_from
-from wattline.config import Settings
 from wattline.model.times import iso_ms
 from wattline.protocols.validation import DEVICE_ID_RE
-from wattline.runtime.backends import open_store
-from wattline.runtime.broker_accounts import admin_accounts
 from wattline.runtime.errors import StartupError
-from wattline.runtime.ingest import prepare_ingest, uplink_filters
-from wattline.security.device_credentials import BrokerAccounts, CredentialKind
+from wattline.security.device_credentials import CredentialKind
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
-from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.base import StoreUnavailableError
-from wattline.storage.keyset import DeviceFilter
-from wattline.storage.schema import DEFAULT_TENANT
-from wattline.storage.sql import SqlStore
-from wattline.storage.sql.audit import SqlAuditStore
-from wattline.storage.tenancy import DeviceIdTakenError
+from wattline.storage.tenancy import DEFAULT_TENANT, DeviceIdTakenError
+
+if TYPE_CHECKING:
+    from wattline.config import Settings
+    from wattline.security.device_credentials import BrokerAccounts
+    from wattline.storage.sql import SqlStore
 
 app = typer.Typer(name="devices", help="Register and list devices.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False, markup=False)
@@ -53,6 +46,8 @@ def _kinds(text: str) -> list[CredentialKind]:
 
 
 def _open(settings: Settings) -> SqlStore:
+    from wattline.runtime.backends import open_store
+
     try:
         return open_store(settings)
     except StoreUnavailableError as exc:
@@ -76,6 +71,9 @@ def add(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
     """Register a device (idempotent) and print the credentials asked for, once."""
     if not DEVICE_ID_RE.fullmatch(device_id):
         fail(f"invalid device id {device_id!r}: letters, digits, '-' and '_', at most 64")
+    from wattline.runtime.broker_accounts import admin_accounts
+    from wattline.runtime.ingest import prepare_ingest, uplink_filters
+
     kinds = _kinds(credentials)
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     try:
@@ -99,6 +97,13 @@ def _add(  # noqa: PLR0913, PLR0917 - what `add` was given
     tags: list[str] | None,
     kinds: list[CredentialKind],
 ) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from wattline.api.audit_trail import AuditTrail
+    from wattline.api.provisioning import DeviceKeys, ProvisioningError
+    from wattline.storage.audit_sink import StoreAuditSink
+    from wattline.storage.sql.audit import SqlAuditStore
+
     if store.identity.get_tenant(tenant) is None:
         fail(f"no tenant {tenant!r}")
     # The command line acts as the tenant's owner, as the admin token does.
@@ -136,6 +141,8 @@ def list_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The tenant's devices: id, type, tags, last seen."""
+    from wattline.storage.keyset import DeviceFilter
+
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = _open(settings)
     try:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,12 +30,14 @@ from wattline.cli.options import (
     fail,
     settings_from,
 )
-from wattline.ingest.sources.base import MqttEndpoint
-from wattline.observability.logging import configure_logging
-from wattline.runtime.build_info import describe
 from wattline.runtime.errors import ServiceFailedError, StartupError
-from wattline.runtime.up import Announcement, run_collect, run_serve, run_up
-from wattline.simulator import SIMULATE_ID_PREFIX, FleetPublisher, build_fleet
+from wattline.simulator import SIMULATE_ID_PREFIX
+
+if TYPE_CHECKING:
+    from wattline.runtime.up import Announcement
+
+# Each command imports what it runs inside its function (the runtime, the API, the
+# backends): `wattline --help` or `wattline version` would otherwise pay for all of it.
 
 app = typer.Typer(
     name="wattline",
@@ -123,6 +124,11 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     log_level: LogLevel = None,
 ) -> None:
     """Run everything in one process: broker, ingest, SQLite, API (and the demo fleet)."""
+    import asyncio
+
+    from wattline.observability.logging import configure_logging
+    from wattline.runtime.up import run_up
+
     settings = settings_from(
         demo=demo or None,
         host=host,
@@ -156,6 +162,11 @@ def serve(
     log_level: LogLevel = None,
 ) -> None:
     """Serve the API alone, beside collectors that ingest (`wattline collect`)."""
+    import asyncio
+
+    from wattline.observability.logging import configure_logging
+    from wattline.runtime.up import run_serve
+
     settings = settings_from(host=host, http_port=http_port, data_dir=data_dir, log_level=log_level)
     configure_logging(settings.log_level)
     try:
@@ -190,6 +201,11 @@ def collect(  # noqa: PLR0917 - one parameter per documented flag
     ] = None,
 ) -> None:
     """Run a collector alone, against an external broker."""
+    import asyncio
+
+    from wattline.observability.logging import configure_logging
+    from wattline.runtime.up import run_collect
+
     settings = settings_from(
         mqtt_url=mqtt_url,
         data_dir=data_dir,
@@ -232,6 +248,10 @@ def simulate(  # noqa: PLR0917 - one parameter per documented flag
     ] = SIMULATE_ID_PREFIX,
 ) -> None:
     """Run the simulated device fleet alone against a broker."""
+    from wattline.ingest.sources.base import MqttEndpoint
+    from wattline.observability.logging import configure_logging
+    from wattline.simulator import FleetPublisher, build_fleet
+
     configure_logging("INFO")
     try:
         endpoint = MqttEndpoint.from_url(broker)
@@ -269,6 +289,8 @@ def version(
     if short:
         print(wattline.__version__)
         return
+    from wattline.runtime.build_info import describe
+
     lines = describe(settings_from(data_dir=data_dir))
     width = max(len(name) for name, _ in lines)
     for name, value in lines:

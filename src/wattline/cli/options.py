@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from wattline.config import Settings
+if TYPE_CHECKING:
+    from wattline.config import Settings
 
 # Errors and progress go to stderr, so a command's stdout stays its output.
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -46,6 +46,12 @@ HttpPort = Annotated[int | None, typer.Option("--http-port", envvar="WATTLINE_HT
 
 def settings_from(**flags: Any) -> Settings:
     """Flags win over WATTLINE_* variables, which win over defaults; a flag not given is None."""
+    # Imported here: pydantic-settings and the protocol adapters it validates against
+    # are a tenth of a second that `wattline --help` does not need.
+    from pydantic import ValidationError
+
+    from wattline.config import Settings
+
     given = {name: value for name, value in flags.items() if value not in (None, "")}
     try:
         return Settings(**given)

@@ -10,9 +10,7 @@ from rich.console import Console
 from wattline.cli.options import DatabaseUrl, DataDir, fail, settings_from
 from wattline.model.messages import RejectReason
 from wattline.model.times import iso_ms
-from wattline.runtime.backends import open_archive, open_store
 from wattline.runtime.errors import StartupError
-from wattline.runtime.ingest import build_committer
 
 app = typer.Typer(
     name="quarantine", help="List and replay quarantined messages.", no_args_is_help=True
@@ -31,6 +29,8 @@ def list_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Rejected messages, newest first."""
+    from wattline.runtime.backends import open_store
+
     store = open_store(settings_from(data_dir=data_dir, database_url=database_url))
     try:
         records = store.quarantine(limit, reason.value if reason else None)
@@ -54,6 +54,9 @@ def replay(
 
     Accepted ones are stored and leave the quarantine; the rest stay with their reason.
     """
+    from wattline.runtime.backends import open_archive, open_store
+    from wattline.runtime.ingest import build_committer
+
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = open_store(settings)
     try:

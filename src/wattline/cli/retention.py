@@ -10,7 +10,6 @@ from rich.console import Console
 
 from wattline.cli.options import ArchiveUrl, DatabaseUrl, DataDir, settings_from
 from wattline.model.times import iso_ms
-from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.retention import (
     TIER_NAMES,
@@ -58,6 +57,8 @@ def run(
     Progress goes to stdout as it runs; Ctrl-C stops after the chunk in hand
     and reports what was removed up to then.
     """
+    from wattline.runtime.backends import open_archive, open_store, retention_policy
+
     settings = settings_from(data_dir=data_dir, database_url=database_url, archive_url=archive_url)
     policy = retention_policy(settings)
     try:

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from wattline.api.params import parse_fields, parse_time_ms
 from wattline.cli.options import DatabaseUrl, DataDir, console, fail, settings_from
 from wattline.model.calendar import parse_tz
-from wattline.runtime.backends import open_archive, open_store, s3_client
 from wattline.runtime.errors import StartupError
-from wattline.runtime.ingest import build_committer
 from wattline.transfer.export import ExportFormat, export_to, plan_export
-from wattline.transfer.importer import count_rows, import_readings, read_file
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -59,6 +60,8 @@ def export(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
         fail(str(exc))
     if start_ms >= end_ms:
         fail("--start must be before --end")
+    from wattline.runtime.backends import open_store, s3_client
+
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = open_store(settings)
     try:
@@ -103,6 +106,10 @@ def import_(
 
     Rejected readings go to quarantine with their reason, as live messages do.
     """
+    from wattline.runtime.backends import open_archive, open_store
+    from wattline.runtime.ingest import build_committer
+    from wattline.transfer.importer import count_rows, import_readings, read_file
+
     # The canonical protocol is the format imported rows are expressed in.
     settings = settings_from(
         data_dir=data_dir,

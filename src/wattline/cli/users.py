@@ -9,13 +9,11 @@ import typer
 from rich.console import Console
 
 from wattline.cli.options import DatabaseUrl, DataDir, fail, settings_from
-from wattline.runtime.backends import open_store
-from wattline.runtime.identity import identity_service
 from wattline.security.errors import AccountError
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
 from wattline.storage.base import StoreUnavailableError
-from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 app = typer.Typer(name="users", help="Manage user accounts.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False, markup=False)
@@ -47,6 +45,9 @@ def create(  # noqa: PLR0913, PLR0917 - one parameter per documented flag
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account in a tenant, e.g. the first owner: --role owner."""
+    from wattline.runtime.backends import open_store
+    from wattline.runtime.identity import identity_service
+
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     password = _password(password_file)
     try:

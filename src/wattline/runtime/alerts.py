@@ -22,14 +22,13 @@ from wattline.alerts.notifier import Notifier, Sender
 from wattline.alerts.webhook import WebhookSender
 from wattline.config import Settings
 from wattline.ingest.sources.base import MqttEndpoint
-from wattline.live.alert_relay import AlertRelay
 from wattline.model.alerts import AlertChange, Rule, RuleKind, ScopeKind, Severity
 from wattline.model.events import Committed, OnCommitted
 from wattline.model.notifications import ChannelKind
 from wattline.observability.workload_metrics import EvaluatorFigures
-from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.leases import SqlLeases, holder_name
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 log = logging.getLogger("wattline.alerts")
 
@@ -138,6 +137,8 @@ async def alert_relay(
     if settings.redis_url is None or alerts is None:
         yield None
         return
+    from wattline.live.alert_relay import AlertRelay  # noqa: PLC0415 - redis, when configured
+
     relay = AlertRelay(
         settings.redis_url,
         holder_name(),

@@ -18,9 +18,9 @@ from wattline.commands.twin_store import SqlTwinStore
 from wattline.config import Settings
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.simulator.commands import KeySource
-from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.leases import SqlLeases, holder_name
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 
 def command_service(settings: Settings, store: SqlStore) -> CommandService:

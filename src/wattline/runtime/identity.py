@@ -11,8 +11,8 @@ from wattline.security.audit import AuditSink
 from wattline.security.principal import Principal, PrincipalKind
 from wattline.security.roles import Role
 from wattline.security.service import IdentityService, build_identity
-from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 DEMO_OWNER_EMAIL = "demo@wattline.local"

@@ -21,7 +21,6 @@ from wattline.live.bus import Bus, MemoryBus
 from wattline.live.feed import LiveFeed
 from wattline.live.hub import LiveHub
 from wattline.live.owners import OwnerCache
-from wattline.live.redis_bus import RedisBus
 from wattline.observability.live_metrics import LiveMetrics
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.owners import SqlDeviceOwners
@@ -42,6 +41,9 @@ async def bus(settings: Settings, metrics: LiveMetrics) -> AsyncIterator[Bus]:
     if settings.redis_url is None:
         yield MemoryBus()
         return
+    # Imported only when configured: redis is the heaviest import of a default start.
+    from wattline.live.redis_bus import RedisBus  # noqa: PLC0415
+
     redis_bus = RedisBus(settings.redis_url, metrics, settings.live_redis_channel)
     try:
         await redis_bus.ping()

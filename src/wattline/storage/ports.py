@@ -11,7 +11,7 @@ services that serve every route from one store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wattline.model.decisions import Automation, Decision, Home, Outcome, StoredDecision
 from wattline.model.devices import Device, LatestValue
@@ -29,10 +29,13 @@ from wattline.storage.base import (
     RawPoint,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
-from wattline.storage.keyset import DeviceFilter
 from wattline.storage.retention import RetentionStore
-from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
+
+if TYPE_CHECKING:
+    # SQLAlchemy filter types: named here, loaded only where a SQL store is built.
+    from wattline.storage.keyset import DeviceFilter
+    from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 
 __all__ = [
     "AuditStore",

@@ -16,10 +16,10 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData()
+# Defined beside the tenancy types, so naming it needs no SQLAlchemy.
+from wattline.storage.tenancy import DEFAULT_TENANT
 
-# Devices and people from before tenants existed belong to this one.
-DEFAULT_TENANT = "default"
+metadata = MetaData()
 
 devices = Table(
     "devices",

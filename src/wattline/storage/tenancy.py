@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from wattline.model.devices import Device
 from wattline.security.roles import Role
 
+# Devices and people from before tenants existed belong to this one.
+DEFAULT_TENANT = "default"
+
 
 class DeviceIdTakenError(Exception):
     """The id belongs to a device of another tenant.

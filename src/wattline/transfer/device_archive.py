@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import BigInteger, Float, Integer, LargeBinary, Table
 
 from wattline.storage.device_removal import DEVICE_TABLES
 from wattline.storage.ports import DeviceExport
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 def arrow_schema(table: Table) -> pa.Schema:
+    import pyarrow as pa  # noqa: PLC0415 - loaded at the first device archived, not at start-up
+
     def kind(column_type: object) -> pa.DataType:
         if isinstance(column_type, Integer | BigInteger):
             return pa.int64()
@@ -37,6 +41,9 @@ def archive_device(
     store: DeviceExport, device_id: str, folder: Path, now_ms: int
 ) -> tuple[Path, dict[str, int]]:
     """Write the device's rows; return the folder and the rows written per table."""
+    import pyarrow as pa  # noqa: PLC0415 - loaded at the first device archived, not at start-up
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
     stamp = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     target = folder / f"{device_id}-{stamp}"
     target.mkdir(parents=True, exist_ok=False)

@@ -21,15 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from wattline.model.times import iso_ms
 from wattline.storage.base import RawPoint
 from wattline.storage.ports import TelemetryStore
 from wattline.storage.series import DEFAULT_PAGE, iter_points
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from mypy_boto3_s3 import S3Client
 
 # Fixed columns; a metric with one of these names would be ambiguous and is left out.
@@ -121,6 +119,8 @@ def iter_pages(store: TelemetryStore, spec: ExportSpec) -> Iterator[Page]:
 
 
 def _schema(spec: ExportSpec) -> pa.Schema:
+    import pyarrow as pa  # noqa: PLC0415 - loaded at the first Parquet export, not at start-up
+
     return pa.schema(
         [
             ("device_id", pa.string()),
@@ -138,6 +138,8 @@ def _local_parts(points: Sequence[RawPoint], tz: ZoneInfo) -> tuple[list[int], l
 
 
 def _table(spec: ExportSpec, page: Page) -> pa.Table:
+    import pyarrow as pa  # noqa: PLC0415 - loaded at the first Parquet export, not at start-up
+
     points = page.points
     days, hours = _local_parts(points, spec.tz)
     columns: dict[str, list[object]] = {
@@ -192,6 +194,8 @@ def iter_export_bytes(
     if fmt is ExportFormat.CSV:
         yield from _iter_csv(store, spec, progress)
         return
+    import pyarrow.parquet as pq  # noqa: PLC0415 - loaded at the first Parquet export
+
     sink = _Drain()
     with pq.ParquetWriter(sink, _schema(spec)) as parquet:
         for page in iter_pages(store, spec):

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow.parquet as pq
 
 from wattline.ingest.committer import Committer
 from wattline.model.messages import InboundMessage
@@ -65,6 +64,8 @@ class ImportSummary:
 def count_rows(path: Path) -> int:
     """Data rows in the file, for the progress bar: Parquet metadata, or one pass over CSV."""
     if _is_parquet(path):
+        import pyarrow.parquet as pq  # noqa: PLC0415 - loaded at the first Parquet file
+
         return int(pq.ParquetFile(path).metadata.num_rows)
     with path.open("rb") as file:
         return max(sum(1 for _ in file) - 1, 0)
@@ -160,6 +161,8 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _parquet_rows(path: Path, batch_rows: int) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq  # noqa: PLC0415 - loaded at the first Parquet file
+
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         yield from batch.to_pylist()
 

@@ -21,12 +21,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wattline.archive.base import ArchiveRecord
-from wattline.ingest.committer import Committer
 from wattline.model.messages import InboundMessage, Interpreted
 from wattline.protocols.validation import DEVICE_ID_RE
 from wattline.transfer.replay_order import AlreadySequenced, SequenceStates
+
+if TYPE_CHECKING:
+    from wattline.ingest.committer import Committer
 
 DEFAULT_BATCH = 1000
 # --devices is for a few devices' history (a fleet replays whole); a longer list

@@ -21,8 +21,8 @@ from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, requir
 from wattline.model.notifications import Channel, ChannelKind, DeliveryStatus, Routing
 from wattline.security.principal import Principal
 from wattline.security.roles import Role
-from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql.notifications import SqlNotifications
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 router = APIRouter(prefix="/api/v1/alert-channels", tags=["alerts"], route_class=AdminFirstRoute)
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

@@ -26,7 +26,7 @@ from wattline.security import pairing
 from wattline.security.audit import AuditEvent
 from wattline.security.throttle import MemoryThrottle, ThrottlePolicy
 from wattline.storage.ports import PairingStore
-from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.tenancy import DEFAULT_TENANT
 
 router = APIRouter(prefix="/api/v1/pairing", tags=["pairing"])
 

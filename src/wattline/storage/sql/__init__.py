@@ -41,7 +41,6 @@ from wattline.storage.compaction import Compacted, compact_before
 from wattline.storage.keyset import DeviceFilter
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
-from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql.alerts import SqlAlerts
 from wattline.storage.sql.commit import SqlCommit
 from wattline.storage.sql.connections import Connections, InsertFactory
@@ -53,7 +52,7 @@ from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.reads import SqlReads
 from wattline.storage.sql.registry import SqlRegistry
 from wattline.storage.sql.shares import SqlShares
-from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
+from wattline.storage.tenancy import DEFAULT_TENANT, DeviceGrant, DeviceShare, SharedDevice, UserRef
 
 __all__ = ["InsertFactory", "SqlStore"]
 
