@@ -1,0 +1,136 @@
+"""The dashboard's editors, checked through the API: alert rules with their 7-day
+preview and the API's validation errors beside the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.dashboard.conftest import (
+    Account,
+    ConsoleErrors,
+    Dashboard,
+    make_account,
+    screenshot,
+    sign_in,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def admin(dashboard: Dashboard) -> Account:
+    return make_account(dashboard.wattline, "admin", totp=False)
+
+
+def _forgive(context: tuple[BrowserContext, ConsoleErrors], *statuses: int) -> None:
+    """Chromium logs every refused fetch as a console error: these refusals were the point."""
+    _, errors = context
+    errors[:] = [e for e in errors if not any(f"status of {s}" in e for s in statuses)]
+
+
+def _rules(dashboard: Dashboard, name: str) -> list[dict[str, Any]]:
+    return [r for r in dashboard.wattline.get("/api/v1/alert-rules")["rules"] if r["name"] == name]
+
+
+def test_alert_rule_editor_with_preview(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    name = "Editor: meter voltage"
+    sign_in(page, dashboard.url, admin)
+    page.get_by_role("link", name="Alerts").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Severity").select_option("major")
+    page.get_by_label("Metric").fill("voltage_v")
+    page.get_by_label("Scope", exact=True).select_option("device")
+    page.get_by_label("Device, type or tag").fill("dc-meter-1")
+    page.get_by_label("Above or below").select_option("above")
+    # no limit: the API's 422 shows beside the limit field, and nothing is saved
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("#r-param-limit-error")).to_have_text("Field required")
+    expect(page.get_by_label("Limit", exact=True)).to_have_attribute("aria-invalid", "true")
+    assert _rules(dashboard, name) == []
+    # a limit every reading is above: the preview opens one alert on the meter
+    page.get_by_label("Limit", exact=True).fill("-1000000")
+    page.get_by_label("Minimum duration (s)").fill("0")
+    page.get_by_role("button", name="Preview last 7 days").click()
+    summary = page.locator(".preview-summary")
+    expect(summary).to_contain_text("Would have opened 1 alert on 1 of 1 device")
+    expect(page.get_by_role("table", name="Alerts per device, most first")).to_contain_text(
+        "dc-meter-1"
+    )
+    expect(page.locator("#r-param-limit-error")).to_be_hidden()
+    screenshot(page, "alerts-rule-editor")
+    # the same answer from the API, for the same definition
+    answer = dashboard.admin(
+        "POST",
+        "/api/v1/alert-rules/preview",
+        json={
+            "name": name,
+            "kind": "threshold",
+            "scope": "device",
+            "scope_value": "dc-meter-1",
+            "metric": "voltage_v",
+            "params": {"op": "above", "limit": -1_000_000},
+        },
+    )
+    assert (answer["alerts_opened"], answer["devices_evaluated"]) == (1, 1)
+    assert answer["devices"][0]["readings"] > 0
+    # saving creates it as shown
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.get_by_role("table", name="Alert rules")).to_contain_text(name)
+    (saved,) = _rules(dashboard, name)
+    assert saved["severity"] == "major"
+    assert (saved["scope"], saved["scope_value"], saved["metric"]) == (
+        "device",
+        "dc-meter-1",
+        "voltage_v",
+    )
+    assert saved["params"]["limit"] == -1_000_000
+    # editing adds hysteresis and a minimum duration, as a new version
+    page.get_by_role("button", name=f"Edit rule {name}").click()
+    expect(page.get_by_label("Limit", exact=True)).to_have_value("-1000000")
+    page.get_by_label("Limit", exact=True).fill("5000")
+    page.get_by_label("Hysteresis").fill("25")
+    page.get_by_label("Minimum duration (s)").fill("120")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.get_by_role("table", name="Alert rules")).to_contain_text("limit 5000")
+    (edited,) = _rules(dashboard, name)
+    assert edited["version"] == 2
+    assert edited["params"] == {"op": "above", "limit": 5000, "hysteresis": 25, "duration_s": 120}
+    # deleting retires it
+    page.get_by_role("button", name=f"Delete rule {name}").click()  # confirmation accepted
+    expect(page.get_by_role("button", name=f"Edit rule {name}")).to_have_count(0)
+    assert _rules(dashboard, name) == []
+    _forgive(context, 422)
+
+
+def test_a_range_and_a_foreign_device_are_refused_beside_their_fields(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/alerts")
+    page.get_by_label("Name", exact=True).fill("Editor: bad range")
+    page.get_by_label("Kind").select_option("range")
+    page.get_by_label("Metric").fill("voltage_v")
+    page.get_by_label("Low", exact=True).fill("10")
+    page.get_by_label("High", exact=True).fill("5")
+    page.get_by_role("button", name="Preview last 7 days").click()
+    expect(page.locator(".rule-form p.error[role='alert']")).to_contain_text(
+        "low must be below high"
+    )
+    page.get_by_label("High", exact=True).fill("50")
+    page.get_by_label("Scope", exact=True).select_option("device")
+    page.get_by_label("Device, type or tag").fill("no-such-device")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("#r-scope-value-error")).to_contain_text("no-such-device")
+    assert _rules(dashboard, "Editor: bad range") == []
+    _forgive(context, 404, 422)
