@@ -1,14 +1,21 @@
 """The dashboard's editors, checked through the API: alert rules with their 7-day
-preview and the API's validation errors beside the field."""
+preview and the API's validation errors beside the field; the tenant switch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.dashboard.conftest import (
+    DEMO_FLEET,
+    PASSWORD,
     Account,
     ConsoleErrors,
     Dashboard,
@@ -134,3 +141,56 @@ def test_a_range_and_a_foreign_device_are_refused_beside_their_fields(
     expect(page.locator("#r-scope-value-error")).to_contain_text("no-such-device")
     assert _rules(dashboard, "Editor: bad range") == []
     _forgive(context, 404, 422)
+
+
+def _join_second_tenant(dashboard: Dashboard, account: Account, tenant: str, tmp: Path) -> None:
+    """A second tenant (made by the command line, as an operator would) invites the account."""
+    owner = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    password_file = tmp / "password"
+    password_file.write_text(PASSWORD)
+    made = subprocess.run(
+        [sys.executable, "-m", "wattline", "users", "create", "--email", owner, "--role",
+         "owner", "--tenant", tenant, "--password-file", str(password_file),
+         "--data-dir", str(dashboard.wattline.data_dir)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with httpx.Client(base_url=dashboard.url, timeout=10) as client:
+        tokens = client.post("/api/v1/auth/login", json={"email": owner, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        invited = client.post(
+            "/api/v1/invitations", json={"email": account.email, "role": "viewer"}, headers=auth
+        )
+        assert invited.status_code == 201, invited.text
+        accepted = client.post(
+            "/api/v1/invitations/accept",
+            json={"token": invited.json()["token"], "password": account.password},
+        )
+        assert accepted.status_code == 200, accepted.text
+
+
+def test_tenant_switch_in_the_header(dashboard: Dashboard, page: Page, tmp_path: Path) -> None:
+    # one tenant: no menu
+    sign_in(page, dashboard.url, dashboard.operator)
+    expect(page.get_by_label("Tenant")).to_have_count(0)
+    account = make_account(dashboard.wattline, "operator", totp=False)
+    _join_second_tenant(dashboard, account, "dash-t2", tmp_path)
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, dashboard.url, account)
+    menu = page.get_by_label("Tenant")
+    expect(menu).to_have_value("default")
+    expect(page.locator("main table tbody tr")).to_have_count(len(DEMO_FLEET))
+    menu.select_option("dash-t2")
+    expect(page.get_by_text(f"{account.email} · viewer")).to_be_visible()
+    devices = page.locator(".stat", has_text="Devices").locator(".stat-value")
+    expect(devices).to_have_text("0")
+    # the session moved on the server: the tab's token is the second tenant's now
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('wattline.session')).access_token")
+    me = httpx.get(
+        f"{dashboard.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert (me["tenant_id"], me["role"]) == ("dash-t2", "viewer")
+    # and back
+    page.get_by_label("Tenant").select_option("default")
+    expect(page.get_by_text(f"{account.email} · operator")).to_be_visible()
+    expect(page.locator("main table tbody tr")).to_have_count(len(DEMO_FLEET))
