@@ -194,3 +194,115 @@ def test_tenant_switch_in_the_header(dashboard: Dashboard, page: Page, tmp_path:
     page.get_by_label("Tenant").select_option("default")
     expect(page.get_by_text(f"{account.email} · operator")).to_be_visible()
     expect(page.locator("main table tbody tr")).to_have_count(len(DEMO_FLEET))
+
+
+def test_tariff_editor(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/admin")
+    page.locator("#t-id").fill("dash-tou")
+    page.locator("#t-name").fill("Evening peak")
+    page.locator("#t-tz").fill("Mars/Olympus")
+    page.locator("#t-versions-0-pricing").select_option("tou")
+    page.locator("#t-versions-0-price_per_kwh").fill("0.20")
+    page.locator("#t-versions-0-periods-0-price_per_kwh").fill("0.45")
+    page.get_by_role("button", name="Save tariff").click()
+    expect(page.locator("#t-tz-error")).to_be_visible()
+    assert dashboard.wattline.client.get("/api/v1/tariffs/dash-tou").status_code == 404
+    page.locator("#t-tz").fill("Europe/London")
+    page.get_by_role("button", name="Save tariff").click()
+    expect(page.get_by_role("button", name="Edit tariff Evening peak")).to_be_visible()
+    saved = dashboard.wattline.get("/api/v1/tariffs/dash-tou")
+    (version,) = saved["versions"]
+    assert (saved["tz"], version["pricing"], version["price_per_kwh"]) == (
+        "Europe/London",
+        "tou",
+        0.2,
+    )
+    assert [(p["start"], p["end"], p["price_per_kwh"]) for p in version["periods"]] == [
+        ("16:00", "19:00", 0.45)
+    ]
+    # edit: the peak price, and a second, flat version from next year
+    page.get_by_role("button", name="Edit tariff Evening peak").click()
+    expect(page.locator("#t-id")).to_have_value("dash-tou")
+    page.locator("#t-versions-0-periods-0-price_per_kwh").fill("0.50")
+    page.locator("#t-versions-0-effective_to").fill("2099-01-01")
+    page.get_by_role("button", name="Add version").click()
+    page.locator("#t-versions-1-effective_from").fill("2099-01-01")
+    page.locator("#t-versions-1-price_per_kwh").fill("0.30")
+    page.get_by_role("button", name="Save tariff").click()
+    expect(page.get_by_role("table", name="Tariffs")).to_contain_text("flat from 2099-01-01")
+    versions = dashboard.wattline.get("/api/v1/tariffs/dash-tou")["versions"]
+    assert versions[0]["periods"][0]["price_per_kwh"] == 0.5
+    assert (versions[1]["pricing"], versions[1]["price_per_kwh"]) == ("flat", 0.3)
+    page.get_by_role("button", name="Delete tariff Evening peak").click()
+    expect(page.get_by_role("button", name="Edit tariff Evening peak")).to_have_count(0)
+    assert dashboard.wattline.client.get("/api/v1/tariffs/dash-tou").status_code == 404
+    _forgive(context, 422)
+
+
+def test_device_sharing(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    guest = dashboard.viewer.email
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/admin")
+    page.get_by_label("Device", exact=True).select_option("plug-1")
+    page.get_by_label("Share with (email)").fill("nobody-here@example.com")
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("no user 'nobody-here@example.com'")
+    page.get_by_label("Share with (email)").fill(guest)
+    page.get_by_label("Role", exact=True).last.select_option("operator")
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.get_by_role("table", name="plug-1 is shared with")).to_contain_text(guest)
+    shares = dashboard.wattline.get("/api/v1/devices/plug-1/shares")["shares"]
+    assert [(s["email"], s["role"]) for s in shares] == [(guest, "operator")]
+    page.get_by_role("button", name=f"Stop sharing with {guest}").click()
+    expect(page.get_by_text("plug-1 is not shared with anyone")).to_be_visible()
+    assert dashboard.wattline.get("/api/v1/devices/plug-1/shares")["shares"] == []
+    _forgive(context, 404)
+
+
+def test_a_campaign_from_an_uploaded_artifact(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    device_type = f"dashfw{uuid.uuid4().hex[:6]}"
+    dashboard.admin("POST", "/api/v1/devices", json={"device_id": device_type, "type": device_type})
+    artifact = dashboard.admin(
+        "POST",
+        "/api/v1/firmware/artifacts",
+        params={"device_type": device_type, "version": "2.0.0"},
+        content=b"\x7fELF firmware image " * 64,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/firmware")
+    page.get_by_label("Artifact").select_option(artifact["artifact_id"])
+    expect(page.get_by_label("Device type")).to_have_value(device_type)
+    page.get_by_label("Waves, cumulative %").fill("50, 150")
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.locator("#c-waves_pct-error")).to_be_visible()
+    page.get_by_label("Waves, cumulative %").fill("100")
+    page.get_by_label("Soak after each wave (s)").fill("0")
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.get_by_role("heading", name=f"{device_type} → 2.0.0")).to_be_visible()
+    (campaign,) = [
+        c
+        for c in dashboard.wattline.get("/api/v1/firmware/campaigns")["campaigns"]
+        if c["artifact_id"] == artifact["artifact_id"]
+    ]
+    assert campaign["target"]["device_type"] == device_type
+    assert campaign["soak_s"] == 0
+    assert [w["cumulative_pct"] for w in campaign["waves"]] == [100]
+    assert campaign["waves"][0]["total"] == 1
+    _forgive(context, 422)

@@ -3,6 +3,7 @@
 // errors are shown beside the field they name (docs/alerts.md lists the kinds).
 import { api } from "../api.js";
 import { badge, fmtTime, h, mount, table, toast } from "../dom.js";
+import { clearErrors as clear, field, fieldError, select, showErrors } from "../forms.js";
 
 // Each kind's parameters (api/alert_schemas.py): name, label, input type, and its hint.
 const NUMBER = "number";
@@ -26,17 +27,6 @@ const KINDS = {
 const METRICLESS = new Set(["absence", "offline", "seq_gap", "quarantine_spike"]);
 const SEVERITIES = ["critical", "major", "minor", "warning", "info"];
 const SCOPES = ["tenant", "device", "type", "tag"];
-
-function field(id, label, input, hint) {
-  input.id = id;
-  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
-  return h("div", { class: "field", "data-field": id }, h("label", { for: id }, label), input,
-    hint ? h("span", { class: "small muted" }, hint) : null, error);
-}
-
-function select(options, value) {
-  return h("select", {}, options.map((o) => h("option", { value: o, selected: o === value }, o)));
-}
 
 /** The rules table and the editor; ``onChange`` redraws the alerts after a save. */
 export function ruleEditor(box) {
@@ -78,43 +68,19 @@ export function ruleEditor(box) {
     return out;
   }
 
-  function clearErrors() {
-    general.hidden = true;
-    for (const el of box.querySelectorAll(".field-error")) { el.hidden = true; el.textContent = ""; }
-    for (const el of box.querySelectorAll("[aria-invalid]")) { el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); }
-  }
-
-  function fieldError(id, message) {
-    const input = box.querySelector(`#${id}`);
-    const error = box.querySelector(`#${id}-error`);
-    if (!input || !error) return false;
-    error.textContent = error.textContent ? `${error.textContent}; ${message}` : message;
-    error.hidden = false;
-    input.setAttribute("aria-invalid", "true");
-    input.setAttribute("aria-describedby", `${id}-error`);
-    return true;
-  }
+  const clearErrors = () => clear(box, general);
 
   /** The API's refusal beside the field it names (a 422's ``loc``), else above the buttons. */
   function showError(err) {
-    clearErrors();
-    const items = err.status === 422 && Array.isArray(err.detail) ? err.detail : null;
-    if (!items) {
-      if (err.status === 404 && scope.value === "device" && fieldError("r-scope-value", String(err.detail))) return;
-      general.textContent = err.message;
-      general.hidden = false;
-      return;
+    if (err.status === 404 && scope.value === "device") {
+      clearErrors();
+      if (fieldError(box, "r-scope-value", String(err.detail))) return;
     }
-    const rest = [];
-    for (const item of items) {
-      const loc = item.loc || [];
+    showErrors(box, general, err, (loc) => {
       const key = loc[loc.length - 1];
-      const message = String(item.msg || "").replace(/^Value error, /, "");
-      const id = loc.includes("params") && inputs[key] ? `r-param-${key}`
-        : { name: "r-name", metric: "r-metric", scope_value: "r-scope-value", severity: "r-severity" }[key];
-      if (!id || !fieldError(id, message)) rest.push(message);
-    }
-    if (rest.length) { general.textContent = rest.join("; "); general.hidden = false; }
+      if (loc.includes("params") && inputs[key]) return `r-param-${key}`;
+      return { name: "r-name", metric: "r-metric", scope_value: "r-scope-value", severity: "r-severity" }[key];
+    });
   }
 
   function reset(rule = null) {
