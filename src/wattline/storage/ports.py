@@ -29,7 +29,7 @@ from wattline.storage.base import (
     RawPoint,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
-from wattline.storage.keyset import DeviceFilter
+from wattline.storage.keyset import DeviceFilter, DeviceSummary
 from wattline.storage.retention import RetentionStore
 from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
@@ -100,6 +100,10 @@ class Registry(Protocol):
     def device_page(
         self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]: ...
+
+    def device_summary(
+        self, *, tenant_id: str, now_ms: int, offline_after_ms: int
+    ) -> DeviceSummary: ...
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None: ...
 

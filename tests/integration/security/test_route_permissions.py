@@ -164,6 +164,7 @@ def test_the_declared_roles() -> None:
         (m, p): (perm.role.value, perm.platform) for r, perm in GUARDED for m, p in _calls(r)
     }
     assert declared[("GET", "/api/v1/devices")] == ("viewer", False)
+    assert declared[("GET", "/api/v1/device-summary")] == ("viewer", False)
     assert declared[("POST", "/api/v1/devices")] == ("admin", False)
     assert declared[("DELETE", "/api/v1/devices/{device_id}")] == ("admin", False)
     assert declared[("GET", "/api/v1/quarantine")] == ("admin", True)
