@@ -93,7 +93,13 @@ async function route() {
   }
   const entry = PAGES.find((p) => p.path === name);
   const loader = entry ? entry.load : HIDDEN[name] || PAGES[0].load;
-  const loading = loader(); // the page's module and who-am-I, side by side
+  // the page's module (and the first requests of a page that exports prefetch) and
+  // who-am-I, side by side
+  const loading = loader().then((page) => {
+    const early = page.prefetch ? page.prefetch() : null;
+    if (early) early.catch(() => {}); // a failure is render's to report
+    return { page, early };
+  });
   try {
     await whoAmI();
   } catch (error) {
@@ -102,9 +108,9 @@ async function route() {
     return;
   }
   renderNav(entry ? name : name === "device" ? "fleet" : "");
-  const page = await loading;
+  const { page, early } = await loading;
   mount(main, h("p", { class: "muted" }, "Loading…"));
-  leave = (await page.render(main, rest.map(decodeURIComponent))) || null;
+  leave = (await page.render(main, rest.map(decodeURIComponent), early)) || null;
   document.title = `${main.querySelector("h1")?.textContent || "Wattline"} · Wattline`;
 }
 

@@ -29,7 +29,15 @@ async function openAlertsByDevice() {
   return counts;
 }
 
-export async function render(main) {
+/** The first render's requests, sent while the shell asks who is signed in. */
+export function prefetch() {
+  return Promise.all([
+    api("/device-summary"), api("/devices", { params: { limit: PAGE_ROWS } }),
+    api("/alerts/summary").catch(() => null),
+  ]);
+}
+
+export async function render(main, _args = [], early = null) {
   const state = { search: "", type: "", tag: "", status: "", cursors: [null], page: 0, devices: [] };
   let alerts = null; // device id -> open alerts, once loaded (after the first render)
   let generation = 0; // a newer query wins over an older answer still on its way
@@ -38,10 +46,7 @@ export async function render(main) {
     tag: state.tag, status: state.status, search: state.search });
   const filtered = () => Boolean(state.search || state.type || state.tag || state.status);
 
-  const [summaryBody, firstPage, alertSummary] = await Promise.all([
-    api("/device-summary"), api("/devices", { params: query() }),
-    api("/alerts/summary").catch(() => null),
-  ]);
+  const [summaryBody, firstPage, alertSummary] = await (early || prefetch());
   let summary = summaryBody;
 
   const summaryBox = h("div", { class: "stats", "aria-live": "polite" });
