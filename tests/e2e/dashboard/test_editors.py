@@ -143,8 +143,11 @@ def test_a_range_and_a_foreign_device_are_refused_beside_their_fields(
     _forgive(context, 404, 422)
 
 
-def _join_second_tenant(dashboard: Dashboard, account: Account, tenant: str, tmp: Path) -> None:
-    """A second tenant (made by the command line, as an operator would) invites the account."""
+def _join_second_tenant(
+    dashboard: Dashboard, account: Account, tenant: str, tmp: Path, devices: int
+) -> None:
+    """A second tenant (made by the command line, as an operator would) with ``devices``
+    devices invites the account."""
     owner = f"owner-{uuid.uuid4().hex[:6]}@example.com"
     password_file = tmp / "password"
     password_file.write_text(PASSWORD)
@@ -167,14 +170,21 @@ def _join_second_tenant(dashboard: Dashboard, account: Account, tenant: str, tmp
             json={"token": invited.json()["token"], "password": account.password},
         )
         assert accepted.status_code == 200, accepted.text
+        for i in range(devices):
+            made_device = client.post(
+                "/api/v1/devices", json={"device_id": f"t2dev-{i:04d}"}, headers=auth
+            )
+            assert made_device.status_code == 201, made_device.text
 
 
-def test_tenant_switch_in_the_header(dashboard: Dashboard, page: Page, tmp_path: Path) -> None:
+def test_tenant_switch_in_the_header_and_a_paged_fleet(
+    dashboard: Dashboard, page: Page, tmp_path: Path
+) -> None:
     # one tenant: no menu
     sign_in(page, dashboard.url, dashboard.operator)
     expect(page.get_by_label("Tenant")).to_have_count(0)
     account = make_account(dashboard.wattline, "operator", totp=False)
-    _join_second_tenant(dashboard, account, "dash-t2", tmp_path)
+    _join_second_tenant(dashboard, account, "dash-t2", tmp_path, devices=55)
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, dashboard.url, account)
     menu = page.get_by_label("Tenant")
@@ -186,7 +196,20 @@ def test_tenant_switch_in_the_header(dashboard: Dashboard, page: Page, tmp_path:
     menu.select_option("dash-t2")
     expect(page.get_by_text(f"{account.email} · viewer")).to_be_visible()
     devices = page.locator(".stat", has_text="Devices").locator(".stat-value")
-    expect(devices).to_have_text("0")
+    expect(devices).to_have_text("55")
+    # its fleet a page at a time, and searched by the API
+    rows = page.locator("main table tbody tr")
+    expect(rows).to_have_count(50)
+    expect(page.get_by_role("table", name="Devices 1\u201350 of 55")).to_be_visible()
+    page.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(5)
+    expect(rows.first).to_contain_text("t2dev-0050")
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    page.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(50)
+    page.get_by_label("Search").fill("DEV-0042")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("t2dev-0042")
     # the session moved on the server: the tab's token is the second tenant's now
     token = page.evaluate("JSON.parse(sessionStorage.getItem('wattline.session')).access_token")
     me = httpx.get(

@@ -106,6 +106,7 @@ export async function render(main, _args = [], early = null) {
         h("span", { "data-latest": d.device_id }, keyValues(d)),
         alertCell(d),
       ]), "No device matches these filters.", [1, 3]));
+    if (state.page === 0 && !state.next) return mount(pager); // one page: nothing to turn
     mount(pager,
       h("button", { type: "button", disabled: state.page === 0, onclick: () => turn(-1) }, "Previous page"),
       h("span", { class: "small muted" }, `Page ${state.page + 1}`),
