@@ -75,6 +75,7 @@ def create_app(services: ApiServices) -> FastAPI:
     add_docs(app, app.title)
     add_dashboard(app)
     app.include_router(health.router)
+    app.include_router(devices.summary_router)
     app.include_router(devices.router)
     app.include_router(credentials.router)
     app.include_router(certificates.router)

@@ -34,7 +34,7 @@ from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, Use
 
 if TYPE_CHECKING:
     # SQLAlchemy filter types: named here, loaded only where a SQL store is built.
-    from wattline.storage.keyset import DeviceFilter
+    from wattline.storage.keyset import DeviceFilter, DeviceSummary
     from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 
 __all__ = [
@@ -103,6 +103,10 @@ class Registry(Protocol):
     def device_page(
         self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]: ...
+
+    def device_summary(
+        self, *, tenant_id: str, now_ms: int, offline_after_ms: int
+    ) -> DeviceSummary: ...
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None: ...
 

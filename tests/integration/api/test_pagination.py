@@ -148,6 +148,49 @@ def test_device_status_filter_agrees_with_the_reported_status(
         ), status
 
 
+def test_the_device_summary_counts_what_the_pages_list(client: TestClient, store: SqlStore) -> None:
+    _register_fleet(store)
+    store.commit(CommitBatch(readings=[Reading("dev-00000", T0, {"power_w": 1.0}, 1)]))
+    summary = client.get("/api/v1/device-summary", headers=AUTH).json()
+    for status in ("online", "offline", "unknown"):
+        listed = _walk(client, "/api/v1/devices", "devices", limit=MAX_PAGE, status=status)
+        assert summary["by_status"][status] == len(listed), status
+    assert summary["total"] == FLEET
+    assert summary["without_readings"] == FLEET - 1
+    assert (summary["types"], summary["tags"]) == (["inverter", "meter", "plug"], ["roof_a"])
+    # another tenant's summary is empty
+    other = store.device_summary(tenant_id="t2", now_ms=T0, offline_after_ms=OFFLINE_AFTER_MS)
+    assert (other.total, other.types, other.tags) == (0, [], [])
+
+
+def test_device_search_matches_id_type_or_tag_in_any_case(
+    client: TestClient, store: SqlStore
+) -> None:
+    _register_fleet(store)
+    for search, want in [
+        ("dev-0001", [i for i in range(FLEET) if f"{i:05d}".startswith("0001")]),
+        ("PLUG", [i for i in range(FLEET) if i % 3 == 1]),
+        ("roof_a", [i for i in range(FLEET) if i % 7 == 0]),
+        ("OOF", [i for i in range(FLEET) if i % 7 == 0]),
+        ("roofXa", []),  # "_" is no wildcard
+        ("1999", [1999]),
+    ]:
+        got = _walk(client, "/api/v1/devices", "devices", limit=100, search=search)
+        assert [d["device_id"] for d in got] == [f"dev-{i:05d}" for i in want], search
+    both = _walk(client, "/api/v1/devices", "devices", limit=100, search="roof", type="meter")
+    assert [d["device_id"] for d in both] == [f"dev-{i:05d}" for i in range(0, FLEET, 21)]
+
+
+@settings(
+    max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(search=st.text(alphabet='ab_%:.-"\\, *', min_size=0, max_size=66))
+def test_device_search_limits_at_the_edges(client: TestClient, search: str) -> None:
+    response = client.get("/api/v1/devices", params={"search": search}, headers=AUTH)
+    valid = 1 <= len(search) <= 64 and all(c.isalnum() or c in "_.:-" for c in search)
+    assert response.status_code == (200 if valid else 422), (search, response.text)
+
+
 def test_quarantine_pages_newest_first_with_the_reason_filter(
     client: TestClient, store: SqlStore
 ) -> None:

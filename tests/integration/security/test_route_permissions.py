@@ -189,12 +189,16 @@ def test_the_declared_roles() -> None:
         (m, p): (perm.role.value, perm.platform) for r, perm in GUARDED for m, p in _calls(r)
     }
     assert declared[("GET", "/api/v1/devices")] == ("viewer", False)
+    assert declared[("GET", "/api/v1/device-summary")] == ("viewer", False)
     assert declared[("POST", "/api/v1/devices")] == ("admin", False)
     assert declared[("DELETE", "/api/v1/devices/{device_id}")] == ("admin", False)
     assert declared[("GET", "/api/v1/quarantine")] == ("admin", True)
     assert declared[("POST", "/api/v1/quarantine/replay")] == ("admin", True)
     assert declared[("POST", "/api/v1/telemetry")] == ("admin", True)
     assert declared[("GET", "/api/v1/export")] == ("viewer", False)
+    # a rule's preview reads what creating it would act on: the role of creating rules
+    assert declared[("POST", "/api/v1/alert-rules/preview")] == ("admin", False)
+    assert declared[("POST", "/api/v1/alert-rules")] == ("admin", False)
     reads = {k: v for k, v in declared.items() if k[0] == "GET" and v[0] == "viewer"}
     assert len(reads) >= 10
     assert all(

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 
+from wattline.alerts.preview import REPLAYABLE
+from wattline.api import rule_preview
 from wattline.api.alert_schemas import (
     MAX_RULES_PER_TENANT,
     RuleIn,
@@ -19,6 +21,7 @@ from wattline.api.alert_schemas import (
 from wattline.api.audit_trail import AuditDep
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.routers.alerts import AlertsDep
+from wattline.api.rule_preview import RulePreview
 from wattline.api.tenancy import owned_device
 from wattline.model.alerts import Rule, RuleKind, ScopeKind
 from wattline.model.times import iso_ms
@@ -88,6 +91,36 @@ def create_rule(  # noqa: PLR0913, PLR0917 - the route's dependencies
         {"name": saved.name, "kind": saved.kind.value},
     )
     return RuleOut.of(saved)
+
+
+@router.post(
+    "/preview",
+    dependencies=[require(Role.ADMIN)],
+    responses={
+        404: {"description": "the scope names a device not in your tenant"},
+        422: {"description": "the rule is malformed, or its kind reads no readings"},
+    },
+)
+def preview_rule(
+    body: Annotated[RuleIn, Body()],
+    alerts: AlertsDep,
+    store: StoreDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> RulePreview:
+    """How often the rule (a definition, saved or not) would have fired over the last
+    7 days: its scope's stored readings replayed through the evaluator's conditions.
+    At most 100 devices and 200,000 readings: past either, ``truncated`` is true.
+    Offline and quarantine-spike rules read no readings, so they have no preview."""
+    _check_scope(store, principal, body)
+    if RuleKind(body.kind) not in REPLAYABLE:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"a {body.kind} rule reads status reports or quarantined messages,"
+            " not readings: it has no preview",
+        )
+    rule = _rule(body, "preview", principal, services.clock_ms())
+    return rule_preview.preview_rule(alerts, store, rule, services.clock_ms())
 
 
 @router.get("/{rule_id}", dependencies=[require(Role.VIEWER)], responses=_NOT_FOUND)

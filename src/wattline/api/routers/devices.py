@@ -4,6 +4,7 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
 
 from wattline.api.audit_trail import AuditDep
 from wattline.api.command_schemas import provisioning_keys
@@ -32,6 +33,19 @@ from wattline.storage.tenancy import DeviceIdTakenError
 from wattline.transfer.device_archive import archive_device
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], route_class=AdminFirstRoute)
+# beside /devices, not under it: "summary" is a valid device id
+summary_router = APIRouter(prefix="/api/v1", tags=["devices"], route_class=AdminFirstRoute)
+# Device ids, types and tags are made of these (api/schemas.py), so a search
+# outside them matches nothing; the tags' JSON quotes and commas are outside too.
+SEARCH_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class DeviceSummaryOut(BaseModel):
+    total: int
+    by_status: dict[str, int] = Field(description="online, offline and unknown")
+    without_readings: int = Field(description="devices with no latest value")
+    types: list[str] = Field(description="the device types in use")
+    tags: list[str] = Field(description="the tags in use")
 
 
 def connection_status(device: Device, now_ms: int, offline_after_ms: int) -> ConnectionState:
@@ -85,18 +99,45 @@ def list_devices(  # noqa: PLR0913, PLR0917 - the documented query parameters
     status: Annotated[
         ConnectionState | None, Query(description="only devices with this status")
     ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            pattern=SEARCH_PATTERN,
+            description="only devices whose id, type or a tag contains this (any case)",
+        ),
+    ] = None,
 ) -> DeviceList:
     """The tenant's devices in id order, a page at a time: pass ``next_cursor`` back as
     ``cursor``. Devices shared with you by other tenants are listed at /shared-devices."""
     after = page_start(lambda text: decode_str("devices", text), cursor)
     now_ms = time.time_ns() // 1_000_000
-    where = DeviceFilter(type, tag, status, now_ms, services.offline_after_ms)
+    where = DeviceFilter(type, tag, status, now_ms, services.offline_after_ms, search)
     devices = store.device_page(after, limit + 1, where, tenant_id=principal.tenant_id)
     page = devices[:limit]
     latest = store.latest_values([d.device_id for d in page]) if page else {}
     items = [device_out(d, latest.get(d.device_id, []), services.offline_after_ms) for d in page]
     next_cursor = encode("devices", page[-1].device_id) if len(devices) > limit else None
     return DeviceList(devices=items, count=len(items), next_cursor=next_cursor)
+
+
+@summary_router.get("/device-summary", dependencies=[require(Role.VIEWER)])
+def device_summary(
+    store: StoreDep, services: ServicesDep, principal: PrincipalDep
+) -> DeviceSummaryOut:
+    """The tenant's devices at a glance: counts by status, how many have never sent a
+    reading, and the types and tags in use (the fleet page's header and filters)."""
+    summary = store.device_summary(
+        tenant_id=principal.tenant_id,
+        now_ms=time.time_ns() // 1_000_000,
+        offline_after_ms=services.offline_after_ms,
+    )
+    return DeviceSummaryOut(
+        total=summary.total,
+        by_status=summary.by_status,
+        without_readings=summary.without_readings,
+        types=summary.types,
+        tags=summary.tags,
+    )
 
 
 @router.get(

@@ -38,7 +38,7 @@ from wattline.storage.base import (
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
 from wattline.storage.compaction import Compacted, compact_before
-from wattline.storage.keyset import DeviceFilter
+from wattline.storage.keyset import DeviceFilter, DeviceSummary
 from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql.alerts import SqlAlerts
@@ -124,6 +124,13 @@ class SqlStore:
         self, after: str | None, limit: int, where: DeviceFilter | None = None, *, tenant_id: str
     ) -> list[Device]:
         return self._registry.device_page(after, limit, where, tenant_id=tenant_id)
+
+    def device_summary(
+        self, *, tenant_id: str, now_ms: int, offline_after_ms: int
+    ) -> DeviceSummary:
+        return self._registry.device_summary(
+            tenant_id=tenant_id, now_ms=now_ms, offline_after_ms=offline_after_ms
+        )
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None:
         return self._registry.get_device(device_id, tenant_id=tenant_id)

@@ -247,6 +247,26 @@ class SqlAlerts:
                     )
         return found
 
+    def scoped_devices(self, rule: Rule, *, limit: int) -> tuple[list[str], int]:
+        """The first ``limit`` devices of the rule's tenant it applies to (by id),
+        and how many it applies to in all; the rule counts as enabled."""
+        d = schema.devices.c
+        query = select(d.device_id, d.device_type, d.tags).where(d.tenant_id == rule.tenant_id)
+        if rule.scope is ScopeKind.DEVICE:
+            query = query.where(d.device_id == rule.scope_value)
+        elif rule.scope is ScopeKind.TYPE:
+            query = query.where(d.device_type == rule.scope_value)
+        enabled = replace(rule, enabled=True)
+        with self._connections.read() as conn:
+            found = [
+                row.device_id
+                for row in conn.execute(query.order_by(d.device_id))
+                if enabled.applies_to(
+                    row.device_id, row.device_type, tuple(orjson.loads(row.tags or "[]"))
+                )
+            ]
+        return found[:limit], len(found)
+
     def tenant_devices(self, tenant_id: str) -> list[str]:
         d = schema.devices.c
         with self._connections.read() as conn:

@@ -17,6 +17,8 @@ from sqlalchemy import (
     Connection,
     bindparam,
     case,
+    exists,
+    func,
     or_,
     select,
     update,
@@ -27,7 +29,7 @@ from wattline.model.messages import ConnectionState, Hello, StatusReport
 from wattline.security.roles import Role
 from wattline.storage import identity_schema, schema
 from wattline.storage.device_removal import DEVICE_TABLES, delete_device_rows, iter_device_rows
-from wattline.storage.keyset import DeviceFilter, device_page_query
+from wattline.storage.keyset import DeviceFilter, DeviceSummary, device_page_query, status_of
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.tenancy import DeviceGrant, DeviceIdTakenError
 
@@ -108,6 +110,35 @@ class SqlRegistry:
         with self._connections.read() as conn:
             query = device_page_query(tenant_id, after, limit, where or DeviceFilter())
             return [device_from_row(row) for row in conn.execute(query).mappings()]
+
+    def device_summary(
+        self, *, tenant_id: str, now_ms: int, offline_after_ms: int
+    ) -> DeviceSummary:
+        """Counts by status, devices without readings, and the types and tags in use."""
+        d = schema.devices.c
+        mine = d.tenant_id == tenant_id
+        status = status_of(now_ms, offline_after_ms).label("status")
+        has_latest = exists().where(schema.latest.c.device_id == d.device_id)
+        with self._connections.read() as conn:
+            by_status = {
+                str(row.status): int(row.n)
+                for row in conn.execute(
+                    select(status, func.count().label("n")).where(mine).group_by(status)
+                )
+            }
+            without = conn.scalar(select(func.count()).where(mine, ~has_latest)) or 0
+            types = conn.scalars(
+                select(d.device_type).where(mine, d.device_type.is_not(None)).distinct()
+            ).all()
+            tag_lists = conn.scalars(select(d.tags).where(mine).distinct()).all()
+        tags = {tag for text in tag_lists for tag in json.loads(text or "[]")}
+        return DeviceSummary(
+            total=sum(by_status.values()),
+            by_status={s.value: by_status.get(s.value, 0) for s in ConnectionState},
+            without_readings=int(without),
+            types=sorted(str(t) for t in types),
+            tags=sorted(tags),
+        )
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None:
         """The tenant's device; None when there is none, or it is another tenant's."""

@@ -85,6 +85,12 @@ export async function api(path, { method = "GET", body, params } = {}) {
   return parse(response);
 }
 
+/** Move this session to another of the user's tenants: a new token pair, same tab. */
+export async function switchTenant(tenantId) {
+  const current = session() || {};
+  save(await api("/auth/switch-tenant", { method: "POST", body: { tenant_id: tenantId, refresh_token: current.refresh_token } }));
+}
+
 export async function logout() {
   try {
     await api("/auth/logout", { method: "POST" });

@@ -1,6 +1,6 @@
 // The dashboard's shell: hash routes, the navigation, who is signed in.
-import { api, forget, logout, session } from "./api.js";
-import { h, mount } from "./dom.js";
+import { api, forget, logout, session, switchTenant } from "./api.js";
+import { h, mount, toast } from "./dom.js";
 
 const PAGES = [
   { path: "fleet", label: "Fleet", load: () => import("./pages/fleet.js") },
@@ -51,8 +51,26 @@ function renderNav(current) {
   mount(
     who,
     h("span", {}, `${me.display || me.email || me.subject || "signed in"} · ${me.role}`),
+    tenantMenu(),
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
   );
+}
+
+/** The tenants the user belongs to, when more than one: choosing one switches the session. */
+function tenantMenu() {
+  const tenants = (me && me.tenants) || [];
+  if (tenants.length < 2) return null;
+  return h("select", { id: "tenant", "aria-label": "Tenant", onchange: async (e) => {
+    try {
+      await switchTenant(e.target.value);
+      await whoAmI(true);
+      toast(`Now in tenant ${me.tenant_id} as ${me.role}`, "ok");
+      if (location.hash === "#/fleet") route(); else location.hash = "#/fleet";
+    } catch (err) {
+      e.target.value = me.tenant_id;
+      toast(err.message, "error");
+    }
+  } }, tenants.map((t) => h("option", { value: t.tenant_id, selected: t.tenant_id === me.tenant_id }, `${t.tenant_id} (${t.role})`)));
 }
 
 async function signOut() {
@@ -75,7 +93,13 @@ async function route() {
   }
   const entry = PAGES.find((p) => p.path === name);
   const loader = entry ? entry.load : HIDDEN[name] || PAGES[0].load;
-  const loading = loader(); // the page's module and who-am-I, side by side
+  // the page's module (and the first requests of a page that exports prefetch) and
+  // who-am-I, side by side
+  const loading = loader().then((page) => {
+    const early = page.prefetch ? page.prefetch() : null;
+    if (early) early.catch(() => {}); // a failure is render's to report
+    return { page, early };
+  });
   try {
     await whoAmI();
   } catch (error) {
@@ -84,9 +108,9 @@ async function route() {
     return;
   }
   renderNav(entry ? name : name === "device" ? "fleet" : "");
-  const page = await loading;
+  const { page, early } = await loading;
   mount(main, h("p", { class: "muted" }, "Loading…"));
-  leave = (await page.render(main, rest.map(decodeURIComponent))) || null;
+  leave = (await page.render(main, rest.map(decodeURIComponent), early)) || null;
   document.title = `${main.querySelector("h1")?.textContent || "Wattline"} · Wattline`;
 }
 

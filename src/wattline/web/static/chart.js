@@ -19,6 +19,18 @@ export const RANGES = [
 
 const WIDTH_MS = { m: 60e3, h: 3600e3, d: 86400e3 };
 
+// uPlot (51 kB) is fetched when a chart is first wanted, not by every page: the fleet
+// page's first render used to wait for it. A device page awaits this beside its data.
+export const chartLibrary = window.uPlot
+  ? Promise.resolve()
+  : new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/ui/vendor/uplot/uPlot.iife.min.js";
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error("the chart library did not load"));
+    document.head.append(script);
+  });
+
 /** [start, end) of a range ending now, on the bucket grid: the API answers from a rollup
  * tier only when the range's edges sit on it, else it scans raw readings (measured: a
  * year at 6 h took 4-7 s unaligned, 0.5-1 s aligned on a loaded machine). */

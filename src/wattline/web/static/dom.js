@@ -37,9 +37,10 @@ export function mount(el, ...children) {
 export function table(caption, headers, rows, empty = "Nothing to show.", phoneHidden = []) {
   if (!rows.length) return h("p", { class: "muted" }, empty);
   const cls = (i) => (phoneHidden.includes(i) ? "hide-phone" : null);
+  // a wide table scrolls sideways: focusable, so the keyboard can scroll it too (axe)
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
     h(
       "table",
       {},

@@ -1,13 +1,11 @@
-// Admin: members and roles, API keys, device provisioning and credentials, tariffs, audit.
+// Admin: members and roles, API keys, device provisioning, credentials and sharing,
+// tariffs (tariff_editor.js), audit.
 import { api } from "../api.js";
 import { badge, errorBox, fmtTime, h, mount, section, table, toast } from "../dom.js";
+import { field, showErrors } from "../forms.js";
+import { tariffEditor } from "./tariff_editor.js";
 
 const ROLES = ["viewer", "operator", "admin", "owner"];
-
-function field(id, label, input) {
-  input.id = id;
-  return h("div", { class: "field" }, h("label", { for: id }, label), input);
-}
 
 function secretBox(title, lines) {
   return h("div", { class: "card secret", role: "alert" }, h("strong", {}, title),
@@ -27,7 +25,7 @@ export async function render(main) {
   const guard = (box, promise) => promise.catch((e) => mount(box, errorBox(e)));
   await Promise.all([
     guard(users, drawUsers(users)), guard(keys, drawKeys(keys)), guard(devices, drawDevices(devices)),
-    guard(tariffs, drawTariffs(tariffs)), guard(audit, drawAudit(audit)),
+    guard(tariffs, tariffEditor(tariffs)), guard(audit, drawAudit(audit)),
   ]);
 }
 
@@ -85,6 +83,7 @@ async function drawDevices(box) {
   const id = h("input", { type: "text", pattern: "[A-Za-z0-9_-]{1,64}", maxlength: "64", required: true });
   const type = h("input", { type: "text", maxlength: "64" });
   const credentials = h("div", {});
+  const shares = h("div", {});
   const form = h("form", { class: "filters", onsubmit: async (e) => {
     e.preventDefault();
     try {
@@ -93,9 +92,9 @@ async function drawDevices(box) {
       box.prepend(secretBox(`Device ${device.device_id}`, device.credentials.map((c) => `${c.kind} ${c.username || ""} ${c.secret}`)));
     } catch (err) { toast(err.message, "error"); }
   } }, field("d-id", "Device id", id), field("d-type", "Type", type), h("button", { type: "submit", class: "primary" }, "Provision"));
-  const pick = h("select", { onchange: (e) => drawCredentials(credentials, e.target.value) },
+  const pick = h("select", { onchange: (e) => { drawCredentials(credentials, e.target.value); drawShares(shares, e.target.value); } },
     h("option", { value: "" }, "choose a device"), page.devices.map((d) => h("option", { value: d.device_id }, d.device_id)));
-  mount(box, form, h("h3", {}, "Credentials"), field("d-pick", "Device", pick), credentials);
+  mount(box, form, h("h3", {}, "Credentials and sharing"), field("d-pick", "Device", pick), credentials, shares);
 }
 
 async function drawCredentials(box, deviceId) {
@@ -119,11 +118,36 @@ async function drawCredentials(box, deviceId) {
     "No credentials: this device connects with the platform's demo or shared account."));
 }
 
-async function drawTariffs(box) {
-  const body = await api("/tariffs");
-  mount(box, table("Tariffs", ["Name", "Zone", "Versions", "Updated"],
-    body.tariffs.map((t) => [t.name, t.tz, String(t.versions.length), fmtTime(t.updated_at)]),
-    "No tariffs: PUT /api/v1/tariffs/{id} adds one (docs/energy.md)."));
+/** Who the device is shared with (users of any tenant, by email), share and revoke. */
+async function drawShares(box, deviceId) {
+  if (!deviceId) return mount(box);
+  const path = `/devices/${encodeURIComponent(deviceId)}/shares`;
+  const body = await api(path);
+  const user = h("input", { type: "email", maxlength: "320", required: true });
+  const role = h("select", {}, ["viewer", "operator"].map((r) => h("option", { value: r }, r)));
+  const general = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", { class: "filters", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api(path, { method: "POST", body: { user: user.value.trim(), role: role.value } });
+      toast(`${deviceId} shared with ${user.value.trim()} as ${role.value}`, "ok");
+      await drawShares(box, deviceId);
+    } catch (err) {
+      showErrors(form, general, err, (loc) => ({ user: "s-user", role: "s-role" })[loc[loc.length - 1]]);
+    }
+  } }, field("s-user", "Share with (email)", user), field("s-role", "Role", role),
+  h("button", { type: "submit", class: "primary" }, "Share"), general);
+  mount(box, table(`${deviceId} is shared with`, ["User", "Role", "Shared", ""],
+    body.shares.map((s) => [s.email, s.role, fmtTime(s.shared_at),
+      h("button", { type: "button", class: "danger", "aria-label": `Stop sharing with ${s.email}`, onclick: async () => {
+        if (!window.confirm(`Stop sharing ${deviceId} with ${s.email}?`)) return;
+        try {
+          await api(`${path}/${encodeURIComponent(s.user_id)}`, { method: "DELETE" });
+          toast(`${deviceId} no longer shared with ${s.email}`, "ok");
+        } catch (err) { toast(err.message, "error"); }
+        await drawShares(box, deviceId);
+      } }, "Stop sharing")]),
+    `${deviceId} is not shared with anyone outside the tenant.`), form);
 }
 
 async function drawAudit(box) {

@@ -1,8 +1,10 @@
-// Alerts: the tenant's alerts with severity and status; acknowledge, clear, comment.
+// Alerts: the tenant's alerts with severity and status; acknowledge, clear, comment;
+// the rules (admins edit them and preview them: rule_editor.js).
 import { api } from "../api.js";
-import { canAct } from "../app.js";
+import { canAct, isAdmin } from "../app.js";
 import { badge, errorBox, fmtNumber, fmtTime, h, mount, section, table, toast } from "../dom.js";
 import { openLive } from "../live.js";
+import { ruleEditor, ruleText } from "./rule_editor.js";
 
 export async function render(main) {
   const state = { status: "active" };
@@ -60,11 +62,14 @@ export async function render(main) {
     section("Alerts", h("div", { class: "filters" }, h("div", { class: "field" }, h("label", { for: "a-status" }, "Status"), statusSelect)), list),
     section("Rules", rules));
   await draw();
-  api("/alert-rules").then((body) => {
-    const items = Array.isArray(body) ? body : body.rules || [];
-    mount(rules, table("Alert rules", ["Rule", "Severity", "Condition", "Enabled"],
-      items.map((r) => [r.name, badge(r.severity), ruleText(r), r.enabled ? "yes" : "no"]), "No rules yet.", [3]));
-  }).catch((e) => mount(rules, errorBox(e)));
+  if (isAdmin()) {
+    ruleEditor(rules).catch((e) => mount(rules, errorBox(e)));
+  } else {
+    api("/alert-rules").then((body) => {
+      mount(rules, table("Alert rules", ["Rule", "Severity", "Condition", "Enabled"],
+        body.rules.map((r) => [r.name, badge(r.severity), ruleText(r), r.enabled ? "yes" : "no"]), "No rules yet.", [3]));
+    }).catch((e) => mount(rules, errorBox(e)));
+  }
 
   let pending = false;
   return openLive({ kinds: ["alert"] }, () => {
@@ -72,10 +77,4 @@ export async function render(main) {
     pending = true;
     setTimeout(() => { pending = false; draw().catch(() => {}); }, 500);
   });
-}
-
-function ruleText(rule) {
-  const params = Object.entries(rule.params || {}).map(([k, v]) => `${k} ${v}`).join(", ");
-  const scope = rule.scope_value ? `${rule.scope} ${rule.scope_value}` : rule.scope;
-  return `${rule.kind}${rule.metric ? ` of ${rule.metric}` : ""} (${params}) on ${scope}`;
 }

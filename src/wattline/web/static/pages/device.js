@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { canAct } from "../app.js";
 import { badge, errorBox, fmtAgo, fmtMetric, fmtTime, h, mount, section, table, toast } from "../dom.js";
-import { appendPoint, makeChart, RANGES, rangeEdges, toSeries } from "../chart.js";
+import { appendPoint, chartLibrary, makeChart, RANGES, rangeEdges, toSeries } from "../chart.js";
 import { openLive } from "../live.js";
 
 const PREFERRED = ["power_w", "temperature_c", "voltage_v", "light_lux"];
@@ -42,7 +42,7 @@ export async function render(main, [deviceId, rangeKey]) {
     const params = { start: startMs, end: endMs, fields: state.metric, limit: 100000 };
     if (state.range.interval) params.interval = state.range.interval;
     const started = performance.now();
-    const body = await api(`${path}/telemetry`, { params });
+    const [body] = await Promise.all([api(`${path}/telemetry`, { params }), chartLibrary]);
     const series = toSeries(body, state.metric);
     if (state.chart) state.chart.dispose();
     chartBox.replaceChildren();
