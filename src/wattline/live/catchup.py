@@ -19,6 +19,10 @@ from wattline.storage.ports import PointReader
 
 MAX_DEVICES = 100
 MAX_READINGS = 10_000
+# Live messages a client's buffer may hold beyond its bound while a catch-up is
+# sent to it (``BoundedBuffer.headroom``): sending 10,000 readings takes a
+# second or two, during which a whole-fleet subscription keeps receiving.
+CATCH_UP_HEADROOM = MAX_READINGS
 # Readings may carry timestamps this far ahead of the server's clock (the
 # ingest's WATTLINE_MAX_FUTURE_SKEW_S default); a catch-up covers them too.
 FUTURE_SKEW_MS = 300_000

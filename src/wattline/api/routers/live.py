@@ -51,6 +51,7 @@ from wattline.api.services import ApiServices
 from wattline.api.tenancy import not_registered
 from wattline.live import wire
 from wattline.live.buffer import BufferClosedError
+from wattline.live.catchup import CATCH_UP_HEADROOM
 from wattline.live.events import EventKind
 from wattline.live.hub import SLOW_CONSUMER_CLOSE, LiveHub
 from wattline.live.subscriptions import Subscription
@@ -294,11 +295,13 @@ async def _send_catch_up(
     subscription_id: str | None,
 ) -> None:
     """The readings missed since ``since_ms`` (the caller holds the send lock)."""
-    missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
-    messages = streamer.rendered(missed, subscription)
-    for message in messages:
-        await websocket.send_text(message.text)
-    streamer.remember_served(messages)
+    # live messages queue behind the catch-up meanwhile: room for them (buffer.py)
+    with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
+        missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
+        messages = streamer.rendered(missed, subscription)
+        for message in messages:
+            await websocket.send_text(message.text)
+        streamer.remember_served(messages)
     summary = {
         "type": "caught_up",
         "id": subscription_id,
@@ -394,11 +397,14 @@ async def _sse(
     try:
         yield f"retry: 2000\n: connected; keep-alive every {KEEPALIVE_S:.0f} s\n\n"
         if since_ms is not None:
-            missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
-            messages = streamer.rendered(missed, subscription)
-            streamer.remember_served(messages)
-            for message in messages:
-                yield f"id: {message.ts_ms}\nevent: {message.kind}\ndata: {message.text}\n\n"
+            with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
+                missed = await catch_up(
+                    streamer.services, streamer.principal, subscription, since_ms
+                )
+                messages = streamer.rendered(missed, subscription)
+                streamer.remember_served(messages)
+                for message in messages:
+                    yield f"id: {message.ts_ms}\nevent: {message.kind}\ndata: {message.text}\n\n"
             sent.inc(len(messages))
         while True:
             try:
