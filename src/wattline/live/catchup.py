@@ -5,11 +5,15 @@ reading timestamp: readings after ``since_ms`` up to now (plus the future
 skew a device may have), oldest first per device, at most ``MAX_DEVICES``
 devices and ``MAX_READINGS`` readings; ``truncated`` says the client should
 page the rest from the REST API (``GET /api/v1/devices/{id}/telemetry``).
+
+``since_ms`` is one instant for every device, or one per device (a client
+resuming from the last reading it has of each, without a hole before it):
+then only the devices it names are caught up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wattline.live.events import EventKind, LiveEvent
@@ -54,7 +58,7 @@ def missed_readings(  # noqa: PLR0913 - the reader, the range and its filter
     tenant_id: str,
     device_ids: Sequence[str],
     subscription: Subscription,
-    since_ms: int,
+    since_ms: int | Mapping[str, int],
     now_ms: int,
 ) -> Missed:
     fields = sorted(subscription.metrics) or None
@@ -65,9 +69,10 @@ def missed_readings(  # noqa: PLR0913 - the reader, the range and its filter
         if room <= 0:
             truncated = True
             break
-        points = reader.raw_points(
-            device_id, since_ms + 1, now_ms + FUTURE_SKEW_MS, fields, room + 1
-        )
+        after = since_ms if isinstance(since_ms, int) else since_ms.get(device_id)
+        if after is None:
+            continue
+        points = reader.raw_points(device_id, after + 1, now_ms + FUTURE_SKEW_MS, fields, room + 1)
         if len(points) > room:
             truncated = True
             points = points[:room]

@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from tests.integration.archive.conftest import S3Server
 from tests.integration.chaos.conftest import LedgerFor
 from tests.integration.chaos.harness import (
     CollectorProcess,
+    Ledger,
     assert_exactly_stored,
     tail,
     wait_collector_ready,
@@ -116,19 +116,22 @@ class Subscriber:
         with self._lock:
             return sorted(self.expected - set(self.seen))
 
-    def resume_since(self) -> int:
-        """Epoch ms after which everything not yet seen lies (the oldest device's gap)."""
+    def resume_since(self) -> dict[str, int]:
+        """Per device still missing some: its last reading's timestamp with no hole before."""
         with self._lock:
-            return ts_of(min(self._contiguous.values()))
+            return {d: ts_of(upto) for d, upto in self._contiguous.items() if upto < PER_DEVICE - 1}
 
-    def _subscribe(self, ws: ClientConnection, *, since: int | None, stalled: bool = False) -> None:
+    def _subscribe(
+        self, ws: ClientConnection, *, since: dict[str, int] | None, stalled: bool = False
+    ) -> None:
         message: dict[str, object] = {"type": "subscribe", "id": "s", "kinds": ["reading"]}
         if self.devices:
             message["devices"] = self.devices
         if self.metrics:
             message["metrics"] = self.metrics
-        if since is not None:
+        if since:
             message["since"] = since
+            self._catch_ups += 1
             if stalled:
                 self.stall_resumes += 1
             else:
@@ -144,19 +147,18 @@ class Subscriber:
                     url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, open_timeout=5
                 ) as ws:
                     self.connections += 1
-                    self._subscribe(ws, since=None if self.connections == 1 else self.resume_since())
                     self._stream(ws)
             except ConnectionClosed as closed:
                 self.closes[closed.rcvd.code if closed.rcvd else 1006] += 1
-                index += 1  # this API process is gone: the next one
-                time.sleep(0.2)
+                time.sleep(0.2)  # cut off as a slow consumer, or its API process is gone
             except (InvalidHandshake, InvalidStatus, OSError, TimeoutError):
                 index += 1  # this API process is gone: the next one
                 time.sleep(0.2)
 
     def _stream(self, ws: ClientConnection) -> None:
         this_connection: set[tuple[str, int]] = set()
-        self._catch_ups = int(self.connections > 1)  # asked for, `caught_up` not yet seen
+        self._catch_ups = 0  # asked for, `caught_up` not yet seen
+        self._subscribe(ws, since=None if self.connections == 1 else self.resume_since())
         self._progress_at = time.monotonic()
         while not self._stop.is_set():
             try:
@@ -166,7 +168,6 @@ class Subscriber:
                 if stalled and not self._catch_ups and not self.complete():
                     self._progress_at = time.monotonic()
                     self._subscribe(ws, since=self.resume_since(), stalled=True)
-                    self._catch_ups += 1
                 continue
             message = json.loads(text)
             kind = message["type"]
@@ -226,12 +227,14 @@ def test_fleet_under_load_loses_nothing_and_every_subscriber_catches_up(  # noqa
     s3_server = S3Server()
     s3_server.start()
     try:
-        run_chaos_fleet(chaos_broker, shared_database, ledger_for, topic_prefix, s3_server, tmp_path)
+        run_chaos_fleet(
+            chaos_broker, shared_database, ledger_for, topic_prefix, s3_server, tmp_path
+        )
     finally:
         s3_server.stop()
 
 
-def run_chaos_fleet(  # noqa: PLR0913, PLR0917, PLR0915 - the servers, then where to keep logs
+def run_chaos_fleet(  # noqa: PLR0917, PLR0915 - the servers, then where to keep logs
     chaos_broker: MosquittoServer,
     shared_database: str,
     ledger_for: LedgerFor,
@@ -282,26 +285,8 @@ def run_chaos_fleet(  # noqa: PLR0913, PLR0917, PLR0915 - the servers, then wher
     for each in processes:
         each.start()
     try:
-        for collector in collectors:
-            wait_collector_ready(collector, ledger, timeout_s=120)
-
-        def answers(port: int) -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        for port, api in zip(api_ports, apis, strict=True):
-            assert wait_until(lambda port=port: answers(port), 120), tail(api.log())
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        for device in DEVICES:  # registered first: a subscription may name them
-            created = httpx.post(
-                f"http://127.0.0.1:{api_ports[0]}/api/v1/devices",
-                json={"device_id": device},
-                headers=headers,
-                timeout=10,
-            )
-            assert created.status_code == 201, created.text
+        wait_ready(collectors, apis, api_ports, ledger)
+        register(DEVICES, api_ports[0])
         ws = [f"ws://127.0.0.1:{port}/api/v1/ws" for port in api_ports]
         subscribers = [
             Subscriber("api1-all", ws, None),
@@ -316,9 +301,7 @@ def run_chaos_fleet(  # noqa: PLR0913, PLR0917, PLR0915 - the servers, then wher
 
         messages = reading_messages(topic_prefix, DEVICES, PER_DEVICE)
         load_started = time.monotonic()
-        publisher = ChaosPublisher(
-            "127.0.0.1", chaos_broker.port, messages, rate_per_s=RATE_PER_S
-        )
+        publisher = ChaosPublisher("127.0.0.1", chaos_broker.port, messages, rate_per_s=RATE_PER_S)
         publisher.start()
         try:
             half = len(messages) * len(METRICS) // 2
@@ -345,9 +328,10 @@ def run_chaos_fleet(  # noqa: PLR0913, PLR0917, PLR0915 - the servers, then wher
         f"subscribers complete {caught_up_at - stored_at:.1f} s after, "
         f"test body {caught_up_at - started:.1f} s\n{report}"
     )
-    assert everyone, "\n".join(
-        f"{s.name} misses {len(s.missing())}: {s.missing()[:10]}" for s in subscribers
-    ) + f"\n{diagnostics()}"
+    assert everyone, (
+        "\n".join(f"{s.name} misses {len(s.missing())}: {s.missing()[:10]}" for s in subscribers)
+        + f"\n{diagnostics()}"
+    )
     for subscriber in subscribers:
         assert set(subscriber.seen) == subscriber.expected, subscriber.summary()
         assert subscriber.same_connection_duplicates == 0, subscriber.summary()
@@ -357,3 +341,35 @@ def run_chaos_fleet(  # noqa: PLR0913, PLR0917, PLR0915 - the servers, then wher
     for subscriber in subscribers[:2]:
         assert subscriber.connections >= 2, subscriber.summary()
         assert subscriber.resumes >= 1, subscriber.summary()
+
+
+def wait_ready(
+    collectors: list[CollectorProcess],
+    apis: list[CollectorProcess],
+    api_ports: list[int],
+    ledger: Ledger,
+) -> None:
+    """Generous: four Python processes starting at once on a busy machine."""
+    for collector in collectors:
+        wait_collector_ready(collector, ledger, timeout_s=120)
+
+    def answers(port: int) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    for port, api in zip(api_ports, apis, strict=True):
+        assert wait_until(lambda port=port: answers(port), 120), tail(api.log())
+
+
+def register(devices: list[str], port: int) -> None:
+    """Registered before the stream: a subscription may name them."""
+    for device in devices:
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/devices",
+            json={"device_id": device},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text

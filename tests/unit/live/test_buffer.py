@@ -85,7 +85,8 @@ def test_headroom_holds_capacity_plus_extra_during_a_catch_up_and_no_more(
     bound = capacity + extra
     assert accepted == [i < bound for i in range(queued)]
     if queued > bound:  # beyond the headroom: cut off as before
-        assert buffer.overflowed and buffer.closed
+        assert buffer.overflowed
+        assert buffer.closed
         return
     assert not buffer.closed
     assert buffer.take_nowait() == list(range(queued))  # in order, nothing lost
@@ -100,7 +101,8 @@ def test_headroom_ends_at_the_first_take_after_the_catch_up() -> None:
             assert buffer.offer(i)
     assert buffer.offer(4)  # after the block, room until the client takes what queued
     assert buffer.take_nowait() == [0, 1, 2, 3, 4]
-    assert buffer.offer(5) and buffer.offer(6)
+    assert buffer.offer(5)
+    assert buffer.offer(6)
     assert not buffer.offer(7)  # back to its bound of 2
     assert buffer.overflowed
 

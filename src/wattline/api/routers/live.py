@@ -273,7 +273,7 @@ async def _subscribe(
         await _reply(websocket, lock, _error(command.id, str(not_registered(missing[0]).detail)))
         return
     try:
-        since_ms = None if command.since is None else parse_time_ms(str(command.since), "since")
+        since_ms = _since_of(command.since)
     except ValueError as exc:
         await _reply(websocket, lock, _error(command.id, str(exc)))
         return
@@ -287,11 +287,25 @@ async def _subscribe(
             await _send_catch_up(websocket, streamer, subscription, since_ms, command.id)
 
 
+def _since_of(since: str | int | dict[str, str | int] | None) -> int | dict[str, int] | None:
+    """A subscribe message's ``since``: one instant, or one per device."""
+    if since is None or isinstance(since, dict):
+        return (
+            None
+            if since is None
+            else {
+                device: parse_time_ms(str(value), f"since[{device}]")
+                for device, value in since.items()
+            }
+        )
+    return parse_time_ms(str(since), "since")
+
+
 async def _send_catch_up(
     websocket: WebSocket,
     streamer: Streamer,
     subscription: Subscription,
-    since_ms: int,
+    since_ms: int | dict[str, int],
     subscription_id: str | None,
 ) -> None:
     """The readings missed since ``since_ms`` (the caller holds the send lock)."""
