@@ -88,6 +88,9 @@ class Subscriber:
     duplicates: int = 0  # readings seen before (de-duplicated here)
     # a live reading sent again on one connection (a catch-up may repeat what it asked for)
     same_connection_duplicates: int = 0
+    # a live reading a catch-up on the same connection sent before (a broker redelivery
+    # after the collector's death, streamed live once it was committed again)
+    live_after_catch_up: int = 0
     foreign: int = 0  # a reading of a device outside the subscription
     closes: Counter[int] = field(default_factory=Counter)  # close codes the server sent
     errors: list[str] = field(default_factory=list)
@@ -156,7 +159,7 @@ class Subscriber:
                 time.sleep(0.2)
 
     def _stream(self, ws: ClientConnection) -> None:
-        this_connection: set[tuple[str, int]] = set()
+        this_connection: dict[tuple[str, int], bool] = {}  # key -> came live
         self._catch_ups = 0  # asked for, `caught_up` not yet seen
         self._subscribe(ws, since=None if self.connections == 1 else self.resume_since())
         self._progress_at = time.monotonic()
@@ -180,7 +183,9 @@ class Subscriber:
             elif kind == "reading":
                 self._reading(message, this_connection)
 
-    def _reading(self, message: dict[str, object], this_connection: set[tuple[str, int]]) -> None:
+    def _reading(
+        self, message: dict[str, object], this_connection: dict[tuple[str, int], bool]
+    ) -> None:
         device, seq = str(message["device_id"]), int(message["seq"])  # type: ignore[call-overload]
         key = (device, seq)
         if device not in self.wanted:
@@ -188,9 +193,13 @@ class Subscriber:
             return
         if self.metrics and set(message["metrics"]) != set(self.metrics):  # type: ignore[call-overload]
             self.errors.append(f"metrics not narrowed: {message['metrics']}")
-        if key in this_connection and not self._catch_ups:
-            self.same_connection_duplicates += 1
-        this_connection.add(key)
+        live = not self._catch_ups
+        if live and key in this_connection:
+            if this_connection[key]:
+                self.same_connection_duplicates += 1
+            else:
+                self.live_after_catch_up += 1
+        this_connection[key] = this_connection.get(key, False) or live
         with self._lock:
             if key in self.seen:
                 self.duplicates += 1
@@ -209,6 +218,7 @@ class Subscriber:
             f"{self.stall_resumes} after a stall, "
             f"{self.caught_up_readings} caught up, {self.duplicates} duplicates, "
             f"{self.same_connection_duplicates} live twice on one connection, "
+            f"{self.live_after_catch_up} live after a catch-up sent it, "
             f"{self.truncated} truncated, closes {dict(self.closes)}"
         )
 
