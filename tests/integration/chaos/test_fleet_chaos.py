@@ -9,14 +9,14 @@ process: one to every device and one to a subset of them on each. Then:
 - exactly the N published readings are stored (none lost, none twice);
 - every subscriber ends up with every reading of its subscription. The ones on
   the killed API process reconnect to the surviving one and resume with
-  ``since`` (the timestamp of their last reading with no gap before it, per
-  device, the oldest of those). A subscriber whose stream stalls with a gap
-  asks again the same way: a collector SIGKILLed after a commit but before its
-  bus publish took that batch off the live stream, never out of the store.
+  ``since`` per device (the timestamp of each device's last reading with no
+  gap before it). A subscriber whose stream stalls with a gap asks again the
+  same way: a collector SIGKILLed after a commit but before its bus publish
+  took that batch off the live stream, never out of the store.
 
 What the live stream guarantees (docs/live.md): within one connection a reading
-is sent at most once; across reconnects, at least once with its (device, seq),
-so a client de-duplicates what a catch-up sends again.
+is streamed live at most once; across reconnects and catch-ups, at least once
+with its (device, seq), so a client de-duplicates what a catch-up sends again.
 """
 
 from __future__ import annotations
