@@ -93,6 +93,8 @@ class Subscriber:
     live_after_catch_up: int = 0
     foreign: int = 0  # a reading of a device outside the subscription
     closes: Counter[int] = field(default_factory=Counter)  # close codes the server sent
+    closed_at: list[tuple[int, float]] = field(default_factory=list)  # (code, monotonic s)
+    kill_at: float = 0.0  # when the test killed a collector and an API process
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -152,7 +154,9 @@ class Subscriber:
                     self.connections += 1
                     self._stream(ws)
             except ConnectionClosed as closed:
-                self.closes[closed.rcvd.code if closed.rcvd else 1006] += 1
+                code = closed.rcvd.code if closed.rcvd else 1006
+                self.closes[code] += 1
+                self.closed_at.append((code, time.monotonic()))
                 time.sleep(0.2)  # cut off as a slow consumer, or its API process is gone
             except (InvalidHandshake, InvalidStatus, OSError, TimeoutError):
                 index += 1  # this API process is gone: the next one
@@ -219,7 +223,8 @@ class Subscriber:
             f"{self.caught_up_readings} caught up, {self.duplicates} duplicates, "
             f"{self.same_connection_duplicates} live twice on one connection, "
             f"{self.live_after_catch_up} live after a catch-up sent it, "
-            f"{self.truncated} truncated, closes {dict(self.closes)}"
+            f"{self.truncated} truncated, closes {dict(self.closes)} "
+            f"at {[f'{code}@{at - self.kill_at:+.1f}s' for code, at in self.closed_at]} of the kill"
         )
 
 
@@ -316,6 +321,8 @@ def run_chaos_fleet(  # noqa: PLR0917, PLR0915 - the servers, then where to keep
         try:
             half = len(messages) * len(METRICS) // 2
             assert wait_until(lambda: ledger.sample_rows() >= half, 90), diagnostics()
+            for subscriber in subscribers:
+                subscriber.kill_at = time.monotonic()
             collectors[0].kill()
             apis[0].kill()
             collectors[0].start()
