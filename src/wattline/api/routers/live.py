@@ -289,15 +289,12 @@ async def _subscribe(
 
 def _since_of(since: str | int | dict[str, str | int] | None) -> int | dict[str, int] | None:
     """A subscribe message's ``since``: one instant, or one per device."""
-    if since is None or isinstance(since, dict):
-        return (
-            None
-            if since is None
-            else {
-                device: parse_time_ms(str(value), f"since[{device}]")
-                for device, value in since.items()
-            }
-        )
+    if since is None:
+        return None
+    if isinstance(since, dict):
+        return {
+            device: parse_time_ms(str(value), f"since[{device}]") for device, value in since.items()
+        }
     return parse_time_ms(str(since), "since")
 
 
