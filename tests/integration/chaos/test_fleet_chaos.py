@@ -337,13 +337,15 @@ def run_chaos_fleet(  # noqa: PLR0917, PLR0915 - the servers, then where to keep
     finally:
         for subscriber in subscribers:
             subscriber.stop()
-        for each in processes:
-            each.stop()
+        stopping = time.monotonic()
+        exits = [each.stop() for each in processes]
+        stopped_in = time.monotonic() - stopping
     report = "\n".join(s.summary() for s in subscribers)
     print(  # the figures for docs and reports (pytest -s)
         f"\nfleet chaos: {len(messages)} readings; load {stored_at - load_started:.1f} s, "
         f"subscribers complete {caught_up_at - stored_at:.1f} s after, "
-        f"test body {caught_up_at - started:.1f} s\n{report}"
+        f"test body {caught_up_at - started:.1f} s; the processes stopped in {stopped_in:.1f} s "
+        f"(exit codes {exits})\n{report}"
     )
     assert everyone, (
         "\n".join(f"{s.name} misses {len(s.missing())}: {s.missing()[:10]}" for s in subscribers)

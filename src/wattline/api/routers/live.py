@@ -194,9 +194,9 @@ async def _stream(
     for task in pending:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    closed = cut_off in done or (
-        writing in done and isinstance(writing.exception(), BufferClosedError)
-    )
+    # retrieved even when the cut-off is seen too (else asyncio logs it at collection)
+    writer_error = writing.exception() if writing in done else None
+    closed = cut_off in done or isinstance(writer_error, BufferClosedError)
     if closed and reading not in done:
         if streamer.client.slow:
             reason = f"slow consumer: {streamer.hub.buffer_messages} messages unread"
