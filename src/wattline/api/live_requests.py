@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from wattline.live.catchup import MAX_DEVICES
 from wattline.live.events import EventKind
 from wattline.live.subscriptions import DEFAULT_KINDS, Subscription
 
@@ -23,6 +24,9 @@ MAX_MESSAGE_CHARS = 64 * 1024
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Names = Annotated[list[Name], Field(max_length=MAX_IDS)]
 Kind = Literal["reading", "status", "alert"]
+Instant = str | int
+# `since` per device: a resuming client's own point for each device (live.catchup.MAX_DEVICES)
+SinceByDevice = Annotated[dict[Name, Instant], Field(min_length=1, max_length=MAX_DEVICES)]
 
 
 class ClientMessage(BaseModel):
@@ -41,8 +45,9 @@ class Subscribe(ClientMessage):
     kinds: Annotated[list[Kind], Field(max_length=3)] = []
     # shorthand: alert changes too
     alerts: bool = False
-    # readings after this instant (ISO 8601 or epoch ms) are sent first, from the store
-    since: str | int | None = None
+    # readings after this instant (ISO 8601 or epoch ms) are sent first, from the store;
+    # or, per device, {device_id: instant}: each device's readings after its own instant
+    since: Instant | SinceByDevice | None = None
 
     def subscription(self) -> Subscription:
         return make_subscription(

@@ -127,9 +127,12 @@ class Collector:
         monotonic: Callable[[], float] = time.monotonic,
         clock_ms: Callable[[], int] = _wall_clock_ms,
         traces: MessageTraces | None = None,
+        before_ack: Callable[[], object] | None = None,
     ) -> None:
         """``monotonic`` (seconds) times batches and commits; ``clock_ms`` (epoch
-        milliseconds) dates the last commit; ``traces``: None when tracing is off."""
+        milliseconds) dates the last commit; ``traces``: None when tracing is off;
+        ``before_ack``: called after each commit, before the broker is told (the
+        live feed's bounded wait until the batch is on the bus)."""
         self._policy = policy or BatchPolicy()
         self._monotonic = monotonic
         self._clock_ms = clock_ms
@@ -137,6 +140,7 @@ class Collector:
         # None ends the committer: the planner has drained everything.
         self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
         self._traces = traces
+        self._before_ack = before_ack
         self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
         metrics.queued.set_function(self._queue.qsize)
         metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
@@ -316,6 +320,8 @@ class Collector:
         self._metrics.batch_messages.observe(len(planned.messages))
         self._last_commit_ms = self._clock_ms()
         self._metrics.last_commit.set(self._last_commit_ms / 1000)
+        if self._before_ack is not None:
+            self._before_ack()
         with self._traced("ack", planned.messages):
             self._source.ack(planned.deliveries)
         if self._traces is not None:

@@ -5,11 +5,15 @@ reading timestamp: readings after ``since_ms`` up to now (plus the future
 skew a device may have), oldest first per device, at most ``MAX_DEVICES``
 devices and ``MAX_READINGS`` readings; ``truncated`` says the client should
 page the rest from the REST API (``GET /api/v1/devices/{id}/telemetry``).
+
+``since_ms`` is one instant for every device, or one per device (a client
+resuming from the last reading it has of each, without a hole before it):
+then only the devices it names are caught up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wattline.live.events import EventKind, LiveEvent
@@ -19,6 +23,10 @@ from wattline.storage.ports import PointReader
 
 MAX_DEVICES = 100
 MAX_READINGS = 10_000
+# Live messages a client's buffer may hold beyond its bound while a catch-up is
+# sent to it (``BoundedBuffer.headroom``): sending 10,000 readings takes a
+# second or two, during which a whole-fleet subscription keeps receiving.
+CATCH_UP_HEADROOM = MAX_READINGS
 # Readings may carry timestamps this far ahead of the server's clock (the
 # ingest's WATTLINE_MAX_FUTURE_SKEW_S default); a catch-up covers them too.
 FUTURE_SKEW_MS = 300_000
@@ -50,7 +58,7 @@ def missed_readings(  # noqa: PLR0913 - the reader, the range and its filter
     tenant_id: str,
     device_ids: Sequence[str],
     subscription: Subscription,
-    since_ms: int,
+    since_ms: int | Mapping[str, int],
     now_ms: int,
 ) -> Missed:
     fields = sorted(subscription.metrics) or None
@@ -61,9 +69,10 @@ def missed_readings(  # noqa: PLR0913 - the reader, the range and its filter
         if room <= 0:
             truncated = True
             break
-        points = reader.raw_points(
-            device_id, since_ms + 1, now_ms + FUTURE_SKEW_MS, fields, room + 1
-        )
+        after = since_ms if isinstance(since_ms, int) else since_ms.get(device_id)
+        if after is None:
+            continue
+        points = reader.raw_points(device_id, after + 1, now_ms + FUTURE_SKEW_MS, fields, room + 1)
         if len(points) > room:
             truncated = True
             points = points[:room]

@@ -7,6 +7,14 @@ only hands the batch to the event loop through a bounded hand-off: when
 blocks and never raises. A task on the loop then looks up each device's owner
 (``OwnerCache``, in a worker thread on a cache miss) and publishes the batch's
 events on the bus, one bus message per batch, in commit order.
+
+A collector calls ``wait_published`` after a commit and before acknowledging
+the batch to the broker: killed in between, it has not acknowledged, so the
+broker delivers the messages again and the batch reaches the bus then (stored
+once, streamed once: the hubs skip a reading they streamed). The wait is
+bounded (``ACK_WAIT_S``); once it times out (the bus stalls), the collector
+stops waiting until the feed has caught up, so a bus outage never holds
+ingest back.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PENDING = 1_000
 # Queued batches sent as one bus message at most: a few hundred kB of JSON.
 COALESCE_BATCHES = 100
+# How long a collector waits for its committed batch to be on the bus before it
+# acknowledges the batch anyway (a publish normally takes a millisecond).
+ACK_WAIT_S = 1.0
 
 
 def wall_clock_ms() -> int:
@@ -58,6 +69,12 @@ class LiveFeed:
         self._queue: asyncio.Queue[Committed | LiveEvent] = asyncio.Queue()
         self._lock = threading.Lock()
         self._pending = 0
+        # items handed over, and items published (or given up on): wait_published
+        self._handed = 0
+        self._finished = 0
+        self._settled = threading.Condition(self._lock)
+        # a wait timed out: no waiting until the feed has caught up again
+        self._behind = False
 
     def on_committed(self, committed: Committed) -> None:
         """Ingest's listener: hand the batch over, or drop it; quick, never raises."""
@@ -83,12 +100,34 @@ class LiveFeed:
                 self._metrics.dropped.labels("feed_full").inc(size)
                 return
             self._pending += 1
+            self._handed += 1
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop has closed: the process is stopping
-            with self._lock:
-                self._pending -= 1
+            self._settle(1)
             self._metrics.dropped.labels("feed_full").inc(size)
+
+    def _settle(self, count: int) -> None:
+        with self._settled:
+            self._pending -= count
+            self._finished += count
+            if self._pending == 0:
+                self._behind = False
+            self._settled.notify_all()
+
+    def wait_published(self, timeout_s: float = ACK_WAIT_S) -> bool:
+        """Block (a committing thread, never the loop) until everything handed over so
+        far is published or given up on; False when that took longer than ``timeout_s``,
+        or when an earlier wait timed out and the feed has not caught up since."""
+        with self._settled:
+            if self._behind:
+                return False
+            target = self._handed
+            done = self._settled.wait_for(lambda: self._finished >= target, timeout_s)
+            if not done:
+                self._behind = True
+                log.warning("live feed: the bus is slow; acknowledging without waiting for it")
+            return done
 
     def forget(self, device_id: str) -> None:
         """A deleted device: its owner is looked up again if it ever returns."""
@@ -114,8 +153,7 @@ class LiveFeed:
             except Exception:  # one bad batch must not end the live stream
                 log.exception("live feed: %d batches were not published", len(items))
             finally:
-                with self._lock:
-                    self._pending -= len(items)
+                self._settle(len(items))
                 for _ in items:
                     self._queue.task_done()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -108,9 +108,11 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     *,
     endpoint: MqttEndpoint | None = None,
     traces: MessageTraces | None = None,
+    before_ack: Callable[[], object] | None = None,
 ) -> Collector:
     """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's;
-    ``traces``: a sample of messages traced (None: tracing off)."""
+    ``traces``: a sample of messages traced (None: tracing off); ``before_ack``:
+    called between each commit and its acknowledgement."""
     committer = ingest.committer(store, archive, ingest.mqtt, on_committed)
     endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
     topics = uplink_filters(ingest)
@@ -119,7 +121,7 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     def make_source(deliver: DeliverFn) -> MessageSource:
         return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
 
-    return Collector(make_source, committer, ingest.metrics, traces=traces)
+    return Collector(make_source, committer, ingest.metrics, traces=traces, before_ack=before_ack)
 
 
 def session_options(settings: Settings) -> SessionOptions:

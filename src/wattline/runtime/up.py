@@ -461,11 +461,15 @@ async def run_collect(settings: Settings) -> None:
         store = running.enter_context(services.store(settings))
         archive = await running.enter_async_context(services.archive(settings))
         on_committed: OnCommitted | None = None
+        before_ack: Callable[[], object] | None = None
         if settings.redis_url is not None:  # without Redis no API process could hear it
             metrics = live.live_metrics(registry)
             bus = await running.enter_async_context(live.bus(settings, metrics))
             feed = await running.enter_async_context(live.feed(bus, store, metrics))
             on_committed = feed.on_committed
+            # a batch is on the bus before the broker is told: a collector killed
+            # in between gets it delivered again, so no subscriber misses it
+            before_ack = feed.wait_published
         alerts = await running.enter_async_context(
             alerting(
                 settings,
@@ -497,6 +501,7 @@ async def run_collect(settings: Settings) -> None:
                 relayed,
             ),
             traces=traced.message_traces() if traced else None,
+            before_ack=before_ack,
         )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))

@@ -212,6 +212,38 @@ def test_a_reconnecting_client_catches_up_from_the_store(live: LiveServer) -> No
         assert [receive(ws)["value"] for _ in range(2)] == [4.0, 5.0]
 
 
+def test_a_client_resumes_each_device_from_its_own_point(live: LiveServer) -> None:
+    # stored while the client was away: in the store only, never on the live stream
+    for device in ("dev-a", "dev-a2", "dev-b"):  # dev-b: another tenant's
+        live.store.commit(readings(device, 0, 5))
+    with open_socket(live) as ws:
+        # every device it may see, resumed per device: dev-a after seq 3, dev-a2 after seq 1;
+        # dev-b is not its to see, named or not
+        since = {"dev-a": T0 + 3000, "dev-a2": T0 + 1000, "dev-b": T0}
+        subscribe(ws, kinds=["reading"], since=since)
+        caught = [receive(ws) for _ in range(4)]
+        assert sorted((m["device_id"], m["seq"]) for m in caught) == [
+            ("dev-a", 4),
+            ("dev-a2", 2),
+            ("dev-a2", 3),
+            ("dev-a2", 4),
+        ]
+        assert receive(ws) == {
+            "type": "caught_up",
+            "id": "default",
+            "readings": 4,
+            "truncated": False,
+        }
+        # a subscription naming devices: only those in both
+        subscribe(ws, id="named", devices=["dev-a"], since={"dev-a": T0 + 2000, "dev-a2": T0})
+        assert [receive(ws)["seq"] for _ in range(2)] == [3, 4]
+        assert receive(ws)["readings"] == 2
+        for bad in ({}, {"dev-a": "yesterday"}, {f"d{i}": T0 for i in range(101)}):
+            ws.send(json.dumps({"type": "subscribe", "id": "bad", "since": bad}))
+            answer = receive(ws)
+            assert answer["type"] == "error", answer
+
+
 def test_server_sent_events(live: LiveServer) -> None:
     url = live.http_url + "/api/v1/stream"
     assert httpx.get(url, params={"devices": "dev-a"}).status_code == 401

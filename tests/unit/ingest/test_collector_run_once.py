@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 from tests.collector_fakes import FakeSource, SourceFactory
@@ -45,7 +45,10 @@ def telemetry(device: str, seq: int, power_w: float) -> InboundMessage:
 
 
 def make(
-    store: MemoryStore, *, auto_register: bool = True
+    store: MemoryStore,
+    *,
+    auto_register: bool = True,
+    before_ack: Callable[[], object] | None = None,
 ) -> tuple[Collector, FakeSource, ListArchive]:
     archive = ListArchive()
     metrics = IngestMetrics(CollectorRegistry())
@@ -58,7 +61,13 @@ def make(
     )
     make_source = SourceFactory()
     collector = Collector(
-        make_source, committer, metrics, BatchPolicy(), monotonic=StepClock(), clock_ms=lambda: T0
+        make_source,
+        committer,
+        metrics,
+        BatchPolicy(),
+        monotonic=StepClock(),
+        clock_ms=lambda: T0,
+        before_ack=before_ack,
     )
     return collector, make_source.source, archive
 
@@ -115,4 +124,21 @@ def test_a_forgotten_device_is_judged_again_by_the_registry() -> None:
     deliver(source, telemetry("m2", 1, 2.0))
     assert collector.run_once() == 1
     assert store.existing_devices(["m2"]) == {"m2"}  # registered again on first contact
+    collector.stop()
+
+
+def test_before_ack_runs_after_the_commit_and_before_the_broker_is_told() -> None:
+    store = MemoryStore(clock_ms=lambda: T0)
+    seen: list[tuple[int, list[int]]] = []
+    source_box: list[FakeSource] = []
+
+    def before_ack() -> None:  # what the live feed's wait sees: stored, not yet acknowledged
+        seen.append((len(store.samples), list(source_box[0].acked)))
+
+    collector, source, _archive = make(store, before_ack=before_ack)
+    source_box.append(source)
+    deliver(source, telemetry("m1", 0, 1.0), telemetry("m1", 1, 2.0))
+    assert collector.run_once() == 2
+    assert seen == [(2, [])]
+    assert source.acked == [1, 2]
     collector.stop()

@@ -73,3 +73,41 @@ def test_a_closed_buffer_refuses_without_overflowing() -> None:
     assert not buffer.overflowed
     with pytest.raises(ValueError, match="at least 1"):
         BoundedBuffer(0)
+
+
+@given(st.integers(1, 16), st.integers(0, 64), st.integers(0, 96))
+def test_headroom_holds_capacity_plus_extra_during_a_catch_up_and_no_more(
+    capacity: int, extra: int, queued: int
+) -> None:
+    buffer: BoundedBuffer[int] = BoundedBuffer(capacity)
+    with buffer.headroom(extra):
+        accepted = [buffer.offer(i) for i in range(queued)]
+    bound = capacity + extra
+    assert accepted == [i < bound for i in range(queued)]
+    if queued > bound:  # beyond the headroom: cut off as before
+        assert buffer.overflowed
+        assert buffer.closed
+        return
+    assert not buffer.closed
+    assert buffer.take_nowait() == list(range(queued))  # in order, nothing lost
+    # the headroom is over: the plain bound again
+    assert [buffer.offer(i) for i in range(capacity + 1)] == [True] * capacity + [False]
+
+
+def test_headroom_ends_at_the_first_take_after_the_catch_up() -> None:
+    buffer: BoundedBuffer[int] = BoundedBuffer(2)
+    with buffer.headroom(3):
+        for i in range(4):
+            assert buffer.offer(i)
+    assert buffer.offer(4)  # after the block, room until the client takes what queued
+    assert buffer.take_nowait() == [0, 1, 2, 3, 4]
+    assert buffer.offer(5)
+    assert buffer.offer(6)
+    assert not buffer.offer(7)  # back to its bound of 2
+    assert buffer.overflowed
+
+
+def test_negative_headroom_is_refused() -> None:
+    buffer: BoundedBuffer[int] = BoundedBuffer(2)
+    with pytest.raises(ValueError, match="negative"), buffer.headroom(-1):
+        pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -343,5 +344,42 @@ def test_routing_by_named_device_checks_visibility_and_follows_unsubscribe() -> 
         hub.dispatch([event("a2", "ta", 5)])
         assert guest.buffer.take_nowait() == []
         await stop(*tasks)
+
+    asyncio.run(scenario())
+
+
+def test_wait_published_returns_once_the_batch_is_on_the_bus() -> None:
+    async def scenario() -> None:
+        feed, _hub, metrics, feed_task, hub_task = await flow()
+
+        # the committing thread: hand over, then wait (the loop keeps running meanwhile)
+        def commit_then_wait() -> tuple[bool, float]:
+            feed.on_committed(committed(Reading("a1", 1, {"w": 1.0})))
+            waited = feed.wait_published(5.0)
+            return waited, sample(metrics, "wattline_live_bus_published_events_total")
+
+        assert await asyncio.to_thread(commit_then_wait) == (True, 1.0)
+        assert await asyncio.to_thread(feed.wait_published, 0.0)  # nothing pending: at once
+        await stop(feed_task, hub_task)
+
+    asyncio.run(scenario())
+
+
+def test_wait_published_gives_up_once_and_then_waits_no_more_until_caught_up() -> None:
+    async def scenario() -> None:
+        feed, _hub, _metrics, feed_task, hub_task = await flow()
+        feed_task.cancel()  # the bus stalls: nothing is published
+        await asyncio.gather(feed_task, return_exceptions=True)
+        feed.on_committed(committed(Reading("a1", 1, {"w": 1.0})))
+        assert not await asyncio.to_thread(feed.wait_published, 0.05)
+        started = time.monotonic()
+        feed.on_committed(committed(Reading("a1", 2, {"w": 1.0})))
+        assert not await asyncio.to_thread(feed.wait_published, 5.0)  # behind: no wait
+        assert time.monotonic() - started < 1.0
+        restarted = asyncio.create_task(feed.run())  # the bus is back; the feed drains
+        await eventually(lambda: feed.pending == 0)
+        feed.on_committed(committed(Reading("a1", 3, {"w": 1.0})))
+        assert await asyncio.to_thread(feed.wait_published, 5.0)  # waiting again
+        await stop(restarted, hub_task)
 
     asyncio.run(scenario())

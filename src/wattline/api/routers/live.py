@@ -51,6 +51,7 @@ from wattline.api.services import ApiServices
 from wattline.api.tenancy import not_registered
 from wattline.live import wire
 from wattline.live.buffer import BufferClosedError
+from wattline.live.catchup import CATCH_UP_HEADROOM
 from wattline.live.events import EventKind
 from wattline.live.hub import SLOW_CONSUMER_CLOSE, LiveHub
 from wattline.live.subscriptions import Subscription
@@ -193,9 +194,9 @@ async def _stream(
     for task in pending:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    closed = cut_off in done or (
-        writing in done and isinstance(writing.exception(), BufferClosedError)
-    )
+    # retrieved even when the cut-off is seen too (else asyncio logs it at collection)
+    writer_error = writing.exception() if writing in done else None
+    closed = cut_off in done or isinstance(writer_error, BufferClosedError)
     if closed and reading not in done:
         if streamer.client.slow:
             reason = f"slow consumer: {streamer.hub.buffer_messages} messages unread"
@@ -272,7 +273,7 @@ async def _subscribe(
         await _reply(websocket, lock, _error(command.id, str(not_registered(missing[0]).detail)))
         return
     try:
-        since_ms = None if command.since is None else parse_time_ms(str(command.since), "since")
+        since_ms = _since_of(command.since)
     except ValueError as exc:
         await _reply(websocket, lock, _error(command.id, str(exc)))
         return
@@ -286,19 +287,32 @@ async def _subscribe(
             await _send_catch_up(websocket, streamer, subscription, since_ms, command.id)
 
 
+def _since_of(since: str | int | dict[str, str | int] | None) -> int | dict[str, int] | None:
+    """A subscribe message's ``since``: one instant, or one per device."""
+    if since is None:
+        return None
+    if isinstance(since, dict):
+        return {
+            device: parse_time_ms(str(value), f"since[{device}]") for device, value in since.items()
+        }
+    return parse_time_ms(str(since), "since")
+
+
 async def _send_catch_up(
     websocket: WebSocket,
     streamer: Streamer,
     subscription: Subscription,
-    since_ms: int,
+    since_ms: int | dict[str, int],
     subscription_id: str | None,
 ) -> None:
     """The readings missed since ``since_ms`` (the caller holds the send lock)."""
-    missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
-    messages = streamer.rendered(missed, subscription)
-    for message in messages:
-        await websocket.send_text(message.text)
-    streamer.remember_served(messages)
+    # live messages queue behind the catch-up meanwhile: room for them (buffer.py)
+    with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
+        missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
+        messages = streamer.rendered(missed, subscription)
+        for message in messages:
+            await websocket.send_text(message.text)
+        streamer.remember_served(messages)
     summary = {
         "type": "caught_up",
         "id": subscription_id,
@@ -394,11 +408,14 @@ async def _sse(
     try:
         yield f"retry: 2000\n: connected; keep-alive every {KEEPALIVE_S:.0f} s\n\n"
         if since_ms is not None:
-            missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
-            messages = streamer.rendered(missed, subscription)
-            streamer.remember_served(messages)
-            for message in messages:
-                yield f"id: {message.ts_ms}\nevent: {message.kind}\ndata: {message.text}\n\n"
+            with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
+                missed = await catch_up(
+                    streamer.services, streamer.principal, subscription, since_ms
+                )
+                messages = streamer.rendered(missed, subscription)
+                streamer.remember_served(messages)
+                for message in messages:
+                    yield f"id: {message.ts_ms}\nevent: {message.kind}\ndata: {message.text}\n\n"
             sent.inc(len(messages))
         while True:
             try:
