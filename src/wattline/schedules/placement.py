@@ -18,6 +18,11 @@ from wattline.model.devices import Device
 from wattline.model.schedules import MissedPolicy, Schedule, SunEvent, Trigger, TriggerKind
 from wattline.schedules.timing import ON_TIME_MS, next_run_ms
 
+# A schedule at its devices' places is looked at again at least this often, so a
+# device that gains a location, or joins the tag, runs from its next sunrise or
+# sunset on; a look finds the devices in one query and costs a few sun sums.
+RECHECK_MS = 15 * 60_000
+MISSED = "missed while Wattline was down"
 # A device missed for more runs than this in one tick (a Wattline down for
 # years) is looked at no further: only its latest run can be honoured anyway.
 _MAX_RUNS_PER_TICK = 1000
@@ -82,6 +87,16 @@ def next_run_of(trigger: Trigger, devices: Sequence[Device], after_ms: int) -> i
     return min(runs, default=None)
 
 
+def planned_next(trigger: Trigger, devices: Sequence[Device], after_ms: int) -> int | None:
+    """What the scheduler stores as the next run: for a schedule at its devices'
+    places, no later than ``RECHECK_MS`` ahead (devices and locations change)."""
+    if not uses_device_location(trigger):
+        return next_run_ms(trigger, after_ms)
+    found = next_run_of(trigger, devices, after_ms)
+    recheck = after_ms + RECHECK_MS
+    return recheck if found is None else min(found, recheck)
+
+
 def upcoming_of(
     trigger: Trigger, devices: Sequence[Device], after_ms: int, count: int
 ) -> list[int]:
@@ -116,9 +131,10 @@ def plan_device_tick(schedule: Schedule, devices: Sequence[Device], now_ms: int)
     planned = schedule.next_run_ms
     run: list[Device] = []
     skipped: list[tuple[str, str]] = []
+    unplaced: list[tuple[str, str]] = []
     for p in place(schedule.trigger, devices):
         if p.trigger is None:
-            skipped.append((p.device.device_id, p.skip_reason or "no location"))
+            unplaced.append((p.device.device_id, p.skip_reason or "no location"))
             continue
         if planned is None or planned > now_ms:
             continue
@@ -134,8 +150,10 @@ def plan_device_tick(schedule: Schedule, devices: Sequence[Device], now_ms: int)
         if lateness_ms <= ON_TIME_MS or late_ok:
             run.append(p.device)
         else:
-            skipped.append((p.device.device_id, "missed while Wattline was down"))
-    return DeviceTick(tuple(run), tuple(skipped), next_run_of(schedule.trigger, devices, now_ms))
+            skipped.append((p.device.device_id, MISSED))
+    if run or skipped:  # a run of the schedule: say who it could not reach
+        skipped += unplaced
+    return DeviceTick(tuple(run), tuple(skipped), planned_next(schedule.trigger, devices, now_ms))
 
 
 def _latest_run(trigger: Trigger, after_ms: int, now_ms: int) -> int | None:

@@ -15,9 +15,9 @@ from wattline.model.schedules import MissedPolicy, Schedule, Trigger
 from wattline.model.targets import Target
 from wattline.schedules.placement import (
     never_rises,
-    next_run_of,
     no_location,
     place,
+    planned_next,
     upcoming_of,
     uses_device_location,
 )
@@ -98,7 +98,7 @@ class ScheduleService:
         return devices
 
     def _next(self, draft: ScheduleDraft, devices: list[Device], now_ms: int) -> int | None:
-        return next_run_of(draft.trigger, devices, now_ms) if draft.enabled else None
+        return planned_next(draft.trigger, devices, now_ms) if draft.enabled else None
 
     def create(self, tenant_id: str, draft: ScheduleDraft, created_by: str) -> Schedule:
         devices = self._checked(tenant_id, draft)

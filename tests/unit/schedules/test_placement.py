@@ -16,6 +16,7 @@ from wattline.model.schedules import MissedPolicy, Schedule, SunEvent, Trigger, 
 from wattline.model.solar import sun_times_ms
 from wattline.model.targets import Target
 from wattline.schedules.placement import (
+    RECHECK_MS,
     next_run_of,
     plan_device_tick,
     upcoming_of,
@@ -66,10 +67,15 @@ def test_next_run_is_the_earliest_device_and_each_runs_at_its_own_sunset() -> No
     tick = plan_device_tick(schedule(first), devices, first + 10_000)
     assert [d.device_id for d in tick.run] == ["ber"]
     assert tick.skipped[0][0] == "nowhere"
-    assert tick.next_run_ms == sunset_ms(date(2026, 6, 1), LISBON)
-    later = plan_device_tick(schedule(tick.next_run_ms), devices, tick.next_run_ms + 10_000)
+    lisbon = sunset_ms(date(2026, 6, 1), LISBON)
+    # stored: the next run, or sooner the next look for devices that changed
+    assert tick.next_run_ms == min(lisbon, first + 10_000 + RECHECK_MS)
+    looked = plan_device_tick(schedule(tick.next_run_ms), devices, tick.next_run_ms)
+    assert looked.run == ()
+    assert looked.skipped == ()  # nothing due: no reasons repeated every look
+    later = plan_device_tick(schedule(lisbon), devices, lisbon + 10_000)
     assert [d.device_id for d in later.run] == ["lis"]
-    assert later.next_run_ms == sunset_ms(date(2026, 6, 2), BERLIN)
+    assert next_run_of(SUNSET, devices, lisbon + 10_000) == sunset_ms(date(2026, 6, 2), BERLIN)
 
 
 def test_runs_missed_while_down_follow_the_policy_per_device() -> None:
