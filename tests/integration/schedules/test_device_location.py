@@ -175,3 +175,18 @@ def test_no_sunset_within_a_year_is_a_reason(rig: Rig) -> None:
     reasons = {s["device_id"]: s["reason"] for s in made["skipped_devices"]}
     assert "does not set" in reasons["lamp-1"]
     assert "lamp-2" not in reasons
+
+
+def test_a_device_located_after_the_schedule_was_made_runs(rig: Rig) -> None:
+    made = rig.client.post("/api/v1/schedules", json=SUNSET_AT_DEVICES, headers=OPERATOR).json()
+    assert made["next_run"] is None
+    assert made["upcoming"] == []
+    assert {s["device_id"] for s in made["skipped_devices"]} == {"lamp-1", "lamp-2"}
+    scheduler = rig.scheduler("process-a")
+    rig.clock.now_ms = ms("2026-03-28T13:00+01:00")
+    assert scheduler.run_once() == []  # nothing due: no reasons logged each look
+    _locate(rig, "lamp-1", BERLIN)
+    while rig.clock.now_ms < ms("2026-03-28T21:00+01:00"):
+        scheduler.run_once()
+        rig.clock.now_ms += 60_000
+    assert [c["device"] for c in rig.issued.commands] == ["lamp-1"]
