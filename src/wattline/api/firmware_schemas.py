@@ -140,8 +140,8 @@ class ScheduleIn(BaseModel):
     daily_time: str | None = Field(None, max_length=5, description="HH:MM, local")
     sun_event: Literal["sunrise", "sunset"] | None = None
     offset_min: int = Field(0, ge=-720, le=720, description="minutes after (before) the event")
-    latitude_deg: float | None = Field(None, ge=-90, le=90)
-    longitude_deg: float | None = Field(None, ge=-180, le=180)
+    latitude_deg: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    longitude_deg: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     command: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     parameters: dict[str, object] = Field(default_factory=dict)
     missed: Literal["skip", "late"] = Field(
@@ -151,11 +151,21 @@ class ScheduleIn(BaseModel):
     enabled: bool = True
 
 
+class SkippedDeviceOut(BaseModel):
+    device_id: str
+    reason: str
+
+
 class ScheduleOut(ScheduleIn):
     schedule_id: str
     next_run: str | None
     last_run: str | None
     upcoming: list[str] = Field(description="the next runs, in the schedule's local time")
+    skipped_devices: list[SkippedDeviceOut] = Field(
+        default_factory=list,
+        description="a sun schedule without coordinates runs at each device's location:"
+        " the targeted devices it cannot run at, and why",
+    )
     created_at: str
     created_by: str
     updated_at: str

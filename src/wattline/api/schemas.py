@@ -22,6 +22,23 @@ class LatestValueOut(BaseModel):
     ts: str
 
 
+class LocationIn(BaseModel):
+    """Where a device is (WGS 84 degrees): sunrise/sunset schedules run by it."""
+
+    latitude_deg: float = Field(ge=-90, le=90, allow_inf_nan=False, description="north positive")
+    longitude_deg: float = Field(ge=-180, le=180, allow_inf_nan=False, description="east positive")
+
+
+class DevicePatch(BaseModel):
+    """The fields of a device an admin may change; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: LocationIn | None = Field(
+        default=None, description="null clears it; sun schedules then need their own coordinates"
+    )
+
+
 class DeviceOut(BaseModel):
     device_id: str
     type: str | None
@@ -35,6 +52,9 @@ class DeviceOut(BaseModel):
     registered_at: str
     tags: list[str]
     latest: dict[str, LatestValueOut]
+    location: LocationIn | None = Field(
+        default=None, description="set with PATCH /api/v1/devices/{device_id}"
+    )
 
 
 class ProvisionedDeviceOut(DeviceOut):

@@ -23,6 +23,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ALGORITHM = "Ed25519"
+# The command that gives a device the tenant's new public key after a rotation:
+# parameters key_id, algorithm, public_key, and signed_by (the previous key's id,
+# which signs it). The device installs the key once the envelope verifies.
+SET_COMMAND_KEY = "set_command_key"
+SIGNED_BY = "signed_by"
 VERSION = 1
 SIGNATURE_FIELD = "sig"
 FIELDS = (

@@ -81,6 +81,21 @@ class SqlCommandKeys:
         self._cache[tenant_id] = (kid, key)
         return key
 
+    def valid_signing_key(self, tenant_id: str, kid: str) -> Ed25519PrivateKey | None:
+        """The tenant's key ``kid`` while devices still accept it (current or in its grace
+        period); None after. Signs the rotation notice a device gets with the old key."""
+        query = select(_k.private_key, _k.valid_until_ms).where(
+            _k.tenant_id == tenant_id, _k.key_id == kid
+        )
+        with self._connections.read() as conn:
+            row = conn.execute(query).first()
+        if row is None or (
+            row.valid_until_ms is not None and row.valid_until_ms <= self._clock_ms()
+        ):
+            return None
+        key = load_pem_private_key(row.private_key.encode(), password=None)
+        return key if isinstance(key, Ed25519PrivateKey) else None
+
     def public_keys(self, tenant_id: str) -> list[PublicKey]:
         """The keys a device should accept now: the signing key and those in their grace."""
         self.signing_key(tenant_id)

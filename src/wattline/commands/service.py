@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from wattline.commands import relay
 from wattline.commands.downlinks import SIGNING, family_for, unsupported
-from wattline.commands.envelopes import Unsigned, sign
-from wattline.commands.keys import SqlCommandKeys
+from wattline.commands.envelopes import SET_COMMAND_KEY, SIGNED_BY, Unsigned, key_id, sign
+from wattline.commands.keys import PublicKey, SqlCommandKeys
 from wattline.commands.states import (
     Command,
     CommandState,
@@ -45,6 +47,8 @@ DEFAULT_TTL_MS = 3_600_000
 # The longest a command may wait: a week covers a device away for a holiday.
 MAX_TTL_MS = 7 * 24 * 3_600_000
 MAX_PARAMETER_BYTES = 4096
+# A rotation notice must outlive its own sending; a shorter grace pushes nothing.
+MIN_PUSH_GRACE_MS = 1000
 
 
 def _now_ms() -> int:
@@ -77,6 +81,15 @@ class ConflictError(CommandError):
 
 class Devices(Protocol):
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None: ...
+    def list_devices(self, *, tenant_id: str) -> list[Device]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A key rotation: the new key, and the ``set_command_key`` command queued per device."""
+
+    key: PublicKey
+    commands: tuple[Command, ...]
 
 
 @dataclass(slots=True)
@@ -200,6 +213,53 @@ class CommandService:
         if reason is not None:
             raise ConflictError(reason)
 
+    # -- key rotation ----------------------------------------------------------------
+
+    def rotate_keys(self, tenant_id: str, grace_ms: int, issuer: str) -> Rotation:
+        """A new signing key, pushed to every device that verifies signatures.
+
+        Each such device of the tenant gets an ordinary persistent command,
+        ``set_command_key`` with the new public key, signed with the previous key
+        (the one the device holds) and expiring with the grace period: a device
+        offline now gets it when it comes back within the grace period. Tasmota
+        and Shelly devices verify nothing and get nothing. A grace period of 0
+        pushes nothing: the old key is void at once, so every device must be
+        given the new key by re-provisioning (so for any grace under a second).
+        """
+        previous = key_id(self.keys.signing_key(tenant_id).public_key())
+        new = self.keys.rotate(tenant_id, grace_ms)
+        expires_ms = self.clock_ms() + min(grace_ms, MAX_TTL_MS)
+        if grace_ms < MIN_PUSH_GRACE_MS:
+            return Rotation(new, ())
+        parameters = {
+            "key_id": new.key_id,
+            "algorithm": new.algorithm,
+            "public_key": new.public_key,
+            SIGNED_BY: previous,
+        }
+        prepared = [
+            self.prepare(
+                tenant_id, device.device_id, SET_COMMAND_KEY, parameters, issuer, expires_ms
+            )
+            for device in self.devices.list_devices(tenant_id=tenant_id)
+            if family_for(device.device_type) in SIGNING
+        ]
+        if prepared:
+            self.issue_many(prepared)
+        return Rotation(new, tuple(prepared))
+
+    def _signer(self, command: Command) -> Ed25519PrivateKey:
+        """The key a command is signed with: the current one, except a rotation notice,
+        which must verify with the key the device still holds."""
+        signed_by = command.parameters.get(SIGNED_BY)
+        if command.name == SET_COMMAND_KEY and isinstance(signed_by, str):
+            previous = self.keys.valid_signing_key(command.tenant_id, signed_by)
+            if previous is not None:
+                return previous
+            # Past its grace the command has expired before it is sent; should it race
+            # past that, the device refuses the current key's signature: no harm.
+        return self.keys.signing_key(command.tenant_id)
+
     # -- reading ---------------------------------------------------------------------
 
     def get(self, tenant_id: str, command_id: str) -> Command:
@@ -257,7 +317,7 @@ class CommandService:
             issued_ms=command.created_ms,
             expires_ms=command.expires_ms,
         )
-        return sign(unsigned, self.keys.signing_key(command.tenant_id))
+        return sign(unsigned, self._signer(command))
 
     def record_ack(self, ack: CommandAck) -> Command | None:
         """A device's answer; a late, repeated or foreign one changes nothing."""

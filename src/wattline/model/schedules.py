@@ -12,7 +12,7 @@ from wattline.model.targets import Target
 class TriggerKind(StrEnum):
     CRON = "cron"  # a five-field cron expression in local time
     DAILY = "daily"  # HH:MM local time, every day
-    SUN = "sun"  # sunrise or sunset at the schedule's location, with an offset
+    SUN = "sun"  # sunrise or sunset at the schedule's (or each device's) location, with an offset
 
 
 class SunEvent(StrEnum):

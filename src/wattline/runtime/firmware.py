@@ -80,7 +80,7 @@ def firmware_service(
 
 
 def schedule_service(store: SqlStore, clock_ms: Callable[[], int]) -> ScheduleService:
-    return ScheduleService(SqlSchedules(store.engine), clock_ms)
+    return ScheduleService(SqlSchedules(store.engine), clock_ms, store)
 
 
 @contextlib.asynccontextmanager

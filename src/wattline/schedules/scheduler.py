@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from wattline.model.devices import Device
 from wattline.model.schedules import Schedule
+from wattline.schedules.placement import plan_device_tick, uses_device_location
 from wattline.schedules.ports import CommandIssuer, DeviceDirectory, Leases, ScheduleStore
 from wattline.schedules.timing import plan_tick
 from wattline.storage.base import StoreUnavailableError
@@ -33,6 +35,9 @@ class Run:
     planned_ms: int
     command_ids: tuple[str, ...]
     failed_devices: tuple[str, ...]
+    # (device id, reason) of targeted devices not sent a command: no location,
+    # no sunrise there, or a run missed while Wattline was down
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 class Scheduler:
@@ -69,6 +74,9 @@ class Scheduler:
         runs: list[Run] = []
         now_ms = self._clock_ms()
         for schedule in self._store.due(now_ms):
+            if uses_device_location(schedule.trigger):
+                runs.extend(self._run_at_devices(schedule, now_ms))
+                continue
             tick = plan_tick(schedule, now_ms)
             # Moved on first: a crash between the two loses a run rather than
             # repeating it (a relay switched twice is the worse mistake).
@@ -85,8 +93,31 @@ class Scheduler:
                 runs.append(self._run(schedule, tick.run_for_ms, now_ms))
         return runs
 
-    def _run(self, schedule: Schedule, planned_ms: int, now_ms: int) -> Run:
+    def _run_at_devices(self, schedule: Schedule, now_ms: int) -> list[Run]:
+        """A sun schedule at its devices' places: those whose own run has come."""
         targets = schedule.target.select(self._devices.list_devices(tenant_id=schedule.tenant_id))
+        tick = plan_device_tick(schedule, targets, now_ms)
+        moved = self._store.record_run(
+            schedule.schedule_id,
+            tenant_id=schedule.tenant_id,
+            planned_ms=schedule.next_run_ms,
+            last_run_ms=now_ms if tick.run else None,
+            next_run_ms=tick.next_run_ms,
+        )
+        for device_id, reason in tick.skipped:
+            log.info("schedule %s: %s skipped: %s", schedule.schedule_id, device_id, reason)
+        if not moved or (not tick.run and not tick.skipped):
+            return []
+        planned_ms = schedule.next_run_ms or now_ms
+        run = self._run(schedule, planned_ms, now_ms, list(tick.run))
+        return [replace(run, skipped=tick.skipped)]
+
+    def _run(
+        self, schedule: Schedule, planned_ms: int, now_ms: int, targets: list[Device] | None = None
+    ) -> Run:
+        if targets is None:
+            devices = self._devices.list_devices(tenant_id=schedule.tenant_id)
+            targets = schedule.target.select(devices)
         issued: list[str] = []
         failed: list[str] = []
         for device in targets:

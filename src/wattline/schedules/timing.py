@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from wattline.model.devices import location_problem
 from wattline.model.schedules import MissedPolicy, Schedule, SunEvent, Trigger, TriggerKind
 from wattline.model.solar import sun_times_ms
 
@@ -104,8 +105,9 @@ def _next_cron(expression: str, zone: ZoneInfo, after_ms: int) -> int | None:
 
 
 def _next_sun(trigger: Trigger, zone: ZoneInfo, after_ms: int) -> int | None:
-    assert trigger.latitude_deg is not None
-    assert trigger.longitude_deg is not None
+    """None also for a trigger without coordinates: it runs at its devices' places."""
+    if trigger.latitude_deg is None or trigger.longitude_deg is None:
+        return None
     day = datetime.fromtimestamp(after_ms / 1000, tz=UTC).astimezone(zone).date()
     for offset_days in range(-1, _MAX_DAYS):
         times = sun_times_ms(
@@ -193,10 +195,19 @@ def trigger_problem(trigger: Trigger) -> tuple[str, str] | None:
         return _cron_problem(trigger.cron)
     if trigger.kind is TriggerKind.DAILY:
         return _daily_problem(trigger.daily_time)
+    return _sun_problem(trigger)
+
+
+def _sun_problem(trigger: Trigger) -> tuple[str, str] | None:
     if trigger.sun_event is None:
         return "sun_event", "a sun trigger needs sun_event: sunrise or sunset"
-    if trigger.latitude_deg is None or trigger.longitude_deg is None:
-        return "latitude_deg", "a sun trigger needs latitude_deg and longitude_deg"
+    if (trigger.latitude_deg is None) != (trigger.longitude_deg is None):
+        # neither: each device's own location applies (schedules/placement.py)
+        return "latitude_deg", "give both latitude_deg and longitude_deg, or neither"
+    if trigger.latitude_deg is not None and trigger.longitude_deg is not None:
+        problem = location_problem(trigger.latitude_deg, trigger.longitude_deg)
+        if problem:
+            return problem.split(" ", 1)[0], problem
     return None
 
 

@@ -1,10 +1,13 @@
 """The simulated devices' side of commands: verify like real firmware, act, acknowledge.
 
-A device holds its tenant's public command keys and refuses, with the reason in
-its ack: a forged signature, an unknown key, an envelope for another device, an
-expired one, and a nonce it has seen before (a replay). A command id it has
-already executed is not executed again: a redelivery is answered with the
-first result. A smart plug switches its relay, so the next telemetry shows it.
+A device holds its tenant's public command keys, read from ``keys`` when it
+first needs them (its provisioning); after a rotation it learns the new key
+only from ``set_command_key``, a command signed with a key it already holds,
+as firmware in the field would. It refuses, with the reason in its ack: a
+forged signature, an unknown key, an envelope for another device, an expired
+one, and a nonce it has seen before (a replay). A command id it has already
+executed is not executed again: a redelivery is answered with the first result.
+A smart plug switches its relay, so the next telemetry shows it.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import orjson
 
-from wattline.commands.envelopes import EnvelopeRefusedError, public_key_from_text, verify
+from wattline.commands.envelopes import (
+    SET_COMMAND_KEY,
+    EnvelopeRefusedError,
+    key_id,
+    public_key_from_text,
+    verify,
+)
 from wattline.commands.relay import RELAY_OFF, RELAY_ON, RELAY_TOGGLE
 from wattline.simulator.models import SmartPlug
 
@@ -34,6 +43,9 @@ _log = logging.getLogger("wattline.simulator")
 KeySource = Callable[[], Sequence[tuple[str, str]]]
 # A device remembers this many command ids and nonces, like firmware with a small ring.
 MEMORY = 4096
+# Keys a device holds at once: the current one, and the previous ones still in
+# their grace period after a rotation or two.
+KEYS_KEPT = 3
 
 
 def _now_ms() -> int:
@@ -55,7 +67,8 @@ class CommandResponder:
         self._prefix = topic_prefix
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        self._known: dict[str, Ed25519PublicKey] = {}
+        # each device's key ring: key id -> public key
+        self._rings: dict[str, dict[str, Ed25519PublicKey]] = {}
         self._results: dict[tuple[str, str], tuple[str, str]] = {}
         self._nonces: dict[str, set[str]] = {}
         self.executed: list[tuple[str, str]] = []  # (device id, command id), for tests
@@ -124,7 +137,7 @@ class CommandResponder:
     def _handle(self, device_id: str, command_id: str, document: object) -> tuple[str, str]:
         now = self._clock_ms()
         try:
-            envelope = verify(document, self._key_ring(document), device_id, now)
+            envelope = verify(document, self._key_ring(device_id), device_id, now)
         except EnvelopeRefusedError as exc:
             return "rejected", str(exc)
         nonces = self._nonces.setdefault(device_id, set())
@@ -136,20 +149,48 @@ class CommandResponder:
         done = self._results.get((device_id, command_id))
         if done is not None:
             return done  # a redelivery: answered, never executed twice
-        result = self._execute(self._devices[device_id], str(envelope["name"]))
+        name, parameters = str(envelope["name"]), envelope.get("parameters")
+        if name == SET_COMMAND_KEY:
+            result = self._install_key(device_id, parameters)
+        else:
+            result = self._execute(self._devices[device_id], name)
         if len(self._results) >= MEMORY:
             self._results.clear()
         self._results[(device_id, command_id)] = result
         self.executed.append((device_id, command_id))
         return result
 
-    def _key_ring(self, document: object) -> Mapping[str, Ed25519PublicKey]:
-        wanted = document.get("key_id") if isinstance(document, dict) else None
-        if wanted not in self._known:
-            # A key the device does not hold yet: fetch the tenant's keys again,
-            # as a device re-provisioned after a rotation would.
-            self._known = {kid: public_key_from_text(text) for kid, text in self._keys()}
-        return self._known
+    def _key_ring(self, device_id: str) -> dict[str, Ed25519PublicKey]:
+        ring = self._rings.get(device_id)
+        if ring is None:  # provisioning: the tenant's keys of this moment
+            ring = {kid: public_key_from_text(text) for kid, text in self._keys()}
+            self._rings[device_id] = ring
+        return ring
+
+    def key_ids(self, device_id: str) -> list[str]:
+        """The key ids the device accepts now (for tests)."""
+        with self._lock:
+            return sorted(self._key_ring(device_id))
+
+    def _install_key(self, device_id: str, parameters: object) -> tuple[str, str]:
+        """``set_command_key`` verified: accept commands signed by the new key from now."""
+        if not isinstance(parameters, dict):
+            return "rejected", "set_command_key needs key_id and public_key"
+        kid, text = parameters.get("key_id"), parameters.get("public_key")
+        if not isinstance(kid, str) or not isinstance(text, str):
+            return "rejected", "set_command_key needs key_id and public_key"
+        try:
+            public = public_key_from_text(text)
+        except ValueError:
+            return "rejected", "set_command_key: not an Ed25519 public key"
+        if key_id(public) != kid:
+            return "rejected", "set_command_key: key_id does not match the key"
+        ring = self._key_ring(device_id)
+        ring[kid] = public
+        # a device keeps a few keys, like firmware with a small key store: the newest
+        while len(ring) > KEYS_KEPT:
+            del ring[next(iter(ring))]
+        return "done", f"command key {kid} installed"
 
     @staticmethod
     def _execute(device: SimulatedDevice, name: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from wattline.model.decisions import Automation, Decision, Home, Outcome, StoredDecision
-from wattline.model.devices import Device, LatestValue
+from wattline.model.devices import Device, LatestValue, Location
 from wattline.model.findings import Finding, StoredFinding
 from wattline.model.sequence import SeqState
 from wattline.security.audit import AuditEntry, AuditEvent, ChainReport
@@ -109,6 +109,10 @@ class Registry(Protocol):
     ) -> DeviceSummary: ...
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None: ...
+
+    def set_location(
+        self, device_id: str, location: Location | None, *, tenant_id: str
+    ) -> Device | None: ...
 
     def readable_device(
         self, device_id: str, *, tenant_id: str, user_id: str | None

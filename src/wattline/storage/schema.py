@@ -42,6 +42,9 @@ devices = Table(
     # the organisation that owns the device; ids stay unique across tenants
     # because topics (iot/{device_id}/...) are one namespace on the broker
     Column("tenant_id", String(64), nullable=False, server_default=DEFAULT_TENANT),
+    # where the device is (WGS 84 degrees, both or neither), for sun schedules
+    Column("latitude_deg", Float),
+    Column("longitude_deg", Float),
     Index("ix_devices_tenant", "tenant_id", "device_id"),
 )
 

@@ -109,7 +109,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> OpenApiSchema:
             store,
             wall_clock_ms,
         ),
-        schedules=ScheduleService(SqlSchedules(store.engine), wall_clock_ms),
+        schedules=ScheduleService(SqlSchedules(store.engine), wall_clock_ms, store),
         commands=command_service(Settings(), store),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_services))

@@ -101,7 +101,7 @@ def rig(store: SqlStore) -> Iterator[Rig]:
         authenticator=FixedTokens(PRINCIPALS),
         audit=StoreAuditSink(audit_log, registry),
         audit_log=audit_log,
-        schedules=ScheduleService(SqlSchedules(store.engine), clock),
+        schedules=ScheduleService(SqlSchedules(store.engine), clock, store),
         clock_ms=clock,
     )
     with TestClient(create_app(services)) as client:
@@ -151,7 +151,12 @@ BAD_INPUT: list[tuple[dict[str, Any], list[str]]] = [
     ({"timezone": "Europe/Atlantis"}, ["body", "timezone"]),
     ({"daily_time": "25:00"}, ["body", "daily_time"]),
     ({"kind": "cron", "cron": "0 0 30 2 *"}, ["body", "cron"]),
-    ({"kind": "sun", "sun_event": "sunset"}, ["body", "latitude_deg"]),
+    # no coordinates, and a named device without a location
+    (
+        {"kind": "sun", "sun_event": "sunset", "target": {"device_ids": ["heater"]}},
+        ["body", "latitude_deg"],
+    ),
+    ({"kind": "sun", "sun_event": "sunset", "latitude_deg": 52}, ["body", "latitude_deg"]),
     ({"target": {"tag": "garden", "device_type": "smart_plug"}}, ["body", "target"]),
     ({"command": "Relay On"}, ["body", "command"]),
     ({"missed": "late"}, ["body", "late_window_s"]),

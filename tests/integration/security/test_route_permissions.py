@@ -55,6 +55,9 @@ BODY_SAMPLES = {
     ("POST", "/api/v1/devices/{device_id}/credentials"): {"kind": "http_token"},
     ("POST", "/api/v1/devices/{device_id}/certificates"): {"csr": "not a CSR"},
     ("POST", "/api/v1/pairing/claim"): {"code": "ABCDEFGH"},
+    ("PATCH", "/api/v1/devices/{device_id}"): {
+        "location": {"latitude_deg": 52.5, "longitude_deg": 13.4}
+    },
     ("PUT", "/api/v1/devices/{device_id}/pv-system"): {
         "latitude_deg": 51.5,
         "longitude_deg": -0.1,
@@ -192,6 +195,7 @@ def test_the_declared_roles() -> None:
     assert declared[("GET", "/api/v1/device-summary")] == ("viewer", False)
     assert declared[("POST", "/api/v1/devices")] == ("admin", False)
     assert declared[("DELETE", "/api/v1/devices/{device_id}")] == ("admin", False)
+    assert declared[("PATCH", "/api/v1/devices/{device_id}")] == ("admin", False)
     assert declared[("GET", "/api/v1/quarantine")] == ("admin", True)
     assert declared[("POST", "/api/v1/quarantine/replay")] == ("admin", True)
     assert declared[("POST", "/api/v1/telemetry")] == ("admin", True)

@@ -168,7 +168,31 @@ def test_sunrise_and_sunset_with_an_offset() -> None:
         (Trigger(TriggerKind.DAILY, BERLIN, daily_time="24:00"), "daily_time"),
         (Trigger(TriggerKind.CRON, BERLIN, cron="61 * * * *"), "cron"),
         (Trigger(TriggerKind.CRON, BERLIN, cron="* * *"), "cron"),
-        (Trigger(TriggerKind.SUN, BERLIN, sun_event=SunEvent.SUNRISE), "latitude_deg"),
+        # neither coordinate is fine (each device's location); one alone is not
+        (
+            Trigger(TriggerKind.SUN, BERLIN, sun_event=SunEvent.SUNRISE, latitude_deg=1),
+            "latitude_deg",
+        ),
+        (
+            Trigger(
+                TriggerKind.SUN,
+                BERLIN,
+                sun_event=SunEvent.SUNRISE,
+                latitude_deg=float("nan"),
+                longitude_deg=0,
+            ),
+            "latitude_deg",
+        ),
+        (
+            Trigger(
+                TriggerKind.SUN,
+                BERLIN,
+                sun_event=SunEvent.SUNSET,
+                latitude_deg=0,
+                longitude_deg=float("inf"),
+            ),
+            "longitude_deg",
+        ),
         (Trigger(TriggerKind.SUN, BERLIN), "sun_event"),
     ],
 )

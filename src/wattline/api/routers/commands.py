@@ -288,9 +288,22 @@ def rotate_command_key(
     audit: AuditDep,
     grace_s: Annotated[float, Query(ge=0, le=30 * 24 * 3600)] = 24 * 3600.0,
 ) -> list[PublicKeyOut]:
-    """A new signing key; the previous one stays valid for ``grace_s``."""
-    new = service_of(services).keys.rotate(principal.tenant_id, int(grace_s * 1000))
-    audit.record("command.key_rotate", principal.tenant_id, {"key_id": new.key_id})
+    """A new signing key; the previous one stays valid for ``grace_s``.
+
+    Every device that verifies signatures (canonical and smart-plug families) is
+    sent ``set_command_key`` with the new public key, signed with the previous
+    key and expiring with the grace period (at most a week): a device offline
+    now gets it when it reconnects within that time. A device that stays away
+    longer must be re-provisioned with the keys listed here. ``grace_s`` under
+    a second pushes nothing."""
+    rotation = service_of(services).rotate_keys(
+        principal.tenant_id, int(grace_s * 1000), issuer_of(principal)
+    )
+    audit.record(
+        "command.key_rotate",
+        principal.tenant_id,
+        {"key_id": rotation.key.key_id, "pushed_to": len(rotation.commands)},
+    )
     return command_keys(services, principal)
 
 

@@ -18,11 +18,13 @@ from wattline.api.schemas import (
     DeviceDeletedOut,
     DeviceList,
     DeviceOut,
+    DevicePatch,
     LatestValueOut,
+    LocationIn,
     ProvisionedDeviceOut,
 )
 from wattline.api.tenancy import not_registered, owned_device, readable_device
-from wattline.model.devices import Device, LatestValue
+from wattline.model.devices import Device, LatestValue, Location
 from wattline.model.messages import ConnectionState
 from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
@@ -78,6 +80,14 @@ def device_out(device: Device, latest: list[LatestValue], offline_after_ms: int)
         registered_at=iso_ms(device.registered_ms),
         tags=list(device.tags),
         latest=latest_out(latest),
+        location=(
+            LocationIn(
+                latitude_deg=device.location.latitude_deg,
+                longitude_deg=device.location.longitude_deg,
+            )
+            if device.location is not None
+            else None
+        ),
     )
 
 
@@ -149,6 +159,39 @@ def get_device(
     device_id: str, store: StoreDep, services: ServicesDep, principal: PrincipalDep
 ) -> DeviceOut:
     device = readable_device(store, principal, device_id)
+    latest = store.latest_values([device_id]).get(device_id, [])
+    return device_out(device, latest, services.offline_after_ms)
+
+
+@router.patch(
+    "/{device_id}",
+    dependencies=[require(Role.ADMIN)],
+    responses={404: {"description": "no such device in your tenant"}},
+)
+def patch_device(  # noqa: PLR0913, PLR0917 - the path and body, then dependencies
+    device_id: str,
+    body: DevicePatch,
+    store: StoreDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    audit: AuditDep,
+) -> DeviceOut:
+    """Change a device's settings: today its ``location`` (latitude and longitude), which
+    sunrise/sunset schedules without coordinates of their own use. A field left out of
+    the body is unchanged; ``"location": null`` clears it."""
+    owned_device(store, principal, device_id)
+    if "location" in body.model_fields_set:
+        given = body.location
+        place = Location(given.latitude_deg, given.longitude_deg) if given else None
+        changed = store.set_location(device_id, place, tenant_id=principal.tenant_id)
+        if changed is None:  # deleted meanwhile
+            raise not_registered(device_id)
+        audit.record(
+            "device.update",
+            f"device:{device_id}",
+            {"location": given.model_dump() if given else None},
+        )
+    device = owned_device(store, principal, device_id)
     latest = store.latest_values([device_id]).get(device_id, [])
     return device_out(device, latest, services.offline_after_ms)
 

@@ -14,9 +14,16 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from wattline.api.audit_trail import AuditDep
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, require
-from wattline.api.firmware_schemas import ScheduleIn, ScheduleList, ScheduleOut, target_out
+from wattline.api.firmware_schemas import (
+    ScheduleIn,
+    ScheduleList,
+    ScheduleOut,
+    SkippedDeviceOut,
+    target_out,
+)
 from wattline.model.schedules import MissedPolicy, Schedule, SunEvent, Trigger, TriggerKind
 from wattline.model.times import iso_ms
+from wattline.schedules.placement import uses_device_location
 from wattline.schedules.service import (
     ScheduleDraft,
     ScheduleError,
@@ -94,12 +101,20 @@ def _out(schedule: Schedule, service: ScheduleService) -> ScheduleOut:
         "late_window_s": schedule.late_window_s,
         "enabled": schedule.enabled,
     }
+    upcoming = service.upcoming(schedule)
+    next_ms = schedule.next_run_ms
+    if uses_device_location(trigger):  # stored: when the scheduler looks again
+        next_ms = upcoming[0] if upcoming else None
     return ScheduleOut(
         **fields,
         schedule_id=schedule.schedule_id,
-        next_run=None if schedule.next_run_ms is None else iso_ms(schedule.next_run_ms),
+        next_run=None if next_ms is None else iso_ms(next_ms),
         last_run=None if schedule.last_run_ms is None else iso_ms(schedule.last_run_ms),
-        upcoming=[_local(ms, trigger.timezone) for ms in service.upcoming(schedule)],
+        upcoming=[_local(ms, trigger.timezone) for ms in upcoming],
+        skipped_devices=[
+            SkippedDeviceOut(device_id=device_id, reason=reason)
+            for device_id, reason in service.skipped_devices(schedule)
+        ],
         created_at=iso_ms(schedule.created_ms),
         created_by=schedule.created_by,
         updated_at=iso_ms(schedule.updated_ms),

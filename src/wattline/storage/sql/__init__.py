@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from wattline.model.devices import Device, LatestValue
+from wattline.model.devices import Device, LatestValue, Location
 from wattline.model.sequence import SeqState
 from wattline.security.device_credentials import DeviceCredential
 from wattline.security.pairing import PairingClaim
@@ -134,6 +134,11 @@ class SqlStore:
 
     def get_device(self, device_id: str, *, tenant_id: str) -> Device | None:
         return self._registry.get_device(device_id, tenant_id=tenant_id)
+
+    def set_location(
+        self, device_id: str, location: Location | None, *, tenant_id: str
+    ) -> Device | None:
+        return self._registry.set_location(device_id, location, tenant_id=tenant_id)
 
     def readable_device(
         self, device_id: str, *, tenant_id: str, user_id: str | None

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from wattline.model.devices import Device
+from wattline.model.devices import Device, Location
 from wattline.model.messages import ConnectionState, Hello, StatusReport
 from wattline.security.roles import Role
 from wattline.storage import identity_schema, schema
@@ -147,6 +147,24 @@ class SqlRegistry:
         with self._connections.read() as conn:
             row = conn.execute(query).mappings().first()
         return device_from_row(row) if row else None
+
+    def set_location(
+        self, device_id: str, location: Location | None, *, tenant_id: str
+    ) -> Device | None:
+        """Set (or, with None, clear) the tenant's device's location; None: no such device."""
+        d = schema.devices.c
+        values = {
+            "latitude_deg": location.latitude_deg if location else None,
+            "longitude_deg": location.longitude_deg if location else None,
+        }
+        with self._connections.write() as conn:
+            changed = conn.execute(
+                update(schema.devices)
+                .where(d.device_id == device_id, d.tenant_id == tenant_id)
+                .values(**values)
+                .execution_options(**_COUNT_ROWS)
+            ).rowcount
+        return self.get_device(device_id, tenant_id=tenant_id) if changed else None
 
     def readable_device(
         self, device_id: str, *, tenant_id: str, user_id: str | None
@@ -275,4 +293,12 @@ def device_from_row(row: Any) -> Device:
         state=ConnectionState(row["state"]),
         state_ms=row["state_ms"],
         tags=tuple(json.loads(row["tags"] or "[]")),
+        location=_location(row),
     )
+
+
+def _location(row: Any) -> Location | None:
+    latitude, longitude = row.get("latitude_deg"), row.get("longitude_deg")
+    if latitude is None or longitude is None:
+        return None
+    return Location(float(latitude), float(longitude))
