@@ -155,7 +155,7 @@ class Ledger:
 
 
 def wait_collector_ready(
-    collector: CollectorProcess, ledger: Ledger, timeout_s: float = 30
+    collector: CollectorProcess, ledger: Ledger, timeout_s: float = 60
 ) -> None:
     """Publish a status probe until the collector stores it: subscribed and committing.
 
