@@ -41,7 +41,8 @@ class Subscribe(ClientMessage):
     kinds: Annotated[list[Kind], Field(max_length=3)] = []
     # shorthand: alert changes too
     alerts: bool = False
-    # readings after this instant (ISO 8601 or epoch ms) are sent first, from the store
+    # readings and alert changes after this instant (ISO 8601 or epoch ms) are sent
+    # first, from the store
     since: str | int | None = None
 
     def subscription(self) -> Subscription:

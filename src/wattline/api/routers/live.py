@@ -293,7 +293,7 @@ async def _send_catch_up(
     since_ms: int,
     subscription_id: str | None,
 ) -> None:
-    """The readings missed since ``since_ms`` (the caller holds the send lock)."""
+    """What was missed since ``since_ms`` (the caller holds the send lock)."""
     missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
     messages = streamer.rendered(missed, subscription)
     for message in messages:
@@ -302,8 +302,10 @@ async def _send_catch_up(
     summary = {
         "type": "caught_up",
         "id": subscription_id,
-        "readings": len(missed.events),
+        "readings": missed.count(EventKind.READING),
         "truncated": missed.truncated,
+        "alerts": missed.count(EventKind.ALERT),
+        "alerts_truncated": missed.alerts_truncated,
     }
     if streamer.client.render is wire.wattline:
         await websocket.send_text(_json(summary))
