@@ -8,6 +8,7 @@ reconnecting, and then the next live change exactly once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from tests.integration.live.conftest import T0, two_tenants
 from tests.integration.live.server import LiveServer
-from tests.integration.live.test_websocket import open_socket, receive, subscribe
+from tests.integration.live.test_websocket import open_socket, receive, sse_events, subscribe
 
 from wattline.live.catchup import missed_alerts
 from wattline.live.events import EventKind
@@ -179,3 +180,16 @@ def test_a_subscription_without_alerts_catches_up_no_alert(live_alerts: LiveServ
         subscribe(ws, devices=["dev-a"], since=T0)
         summary = receive(ws)
         assert (summary["type"], summary["alerts"]) == ("caught_up", 0)
+
+
+def test_server_sent_events_catch_up_alert_changes_too(live_alerts: LiveServer) -> None:
+    alert_id = raise_at(live_alerts.store, Origin("r1"), "dev-a", T0 + 1000)
+    live_alerts.store.alerts.acknowledge(alert_id, tenant_id="default", by="op", now_ms=T0 + 2000)
+    url = live_alerts.http_url + "/api/v1/stream"
+    headers = {"Authorization": "Bearer viewer-default"}
+    params = {"alerts": "true", "since": str(T0 + 1000)}
+    with httpx.stream("GET", url, params=params, headers=headers, timeout=5) as response:
+        assert response.status_code == 200
+        first = next(sse_events(response.iter_lines()))
+        assert (first["event"], first["id"]) == ("alert", str(T0 + 2000))
+        assert json.loads(first["data"])["alert"]["change"] == "acknowledged"
