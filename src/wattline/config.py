@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     mqtt_receive_maximum: int = Field(10_000, ge=1, le=65_535)
     # postgresql://user@host/db; unset means SQLite in the data dir
     database_url: str | None = None
+    # SQLite's fsync per commit: "full" (default) makes every acknowledged reading
+    # survive a power cut; "normal" (WAL) survives a process crash only, and a
+    # power cut may lose the last commits the broker was told were stored.
+    # Lower commit latency for a weaker promise (docs/operations.md).
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
     # For S3-compatible stores other than AWS (MinIO: http://host:9000);

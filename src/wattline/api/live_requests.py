@@ -45,8 +45,9 @@ class Subscribe(ClientMessage):
     kinds: Annotated[list[Kind], Field(max_length=3)] = []
     # shorthand: alert changes too
     alerts: bool = False
-    # readings after this instant (ISO 8601 or epoch ms) are sent first, from the store;
-    # or, per device, {device_id: instant}: each device's readings after its own instant
+    # readings and alert changes after this instant (ISO 8601 or epoch ms) are sent
+    # first, from the store; or, per device, {device_id: instant}: each device's
+    # readings after its own instant (alert changes after the earliest)
     since: Instant | SinceByDevice | None = None
 
     def subscription(self) -> Subscription:

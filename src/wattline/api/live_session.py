@@ -24,7 +24,17 @@ from wattline.api.deps import authenticate
 from wattline.api.ratelimit import limit_principal
 from wattline.api.services import ApiServices
 from wattline.api.tenancy import share_user
-from wattline.live.catchup import MAX_DEVICES, Missed, catch_up_devices, missed_readings
+from wattline.live.catchup import (
+    MAX_DEVICES,
+    Missed,
+    Served,
+    catch_up_devices,
+    merged,
+    missed_alerts,
+    missed_readings,
+    wants_alerts,
+)
+from wattline.live.events import EventKind
 from wattline.live.hub import LiveClient, LiveHub, Outgoing, outgoing
 from wattline.live.subscriptions import Audience, Subscription
 from wattline.model.devices import Device
@@ -132,7 +142,41 @@ async def catch_up(
     subscription: Subscription,
     since_ms: int | Mapping[str, int],
 ) -> Missed:
-    """From one instant for every device, or per device (only the devices named)."""
+    """Readings and alert changes after ``since_ms``, merged oldest first.
+
+    ``since_ms`` is one instant for every device, or per device (only the devices named)."""
+    now_ms = services.clock_ms()
+    readings = await _missed_readings(services, principal, subscription, since_ms, now_ms)
+    if services.alerts is None or not wants_alerts(subscription):
+        return readings
+    # Alert changes are the tenant's, not a device's: from the earliest instant named.
+    alerts_since_ms = since_ms if isinstance(since_ms, int) else min(since_ms.values())
+    alerts = await asyncio.to_thread(
+        functools.partial(
+            missed_alerts,
+            services.alerts,
+            tenant_id=principal.tenant_id,
+            subscription=subscription,
+            since_ms=alerts_since_ms,
+            now_ms=now_ms,
+        )
+    )
+    return Missed(
+        merged(readings.events, alerts.events),
+        readings.truncated,
+        alerts_truncated=alerts.alerts_truncated,
+    )
+
+
+async def _missed_readings(
+    services: ApiServices,
+    principal: Principal,
+    subscription: Subscription,
+    since_ms: int | Mapping[str, int],
+    now_ms: int,
+) -> Missed:
+    if EventKind.READING not in subscription.kinds:
+        return Missed([], truncated=False)
     only = None if isinstance(since_ms, int) else frozenset(since_ms)
     if subscription.devices and not (subscription.types or subscription.tags):
         # named devices were checked readable when subscribing: no listing needed
@@ -151,7 +195,7 @@ async def catch_up(
             device_ids=chosen,
             subscription=subscription,
             since_ms=since_ms,
-            now_ms=services.clock_ms(),
+            now_ms=now_ms,
         )
     )
     return Missed(missed.events, missed.truncated or cut)
@@ -161,19 +205,20 @@ async def catch_up(
 class Streamer:
     """Takes a hub client's buffered messages for its one writer, in order.
 
-    Readings a catch-up served are not sent again when they also arrive live
-    (``fresh``); the client's shares are re-read every ``SHARES_REFRESH_S``."""
+    Readings and alert changes a catch-up served are not sent again when they
+    also arrive live (``fresh``); the client's shares are re-read every
+    ``SHARES_REFRESH_S``."""
 
     hub: LiveHub
     client: LiveClient
     services: ApiServices
     principal: Principal
-    _served: set[tuple[str | None, int]] = field(default_factory=set)
+    _served: Served = field(default_factory=Served)
     _served_until_s: float = 0.0
     _refresh_at_s: float = field(default_factory=lambda: time.monotonic() + SHARES_REFRESH_S)
 
     def remember_served(self, messages: Sequence[Outgoing]) -> None:
-        self._served = {(m.device_id, m.ts_ms) for m in messages if m.kind == "reading"}
+        self._served = Served.of(messages)
         self._served_until_s = time.monotonic() + DEDUP_WINDOW_S
 
     async def next_batch(self, idle_s: float = SHARES_REFRESH_S) -> list[Outgoing]:
@@ -190,13 +235,13 @@ class Streamer:
             return []
 
     def fresh(self, batch: list[Outgoing]) -> list[Outgoing]:
-        """The batch without readings a recent catch-up already sent."""
+        """The batch without what a recent catch-up already sent."""
         if not self._served:
             return batch
         if time.monotonic() >= self._served_until_s:
-            self._served = set()
+            self._served = Served()
             return batch
-        return [m for m in batch if (m.device_id, m.ts_ms) not in self._served]
+        return [m for m in batch if not self._served.covers(m)]
 
     def rendered(self, missed: Missed, subscription: Subscription) -> list[Outgoing]:
         messages: list[Outgoing] = []

@@ -1,23 +1,34 @@
 """What a reconnecting client missed since a timestamp, read from the store (bounded).
 
-Served before the live messages of the same subscription. The range is by
-reading timestamp: readings after ``since_ms`` up to now (plus the future
-skew a device may have), oldest first per device, at most ``MAX_DEVICES``
-devices and ``MAX_READINGS`` readings; ``truncated`` says the client should
-page the rest from the REST API (``GET /api/v1/devices/{id}/telemetry``).
+Served before the live messages of the same subscription. Readings by their
+timestamp: after ``since_ms`` up to now (plus the future skew a device may
+have), oldest first per device, at most ``MAX_DEVICES`` devices and
+``MAX_READINGS`` readings; ``truncated`` says the client should page the rest
+from the REST API (``GET /api/v1/devices/{id}/telemetry``).
 
 ``since_ms`` is one instant for every device, or one per device (a client
 resuming from the last reading it has of each, without a hole before it):
 then only the devices it names are caught up.
+
+Alert changes (for a subscription with the ``alert`` kind) by the time of each
+alert's latest change: one event per alert changed after ``since_ms``, in its
+current state, at most ``MAX_ALERT_CHANGES``; ``alerts_truncated`` says the
+client should reload the alert list (``GET /api/v1/alerts``). Both are merged
+oldest first (``merged``).
+
+A live message that a catch-up already covered is not sent again (``Served``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from wattline.live.events import EventKind, LiveEvent
+from wattline.live.events import EventKind, LiveEvent, alert_event
+from wattline.live.hub import Outgoing
 from wattline.live.subscriptions import Subscription
+from wattline.model.alerts import Alert, AlertChange, ChangeKind
 from wattline.model.devices import Device
 from wattline.storage.ports import PointReader
 
@@ -27,6 +38,7 @@ MAX_READINGS = 10_000
 # sent to it (``BoundedBuffer.headroom``): sending 10,000 readings takes a
 # second or two, during which a whole-fleet subscription keeps receiving.
 CATCH_UP_HEADROOM = MAX_READINGS
+MAX_ALERT_CHANGES = 1_000
 # Readings may carry timestamps this far ahead of the server's clock (the
 # ingest's WATTLINE_MAX_FUTURE_SKEW_S default); a catch-up covers them too.
 FUTURE_SKEW_MS = 300_000
@@ -36,6 +48,102 @@ FUTURE_SKEW_MS = 300_000
 class Missed:
     events: list[LiveEvent]
     truncated: bool
+    alerts_truncated: bool = False
+
+    def count(self, kind: EventKind) -> int:
+        return sum(1 for event in self.events if event.kind is kind)
+
+
+class AlertChanges(Protocol):
+    """The store's alerts by their latest change (``SqlAlerts.changed_since``)."""
+
+    def changed_since(
+        self,
+        *,
+        tenant_id: str,
+        since_ms: int,
+        until_ms: int,
+        device_ids: Sequence[str] | None,
+        limit: int,
+    ) -> list[Alert]: ...
+
+
+def wants_alerts(subscription: Subscription) -> bool:
+    """Whether a subscription receives alert changes at all (as ``Subscription.matches``
+    decides live: alert events carry no device type or tags)."""
+    return EventKind.ALERT in subscription.kinds and not (subscription.types or subscription.tags)
+
+
+def change_event(alert: Alert) -> LiveEvent:
+    """An alert's latest change as the live event that announced it."""
+    kind = ChangeKind(alert.last_change or ChangeKind.RAISED.value)
+    ts_ms = alert.changed_ms if alert.changed_ms is not None else alert.last_seen_ms
+    return alert_event(AlertChange.of(kind, alert, ts_ms))
+
+
+def missed_alerts(  # noqa: PLR0913 - the source, the range and its filter
+    source: AlertChanges,
+    *,
+    tenant_id: str,
+    subscription: Subscription,
+    since_ms: int,
+    now_ms: int,
+    limit: int = MAX_ALERT_CHANGES,
+) -> Missed:
+    """The subscription's alerts that changed after ``since_ms``, oldest change first."""
+    if not wants_alerts(subscription):
+        return Missed([], truncated=False)
+    alerts = source.changed_since(
+        tenant_id=tenant_id,
+        since_ms=since_ms,
+        until_ms=now_ms + FUTURE_SKEW_MS,
+        device_ids=sorted(subscription.devices) if subscription.devices else None,
+        limit=limit + 1,
+    )
+    events = [e for e in map(change_event, alerts[:limit]) if subscription.matches(e)]
+    return Missed(events, truncated=False, alerts_truncated=len(alerts) > limit)
+
+
+def merged(readings: Sequence[LiveEvent], alerts: Sequence[LiveEvent]) -> list[LiveEvent]:
+    """One catch-up, oldest first; at one instant a reading before the alert it raised.
+
+    Stable: the readings of one device and the changes of one alert keep their order."""
+    return sorted([*readings, *alerts], key=lambda e: (e.ts_ms, e.kind is EventKind.ALERT))
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a catch-up sent: live messages it covers are skipped for a while.
+
+    A reading is covered when the same (device, timestamp) was sent; an alert
+    change when the catch-up sent that alert as of the same time or later (the
+    catch-up carries each alert's current state, so an older change still on
+    its way would step the client back)."""
+
+    readings: frozenset[tuple[str | None, int]] = frozenset()
+    alerts: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, messages: Iterable[Outgoing]) -> Served:
+        readings: set[tuple[str | None, int]] = set()
+        alerts: dict[str, int] = {}
+        for m in messages:
+            if m.kind == EventKind.READING.value:
+                readings.add((m.device_id, m.ts_ms))
+            elif m.kind == EventKind.ALERT.value and m.ref is not None:
+                alerts[m.ref] = max(m.ts_ms, alerts.get(m.ref, m.ts_ms))
+        return cls(frozenset(readings), alerts)
+
+    def __bool__(self) -> bool:
+        return bool(self.readings or self.alerts)
+
+    def covers(self, message: Outgoing) -> bool:
+        if message.kind == EventKind.READING.value:
+            return (message.device_id, message.ts_ms) in self.readings
+        if message.kind == EventKind.ALERT.value and message.ref is not None:
+            served = self.alerts.get(message.ref)
+            return served is not None and message.ts_ms <= served
+        return False
 
 
 def catch_up_devices(

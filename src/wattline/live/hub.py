@@ -41,6 +41,8 @@ class Outgoing(NamedTuple):
     device_id: str | None
     ts_ms: int
     text: str
+    # an alert change's alert id (what a catch-up dedups alerts by); None otherwise
+    ref: str | None = None
 
 
 @dataclass(eq=False)
@@ -220,4 +222,7 @@ class LiveHub:
 
 
 def outgoing(event: LiveEvent, texts: list[str]) -> list[Outgoing]:
-    return [Outgoing(event.kind.value, event.device_id, event.ts_ms, text) for text in texts]
+    ref = None
+    if event.kind is EventKind.ALERT and event.payload.get("alert_id") is not None:
+        ref = str(event.payload["alert_id"])
+    return [Outgoing(event.kind.value, event.device_id, event.ts_ms, text, ref) for text in texts]

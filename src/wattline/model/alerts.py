@@ -125,6 +125,9 @@ class Alert:
     acknowledged_ms: int | None = None
     cleared_ms: int | None = None
     cleared_by: str | None = None  # None: cleared by the evaluator
+    # the latest change and its time (None for an alert stored before they were kept)
+    last_change: str | None = None
+    changed_ms: int | None = None
 
     @property
     def acknowledged(self) -> bool:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def open_store(settings: Settings) -> SqlStore:
     url = settings.database_url
     if url is None:
-        return open_sqlite_store(settings.database_path)
+        return open_sqlite_store(settings.database_path, synchronous=settings.sqlite_synchronous)
     if url.startswith(URL_SCHEMES):
         return open_postgres_store(url)
     raise ValueError(

@@ -75,7 +75,12 @@ alerts = Table(
     # (rule_id, device_id) while active, NULL once cleared: the unique index makes
     # "one open alert per (rule, device)" a fact of the database, not of one process
     Column("open_key", String(110), unique=True),
+    # the latest change (raised, repeated, acknowledged, cleared, commented) and when:
+    # what a reconnecting live-stream client catches up on
+    Column("changed_ms", BigInteger),
+    Column("last_change", String(16)),
     Index("ix_alerts_tenant_time", "tenant_id", "first_seen_ms", "alert_id"),
+    Index("ix_alerts_tenant_changed", "tenant_id", "changed_ms", "alert_id"),
 )
 
 alert_comments = Table(

@@ -14,22 +14,27 @@ from wattline.storage.sql import SqlStore
 
 # synchronous=FULL fsyncs every commit: a reading is acknowledged to the broker
 # only after its commit, so the commit must survive a power cut, not just a
-# process crash. Batching keeps the fsync count low.
+# process crash. Batching keeps the fsync count low. NORMAL (opt-in,
+# WATTLINE_SQLITE_SYNCHRONOUS=normal) fsyncs the WAL only at checkpoints: a
+# process crash loses nothing, a power cut may lose the latest commits.
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=10000",
 )
+SYNCHRONOUS = ("full", "normal")
 
 
-def open_sqlite_store(path: Path) -> SqlStore:
+def open_sqlite_store(path: Path, *, synchronous: str = "full") -> SqlStore:
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}: {synchronous!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}")
+    pragmas = (*_PRAGMAS, f"PRAGMA synchronous={synchronous.upper()}")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        for pragma in _PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 

@@ -35,11 +35,14 @@ class LiveServer:
         *,
         buffer_messages: int = 1_000,
         make_bus: Callable[[LiveMetrics], Bus] | None = None,
+        alerts: bool = False,
     ) -> None:
         self.store = store
         self.port = free_port()
         self.metrics = LiveMetrics(CollectorRegistry())
         self._buffer_messages = buffer_messages
+        # the alerts API too, its changes told to the feed (as ``wattline up`` does)
+        self._alerts = alerts
         self._make_bus = make_bus or (lambda _metrics: MemoryBus())
         self._ready = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="live-api")
@@ -109,6 +112,8 @@ class LiveServer:
             offline_after_ms=120_000,
             authenticator=FixedTokens(PRINCIPALS),
             live=self.hub,
+            alerts=self.store.alerts if self._alerts else None,
+            on_alert_changed=self.feed.on_alert_change if self._alerts else None,
         )
         config = uvicorn.Config(
             create_app(services),

@@ -205,6 +205,8 @@ def test_a_reconnecting_client_catches_up_from_the_store(live: LiveServer) -> No
             "id": "default",
             "readings": 3,
             "truncated": False,
+            "alerts": 0,
+            "alerts_truncated": False,
         }
         live.commit(readings("dev-a", 5, 1))
         assert receive(ws)["seq"] == 5

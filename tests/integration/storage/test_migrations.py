@@ -76,3 +76,32 @@ def test_0016_adds_the_block_tables_to_a_database_with_rows(store: SqlStore) -> 
     done = store.compact_before(T0 - T0 % DAY_MS + DAY_MS)
     assert done.rows == 90 + 90  # the raw samples and their 1-minute buckets
     assert store.raw_points("d1", T0, T0 + DAY_MS, None, 1000) == before
+
+
+def test_0020_stamps_the_latest_change_of_alerts_kept_before_it(store: SqlStore) -> None:
+    """Alerts from before 0020 get their latest change (and time) from the times they keep."""
+    from tests.integration.live.test_alert_catchup import Origin, raise_at  # noqa: PLC0415
+
+    alerts = store.alerts
+    opened = raise_at(store, Origin("r1"), "d1", T0)
+    acked = raise_at(store, Origin("r2"), "d1", T0 + 1)
+    alerts.acknowledge(acked, tenant_id="default", by="op", now_ms=T0 + 5)
+    cleared = raise_at(store, Origin("r3"), "d1", T0 + 2)
+    alerts.acknowledge(cleared, tenant_id="default", by="op", now_ms=T0 + 6)
+    alerts.clear_by_hand(cleared, tenant_id="default", by="op", now_ms=T0 + 7)
+    with store.engine.begin() as conn:
+        config = alembic_config(conn)
+        command.downgrade(config, "0018")
+        assert "changed_ms" not in {c["name"] for c in inspect(conn).get_columns("alerts")}
+        upgrade_to_head(conn)
+    found = {
+        a.alert_id: (a.last_change, a.changed_ms)
+        for a in alerts.changed_since(
+            tenant_id="default", since_ms=0, until_ms=T0 + 10, device_ids=None, limit=10
+        )
+    }
+    assert found == {
+        opened: ("raised", T0),
+        acked: ("acknowledged", T0 + 5),
+        cleared: ("cleared", T0 + 7),
+    }

@@ -114,7 +114,9 @@ def get_alert(alert_id: str, alerts: AlertsDep, principal: PrincipalDep) -> Aler
 
 def _tell(services: ServicesDep, kind: ChangeKind, alert: Alert) -> None:
     if services.on_alert_changed is not None:
-        services.on_alert_changed(AlertChange.of(kind, alert, services.clock_ms()))
+        # the time the store recorded: a catch-up then covers exactly this change
+        ts_ms = alert.changed_ms if alert.changed_ms is not None else services.clock_ms()
+        services.on_alert_changed(AlertChange.of(kind, alert, ts_ms))
 
 
 @router.post("/{alert_id}/acknowledge", dependencies=[require(Role.OPERATOR)], responses=_NOT_FOUND)

@@ -305,7 +305,7 @@ async def _send_catch_up(
     since_ms: int | dict[str, int],
     subscription_id: str | None,
 ) -> None:
-    """The readings missed since ``since_ms`` (the caller holds the send lock)."""
+    """What was missed since ``since_ms`` (the caller holds the send lock)."""
     # live messages queue behind the catch-up meanwhile: room for them (buffer.py)
     with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
         missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
@@ -316,8 +316,10 @@ async def _send_catch_up(
     summary = {
         "type": "caught_up",
         "id": subscription_id,
-        "readings": len(missed.events),
+        "readings": missed.count(EventKind.READING),
         "truncated": missed.truncated,
+        "alerts": missed.count(EventKind.ALERT),
+        "alerts_truncated": missed.alerts_truncated,
     }
     if streamer.client.render is wire.wattline:
         await websocket.send_text(_json(summary))

@@ -20,6 +20,7 @@ from wattline.model.alerts import (
     AlertComment,
     AlertOrigin,
     AlertStatus,
+    ChangeKind,
     Rule,
     RuleKind,
     ScopeKind,
@@ -116,7 +117,13 @@ def alert_from_row(row: Any) -> Alert:
         acknowledged_ms=row.acknowledged_ms,
         cleared_ms=row.cleared_ms,
         cleared_by=row.cleared_by,
+        last_change=row.last_change,
+        changed_ms=row.changed_ms,
     )
+
+
+def _changed(kind: ChangeKind, now_ms: int) -> dict[str, Any]:
+    return {"last_change": kind.value, "changed_ms": now_ms}
 
 
 class SqlAlerts:
@@ -356,6 +363,7 @@ class SqlAlerts:
                         last_seen_ms=now_ms,
                         occurrences=1,
                         open_key=key,
+                        **_changed(ChangeKind.RAISED, now_ms),
                     )
                 )
                 self._save_states(conn, states, now_ms)
@@ -387,6 +395,7 @@ class SqlAlerts:
                     last_seen_ms=now_ms,
                     value=value,
                     message=message,
+                    **_changed(ChangeKind.REPEATED, now_ms),
                 )
             )
             self._save_states(conn, states, now_ms)
@@ -408,7 +417,12 @@ class SqlAlerts:
                 conn.execute(
                     update(_alerts)
                     .where(_alerts.c.alert_id == row.alert_id)
-                    .values(status=AlertStatus.CLEARED.value, cleared_ms=now_ms, open_key=None)
+                    .values(
+                        status=AlertStatus.CLEARED.value,
+                        cleared_ms=now_ms,
+                        open_key=None,
+                        **_changed(ChangeKind.CLEARED, now_ms),
+                    )
                 )
             self._save_states(conn, states, now_ms)
         if row is None:
@@ -444,7 +458,11 @@ class SqlAlerts:
                     _alerts.c.tenant_id == tenant_id,
                     _alerts.c.acknowledged_ms.is_(None),
                 )
-                .values(acknowledged_by=by, acknowledged_ms=now_ms)
+                .values(
+                    acknowledged_by=by,
+                    acknowledged_ms=now_ms,
+                    **_changed(ChangeKind.ACKNOWLEDGED, now_ms),
+                )
             )
         return self.get_alert(alert_id, tenant_id=tenant_id)
 
@@ -462,6 +480,7 @@ class SqlAlerts:
                     cleared_ms=now_ms,
                     cleared_by=by,
                     open_key=None,
+                    **_changed(ChangeKind.CLEARED, now_ms),
                 )
             )
         return self.get_alert(alert_id, tenant_id=tenant_id)
@@ -483,6 +502,11 @@ class SqlAlerts:
                     text=comment.text,
                     ts_ms=comment.ts_ms,
                 )
+            )
+            conn.execute(
+                update(_alerts)
+                .where(_alerts.c.alert_id == comment.alert_id, _alerts.c.tenant_id == tenant_id)
+                .values(**_changed(ChangeKind.COMMENTED, comment.ts_ms))
             )
         return True
 
@@ -540,6 +564,32 @@ class SqlAlerts:
             .order_by(a.first_seen_ms.desc(), a.alert_id.desc())
             .limit(limit)
         )
+        with self._connections.read() as conn:
+            return [alert_from_row(row) for row in conn.execute(query)]
+
+    def changed_since(
+        self,
+        *,
+        tenant_id: str,
+        since_ms: int,
+        until_ms: int,
+        device_ids: Sequence[str] | None,
+        limit: int,
+    ) -> list[Alert]:
+        """The tenant's alerts whose latest change is in (``since_ms``, ``until_ms``],
+        oldest change first (then by id), at most ``limit``; only those of
+        ``device_ids`` unless None. What a reconnecting live-stream client missed."""
+        a = _alerts.c
+        conditions: list[ColumnElement[bool]] = [
+            a.tenant_id == tenant_id,
+            a.changed_ms > since_ms,
+            a.changed_ms <= until_ms,
+        ]
+        if device_ids is not None:
+            if not device_ids:
+                return []
+            conditions.append(a.device_id.in_(list(device_ids)))
+        query = select(_alerts).where(*conditions).order_by(a.changed_ms, a.alert_id).limit(limit)
         with self._connections.read() as conn:
             return [alert_from_row(row) for row in conn.execute(query)]
 

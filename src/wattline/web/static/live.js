@@ -16,7 +16,8 @@ export function openLive(subscription, onEvent) {
     socket.onopen = () => {
       retryMs = 1000;
       const message = { type: "subscribe", id: "page", ...subscription };
-      if (lastMs !== null) message.since = lastMs + 1; // what we missed while away
+      // what we missed while away: after (not at) the last instant we saw
+      if (lastMs !== null) message.since = lastMs;
       socket.send(JSON.stringify(message));
     };
     socket.onmessage = (event) => {
