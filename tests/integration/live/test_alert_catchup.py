@@ -193,3 +193,19 @@ def test_server_sent_events_catch_up_alert_changes_too(live_alerts: LiveServer) 
         first = next(sse_events(response.iter_lines()))
         assert (first["event"], first["id"]) == ("alert", str(T0 + 2000))
         assert json.loads(first["data"])["alert"]["change"] == "acknowledged"
+
+
+def test_a_per_device_since_catches_up_alerts_from_its_earliest_instant(
+    live_alerts: LiveServer,
+) -> None:
+    early = raise_at(live_alerts.store, Origin("r1"), "dev-a", T0 + 1000)
+    late = raise_at(live_alerts.store, Origin("r2"), "dev-a", T0 + 5000)
+    with open_socket(live_alerts) as ws:
+        # dev-a resumes after 4 s, dev-a2 after 0.5 s: alert changes are the
+        # tenant's, so both alerts (changed after 0.5 s) come back
+        subscribe(ws, alerts=True, since={"dev-a": T0 + 4000, "dev-a2": T0 + 500})
+        messages = [receive(ws) for _ in range(3)]
+        alerts = [m["alert"]["alert_id"] for m in messages if m["type"] == "alert"]
+        assert alerts == [early, late]
+        assert messages[-1]["type"] == "caught_up"
+        assert messages[-1]["alerts"] == 2

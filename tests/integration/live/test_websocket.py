@@ -235,6 +235,8 @@ def test_a_client_resumes_each_device_from_its_own_point(live: LiveServer) -> No
             "id": "default",
             "readings": 4,
             "truncated": False,
+            "alerts": 0,
+            "alerts_truncated": False,
         }
         # a subscription naming devices: only those in both
         subscribe(ws, id="named", devices=["dev-a"], since={"dev-a": T0 + 2000, "dev-a2": T0})
