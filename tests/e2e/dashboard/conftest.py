@@ -93,6 +93,9 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             # wait; its refusals are the API's, tested in tests/unit/commands/test_relay.py.
             "WATTLINE_RELAY_MIN_ON_S": "0",
             "WATTLINE_RELAY_MIN_OFF_S": "0",
+            # a firmware size limit a browser test can go over without megabytes
+            # (test_editors.py's upload; its other images are a few KiB)
+            "WATTLINE_FIRMWARE_MAX_BYTES": "65536",
         },
         # a module's one start; on a machine shared with other test runs it has taken 40 s
         healthy_within_s=90,

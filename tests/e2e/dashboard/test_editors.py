@@ -3,6 +3,7 @@ preview and the API's validation errors beside the field; the tenant switch."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import uuid
@@ -332,3 +333,194 @@ def test_a_campaign_from_an_uploaded_artifact(
     assert [w["cumulative_pct"] for w in campaign["waves"]] == [100]
     assert campaign["waves"][0]["total"] == 1
     _forgive(context, 422)
+
+
+def test_a_firmware_upload_with_its_refusals_then_a_campaign_from_it(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    device_type = f"dashup{uuid.uuid4().hex[:6]}"
+    dashboard.admin("POST", "/api/v1/devices", json={"device_id": device_type, "type": device_type})
+    image = bytes(range(256)) * 12  # 3,072 bytes
+    limit = 65536  # WATTLINE_FIRMWARE_MAX_BYTES in conftest.py
+
+    def ours() -> list[dict[str, Any]]:
+        listed = dashboard.wattline.get("/api/v1/firmware/artifacts")["artifacts"]
+        return [a for a in listed if a["device_type"] == device_type]
+
+    def upload(version: str, data: bytes) -> None:
+        page.get_by_label("For devices of type").fill(device_type)
+        page.get_by_label("Version", exact=True).fill(version)
+        page.get_by_label("Firmware image").set_input_files(
+            {"name": "image.bin", "mimeType": "application/octet-stream", "buffer": data}
+        )
+        page.get_by_role("button", name="Upload", exact=True).click()
+
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/firmware")
+    # no file: said beside the file field, nothing sent
+    page.get_by_label("For devices of type").fill(device_type)
+    page.get_by_label("Version", exact=True).fill("1.0.0")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#f-file-error")).to_have_text("choose the firmware image file")
+    # a version the API's pattern refuses (the query's 422), beside the version
+    upload("1.0 beta", image)
+    expect(page.locator("#f-version-error")).to_contain_text("should match pattern")
+    expect(page.get_by_label("Version", exact=True)).to_have_attribute("aria-invalid", "true")
+    # one byte over the size limit: the service's 422 names the number, beside the file
+    upload("1.0.0", b"\0" * (limit + 1))
+    expect(page.locator("#f-file-error")).to_have_text(
+        f"the image has {limit + 1} bytes; at most {limit}"
+    )
+    expect(page.locator("#f-version-error")).to_be_hidden()
+    assert ours() == []
+    # accepted: listed with its size and SHA-256, the same as the API's
+    upload("1.0.0", image)
+    sha = hashlib.sha256(image).hexdigest()
+    artifacts = page.get_by_role("table", name="Uploaded firmware")
+    expect(artifacts).to_contain_text(sha[:16])
+    expect(artifacts).to_contain_text("3.0 KiB (3,072 B)")
+    (artifact,) = ours()
+    assert (artifact["version"], artifact["size_bytes"], artifact["sha256"]) == ("1.0.0", 3072, sha)
+    assert artifact["created_by"] == admin.email
+    # and chosen in the campaign form
+    expect(page.get_by_label("Artifact")).to_have_value(artifact["artifact_id"])
+    expect(page.get_by_label("Device type", exact=True)).to_have_value(device_type)
+    screenshot(page, "firmware-upload")
+    # the same version again: the API's 409, beside the version
+    upload("1.0.0", image)
+    expect(page.locator("#f-version-error")).to_have_text(
+        f"version 1.0.0 for {device_type} is uploaded already"
+    )
+    assert len(ours()) == 1
+    # a campaign from it
+    page.get_by_label("Waves, cumulative %").fill("100")
+    page.get_by_label("Soak after each wave (s)").fill("0")
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.get_by_role("heading", name=f"{device_type} → 1.0.0")).to_be_visible()
+    (campaign,) = [
+        c
+        for c in dashboard.wattline.get("/api/v1/firmware/campaigns")["campaigns"]
+        if c["artifact_id"] == artifact["artifact_id"]
+    ]
+    assert campaign["waves"][0]["total"] == 1
+    _forgive(context, 409, 422)
+
+
+def _assignments(dashboard: Dashboard, tariff_id: str) -> list[tuple[str, str, str]]:
+    listed = dashboard.wattline.get("/api/v1/tariff-assignments")["assignments"]
+    return [
+        (a["target_kind"], a["target"], a["direction"])
+        for a in listed
+        if a["tariff_id"] == tariff_id
+    ]
+
+
+def test_tariff_assignment_listed_then_removed(
+    dashboard: Dashboard,
+    admin: Account,
+    page: Page,
+    context: tuple[BrowserContext, ConsoleErrors],
+) -> None:
+    tariff_id = f"dash-assign-{uuid.uuid4().hex[:6]}"
+    dashboard.admin(
+        "PUT",
+        f"/api/v1/tariffs/{tariff_id}",
+        json={
+            "name": "Assigned flat",
+            "tz": "Europe/London",
+            "versions": [
+                {"effective_from": "2020-01-01", "pricing": "flat", "price_per_kwh": 0.25}
+            ],
+        },
+    )
+    try:
+        sign_in(page, dashboard.url, admin)
+        page.goto(f"{dashboard.url}/#/admin")
+        page.get_by_label("Applies to").select_option("device")
+        page.locator("#a-tariff_id").select_option(tariff_id)
+        # a device the tenant does not have: the API's 404, beside the target
+        page.get_by_label("Device id or tag").fill("no-such-device")
+        page.get_by_role("button", name="Assign tariff").click()
+        expect(page.locator("#a-target-error")).to_have_text(
+            "device 'no-such-device' is not registered"
+        )
+        # a tag with no name: the API's 422, beside the target
+        page.get_by_label("Applies to").select_option("tag")
+        page.get_by_label("Device id or tag").fill("")
+        page.get_by_role("button", name="Assign tariff").click()
+        expect(page.locator("#a-target-error")).to_have_text("name the tag")
+        assert _assignments(dashboard, tariff_id) == []
+        # plug-1, exporting
+        page.get_by_label("Applies to").select_option("device")
+        page.get_by_label("Device id or tag").fill("plug-1")
+        page.locator("#a-tariff_id").select_option(tariff_id)
+        page.get_by_label("Direction").select_option("export")
+        page.get_by_role("button", name="Assign tariff").click()
+        assignments = page.get_by_role("table", name="Tariff assignments")
+        expect(assignments).to_contain_text(f"Assigned flat ({tariff_id})")
+        expect(page.locator("#a-target-error")).to_be_hidden()
+        assert _assignments(dashboard, tariff_id) == [("device", "plug-1", "export")]
+        # the tenant as a whole: no target
+        page.get_by_label("Applies to").select_option("tenant")
+        expect(page.get_by_label("Device id or tag")).to_be_disabled()
+        page.locator("#a-tariff_id").select_option(tariff_id)
+        page.get_by_label("Direction").select_option("import")
+        page.get_by_role("button", name="Assign tariff").click()
+        expect(assignments).to_contain_text("the whole tenant")
+        assert sorted(_assignments(dashboard, tariff_id)) == [
+            ("device", "plug-1", "export"),
+            ("tenant", "", "import"),
+        ]
+        page.get_by_role("heading", name="Tariff assignments").scroll_into_view_if_needed()
+        screenshot(page, "admin-tariff-assignments")
+        # removed (the confirmation is accepted)
+        page.get_by_role("button", name="Remove the tariff of device plug-1").click()
+        expect(page.get_by_role("button", name="Remove the tariff of device plug-1")).to_have_count(
+            0
+        )
+        assert _assignments(dashboard, tariff_id) == [("tenant", "", "import")]
+        page.get_by_role("button", name="Remove the tariff of the whole tenant").click()
+        expect(
+            page.get_by_role("button", name="Remove the tariff of the whole tenant")
+        ).to_have_count(0)
+        assert _assignments(dashboard, tariff_id) == []
+    finally:
+        dashboard.wattline.client.delete(f"/api/v1/tariffs/{tariff_id}")
+    _forgive(context, 404, 422)
+
+
+def test_a_viewer_sees_neither_the_upload_nor_the_assignment_form(
+    dashboard: Dashboard, page: Page, context: tuple[BrowserContext, ConsoleErrors]
+) -> None:
+    sign_in(page, dashboard.url, dashboard.viewer)
+    page.goto(f"{dashboard.url}/#/firmware")
+    expect(page.get_by_role("heading", name="Firmware", exact=True)).to_be_visible()
+    expect(page.locator("input[type=file]")).to_have_count(0)
+    expect(page.get_by_role("button", name="Upload")).to_have_count(0)
+    page.goto(f"{dashboard.url}/#/admin")
+    expect(page.get_by_role("heading", name="Tariff assignments")).to_be_visible()
+    expect(page.get_by_role("button", name="Assign tariff")).to_have_count(0)
+    expect(page.get_by_role("button", name="Remove", exact=True)).to_have_count(0)
+    # hidden only: the API is what refuses
+    statuses = page.evaluate(
+        """async () => {
+            const token = JSON.parse(sessionStorage.getItem('wattline.session')).access_token;
+            const auth = {Authorization: 'Bearer ' + token};
+            const upload = await fetch('/api/v1/firmware/artifacts?device_type=x&version=1.0.0', {
+                method: 'POST',
+                headers: {...auth, 'Content-Type': 'application/octet-stream'},
+                body: new Uint8Array([1, 2, 3]),
+            });
+            const assign = await fetch('/api/v1/tariff-assignments', {
+                method: 'PUT',
+                headers: {...auth, 'Content-Type': 'application/json'},
+                body: JSON.stringify({target_kind: 'tenant', tariff_id: 'any'}),
+            });
+            return [upload.status, assign.status];
+        }"""
+    )
+    assert statuses == [403, 403]
+    _forgive(context, 403)

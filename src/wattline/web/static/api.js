@@ -59,14 +59,19 @@ async function refresh() {
   save(await parse(response));
 }
 
-/** A call to /api/v1{path}; a 401 refreshes the access token once and tries again. */
-export async function api(path, { method = "GET", body, params } = {}) {
+/** A call to /api/v1{path}; a 401 refreshes the access token once and tries again.
+ * ``body`` goes as JSON; ``raw`` (a File or Blob) as the bytes themselves (a firmware image). */
+export async function api(path, { method = "GET", body, params, raw } = {}) {
   const url = new URL(`/api/v1${path}`, location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
   const send = () => {
     const headers = { Authorization: `Bearer ${(session() || {}).access_token}` };
+    if (raw !== undefined) {
+      headers["Content-Type"] = "application/octet-stream";
+      return fetch(url, { method, headers, body: raw });
+    }
     if (body !== undefined) headers["Content-Type"] = "application/json";
     return fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   };

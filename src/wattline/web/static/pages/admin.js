@@ -1,8 +1,9 @@
 // Admin: members and roles, API keys, device provisioning, credentials and sharing,
-// tariffs (tariff_editor.js), audit.
+// tariffs (tariff_editor.js) and what they price (tariff_assignments.js), audit.
 import { api } from "../api.js";
 import { badge, errorBox, fmtTime, h, mount, section, table, toast } from "../dom.js";
 import { field, showErrors } from "../forms.js";
+import { assignmentEditor } from "./tariff_assignments.js";
 import { tariffEditor } from "./tariff_editor.js";
 
 const ROLES = ["viewer", "operator", "admin", "owner"];
@@ -18,14 +19,20 @@ export async function render(main) {
   const keys = h("div", {});
   const devices = h("div", {});
   const tariffs = h("div", {});
+  const assignments = h("div", {});
   const audit = h("div", {});
   mount(main, h("h1", {}, "Admin"),
     section("Users and roles", users), section("API keys", keys), section("Devices", devices),
-    section("Tariffs", tariffs), section("Audit log", audit));
+    section("Tariffs", tariffs), section("Tariff assignments", assignments), section("Audit log", audit));
   const guard = (box, promise) => promise.catch((e) => mount(box, errorBox(e)));
+  const redrawAssignments = guard(assignments, assignmentEditor(assignments));
+  const changed = async () => {
+    const redraw = await redrawAssignments;
+    if (redraw) await guard(assignments, redraw());
+  };
   await Promise.all([
     guard(users, drawUsers(users)), guard(keys, drawKeys(keys)), guard(devices, drawDevices(devices)),
-    guard(tariffs, tariffEditor(tariffs)), guard(audit, drawAudit(audit)),
+    guard(tariffs, tariffEditor(tariffs, changed)), redrawAssignments, guard(audit, drawAudit(audit)),
   ]);
 }
 

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { isAdmin } from "../app.js";
 import { badge, errorBox, fmtTime, h, mount, section, table, toast } from "../dom.js";
-import { field, showErrors } from "../forms.js";
+import { clearErrors, field, showErrors } from "../forms.js";
 
 export async function render(main) {
   const campaigns = h("div", {});
@@ -13,7 +13,7 @@ export async function render(main) {
   async function draw() {
     const body = await api("/firmware/campaigns");
     mount(campaigns, body.campaigns.length ? body.campaigns.map(campaign) : h("p", { class: "muted" },
-      "No campaigns yet: upload an artifact (POST /api/v1/firmware/artifacts, docs/firmware-and-schedules.md), then start one below."));
+      "No campaigns yet: upload an artifact below, then start one from it."));
   }
 
   function campaign(c) {
@@ -47,19 +47,74 @@ export async function render(main) {
         running || paused ? h("button", { type: "button", class: "danger", onclick: () => act("abort") }, "Abort") : null) : null);
   }
 
-  await draw();
-  api("/firmware/artifacts").then((body) => mount(artifacts, isAdmin() && body.artifacts.length ? campaignForm(body.artifacts, draw) : null, table("Uploaded firmware", ["Type", "Version", "Size", "SHA-256", "Uploaded"],
-    body.artifacts.map((a) => [a.device_type, a.version, `${(a.size_bytes / 1024).toFixed(1)} KiB`, h("code", {}, a.sha256.slice(0, 16) + "…"), `${fmtTime(a.created_at)} by ${a.created_by}`]),
-    "No artifacts uploaded yet."))).catch((e) => mount(artifacts, errorBox(e)));
+  // a viewer may not see campaigns (operator and up): the API's refusal, not an uncaught error
+  await draw().catch((e) => mount(campaigns, errorBox(e)));
+  // the upload form survives a redraw of the list (it keeps its last refusal in view)
+  const upload = isAdmin() ? uploadForm((artifact) => drawArtifacts(artifact.artifact_id)) : null;
+  async function drawArtifacts(chosen) {
+    const body = await api("/firmware/artifacts");
+    mount(artifacts, upload, isAdmin() && body.artifacts.length ? campaignForm(body.artifacts, draw, chosen) : null,
+      table("Uploaded firmware", ["Type", "Version", "Size", "SHA-256", "Uploaded"],
+        body.artifacts.map((a) => [a.device_type, a.version, fmtSize(a.size_bytes),
+          h("code", { title: a.sha256 }, a.sha256.slice(0, 16) + "…"), `${fmtTime(a.created_at)} by ${a.created_by}`]),
+        "No artifacts uploaded yet."));
+  }
+  drawArtifacts().catch((e) => mount(artifacts, errorBox(e)));
   const timer = setInterval(() => draw().catch(() => {}), 5000);
   return () => clearInterval(timer);
 }
 
+function fmtSize(bytes) {
+  return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB (${bytes.toLocaleString("en")} B)`;
+}
+
+/** Upload a firmware image: the file's bytes as the body of POST /firmware/artifacts,
+ * its device type and version in the query; the API's refusals beside their field. */
+function uploadForm(onUploaded) {
+  const deviceType = h("input", { type: "text", maxlength: "64", pattern: "[A-Za-z0-9_.:\\-]{1,64}", required: true });
+  const version = h("input", { type: "text", maxlength: "64", pattern: "[0-9A-Za-z][0-9A-Za-z._+\\-]{0,63}", required: true, placeholder: "2.1.0" });
+  const file = h("input", { type: "file", required: true });
+  const general = h("p", { class: "error", role: "alert", hidden: true });
+  const button = h("button", { type: "submit", class: "primary" }, "Upload");
+  // the query's loc is ["query", "version"], the service's ["body", "version"]; an image
+  // refused (empty, over the limit) is ["body", "body"]
+  const idOf = (loc) => ({ device_type: "f-device_type", version: "f-version", body: "f-file" })[loc[loc.length - 1]] || null;
+  const form = h("form", { class: "rule-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const image = file.files[0];
+    if (!image) {
+      showErrors(form, general, { detail: "body: choose the firmware image file" }, idOf);
+      return;
+    }
+    button.disabled = true;
+    try {
+      const a = await api("/firmware/artifacts", { method: "POST", params: { device_type: deviceType.value.trim(), version: version.value.trim() }, raw: image });
+      clearErrors(form, general);
+      form.reset();
+      toast(`Uploaded ${a.device_type} ${a.version}: ${fmtSize(a.size_bytes)}, SHA-256 ${a.sha256.slice(0, 12)}…`, "ok");
+      await onUploaded(a);
+    } catch (err) {
+      // a duplicate (409) is about the version; the body limit's 413 about the file
+      const named = err.status === 409 ? { status: 409, detail: `version: ${err.message}` }
+        : err.status === 413 ? { status: 413, detail: "body: the image is over the upload limit" } : err;
+      showErrors(form, general, named, idOf);
+    } finally {
+      button.disabled = false;
+    }
+  } }, h("h3", {}, "Upload firmware"),
+  h("div", { class: "filters" },
+    field("f-device_type", "For devices of type", deviceType), field("f-version", "Version", version),
+    field("f-file", "Firmware image", file)),
+  general, button);
+  return form;
+}
+
 /** A new campaign from an uploaded artifact: its target, waves and safety limits. */
-function campaignForm(artifacts, onStarted) {
+function campaignForm(artifacts, onStarted, chosen) {
   const numberInput = (value, attrs = {}) => h("input", { type: "number", step: "any", min: "0", value, ...attrs });
-  const artifact = h("select", {}, artifacts.map((a) => h("option", { value: a.artifact_id }, `${a.device_type} ${a.version}`)));
-  const deviceType = h("input", { type: "text", maxlength: "64", value: artifacts[0].device_type });
+  const first = artifacts.find((a) => a.artifact_id === chosen) || artifacts[0];
+  const artifact = h("select", {}, artifacts.map((a) => h("option", { value: a.artifact_id, selected: a === first }, `${a.device_type} ${a.version}`)));
+  const deviceType = h("input", { type: "text", maxlength: "64", value: first.device_type });
   artifact.addEventListener("change", () => {
     deviceType.value = artifacts.find((a) => a.artifact_id === artifact.value).device_type;
   });

@@ -88,7 +88,8 @@ function versionBlock(index, version, onRemove) {
   return { el, read };
 }
 
-export async function tariffEditor(box) {
+/** ``onChange`` runs after a tariff is saved or deleted (the assignments name them). */
+export async function tariffEditor(box, onChange = async () => {}) {
   const list = h("div", {});
   const tariffId = h("input", { type: "text", maxlength: "64", pattern: "[A-Za-z0-9_.:\\-]+", required: true });
   const name = h("input", { type: "text", maxlength: "200", required: true });
@@ -124,7 +125,7 @@ export async function tariffEditor(box) {
       const saved = await api(`/tariffs/${encodeURIComponent(id)}`, { method: "PUT", body: { name: name.value, tz: tz.value, versions: readAll() } });
       toast(`Tariff ${saved.name} saved`, "ok");
       reset();
-      await drawList();
+      await Promise.all([drawList(), onChange()]);
     } catch (err) {
       showErrors(form, general, err, (loc) => (loc[1] === "tariff_id" ? "t-id" : `t-${loc.slice(1).join("-")}`));
     }
@@ -136,7 +137,7 @@ export async function tariffEditor(box) {
       await api(`/tariffs/${encodeURIComponent(t.tariff_id)}`, { method: "DELETE" });
       toast(`Tariff ${t.name} deleted`, "ok");
       if (editing && editing.tariff_id === t.tariff_id) reset();
-      await drawList();
+      await Promise.all([drawList(), onChange()]);
     } catch (err) { toast(err.message, "error"); }
   }
 
