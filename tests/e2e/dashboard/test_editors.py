@@ -375,6 +375,7 @@ def test_a_firmware_upload_with_its_refusals_then_a_campaign_from_it(
         f"the image has {limit + 1} bytes; at most {limit}"
     )
     expect(page.locator("#f-version-error")).to_be_hidden()
+    screenshot(page, "firmware-upload-refused")
     assert ours() == []
     # accepted: listed with its size and SHA-256, the same as the API's
     upload("1.0.0", image)

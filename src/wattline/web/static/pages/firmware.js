@@ -57,7 +57,7 @@ export async function render(main) {
       table("Uploaded firmware", ["Type", "Version", "Size", "SHA-256", "Uploaded"],
         body.artifacts.map((a) => [a.device_type, a.version, fmtSize(a.size_bytes),
           h("code", { title: a.sha256 }, a.sha256.slice(0, 16) + "…"), `${fmtTime(a.created_at)} by ${a.created_by}`]),
-        "No artifacts uploaded yet."));
+        "No artifacts uploaded yet.", [4]));
   }
   drawArtifacts().catch((e) => mount(artifacts, errorBox(e)));
   const timer = setInterval(() => draw().catch(() => {}), 5000);
