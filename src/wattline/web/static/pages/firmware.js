@@ -48,7 +48,7 @@ export async function render(main) {
   }
 
   // a viewer may not see campaigns (operator and up): the API's refusal, not an uncaught error
-  await draw().catch((e) => mount(campaigns, errorBox(e)));
+  const shown = await draw().then(() => true, (e) => { mount(campaigns, errorBox(e)); return false; });
   // the upload form survives a redraw of the list (it keeps its last refusal in view)
   const upload = isAdmin() ? uploadForm((artifact) => drawArtifacts(artifact.artifact_id)) : null;
   async function drawArtifacts(chosen) {
@@ -60,6 +60,7 @@ export async function render(main) {
         "No artifacts uploaded yet.", [4]));
   }
   drawArtifacts().catch((e) => mount(artifacts, errorBox(e)));
+  if (!shown) return null; // no polling of a refusal
   const timer = setInterval(() => draw().catch(() => {}), 5000);
   return () => clearInterval(timer);
 }
