@@ -8,16 +8,14 @@ exactly once, and the surviving API process answers for all of them.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import free_port
 from tests.integration.archive.conftest import S3Server
 from tests.integration.chaos.conftest import LedgerFor
+from tests.integration.chaos.fleet_topology import FAKE_AWS, TOKEN, fleet_processes
 from tests.integration.chaos.harness import (
-    CollectorProcess,
     assert_exactly_stored,
     tail,
     wait_collector_ready,
@@ -28,13 +26,6 @@ from tests.integration.chaos.servers import MosquittoServer
 
 DEVICES = [f"f{i:02d}" for i in range(10)]
 PER_DEVICE = 300  # 3,000 readings
-TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
-# moto accepts any credentials; the test and its processes share these
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.mark.integration
@@ -64,37 +55,10 @@ def run_fleet(  # noqa: PLR0917 - the servers, then where to keep logs
     s3_server: S3Server,
     tmp_path: Path,
 ) -> None:
-    bucket = s3_server.new_bucket()
-    common = {
-        "WATTLINE_MQTT_PROTOCOL": "5",
-        "WATTLINE_MQTT_SHARED_GROUP": f"g{topic_prefix}",
-        "WATTLINE_ARCHIVE_URL": f"s3://{bucket}/raw",
-        "WATTLINE_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        **FAKE_AWS,
-        "WATTLINE_REDIS_URL": "redis://127.0.0.1:6379/0",
-        "WATTLINE_ADMIN_TOKEN": TOKEN,
-    }
-
-    def process(name: str, command: tuple[str, ...], extra: dict[str, str]) -> CollectorProcess:
-        return CollectorProcess(
-            mqtt_url=chaos_broker.url,
-            database_url=shared_database,
-            data_dir=tmp_path / name,
-            topic_prefix=topic_prefix,
-            client_id=f"{name}-{topic_prefix}",
-            log_path=tmp_path / f"{name}.log",
-            extra_env={**common, **extra},
-            command=command,
-        )
-
-    collectors = [process(f"collector-{i}", ("collect",), {}) for i in (1, 2)]
-    api_ports = [free_port(), free_port()]
-    apis = [
-        process(f"api-{i}", ("serve",), {"WATTLINE_HTTP_PORT": str(port)})
-        for i, port in enumerate(api_ports, start=1)
-    ]
+    fleet = fleet_processes(chaos_broker, shared_database, topic_prefix, s3_server, tmp_path)
+    collectors, apis, api_ports = fleet.collectors, fleet.apis, fleet.api_ports
     ledger = ledger_for(shared_database)
-    processes = [*collectors, *apis]
+    processes = fleet.processes
     for each in processes:
         each.start()
     try:

@@ -24,16 +24,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import free_port
 from tests.integration.archive.conftest import S3Server
 from tests.integration.chaos.conftest import LedgerFor
+from tests.integration.chaos.fleet_topology import FAKE_AWS, TOKEN, fleet_processes
 from tests.integration.chaos.harness import (
     CollectorProcess,
     Ledger,
@@ -55,12 +54,6 @@ from websockets.sync.client import ClientConnection, connect
 DEVICES = [f"c{i:02d}" for i in range(40)]
 PER_DEVICE = 500  # 20,000 readings, 60,000 sample rows
 RATE_PER_S = 1000  # readings per second offered by the fleet
-TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 # A subscriber that got nothing new for this long while readings of its
 # subscription are still missing resumes with `since` on the same connection.
 STALL_S = 3.0
@@ -258,39 +251,18 @@ def run_chaos_fleet(  # noqa: PLR0917, PLR0915 - the servers, then where to keep
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    bucket = s3_server.new_bucket()
-    common = {
-        "WATTLINE_MQTT_PROTOCOL": "5",
-        "WATTLINE_MQTT_SHARED_GROUP": f"g{topic_prefix}",
-        "WATTLINE_ARCHIVE_URL": f"s3://{bucket}/raw",
-        "WATTLINE_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        **FAKE_AWS,
-        "WATTLINE_REDIS_URL": "redis://127.0.0.1:6379/0",
+    fleet = fleet_processes(
+        chaos_broker,
+        shared_database,
+        topic_prefix,
+        s3_server,
+        tmp_path,
         # a channel of this test's own: another run's readings never reach its hubs
-        "WATTLINE_LIVE_REDIS_CHANNEL": f"wattline:test:{topic_prefix}",
-        "WATTLINE_ADMIN_TOKEN": TOKEN,
-    }
-
-    def process(name: str, command: tuple[str, ...], extra: dict[str, str]) -> CollectorProcess:
-        return CollectorProcess(
-            mqtt_url=chaos_broker.url,
-            database_url=shared_database,
-            data_dir=tmp_path / name,
-            topic_prefix=topic_prefix,
-            client_id=f"{name}-{topic_prefix}",
-            log_path=tmp_path / f"{name}.log",
-            extra_env={**common, **extra},
-            command=command,
-        )
-
-    collectors = [process(f"collector-{i}", ("collect",), {}) for i in (1, 2)]
-    api_ports = [free_port(), free_port()]
-    apis = [
-        process(f"api-{i}", ("serve",), {"WATTLINE_HTTP_PORT": str(port)})
-        for i, port in enumerate(api_ports, start=1)
-    ]
+        extra_env={"WATTLINE_LIVE_REDIS_CHANNEL": f"wattline:test:{topic_prefix}"},
+    )
+    collectors, apis, api_ports = fleet.collectors, fleet.apis, fleet.api_ports
     ledger = ledger_for(shared_database)
-    processes = [*collectors, *apis]
+    processes = fleet.processes
     subscribers: list[Subscriber] = []
 
     def diagnostics() -> str:
