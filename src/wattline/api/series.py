@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import orjson
 from fastapi import HTTPException, Response, status
 
@@ -28,6 +29,7 @@ from wattline.model.calendar import (
 from wattline.model.metrics import VALUE_STATISTICS, is_boolean, shown
 from wattline.model.times import iso_ms
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, plan_buckets
+from wattline.storage.columns import Array, MetricColumns, SeriesColumns
 from wattline.storage.rollups import Aggregate
 
 DEFAULT_WINDOW_MS = 24 * 3_600_000
@@ -173,6 +175,66 @@ def _buckets_json(
         }
         for bucket in buckets
     ]
+
+
+def buckets_fragment(series: SeriesColumns | None, aggregates: Sequence[str]) -> orjson.Fragment:
+    """``buckets_json`` column-wise, as the JSON text itself, byte for byte the same.
+
+    Each statistic of each metric is one array printed by orjson in one call
+    and split into its numbers; a bucket is then a few byte-string joins
+    instead of a dict per bucket and per metric (benchmarks/query.py).
+    """
+    if series is None:
+        return orjson.Fragment(b"[]")
+    present = series.present()
+    if not len(present):
+        return orjson.Fragment(b"[]")
+    values: list[list[bytes]] = [[] for _ in range(len(present))]
+    for metric, columns in series.metrics.items():
+        has = columns.count[present] > 0
+        rows = present[has]
+        texts = [_texts(metric, name, columns, rows) for name in aggregates]
+        template = (
+            orjson.dumps(metric).replace(b"%", b"%%")
+            + b":{"
+            + b",".join(orjson.dumps(name) + b":%b" for name in aggregates)
+            + b"}"
+        )
+        out = [values[i] for i in np.flatnonzero(has).tolist()]
+        for into, cells in zip(out, zip(*texts, strict=True), strict=True):
+            into.append(template % cells)
+    times = series.starts[present].tolist()
+    body = b",".join(
+        b'{"ts":"%b","values":{%b}}' % (iso_ms(ts).encode(), b",".join(parts))
+        for ts, parts in zip(times, values, strict=True)
+    )
+    return orjson.Fragment(b"[" + body + b"]")
+
+
+def _texts(metric: str, name: str, columns: MetricColumns, rows: Array) -> list[bytes]:
+    """One statistic of the chosen buckets as JSON numbers (booleans for a switch's values)."""
+    column: Array
+    if name == "avg":
+        with np.errstate(all="ignore"):  # inf / n and NaN / n, as Python divides them
+            column = columns.sum[rows] / columns.count[rows]
+    else:
+        column = getattr(columns, _COLUMN[name])[rows]
+    if is_boolean(metric) and name in VALUE_STATISTICS:
+        return [b"true" if on else b"false" for on in (column != 0.0).tolist()]
+    if not len(column):
+        return []
+    return orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+
+
+# Which column each ``agg`` name reads (avg is sum / count).
+_COLUMN = {
+    "min": "min",
+    "max": "max",
+    "count": "count",
+    "sum": "sum",
+    "first": "first",
+    "last": "last",
+}
 
 
 def json_response(body: dict[str, Any]) -> Response:
