@@ -189,26 +189,50 @@ def buckets_fragment(series: SeriesColumns | None, aggregates: Sequence[str]) ->
     present = series.present()
     if not len(present):
         return orjson.Fragment(b"[]")
-    values: list[list[bytes]] = [[] for _ in range(len(present))]
-    for metric, columns in series.metrics.items():
-        has = columns.count[present] > 0
-        rows = present[has]
-        texts = [_texts(metric, name, columns, rows) for name in aggregates]
-        template = (
+    times = _iso_texts(series.starts[present])
+    names = list(aggregates)
+    templates: list[bytes] = []
+    columns: list[list[bytes]] = []
+    rows_of: list[Array] = []
+    for metric, metric_columns in series.metrics.items():
+        has = metric_columns.count[present] > 0
+        rows_of.append(has)
+        columns.extend(_texts(metric, name, metric_columns, present[has]) for name in names)
+        templates.append(
             orjson.dumps(metric).replace(b"%", b"%%")
             + b":{"
-            + b",".join(orjson.dumps(name) + b":%b" for name in aggregates)
+            + b",".join(orjson.dumps(name) + b":%b" for name in names)
             + b"}"
         )
-        out = [values[i] for i in np.flatnonzero(has).tolist()]
-        for into, cells in zip(out, zip(*texts, strict=True), strict=True):
-            into.append(template % cells)
-    times = series.starts[present].tolist()
+    if all(has.all() for has in rows_of):
+        # Every metric in every bucket (a day of a working device): one template per bucket.
+        template = b'{"ts":"%b","values":{' + b",".join(templates) + b"}}"
+        body = b",".join([template % row for row in zip(times, *columns, strict=True)])
+        return orjson.Fragment(b"[" + body + b"]")
+    values: list[list[bytes]] = [[] for _ in range(len(present))]
+    width = len(names)
+    for k, (template, has) in enumerate(zip(templates, rows_of, strict=True)):
+        texts = columns[k * width : (k + 1) * width]
+        into = [values[i] for i in np.flatnonzero(has).tolist()]
+        for parts, cells in zip(into, zip(*texts, strict=True), strict=True):
+            parts.append(template % cells)
     body = b",".join(
-        b'{"ts":"%b","values":{%b}}' % (iso_ms(ts).encode(), b",".join(parts))
+        b'{"ts":"%b","values":{%b}}' % (ts, b",".join(parts))
         for ts, parts in zip(times, values, strict=True)
     )
     return orjson.Fragment(b"[" + body + b"]")
+
+
+# Instants NumPy prints as ``iso_ms`` does: years 1 to 9999.
+_ISO_RANGE = (-62_135_596_800_000, 253_402_300_800_000)
+
+
+def _iso_texts(starts: Array) -> list[bytes]:
+    """``iso_ms`` of each start, as bytes, printed by NumPy in one call."""
+    if not len(starts) or starts.min() < _ISO_RANGE[0] or starts.max() >= _ISO_RANGE[1]:
+        return [iso_ms(ts).encode() for ts in starts.tolist()]
+    text = np.datetime_as_string(starts.astype("datetime64[ms]"), unit="ms")
+    return [t.encode() + b"Z" for t in text.tolist()]
 
 
 def _texts(metric: str, name: str, columns: MetricColumns, rows: Array) -> list[bytes]:
