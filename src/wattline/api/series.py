@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import orjson
 from fastapi import HTTPException, Response, status
 
@@ -28,6 +29,7 @@ from wattline.model.calendar import (
 from wattline.model.metrics import VALUE_STATISTICS, is_boolean, shown
 from wattline.model.times import iso_ms
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, plan_buckets
+from wattline.storage.columns import Array, MetricColumns, SeriesColumns
 from wattline.storage.rollups import Aggregate
 
 DEFAULT_WINDOW_MS = 24 * 3_600_000
@@ -173,6 +175,90 @@ def _buckets_json(
         }
         for bucket in buckets
     ]
+
+
+def buckets_fragment(series: SeriesColumns | None, aggregates: Sequence[str]) -> orjson.Fragment:
+    """``buckets_json`` column-wise, as the JSON text itself, byte for byte the same.
+
+    Each statistic of each metric is one array printed by orjson in one call
+    and split into its numbers; a bucket is then a few byte-string joins
+    instead of a dict per bucket and per metric (benchmarks/query.py).
+    """
+    if series is None:
+        return orjson.Fragment(b"[]")
+    present = series.present()
+    if not len(present):
+        return orjson.Fragment(b"[]")
+    times = _iso_texts(series.starts[present])
+    names = list(aggregates)
+    templates: list[bytes] = []
+    columns: list[list[bytes]] = []
+    rows_of: list[Array] = []
+    for metric, metric_columns in series.metrics.items():
+        has = metric_columns.count[present] > 0
+        rows_of.append(has)
+        columns.extend(_texts(metric, name, metric_columns, present[has]) for name in names)
+        templates.append(
+            orjson.dumps(metric).replace(b"%", b"%%")
+            + b":{"
+            + b",".join(orjson.dumps(name) + b":%b" for name in names)
+            + b"}"
+        )
+    if all(has.all() for has in rows_of):
+        # Every metric in every bucket (a day of a working device): one template per bucket.
+        template = b'{"ts":"%b","values":{' + b",".join(templates) + b"}}"
+        body = b",".join([template % row for row in zip(times, *columns, strict=True)])
+        return orjson.Fragment(b"[" + body + b"]")
+    values: list[list[bytes]] = [[] for _ in range(len(present))]
+    width = len(names)
+    for k, (template, has) in enumerate(zip(templates, rows_of, strict=True)):
+        texts = columns[k * width : (k + 1) * width]
+        into = [values[i] for i in np.flatnonzero(has).tolist()]
+        for parts, cells in zip(into, zip(*texts, strict=True), strict=True):
+            parts.append(template % cells)
+    body = b",".join(
+        b'{"ts":"%b","values":{%b}}' % (ts, b",".join(parts))
+        for ts, parts in zip(times, values, strict=True)
+    )
+    return orjson.Fragment(b"[" + body + b"]")
+
+
+# Instants NumPy prints as ``iso_ms`` does: years 1 to 9999.
+_ISO_RANGE = (-62_135_596_800_000, 253_402_300_800_000)
+
+
+def _iso_texts(starts: Array) -> list[bytes]:
+    """``iso_ms`` of each start, as bytes, printed by NumPy in one call."""
+    if not len(starts) or starts.min() < _ISO_RANGE[0] or starts.max() >= _ISO_RANGE[1]:
+        return [iso_ms(ts).encode() for ts in starts.tolist()]
+    text = np.datetime_as_string(starts.astype("datetime64[ms]"), unit="ms")
+    return [t.encode() + b"Z" for t in text.tolist()]
+
+
+def _texts(metric: str, name: str, columns: MetricColumns, rows: Array) -> list[bytes]:
+    """One statistic of the chosen buckets as JSON numbers (booleans for a switch's values)."""
+    column: Array
+    if name == "avg":
+        with np.errstate(all="ignore"):  # inf / n and NaN / n, as Python divides them
+            column = columns.sum[rows] / columns.count[rows]
+    else:
+        column = getattr(columns, _COLUMN[name])[rows]
+    if is_boolean(metric) and name in VALUE_STATISTICS:
+        return [b"true" if on else b"false" for on in (column != 0.0).tolist()]
+    if not len(column):
+        return []
+    return orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+
+
+# Which column each ``agg`` name reads (avg is sum / count).
+_COLUMN = {
+    "min": "min",
+    "max": "max",
+    "count": "count",
+    "sum": "sum",
+    "first": "first",
+    "last": "last",
+}
 
 
 def json_response(body: dict[str, Any]) -> Response:

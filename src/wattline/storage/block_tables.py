@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, delete, select
 
 from wattline.storage import blocks, schema
 from wattline.storage.bucketing import Cell
+from wattline.storage.columns import CellColumns
 from wattline.storage.rollups import DAY_MS, Aggregate
 
 InsertFactory = Callable[[Any], Any]
@@ -291,6 +292,25 @@ def block_cells(  # noqa: PLR0913, PLR0917 - the series, the range, the grid and
     grid: Grid,
     with_ends: bool,
 ) -> Iterator[Cell]:
+    """``block_cell_columns`` as one ``Cell`` per grid cell."""
+    for part in block_cell_columns(conn, packing, device_ids, metrics, span, grid, with_ends):
+        d, m = part.device_id, part.metric
+        # Plain Python numbers, unpacked by name: star-unpacking each cell cost a third more.
+        for at, n, s, lo, hi, fts, fv, lts, lv in zip(
+            *(col.tolist() for col in part.columns), strict=True
+        ):
+            yield Cell(d, m, at, Aggregate(n, s, lo, hi, fts, fv, lts, lv))
+
+
+def block_cell_columns(  # noqa: PLR0913, PLR0917 - the series, the range, the grid and what to return
+    conn: Connection,
+    packing: Packing,
+    device_ids: Sequence[str],
+    metrics: Sequence[str],
+    span: tuple[int, int],
+    grid: Grid,
+    with_ends: bool,
+) -> Iterator[CellColumns]:
     """Grid cells of the blocks in [span), grouped column-wise with NumPy.
 
     Each block is one series sorted by time, so a cell is a run of equal grid
@@ -310,7 +330,7 @@ def block_cells(  # noqa: PLR0913, PLR0917 - the series, the range, the grid and
         starts = np.concatenate(([0], np.flatnonzero(np.diff(cell)) + 1))
         ends = np.concatenate((starts[1:], [len(x)])) - 1
         count, total, lo, hi, f_ts, f_v, l_ts, l_v = parts
-        columns = [
+        columns = (
             cell[starts],
             np.add.reduceat(count, starts),
             np.add.reduceat(total, starts),
@@ -320,10 +340,5 @@ def block_cells(  # noqa: PLR0913, PLR0917 - the series, the range, the grid and
             f_v[starts] if with_ends else np.full(len(starts), np.nan),
             l_ts[ends],
             l_v[ends] if with_ends else np.full(len(starts), np.nan),
-        ]
-        d, m = series.device_id, series.metric
-        # Plain Python numbers, unpacked by name: star-unpacking each cell cost a third more.
-        for at, n, s, lo, hi, fts, fv, lts, lv in zip(
-            *(col.tolist() for col in columns), strict=True
-        ):
-            yield Cell(d, m, at, Aggregate(n, s, lo, hi, fts, fv, lts, lv))
+        )
+        yield CellColumns(series.device_id, series.metric, columns)

@@ -29,6 +29,7 @@ from wattline.storage.base import (
     RawPoint,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.columns import SeriesColumns
 from wattline.storage.retention import RetentionStore
 from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
 
@@ -182,6 +183,16 @@ class SeriesReader(PointReader, Protocol):
         fields: Sequence[str] | None,
         with_ends: bool = False,
     ) -> dict[str, list[SeriesBucket]]: ...
+
+    def series_columns(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, SeriesColumns]:
+        """``series`` column-wise, for answers written straight to JSON."""
+        ...
 
 
 class IngestDiagnostics(Protocol):

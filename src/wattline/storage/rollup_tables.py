@@ -27,9 +27,10 @@ from sqlalchemy import (
 )
 
 from wattline.storage import schema
-from wattline.storage.block_tables import M1, RAW, Grid, block_cells
+from wattline.storage.block_tables import M1, RAW, Grid, block_cell_columns, block_cells
 from wattline.storage.bucketing import Cell
 from wattline.storage.bulk import BulkStatement
+from wattline.storage.columns import CellColumns, rows_to_parts
 from wattline.storage.rollups import (
     DAY_MS,
     MINUTE_MS,
@@ -162,6 +163,19 @@ def iter_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
         span = (query.start_ms, query.end_ms)
         grid = Grid(query.phase_ms, query.step_ms)
         yield from block_cells(
+            conn, packing, query.device_ids, query.metrics, span, grid, with_ends
+        )
+
+
+def iter_cell_columns(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[CellColumns]:
+    """``iter_cells`` column-wise: a part per series from the rows, then one per block."""
+    rows = conn.execute(_select_cells(query, with_ends)).all()
+    yield from rows_to_parts(rows, with_ends)
+    packing = {None: RAW, Tier.M1: M1}.get(query.source)
+    if packing is not None:
+        span = (query.start_ms, query.end_ms)
+        grid = Grid(query.phase_ms, query.step_ms)
+        yield from block_cell_columns(
             conn, packing, query.device_ids, query.metrics, span, grid, with_ends
         )
 

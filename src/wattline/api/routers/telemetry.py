@@ -18,7 +18,7 @@ from wattline.api.schemas import (
 )
 from wattline.api.series import (
     bad_request,
-    buckets_json,
+    buckets_fragment,
     json_response,
     series_request,
     source_name,
@@ -138,7 +138,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
         raise bad_request("cursor and order apply to raw points: leave out the interval")
     request = series_request(start, end, interval, tz, agg)
     plan = request.plan
-    series = store.series([device_id], plan, names, with_ends=request.with_ends)
+    series = store.series_columns([device_id], plan, names, with_ends=request.with_ends)
     head = TelemetryOut(
         device_id=device_id,
         start=iso_ms(plan.start_ms),
@@ -150,7 +150,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
         tz=tz,
         agg=list(request.aggregates),
     ).model_dump()
-    head["buckets"] = buckets_json(series.get(device_id, []), request.aggregates)
+    head["buckets"] = buckets_fragment(series.get(device_id), request.aggregates)
     return json_response(head)
 
 
@@ -186,7 +186,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
             " widen the interval, shorten the range or ask for fewer devices"
         )
     names = resolve_fields(store, device_ids, fields, "these devices")
-    series = store.series(device_ids, plan, names, with_ends=request.with_ends)
+    series = store.series_columns(device_ids, plan, names, with_ends=request.with_ends)
     head = FleetTelemetryOut(
         start=iso_ms(plan.start_ms),
         end=iso_ms(plan.end_ms),
@@ -198,7 +198,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         devices=[],
     ).model_dump()
     head["devices"] = [
-        {"device_id": d, "buckets": buckets_json(series.get(d, []), request.aggregates)}
+        {"device_id": d, "buckets": buckets_fragment(series.get(d), request.aggregates)}
         for d in device_ids
     ]
     return json_response(head)

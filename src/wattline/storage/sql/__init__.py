@@ -37,6 +37,7 @@ from wattline.storage.base import (
     StoreUnavailableError,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
+from wattline.storage.columns import SeriesColumns
 from wattline.storage.compaction import Compacted, compact_before
 from wattline.storage.keyset import DeviceFilter, DeviceSummary
 from wattline.storage.pruning import delete_before, series_keys
@@ -224,6 +225,15 @@ class SqlStore:
         with_ends: bool = False,
     ) -> dict[str, list[SeriesBucket]]:
         return self._reads.series(device_ids, plan, fields, with_ends)
+
+    def series_columns(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, SeriesColumns]:
+        return self._reads.series_columns(device_ids, plan, fields, with_ends)
 
     def sequence_state(self, device_id: str) -> SeqState | None:
         return self._reads.sequence_state(device_id)

@@ -12,9 +12,15 @@ from wattline.storage import schema
 from wattline.storage.base import DedupCounts, RawPoint
 from wattline.storage.block_tables import RAW, read_blocks
 from wattline.storage.bucketing import BucketPlan, SeriesBucket, assemble
+from wattline.storage.columns import SeriesColumns, assemble_columns
 from wattline.storage.keyset import raw_timestamps_query
 from wattline.storage.raw_window import RawWindow
-from wattline.storage.rollup_tables import CellQuery, iter_cells, series_metrics
+from wattline.storage.rollup_tables import (
+    CellQuery,
+    iter_cell_columns,
+    iter_cells,
+    series_metrics,
+)
 from wattline.storage.sequencing import read_state
 from wattline.storage.sql.connections import Connections
 
@@ -132,6 +138,31 @@ class SqlReads:
                 step_ms=plan.grid_step_ms,
             )
             return assemble(iter_cells(conn, query, with_ends), plan.starts)
+
+    def series_columns(
+        self,
+        device_ids: Sequence[str],
+        plan: BucketPlan,
+        fields: Sequence[str] | None,
+        with_ends: bool = False,
+    ) -> dict[str, SeriesColumns]:
+        """``series`` column-wise: arrays per metric over the buckets, no object per bucket."""
+        if not device_ids:
+            return {}
+        with self._connections.read() as conn:
+            metrics = list(fields) if fields else series_metrics(conn, device_ids)
+            if not metrics:
+                return {}
+            query = CellQuery(
+                source=plan.source,
+                device_ids=device_ids,
+                metrics=metrics,
+                start_ms=plan.start_ms,
+                end_ms=plan.end_ms,
+                phase_ms=plan.grid_phase_ms,
+                step_ms=plan.grid_step_ms,
+            )
+            return assemble_columns(iter_cell_columns(conn, query, with_ends), plan.starts)
 
     def sequence_state(self, device_id: str) -> SeqState | None:
         with self._connections.read() as conn:
