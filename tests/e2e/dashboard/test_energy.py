@@ -144,3 +144,61 @@ def test_the_home_scope_sums_the_homes_devices(
         for row in per_device.locator("tbody tr").all()
     }
     assert shown == {d["device_id"]: fmt(d["total_kwh"], 3) for d in body["devices"]}
+
+
+def test_export_shows_in_the_cost_table_for_a_device_that_exports(
+    dashboard: Dashboard, admin: Account, page: Page
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    device_id, tag, tariff_id = f"pv-{suffix}", f"roof-{suffix}", f"flat-{suffix}"
+    dashboard.admin(
+        "POST", "/api/v1/devices", json={"device_id": device_id, "type": "meter", "tags": [tag]}
+    )
+    # import and export counters, hourly over the last two days: 0.2 kWh in, 0.5 kWh out
+    end_ms = time.time_ns() // 1_000_000 // HOUR_MS * HOUR_MS
+    items: list[dict[str, Any]] = []
+    for i, ts in enumerate(range(end_ms - 2 * DAY_MS, end_ms + 1, HOUR_MS)):
+        for data_type, wh in (("energy", 200.0), ("energy_export_wh", 500.0)):
+            items.append(
+                {
+                    "device_id": device_id,
+                    "data_type": data_type,
+                    "value": i * wh,
+                    "timestamp": _iso(ts),
+                }
+            )
+    assert dashboard.admin("POST", "/api/v1/telemetry", json=items)["rejected"] == []
+    dashboard.admin(
+        "PUT",
+        f"/api/v1/tariffs/{tariff_id}",
+        json={
+            "name": "Flat",
+            "tz": "UTC",
+            "versions": [
+                {"effective_from": "2020-01-01", "pricing": "flat", "price_per_kwh": 0.25}
+            ],
+        },
+    )
+    dashboard.admin(
+        "PUT",
+        "/api/v1/tariff-assignments",
+        json={"target_kind": "device", "target": device_id, "tariff_id": tariff_id},
+    )
+    sign_in(page, dashboard.url, admin)
+    page.goto(f"{dashboard.url}/#/energy")
+    page.locator("#e-scope").select_option(f"tag:{tag}")
+    tz = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    start = (datetime.now(UTC) - timedelta(days=14)).isoformat()
+    cost = dashboard.admin(
+        "GET",
+        "/api/v1/energy/cost",
+        params={"tag": tag, "interval": "1d", "tz": tz, "start": start},
+    )
+    assert cost["export_kwh"] > 20
+    expect(page.get_by_text(f"{fmt(cost['export_kwh'], 3)} kWh exported")).to_be_visible()
+    rows = page.get_by_role("table", name="Cost per period").locator("tbody tr")
+    priced = [b for b in cost["buckets"] if b["import_kwh"] or b["export_kwh"] or b["cost"]]
+    expect(rows).to_have_count(len(priced))
+    shown = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(len(priced))]
+    assert shown == [fmt(b["export_kwh"], 3) for b in priced]
+    screenshot(page, "energy-export")
