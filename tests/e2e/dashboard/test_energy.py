@@ -70,15 +70,16 @@ def test_the_solar_section_shows_the_apis_days(
     expect(days_table).to_be_visible()
     expect(page.locator("#e-forecast")).to_have_value("inverter-1")
     tz = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
-    start = (datetime.now(UTC) - timedelta(days=7)).isoformat()
-    body = dashboard.admin(
-        "GET", "/api/v1/devices/inverter-1/solar", params={"tz": tz, "start": start}
-    )
+    # the last 7 whole local days, as the page asked for them
+    edges = {"start": solar.get_attribute("data-start"), "end": solar.get_attribute("data-end")}
+    body = dashboard.admin("GET", "/api/v1/devices/inverter-1/solar", params={"tz": tz, **edges})
+    assert len(body["days"]) == 7
     rows = days_table.locator("tbody tr")
     expect(rows).to_have_count(len(body["days"]))
-    # expected kWh is pvlib's clear sky for the day: the same in the page and the API
-    shown = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(rows.count())]
-    assert shown == [fmt(d["expected_kwh"], 3) for d in body["days"]]
+    # whole past days: measured and expected (pvlib's clear sky) as the API has them
+    for column, key in ((1, "actual_kwh"), (2, "expected_kwh")):
+        shown = [rows.nth(i).locator("td").nth(column).inner_text() for i in range(rows.count())]
+        assert shown == [fmt(d[key], 3) for d in body["days"]], key
     expect(solar.locator("canvas").first).to_be_visible()  # the uPlot bars
     screenshot(page, "energy-solar")
 

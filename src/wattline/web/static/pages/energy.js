@@ -40,7 +40,11 @@ export async function render(main) {
     return kind === "type" ? { type: value } : kind === "tag" ? { tag: value } : { all: "true" };
   };
 
+  // a scope or period picked while the previous one is still loading: only the newest
+  // answer is drawn (the fleet's, slower, used to land after a home's and replace it)
+  let drawn = 0;
   async function drawEnergy() {
+    const mine = ++drawn;
     if (state.scope.startsWith("home:") && !homeDevices.get(state.scope.slice(5)).length) {
       mount(kwhBox, h("p", { class: "muted" }, "This home names no devices: give it sources or a load meter on the Home page."));
       mount(costBox);
@@ -52,6 +56,7 @@ export async function render(main) {
       api("/energy", { params }),
       api("/energy/cost", { params }).catch((e) => ({ error: e })),
     ]);
+    if (mine !== drawn) return;
     const max = Math.max(0.001, ...energy.buckets.map((b) => b.kwh));
     mount(kwhBox,
       h("p", {}, h("strong", {}, `${fmtNumber(energy.total_kwh, 2)} kWh`), ` in total, ${tz} calendar.`),
@@ -112,7 +117,9 @@ export async function render(main) {
   // Measured against expected per local day (pvlib's clear-sky model on the device's PV
   // system); asked only for devices the tenant has described one for (/pv-systems), so a
   // device without one costs no failed request.
+  let solarDrawn = 0;
   async function drawSolar(deviceId) {
+    const mine = ++solarDrawn;
     if (solarChart) solarChart.dispose();
     solarChart = null;
     if (!pv.has(deviceId)) {
@@ -122,14 +129,23 @@ export async function render(main) {
       return;
     }
     try {
-      const start = new Date(Date.now() - 7 * 86400e3).toISOString();
-      const [s] = await Promise.all([api(`/devices/${encodeURIComponent(deviceId)}/solar`, { params: { tz, start } }), chartLibrary]);
+      // the last 7 whole local days: today's expected is a whole day's, its measured
+      // only so far, so today would read as underperforming every evening
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0);
+      const first = new Date(midnight);
+      first.setDate(first.getDate() - 7);
+      const [start, end] = [first.toISOString(), midnight.toISOString()];
+      solarBox.dataset.start = start;
+      solarBox.dataset.end = end;
+      const [s] = await Promise.all([api(`/devices/${encodeURIComponent(deviceId)}/solar`, { params: { tz, start, end } }), chartLibrary]);
+      if (mine !== solarDrawn) return; // another device was picked meanwhile
       const chartBox = h("div", { class: "solar-chart", role: "img",
         "aria-label": `${deviceId}: measured and expected kWh per day` });
       const actual = s.days.reduce((a, d) => a + d.actual_kwh, 0);
       const expected = s.days.reduce((a, d) => a + d.expected_kwh, 0);
       mount(solarBox,
-        h("p", {}, h("strong", {}, `${fmtNumber(actual, 2)} kWh measured`), ` against ${fmtNumber(expected, 2)} kWh expected over ${s.days.length} days (${s.system.kwp} kWp, tilt ${s.system.tilt_deg}°, azimuth ${s.system.azimuth_deg}°).`),
+        h("p", {}, h("strong", {}, `${fmtNumber(actual, 2)} kWh measured`), ` against ${fmtNumber(expected, 2)} kWh expected over the last ${s.days.length} whole days (${s.system.kwp} kWp, tilt ${s.system.tilt_deg}°, azimuth ${s.system.azimuth_deg}°).`),
         chartBox,
         table("Measured against expected per day", ["Day", "Measured kWh", "Expected kWh", "Performance ratio", "Measured / expected", "Irradiance"],
           s.days.map((d) => [fmtDay(d.start), fmtNumber(d.actual_kwh, 3), fmtNumber(d.expected_kwh, 3),
@@ -143,7 +159,7 @@ export async function render(main) {
       solarChart = makeBarChart(chartBox, "kWh", s.days.map((d) => Date.parse(d.start) / 1000),
         s.days.map((d) => d.actual_kwh), s.days.map((d) => d.expected_kwh));
     } catch (e) {
-      mount(solarBox, errorBox(e));
+      if (mine === solarDrawn) mount(solarBox, errorBox(e));
     }
   }
 
