@@ -106,6 +106,10 @@ class PvSystemStore(Protocol):
 
     def pv_system(self, tenant_id: str, device_id: str) -> str | None: ...
 
+    def pv_system_devices(self, tenant_id: str) -> list[str]:
+        """The tenant's devices that have a PV system, in id order."""
+        ...
+
 
 class GridStore(Protocol):
     """Hourly grid figures per tenant, each with its source."""

@@ -93,3 +93,18 @@ def test_pv_system_validation_and_tenancy(client: TestClient, store: SqlStore) -
         "/api/v1/devices/inv/pv-system", json=DEMO, headers=bearer("viewer-default")
     )
     assert viewer.status_code == 403
+
+
+def test_pv_systems_lists_the_tenants_devices_with_one(client: TestClient, store: SqlStore) -> None:
+    load(store, [Reading("inv", 0, {"energy_wh": 0.0})])
+    load(store, [Reading("inv-b", 0, {"energy_wh": 0.0})])
+    viewer = bearer("viewer-default")
+    assert client.get("/api/v1/pv-systems", headers=viewer).json() == {"device_ids": []}
+    for device_id in ("inv-b", "inv"):
+        put = client.put(f"/api/v1/devices/{device_id}/pv-system", json=DEMO, headers=ADMIN)
+        assert put.status_code == 200, put.text
+    assert client.get("/api/v1/pv-systems", headers=viewer).json() == {
+        "device_ids": ["inv", "inv-b"]
+    }
+    # another tenant's systems are not listed
+    assert client.get("/api/v1/pv-systems", headers=bearer("owner-t2")).json() == {"device_ids": []}

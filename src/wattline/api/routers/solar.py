@@ -83,6 +83,16 @@ class SolarOut(BaseModel):
     findings: list[FindingOut]
 
 
+class PvSystemList(BaseModel):
+    device_ids: list[str] = Field(description="the tenant's devices with a PV system, in id order")
+
+
+@router.get("/api/v1/pv-systems", dependencies=[require(Role.VIEWER)])
+def list_pv_systems(services: ServicesDep, principal: PrincipalDep) -> PvSystemList:
+    """Which devices have a PV system (so a page asks for /solar only where there is one)."""
+    return PvSystemList(device_ids=energy_data_of(services).pv_system_devices(principal.tenant_id))
+
+
 @router.put("/api/v1/devices/{device_id}/pv-system", dependencies=[require(Role.ADMIN)])
 def put_pv_system(
     device_id: str,

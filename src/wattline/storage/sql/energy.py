@@ -170,6 +170,12 @@ class SqlEnergyData:
             found = conn.scalar(query)
         return str(found) if found is not None else None
 
+    def pv_system_devices(self, tenant_id: str) -> list[str]:
+        p = pv_systems.c
+        query = select(p.device_id).where(p.tenant_id == tenant_id).order_by(p.device_id)
+        with self._connections.read() as conn:
+            return [str(row) for row in conn.scalars(query)]
+
     # -- grid values --------------------------------------------------------
 
     def put_grid_values(self, tenant_id: str, values: Sequence[GridValue]) -> None:

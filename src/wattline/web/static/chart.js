@@ -66,12 +66,37 @@ export function toSeries(body, metric) {
   return { xs, ys, lo, hi };
 }
 
-export function makeChart(container, metric, series) {
+/** Anomaly findings as shaded spans over the plot, each a numbered element whose title is
+ * the explanation (a tooltip; the page lists the same numbers with their text). Redrawn
+ * on every uPlot draw, so zoom and resize move them. */
+function markFindings(u, findings) {
+  u.over.querySelectorAll(".anomaly-mark").forEach((el) => el.remove());
+  const [min, max] = [u.scales.x.min, u.scales.x.max];
+  findings.forEach((f, i) => {
+    const from = Math.max(min, Date.parse(f.start) / 1000);
+    const to = Math.min(max, Date.parse(f.end) / 1000);
+    if (!(to >= from)) return;
+    const left = u.valToPos(from, "x");
+    const mark = document.createElement("div");
+    mark.className = "anomaly-mark";
+    mark.dataset.finding = String(f.id ?? i);
+    const label = document.createElement("span");
+    label.title = `${i + 1}. ${f.kind} ${f.metric}: ${f.explanation}`;
+    label.textContent = String(i + 1);
+    mark.append(label);
+    mark.style.left = `${left}px`;
+    mark.style.width = `${Math.max(4, u.valToPos(to, "x") - left)}px`;
+    u.over.append(mark);
+  });
+}
+
+export function makeChart(container, metric, series, findings = []) {
   const width = Math.max(280, container.clientWidth || 600);
   const bands = series.lo !== null;
   const opts = {
     width,
     height: width < 500 ? 220 : 320,
+    hooks: findings.length ? { draw: [(u) => markFindings(u, findings)] } : {},
     scales: { x: { time: true } },
     legend: { live: true },
     series: [
@@ -108,4 +133,29 @@ export function appendPoint(chart, tsS, value) {
   for (let i = 2; i < data.length; i++) data[i].push(value);
   chart.setData(data);
   return true;
+}
+
+/** Bars of measured against expected per day (the solar section): two series of bars. */
+export function makeBarChart(container, label, xs, measured, expected) {
+  const width = Math.max(280, container.clientWidth || 600);
+  const offset = (shift) => window.uPlot.paths.bars({ size: [0.4, 40], align: shift });
+  const opts = {
+    width,
+    height: width < 500 ? 200 : 260,
+    scales: { x: { time: true } },
+    series: [
+      {},
+      { label: `${label} measured`, stroke: "#0b6bcb", fill: "#0b6bcb", paths: offset(-1), points: { show: false } },
+      { label: `${label} expected`, stroke: "#e0a100", fill: "#f3d27a", paths: offset(1), points: { show: false } },
+    ],
+    axes: [{ stroke: "#333" }, { stroke: "#333", size: 60 }],
+  };
+  const chart = new window.uPlot(opts, [xs, measured, expected], container);
+  const resize = () => chart.setSize({ width: Math.max(280, container.clientWidth), height: opts.height });
+  window.addEventListener("resize", resize);
+  chart.dispose = () => {
+    window.removeEventListener("resize", resize);
+    chart.destroy();
+  };
+  return chart;
 }

@@ -22,6 +22,7 @@ export async function render(main, [deviceId, rangeKey]) {
   const latest = h("div", { class: "stats" });
   const chartBox = h("div", { class: "chart", id: "chart", role: "img", "aria-label": "chart" });
   const chartNote = h("p", { class: "muted small", "aria-live": "polite" });
+  const anomalyList = h("div", { class: "anomalies" });
   const statusBadge = h("span", {}, badge(device.status));
   const seen = h("span", {}, fmtAgo(device.last_seen));
 
@@ -42,12 +43,22 @@ export async function render(main, [deviceId, rangeKey]) {
     const params = { start: startMs, end: endMs, fields: state.metric, limit: 100000 };
     if (state.range.interval) params.interval = state.range.interval;
     const started = performance.now();
-    const [body] = await Promise.all([api(`${path}/telemetry`, { params }), chartLibrary]);
+    // the device's anomaly findings overlapping the range, marked on the chart; none when
+    // the process runs no detectors (501) or the list fails: the chart still draws
+    const found = api("/anomalies", { params: { device: deviceId, since: startMs, until: endMs, limit: 200 } })
+      .then((b) => b.findings.filter((f) => f.metric === state.metric)).catch(() => []);
+    const [body, findings] = await Promise.all([api(`${path}/telemetry`, { params }), found, chartLibrary]);
     const series = toSeries(body, state.metric);
     if (state.chart) state.chart.dispose();
     chartBox.replaceChildren();
     chartBox.setAttribute("aria-label", `${state.metric} over the last ${state.range.label}`);
-    state.chart = makeChart(chartBox, state.metric, series);
+    state.chart = makeChart(chartBox, state.metric, series, findings);
+    chartBox.dataset.findings = String(findings.length);
+    mount(anomalyList, findings.length
+      ? [h("p", { class: "small" }, `Anomalies in this range (shaded on the chart):`),
+        h("ol", { class: "anomaly-list" }, findings.map((f) => h("li", { "data-finding": String(f.id) },
+          h("strong", {}, `${f.kind} `), `${fmtTime(f.start)} – ${fmtTime(f.end)}: `, f.explanation)))]
+      : []);
     const tier = body.interval ? `${body.interval} buckets from the ${body.source || "rollup"} tier` : "raw readings";
     chartNote.textContent = `${series.xs.length} points, ${tier}, in ${Math.round(performance.now() - started)} ms.`;
     chartBox.dataset.points = String(series.xs.length);
@@ -89,7 +100,7 @@ export async function render(main, [deviceId, rangeKey]) {
     section("Chart",
       h("div", { class: "chart-controls" },
         h("div", { class: "field" }, h("label", { for: "metric" }, "Metric"), metricSelect), rangeButtons),
-      chartBox, chartNote),
+      chartBox, chartNote, anomalyList),
     h("div", { class: "grid2" },
       section("Device", details),
       canAct() ? section("Commands", commandsBox) : null),
