@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +50,10 @@ from wattline.commands.states import Command, CommandState
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.model.events import Committed
 from wattline.model.messages import CommandAck, CommandResult, ConnectionState
+from wattline.protocols.canonical_messages import parse_command_ack
+from wattline.protocols.errors import ProtocolError
+from wattline.protocols.topics import levels_under
+from wattline.protocols.validation import DEVICE_ID_RE
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.leases import SqlLeases
 
@@ -69,6 +74,9 @@ BATCH = 500
 MAX_PENDING_EVENTS = 100_000
 # A configuration report larger than this is not stored (the desired ones are far smaller).
 MAX_CONFIG_BYTES = 8192
+# Canonical acks arrive twice, on the dispatcher's own subscription and from ingest;
+# the answers applied lately are remembered so that the second copy costs no query.
+RECENT_ACKS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +136,8 @@ class Dispatcher:
         # Shelly RPC call id -> (device id, command id), answered on {src}/rpc
         self._rpc_calls: dict[int, tuple[str, str]] = {}
         self._next_rpc = 1
+        # (command id, status) of the canonical acks applied lately, oldest first
+        self._recent_acks: OrderedDict[tuple[str, CommandResult], None] = OrderedDict()
         self._thread: threading.Thread | None = None
         self._client = self._make_client()
 
@@ -244,7 +254,7 @@ class Dispatcher:
             except queue.Empty:
                 break
             if isinstance(event, CommandAck):
-                self._service.record_ack(event)
+                self._apply_ack(event)
             elif isinstance(event, _RelayReport):
                 if self._service.record_relay(event.device_id, event.relay_on) is not None:
                     self._awaiting_relay.discard(event.device_id)
@@ -260,6 +270,17 @@ class Dispatcher:
             log.info("devices came back: resending their unacknowledged commands")
         if back and self._service.twins is not None:
             self._service.twins.resend_on_reconnect(sorted(back))
+
+    def _apply_ack(self, ack: CommandAck) -> None:
+        """Record an answer unless it was applied lately: a canonical ack is heard twice,
+        on the dispatcher's subscription (quick) and from ingest after its commit."""
+        key = (ack.command_id, ack.status)
+        if key in self._recent_acks:
+            return
+        self._recent_acks[key] = None
+        if len(self._recent_acks) > RECENT_ACKS:
+            self._recent_acks.popitem(last=False)
+        self._service.record_ack(ack)
 
     def _send(self, due: list[Command]) -> int:
         """Sign, store the ``sent`` steps in one transaction, then publish those won."""
@@ -346,6 +367,7 @@ class Dispatcher:
                 (f"{self._prefixes.tasmota_result}/+/RESULT", 1),
                 (f"{self._prefixes.shelly_src}/rpc", 1),
                 (f"{self._prefixes.canonical}/+/config/reported", 1),
+                (ack_filter(self._prefixes), 1),
             ]
         )
         self._release.set()  # before connected: a pass that sees connected sees this too
@@ -365,17 +387,29 @@ class Dispatcher:
             self._wake.set()
 
 
+def ack_filter(prefixes: Prefixes) -> str:
+    """The canonical acks, heard here as well as by ingest: through ingest an ack
+    waits in the collector's session behind the telemetry queued before it (a
+    second's burst from a whole fleet is several commits, as the broker hands out
+    20 unacknowledged messages at a time), on this subscription it does not."""
+    return f"{prefixes.canonical}/+/command/ack"
+
+
 def device_answer(  # noqa: PLR0911 - one early return per unusable answer
     topic: str, payload: bytes, prefixes: Prefixes, rpc_calls: dict[int, tuple[str, str]]
 ) -> CommandAck | _RelayReport | _ConfigReport | None:
-    """Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response on
-    ``{src}/rpc`` as the ack of the command whose call id it answers."""
+    """A canonical ``{prefix}/{id}/command/ack`` (JSON; CBOR ones come through ingest
+    only); Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response
+    on ``{src}/rpc`` as the ack of the command whose call id it answers."""
     try:
         body = json.loads(payload)
     except ValueError:
         return None
     if not isinstance(body, dict):
         return None
+    canonical = levels_under(topic, prefixes.canonical)
+    if canonical is not None and canonical[1:] == ["command", "ack"]:
+        return _canonical_ack(canonical[0], body)
     levels = topic.split("/")
     if topic.startswith(f"{prefixes.canonical}/") and topic.endswith("/config/reported"):
         return _config_report(levels, body)
@@ -394,6 +428,15 @@ def device_answer(  # noqa: PLR0911 - one early return per unusable answer
         detail = str(error.get("message", "error"))[:256]
         return CommandAck(device_id, command_id, CommandResult.FAILED, detail, _now_ms())
     return CommandAck(device_id, command_id, CommandResult.DONE, "rpc ok", _now_ms())
+
+
+def _canonical_ack(device_id: str, body: dict[str, object]) -> CommandAck | None:
+    if not DEVICE_ID_RE.fullmatch(device_id):
+        return None
+    try:
+        return parse_command_ack(device_id, body, _now_ms())
+    except ProtocolError:
+        return None  # ingest quarantines it, with the reason
 
 
 def _config_report(levels: list[str], body: dict[str, object]) -> _ConfigReport | None:

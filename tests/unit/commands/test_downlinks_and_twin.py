@@ -107,3 +107,26 @@ def test_valid_config_and_its_delta() -> None:
         "relay_default_on": True,
     }
     assert delta(desired, desired) == {}
+
+
+def test_canonical_ack_heard_by_the_dispatcher() -> None:
+    payload = b'{"command_id": "c-1", "status": "done", "detail": "ok"}'
+    answer = device_answer("iot/p1/command/ack", payload, Prefixes(), {})
+    assert isinstance(answer, CommandAck)
+    assert (answer.device_id, answer.command_id, answer.status) == ("p1", "c-1", CommandResult.DONE)
+    assert answer.detail == "ok"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("iot/p1/command/ack", b'{"status": "done"}'),  # no command id
+        ("iot/p1/command/ack", b'{"command_id": "c-1", "status": "maybe"}'),
+        ("iot/p1/command/ack", b"\xa1"),  # CBOR or garbage: left to ingest
+        ("iot/p+1/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+        ("other/p1/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+        ("iot/p1/x/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+    ],
+)
+def test_unusable_canonical_acks_are_left_to_ingest(topic: str, payload: bytes) -> None:
+    assert device_answer(topic, payload, Prefixes(), {}) is None
