@@ -147,7 +147,11 @@ class Dispatcher:
         """Ingest's listener: quick, never raises. Wakes the thread only when the batch
         held something for it: a pass per committed batch would cost the database a
         few queries for every batch of readings."""
-        answers: list[_Event] = list(event.command_acks)
+        # an ack already applied from the dispatcher's own subscription is no reason for a pass
+        recent = self._recent_acks
+        answers: list[_Event] = [
+            ack for ack in event.command_acks if (ack.command_id, ack.status) not in recent
+        ]
         answers += [_Back(s.device_id) for s in event.statuses if s.state is ConnectionState.ONLINE]
         answers += [_Back(hello.device_id) for hello in event.hellos]
         if self._awaiting_relay:

@@ -75,7 +75,12 @@ def test_an_ack_heard_twice_is_applied_once(store: SqlStore) -> None:
         command.command_id.encode()
     )
     passes._on_message(passes._client, None, message)
-    passes.on_committed(Committed(command_acks=[refused]))
+    assert passes._wake.is_set()
+    passes._apply_events()
+    passes._wake.clear()
+    passes.on_committed(Committed(command_acks=[refused]))  # ingest's copy, later
+    assert not passes._wake.is_set()
+    passes._events.put_nowait(refused)  # both copies queued before either was applied
     passes._apply_events()
     answered = [t for t in service.history(DEFAULT_TENANT, command.command_id) if t.detail]
     assert [(t.to_state, t.detail) for t in answered] == [(CommandState.REJECTED, "bad")]
