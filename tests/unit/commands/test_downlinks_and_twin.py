@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
 
-from wattline.commands.dispatcher import _ConfigReport, _RelayReport, device_answer
+from wattline.commands.dispatcher import _ConfigReport, _no_delay, _RelayReport, device_answer
 from wattline.commands.downlinks import Prefixes, command_downlink, family_for, unsupported
 from wattline.commands.twin import ConfigError, delta, validate
 from wattline.model.messages import CommandAck, CommandResult
@@ -130,3 +131,11 @@ def test_canonical_ack_heard_by_the_dispatcher() -> None:
 )
 def test_unusable_canonical_acks_are_left_to_ingest(topic: str, payload: bytes) -> None:
     assert device_answer(topic, payload, Prefixes(), {}) is None
+
+
+def test_the_dispatcher_socket_sends_small_packets_at_once() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        _no_delay(None, None, sock)  # type: ignore[arg-type]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:
+        _no_delay(None, None, local)  # type: ignore[arg-type]  # no TCP option to set
