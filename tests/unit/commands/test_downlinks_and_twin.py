@@ -7,6 +7,8 @@ import socket
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wattline.commands.dispatcher import _ConfigReport, _no_delay, _RelayReport, device_answer
 from wattline.commands.downlinks import Prefixes, command_downlink, family_for, unsupported
@@ -139,3 +141,24 @@ def test_the_dispatcher_socket_sends_small_packets_at_once() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:
         _no_delay(None, None, local)  # type: ignore[arg-type]  # no TCP option to set
+
+
+@given(
+    device_id=st.text(max_size=80),
+    body=st.dictionaries(
+        st.sampled_from(["command_id", "status", "detail", "ts", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=300), st.floats()),
+        max_size=5,
+    ),
+)
+def test_any_canonical_ack_is_read_within_its_limits_or_left_to_ingest(
+    device_id: str, body: dict[str, object]
+) -> None:
+    payload = json.dumps(body).encode()
+    answer = device_answer(f"iot/{device_id}/command/ack", payload, Prefixes(), {})
+    if answer is None:
+        return
+    assert isinstance(answer, CommandAck)
+    assert answer.device_id == device_id
+    assert 1 <= len(device_id) <= 64
+    assert 1 <= len(answer.command_id) <= 128
