@@ -154,7 +154,8 @@ def publisher_acls(
 
 def commands_acls(downlinks: Sequence[str], answers: Sequence[str]) -> list[Acl]:
     """The command dispatcher: publish every downlink, hear the answers that come
-    outside ingest (Tasmota's RESULT, Shelly's RPC responses)."""
+    outside ingest (Tasmota's RESULT, Shelly's RPC responses) and the canonical acks,
+    which ingest hears too."""
     acls = [Acl("publishClientSend", topic) for topic in downlinks]
     for topic in answers:
         acls += [Acl("subscribePattern", topic), Acl("publishClientReceive", topic)]

@@ -24,9 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +51,10 @@ from wattline.commands.states import Command, CommandState
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.model.events import Committed
 from wattline.model.messages import CommandAck, CommandResult, ConnectionState
+from wattline.protocols.canonical_messages import parse_command_ack
+from wattline.protocols.errors import ProtocolError
+from wattline.protocols.topics import levels_under
+from wattline.protocols.validation import DEVICE_ID_RE
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql.leases import SqlLeases
 
@@ -69,6 +75,9 @@ BATCH = 500
 MAX_PENDING_EVENTS = 100_000
 # A configuration report larger than this is not stored (the desired ones are far smaller).
 MAX_CONFIG_BYTES = 8192
+# Canonical acks arrive twice, on the dispatcher's own subscription and from ingest;
+# the answers applied lately are remembered so that the second copy costs no query.
+RECENT_ACKS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,8 @@ class Dispatcher:
         # Shelly RPC call id -> (device id, command id), answered on {src}/rpc
         self._rpc_calls: dict[int, tuple[str, str]] = {}
         self._next_rpc = 1
+        # (command id, status) of the canonical acks applied lately, oldest first
+        self._recent_acks: OrderedDict[tuple[str, CommandResult], None] = OrderedDict()
         self._thread: threading.Thread | None = None
         self._client = self._make_client()
 
@@ -137,7 +148,11 @@ class Dispatcher:
         """Ingest's listener: quick, never raises. Wakes the thread only when the batch
         held something for it: a pass per committed batch would cost the database a
         few queries for every batch of readings."""
-        answers: list[_Event] = list(event.command_acks)
+        # an ack already applied from the dispatcher's own subscription is no reason for a pass
+        recent = self._recent_acks
+        answers: list[_Event] = [
+            ack for ack in event.command_acks if (ack.command_id, ack.status) not in recent
+        ]
         answers += [_Back(s.device_id) for s in event.statuses if s.state is ConnectionState.ONLINE]
         answers += [_Back(hello.device_id) for hello in event.hellos]
         if self._awaiting_relay:
@@ -244,7 +259,7 @@ class Dispatcher:
             except queue.Empty:
                 break
             if isinstance(event, CommandAck):
-                self._service.record_ack(event)
+                self._apply_ack(event)
             elif isinstance(event, _RelayReport):
                 if self._service.record_relay(event.device_id, event.relay_on) is not None:
                     self._awaiting_relay.discard(event.device_id)
@@ -260,6 +275,17 @@ class Dispatcher:
             log.info("devices came back: resending their unacknowledged commands")
         if back and self._service.twins is not None:
             self._service.twins.resend_on_reconnect(sorted(back))
+
+    def _apply_ack(self, ack: CommandAck) -> None:
+        """Record an answer unless it was applied lately: a canonical ack is heard twice,
+        on the dispatcher's subscription (quick) and from ingest after its commit."""
+        key = (ack.command_id, ack.status)
+        if key in self._recent_acks:
+            return
+        self._recent_acks[key] = None
+        if len(self._recent_acks) > RECENT_ACKS:
+            self._recent_acks.popitem(last=False)
+        self._service.record_ack(ack)
 
     def _send(self, due: list[Command]) -> int:
         """Sign, store the ``sent`` steps in one transaction, then publish those won."""
@@ -325,6 +351,7 @@ class Dispatcher:
         )
         if self._endpoint.username is not None:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
+        client.on_socket_open = _no_delay
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -346,6 +373,7 @@ class Dispatcher:
                 (f"{self._prefixes.tasmota_result}/+/RESULT", 1),
                 (f"{self._prefixes.shelly_src}/rpc", 1),
                 (f"{self._prefixes.canonical}/+/config/reported", 1),
+                (ack_filter(self._prefixes), 1),
             ]
         )
         self._release.set()  # before connected: a pass that sees connected sees this too
@@ -365,17 +393,37 @@ class Dispatcher:
             self._wake.set()
 
 
+def _no_delay(_client: mqtt.Client, _userdata: object, sock: object) -> None:
+    """Small packets go out at once. With Nagle's algorithm (paho leaves it on) a
+    command waited up to the peer's delayed TCP ack, 40 ms on Linux, whenever the
+    PUBACK the dispatcher wrote for the ack before it was not yet acknowledged."""
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def ack_filter(prefixes: Prefixes) -> str:
+    """The canonical acks, heard here as well as by ingest: through ingest an ack
+    waits in the collector's session behind the telemetry queued before it (a
+    second's burst from a whole fleet is several commits, as the broker hands out
+    20 unacknowledged messages at a time), on this subscription it does not."""
+    return f"{prefixes.canonical}/+/command/ack"
+
+
 def device_answer(  # noqa: PLR0911 - one early return per unusable answer
     topic: str, payload: bytes, prefixes: Prefixes, rpc_calls: dict[int, tuple[str, str]]
 ) -> CommandAck | _RelayReport | _ConfigReport | None:
-    """Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response on
-    ``{src}/rpc`` as the ack of the command whose call id it answers."""
+    """A canonical ``{prefix}/{id}/command/ack`` (JSON; CBOR ones come through ingest
+    only); Tasmota's ``stat/{id}/RESULT`` as a relay report; a Shelly RPC response
+    on ``{src}/rpc`` as the ack of the command whose call id it answers."""
     try:
         body = json.loads(payload)
     except ValueError:
         return None
     if not isinstance(body, dict):
         return None
+    canonical = levels_under(topic, prefixes.canonical)
+    if canonical is not None and canonical[1:] == ["command", "ack"]:
+        return _canonical_ack(canonical[0], body)
     levels = topic.split("/")
     if topic.startswith(f"{prefixes.canonical}/") and topic.endswith("/config/reported"):
         return _config_report(levels, body)
@@ -394,6 +442,15 @@ def device_answer(  # noqa: PLR0911 - one early return per unusable answer
         detail = str(error.get("message", "error"))[:256]
         return CommandAck(device_id, command_id, CommandResult.FAILED, detail, _now_ms())
     return CommandAck(device_id, command_id, CommandResult.DONE, "rpc ok", _now_ms())
+
+
+def _canonical_ack(device_id: str, body: dict[str, object]) -> CommandAck | None:
+    if not DEVICE_ID_RE.fullmatch(device_id):
+        return None
+    try:
+        return parse_command_ack(device_id, body, _now_ms())
+    except ProtocolError:
+        return None  # ingest quarantines it, with the reason
 
 
 def _config_report(levels: list[str], body: dict[str, object]) -> _ConfigReport | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -103,6 +104,11 @@ class CommandService:
     wake: Callable[[], None] | None = None
     # the configuration twins; None: not offered
     twins: SqlTwinStore | None = None
+    # command id -> who is told of each step stored in this process (``watch``)
+    _watchers: dict[str, list[Callable[[Command], None]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _watch_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def issue(  # noqa: PLR0913, PLR0917 - the port's fields, in the documented order
         self,
@@ -304,7 +310,37 @@ class CommandService:
             steps.append((command, after, transition))
             results.append(after)
         won = iter(self.store.apply_many(steps))
-        return [None if after is None or not next(won) else after for after in results]
+        moved = [None if after is None or not next(won) else after for after in results]
+        if self._watchers:
+            self._tell([after for after in moved if after is not None])
+        return moved
+
+    def watch(self, command_id: str, told: Callable[[Command], None]) -> Callable[[], None]:
+        """Have ``told`` called with the command after each of its steps this process
+        stores (from the storing thread, after the commit; it must be quick and not
+        raise); returns the call that stops it. Steps stored by another process are not
+        told: a waiter still reads the command now and then."""
+        with self._watch_lock:
+            self._watchers.setdefault(command_id, []).append(told)
+
+        def unwatch() -> None:
+            with self._watch_lock:
+                watchers = self._watchers.get(command_id, [])
+                if told in watchers:
+                    watchers.remove(told)
+                if not watchers:
+                    self._watchers.pop(command_id, None)
+
+        return unwatch
+
+    def _tell(self, moved: Sequence[Command]) -> None:
+        with self._watch_lock:
+            calls = [(told, c) for c in moved for told in self._watchers.get(c.command_id, ())]
+        for told, command in calls:
+            try:
+                told(command)
+            except Exception:
+                log.exception("command watcher failed")
 
     def envelope(self, command: Command) -> dict[str, Any]:
         """The command signed now, with a fresh nonce: each send is a new envelope."""

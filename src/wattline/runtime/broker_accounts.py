@@ -115,7 +115,8 @@ def _commands_acls(settings: Settings) -> list[Acl]:
         "cmnd/+/POWER",
         "+/rpc",
     ]
-    return commands_acls(downlinks, ["stat/+/RESULT", f"{COMMANDS_USERNAME}/rpc"])
+    answers = ["stat/+/RESULT", f"{COMMANDS_USERNAME}/rpc", f"{prefix}/+/command/ack"]
+    return commands_acls(downlinks, answers)
 
 
 def with_login(url: str, login: Login | None) -> MqttEndpoint:

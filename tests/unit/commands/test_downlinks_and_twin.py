@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from wattline.commands.dispatcher import _ConfigReport, _RelayReport, device_answer
+from wattline.commands.dispatcher import _ConfigReport, _no_delay, _RelayReport, device_answer
 from wattline.commands.downlinks import Prefixes, command_downlink, family_for, unsupported
 from wattline.commands.twin import ConfigError, delta, validate
 from wattline.model.messages import CommandAck, CommandResult
@@ -107,3 +110,55 @@ def test_valid_config_and_its_delta() -> None:
         "relay_default_on": True,
     }
     assert delta(desired, desired) == {}
+
+
+def test_canonical_ack_heard_by_the_dispatcher() -> None:
+    payload = b'{"command_id": "c-1", "status": "done", "detail": "ok"}'
+    answer = device_answer("iot/p1/command/ack", payload, Prefixes(), {})
+    assert isinstance(answer, CommandAck)
+    assert (answer.device_id, answer.command_id, answer.status) == ("p1", "c-1", CommandResult.DONE)
+    assert answer.detail == "ok"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("iot/p1/command/ack", b'{"status": "done"}'),  # no command id
+        ("iot/p1/command/ack", b'{"command_id": "c-1", "status": "maybe"}'),
+        ("iot/p1/command/ack", b"\xa1"),  # CBOR or garbage: left to ingest
+        ("iot/p+1/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+        ("other/p1/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+        ("iot/p1/x/command/ack", b'{"command_id": "c-1", "status": "done"}'),
+    ],
+)
+def test_unusable_canonical_acks_are_left_to_ingest(topic: str, payload: bytes) -> None:
+    assert device_answer(topic, payload, Prefixes(), {}) is None
+
+
+def test_the_dispatcher_socket_sends_small_packets_at_once() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        _no_delay(None, None, sock)  # type: ignore[arg-type]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:
+        _no_delay(None, None, local)  # type: ignore[arg-type]  # no TCP option to set
+
+
+@given(
+    device_id=st.text(max_size=80),
+    body=st.dictionaries(
+        st.sampled_from(["command_id", "status", "detail", "ts", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=300), st.floats()),
+        max_size=5,
+    ),
+)
+def test_any_canonical_ack_is_read_within_its_limits_or_left_to_ingest(
+    device_id: str, body: dict[str, object]
+) -> None:
+    payload = json.dumps(body).encode()
+    answer = device_answer(f"iot/{device_id}/command/ack", payload, Prefixes(), {})
+    if answer is None:
+        return
+    assert isinstance(answer, CommandAck)
+    assert answer.device_id == device_id
+    assert 1 <= len(device_id) <= 64
+    assert 1 <= len(answer.command_id) <= 128

@@ -45,8 +45,9 @@ from wattline.storage.keyset import DeviceFilter
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 OperatorDep = require(Role.OPERATOR)
-# How often a waiting request looks at the command: well under the 100 ms a
-# round trip takes, and a cheap primary-key read.
+# A waiting request is told of each step this process stores (``CommandService.watch``);
+# it also reads the command this often, for a step stored by another process: well
+# under the 100 ms a round trip takes, and a cheap primary-key read.
 WAIT_POLL_S = 0.01
 WaitParam = Annotated[
     float,
@@ -147,11 +148,29 @@ def _expiry(body: CommandCreate, now_ms: int) -> int | None:
 
 
 async def _until_final(service: CommandService, command: Command, wait_s: float) -> Command:
+    """The command once final, or as it is when ``wait_s`` has passed. A final step
+    stored in this process answers at once, without a read."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    while not command.state.final and loop.time() < deadline:
-        await asyncio.sleep(WAIT_POLL_S)
-        command = await run_in_threadpool(service.get, command.tenant_id, command.command_id)
+    stepped: asyncio.Queue[Command] = asyncio.Queue()
+
+    def told(moved: Command) -> None:
+        loop.call_soon_threadsafe(stepped.put_nowait, moved)
+
+    unwatch = service.watch(command.command_id, told)
+    try:
+        while not command.state.final and (left := deadline - loop.time()) > 0:
+            try:
+                moved = await asyncio.wait_for(stepped.get(), min(left, WAIT_POLL_S))
+            except TimeoutError:
+                command = await run_in_threadpool(
+                    service.get, command.tenant_id, command.command_id
+                )
+                continue
+            if moved.state.final:
+                return moved
+    finally:
+        unwatch()
     return command
 
 
