@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from wattline.model.devices import LatestValue
 from wattline.model.sequence import SeqState
@@ -125,19 +125,10 @@ class SqlReads:
         if not device_ids:
             return {}
         with self._connections.read() as conn:
-            metrics = list(fields) if fields else series_metrics(conn, device_ids)
-            if not metrics:
-                return {}
-            query = CellQuery(
-                source=plan.source,
-                device_ids=device_ids,
-                metrics=metrics,
-                start_ms=plan.start_ms,
-                end_ms=plan.end_ms,
-                phase_ms=plan.grid_phase_ms,
-                step_ms=plan.grid_step_ms,
+            query = _cell_query(conn, device_ids, plan, fields)
+            return (
+                {} if query is None else assemble(iter_cells(conn, query, with_ends), plan.starts)
             )
-            return assemble(iter_cells(conn, query, with_ends), plan.starts)
 
     def series_columns(
         self,
@@ -150,18 +141,9 @@ class SqlReads:
         if not device_ids:
             return {}
         with self._connections.read() as conn:
-            metrics = list(fields) if fields else series_metrics(conn, device_ids)
-            if not metrics:
+            query = _cell_query(conn, device_ids, plan, fields)
+            if query is None:
                 return {}
-            query = CellQuery(
-                source=plan.source,
-                device_ids=device_ids,
-                metrics=metrics,
-                start_ms=plan.start_ms,
-                end_ms=plan.end_ms,
-                phase_ms=plan.grid_phase_ms,
-                step_ms=plan.grid_step_ms,
-            )
             return assemble_columns(iter_cell_columns(conn, query, with_ends), plan.starts)
 
     def sequence_state(self, device_id: str) -> SeqState | None:
@@ -174,3 +156,21 @@ class SqlReads:
         with self._connections.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else DedupCounts(row[0], row[1])
+
+
+def _cell_query(
+    conn: Connection, device_ids: Sequence[str], plan: BucketPlan, fields: Sequence[str] | None
+) -> CellQuery | None:
+    """The plan's cells of the named metrics (all the devices have, if none): None when none."""
+    metrics = list(fields) if fields else series_metrics(conn, device_ids)
+    if not metrics:
+        return None
+    return CellQuery(
+        source=plan.source,
+        device_ids=device_ids,
+        metrics=metrics,
+        start_ms=plan.start_ms,
+        end_ms=plan.end_ms,
+        phase_ms=plan.grid_phase_ms,
+        step_ms=plan.grid_step_ms,
+    )
