@@ -29,12 +29,13 @@ from wattline.storage.base import (
     RawPoint,
 )
 from wattline.storage.bucketing import BucketPlan, SeriesBucket
-from wattline.storage.columns import SeriesColumns
 from wattline.storage.retention import RetentionStore
 from wattline.storage.tenancy import DeviceGrant, DeviceShare, SharedDevice, UserRef
 
 if TYPE_CHECKING:
-    # SQLAlchemy filter types: named here, loaded only where a SQL store is built.
+    # NumPy columns and SQLAlchemy filter types: named here, loaded only where a
+    # store is built (the command line imports this module and neither of them).
+    from wattline.storage.columns import SeriesColumns
     from wattline.storage.keyset import DeviceFilter, DeviceSummary
     from wattline.storage.sql.intelligence import DecisionFilter, FindingFilter
 
