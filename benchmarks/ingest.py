@@ -94,14 +94,16 @@ def publish_all(  # noqa: PLR0913, PLR0917 - where, what, and as whom
     devices: int,
     per_device: int,
     passwords: dict[str, str] | None = None,
+    payload: Callable[[int, int], bytes] = payload_lines,
 ) -> float:
     """Publish with one mosquitto_pub per device; return when the last one finished.
 
-    With ``passwords`` each device's connection logs in as that device."""
+    With ``passwords`` each device's connection logs in as that device; ``payload``
+    writes a device's lines (by default ``payload_lines``)."""
     files = []
     for index in range(devices):
         tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".jsonl")  # noqa: SIM115
-        tmp.write(payload_lines(index, per_device))
+        tmp.write(payload(index, per_device))
         tmp.close()
         files.append(tmp.name)
     started = time.perf_counter()
@@ -231,13 +233,16 @@ def rss_sampler(pids: Callable[[], list[int]]) -> Iterator[list[float]]:
         thread.join()
 
 
-def sqlite_counter(path: Path) -> Callable[[], int]:
+def sqlite_counter(path: Path, metrics_per_reading: int = len(METRICS)) -> Callable[[], int]:
+    """Readings stored, counted as samples over the metrics each reading carries."""
+
     def count() -> int:
         if not path.exists():
             return 0
         try:
             with sqlite3.connect(path, timeout=5) as conn:
-                return int(conn.execute("SELECT count(*) FROM samples").fetchone()[0]) // 5
+                samples = int(conn.execute("SELECT count(*) FROM samples").fetchone()[0])
+                return samples // metrics_per_reading
         except sqlite3.OperationalError:
             return 0
 

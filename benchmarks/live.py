@@ -39,7 +39,6 @@ from pathlib import Path
 
 import httpx
 import orjson
-import paho.mqtt.client as mqtt
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,11 +86,26 @@ def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
     sent: object,
     first_turn: int,
 ) -> None:
-    """In a process of its own: QoS 1 readings round-robin at ``rate_per_s``."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.max_inflight_messages_set(1000)
-    client.connect(host, port)
-    client.loop_start()
+    """In a process of its own: QoS 1 readings round-robin at ``rate_per_s``.
+
+    One ``mosquitto_pub -l`` per device publishes each line written to its stdin
+    (C, like the ingest benchmark's publishers): a Python MQTT client publishing
+    thousands of messages a second took more than half a core of the two this
+    benchmark shares with the system it measures. A reading's ``sent_ms`` is when
+    its line is written, a few microseconds before ``mosquitto_pub`` reads it."""
+    publishers = [
+        subprocess.Popen(
+            [
+                "mosquitto_pub",
+                *("-h", host, "-p", str(port), "-q", "1", "-l"),
+                *("-t", f"{prefix}/dev{device}/telemetry", "-i", f"pace-{uuid.uuid4().hex[:8]}"),
+            ],
+            stdin=subprocess.PIPE,
+        )
+        for device in range(devices)
+    ]
+    pipes = [proc.stdin for proc in publishers if proc.stdin is not None]
+    time.sleep(1)  # every publisher connected
     interval_s = 1.0 / rate_per_s
     started = time.perf_counter()
     count = 0
@@ -100,20 +114,39 @@ def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
         if now < due:
             time.sleep(due - now)
         device, turn = count % devices, first_turn + count // devices
-        seq = LATENCY_SEQ0 + turn
         body = {
-            "seq": seq,
+            "seq": LATENCY_SEQ0 + turn,
             # an hour after the rate phase's readings, still in the past
             "ts": T0_MS + 3_600_000 + turn * 10,
             # epoch ms with a fraction: within ingest's ±1e15 value limit, µs precise
             "metrics": {"power_w": float(turn), "sent_ms": time.time_ns() / 1e6},
         }
-        client.publish(f"{prefix}/dev{device}/telemetry", orjson.dumps(body), qos=1)
+        pipes[device].write(orjson.dumps(body) + b"\n")
+        pipes[device].flush()
         count += 1
-    time.sleep(1)
-    client.disconnect()
-    client.loop_stop()
+    for pipe in pipes:
+        pipe.close()
+    for proc in publishers:
+        proc.wait(30)
     sent.value = count  # type: ignore[attr-defined]
+
+
+def paced_shape_lines(device_index: int, count: int) -> bytes:
+    """A device's readings for the sustained rate, shaped like the paced phase's: the
+    same 100 devices and the same two metrics, so that "half the sustained rate" is
+    half of what this very stream sustains (a stream of 10 devices with 5 metrics each
+    costs less per reading: fewer devices' sequence, latest and rollup rows a batch)."""
+    rows = [
+        orjson.dumps(
+            {
+                "seq": seq,
+                "ts": T0_MS + seq * 10 + device_index,
+                "metrics": {"power_w": float(seq), "sent_ms": 1.7e12 + seq / 7},
+            }
+        )
+        for seq in range(count)
+    ]
+    return b"\n".join(rows) + b"\n"
 
 
 @dataclass
@@ -128,12 +161,13 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
 
 
-async def subscriber(api_port: int, token: str, index: int, tally: Tally) -> None:
-    url = f"ws://127.0.0.1:{api_port}/api/v1/ws"
+async def subscriber(api_port: int, token: str, index: int, tally: Tally, *, batch: bool) -> None:
+    url = f"ws://127.0.0.1:{api_port}/api/v1/ws" + ("?batch=true" if batch else "")
     async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         subscribe = {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
         await ws.send(orjson.dumps(subscribe).decode())
         answer = orjson.loads(await ws.recv())
+        answer = answer[0] if batch else answer
         if answer["type"] != "subscribed":
             raise RuntimeError(f"dev{index}: {answer}")
         tally.opened += 1
@@ -145,11 +179,13 @@ async def subscriber(api_port: int, token: str, index: int, tally: Tally) -> Non
             except TimeoutError:
                 continue
             now_ms = time.time_ns() / 1e6
-            sent_ms = orjson.loads(text).get("metrics", {}).get("sent_ms")
-            if sent_ms is not None:
-                tally.latencies_ms.append(now_ms - sent_ms)
-                if tally.expected is not None and len(tally.latencies_ms) >= tally.expected:
-                    tally.finished.set()
+            frame = orjson.loads(text)
+            for message in frame if batch else [frame]:
+                sent_ms = message.get("metrics", {}).get("sent_ms")
+                if sent_ms is not None:
+                    tally.latencies_ms.append(now_ms - sent_ms)
+            if tally.expected is not None and len(tally.latencies_ms) >= tally.expected:
+                tally.finished.set()
 
 
 def measure_latency(  # noqa: PLR0913, PLR0917
@@ -161,6 +197,8 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     rate_per_s: float,
     seconds: float,
     first_turn: int,
+    *,
+    batch: bool,
 ) -> tuple[int, list[float]]:
     """Readings sent, and the latency of each one delivered."""
     context = multiprocessing.get_context("fork")
@@ -169,7 +207,8 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     async def run() -> list[float]:
         tally = Tally(SUBSCRIBERS)
         clients = [
-            asyncio.create_task(subscriber(api_port, token, i, tally)) for i in range(SUBSCRIBERS)
+            asyncio.create_task(subscriber(api_port, token, i, tally, batch=batch))
+            for i in range(SUBSCRIBERS)
         ]
         await asyncio.wait_for(tally.ready.wait(), 120)
         publisher = context.Process(
@@ -202,10 +241,15 @@ INGEST_SERIES = (
 )
 
 
+# One connection for every scrape: a client per request costs the benchmark's own
+# process an SSL context each time (py-spy: more CPU than its WebSocket clients).
+_SCRAPER = httpx.Client(timeout=10)
+
+
 def scrape(port: int, names: tuple[str, ...]) -> dict[str, float]:
     """The named unlabelled series of one process's /metrics."""
     found: dict[str, float] = {}
-    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+    for line in _SCRAPER.get(f"http://127.0.0.1:{port}/metrics").text.splitlines():
         name, _, value = line.partition(" ")
         if name in names:
             found[name] = float(value)
@@ -277,7 +321,9 @@ def live_drops(ports: list[int]) -> dict[str, float]:
 
 
 @contextmanager
-def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tuple[list[int], Path]]:
+def wattline(
+    kind: str, mqtt_url: str, prefix: str, token: str, extra_env: dict[str, str]
+) -> Iterator[tuple[list[int], Path]]:
     """The processes of one variant; yields their metrics ports (the API's first) and the
     SQLite file."""
     with tempfile.TemporaryDirectory() as data_dir:
@@ -293,6 +339,7 @@ def wattline(kind: str, mqtt_url: str, prefix: str, token: str) -> Iterator[tupl
             "WATTLINE_LOG_LEVEL": "WARNING",
             "WATTLINE_ADMIN_TOKEN": token,
             "WATTLINE_HTTP_PORT": str(api_port),
+            **extra_env,
         }
         python = [sys.executable, "-m", "wattline"]
         procs: list[subprocess.Popen[bytes]] = []
@@ -347,29 +394,44 @@ def register(api_port: int, token: str, devices: int) -> None:
             response.raise_for_status()
 
 
-def variant(kind: str, broker: str, readings: int, seconds: float, low_rate: float) -> list[Result]:
+def variant(  # noqa: PLR0913 - what to run and how
+    kind: str,
+    broker: str,
+    readings: int,
+    seconds: float,
+    low_rate: float,
+    *,
+    batch: bool,
+    compression: bool,
+    fraction: float = 0.5,
+) -> list[Result]:
     host, port = broker.split(":")
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     token = secrets.token_hex(32)
-    devices = 10
     name = {
         "embedded": "embedded bus (`wattline up`, one process)",
         "redis": "Redis bus (`wattline collect` + `wattline serve`)",
     }[kind]
+    name += ", arrays per frame" if batch else ", a frame per message"
+    name += "" if compression else ", no compression"
     results = []
-    with wattline(kind, f"mqtt://{broker}", prefix, token) as (ports, db):
+    extra_env = {"WATTLINE_WS_COMPRESSION": "true" if compression else "false"}
+    with wattline(kind, f"mqtt://{broker}", prefix, token, extra_env) as (ports, db):
         api_port = ports[0]
-        count = sqlite_counter(db)
-        started = publish_all(host, int(port), prefix, devices, readings // devices)
-        done = wait_for(count, readings, 900)
-        sustained = readings / (done - started)
+        count = sqlite_counter(db, metrics_per_reading=2)
+        per_device = readings // SUBSCRIBERS
+        started = publish_all(
+            host, int(port), prefix, SUBSCRIBERS, per_device, payload=paced_shape_lines
+        )
+        done = wait_for(count, per_device * SUBSCRIBERS, 900)
+        sustained = per_device * SUBSCRIBERS / (done - started)
         register(api_port, token, SUBSCRIBERS)
         # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
-        for rate, first_turn in ((sustained / 2, 0), (low_rate, 100_000)):
+        for rate, first_turn in ((sustained * fraction, 0), (low_rate, 100_000)):
             before = live_drops(ports)
             with profiling_ingest(ports[-1]) as profile:  # the collector's process
                 sent, latencies = measure_latency(
-                    host, int(port), prefix, api_port, token, rate, seconds, first_turn
+                    host, int(port), prefix, api_port, token, rate, seconds, first_turn, batch=batch
                 )
             after = live_drops(ports)
             drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
@@ -418,6 +480,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="of paced publishing")
     parser.add_argument("--only", default="embedded,redis")
     parser.add_argument(
+        "--framing",
+        default="single,batch",
+        help="single: a WebSocket frame per message; batch: ?batch=true, arrays per frame",
+    )
+    parser.add_argument("--compression", choices=("on", "off"), default="on")
+    parser.add_argument(
+        "--fraction", type=float, default=0.5, help="of the sustained rate, for the first phase"
+    )
+    parser.add_argument(
         "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
     )
     args = parser.parse_args()
@@ -427,7 +498,17 @@ def main() -> None:
         results = [
             result
             for kind in kinds
-            for result in variant(kind, broker, args.readings, args.seconds, args.low_rate)
+            for framing in args.framing.split(",")
+            for result in variant(
+                kind,
+                broker,
+                args.readings,
+                args.seconds,
+                args.low_rate,
+                batch=framing == "batch",
+                compression=args.compression == "on",
+                fraction=args.fraction,
+            )
         ]
         print(
             f"{SUBSCRIBERS} WebSocket clients, one device each; readings round-robin over"

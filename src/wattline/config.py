@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # power cut may lose the last commits the broker was told were stored.
     # Lower commit latency for a weaker promise (docs/operations.md).
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    # WebSocket permessage-deflate: smaller frames for a dashboard over a slow link,
+    # at a zlib call per frame on the server's event loop (docs/live.md)
+    ws_compression: bool = True
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
     # For S3-compatible stores other than AWS (MinIO: http://host:9000);

@@ -213,6 +213,8 @@ class Streamer:
     client: LiveClient
     services: ApiServices
     principal: Principal
+    # each frame a JSON array of the messages waiting (``?batch=true``), not one message
+    batched: bool = False
     _served: Served = field(default_factory=Served)
     _served_until_s: float = 0.0
     _refresh_at_s: float = field(default_factory=lambda: time.monotonic() + SHARES_REFRESH_S)

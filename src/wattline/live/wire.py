@@ -11,7 +11,7 @@ per sensor reading).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -93,3 +93,19 @@ def hyper_volt(event: LiveEvent, metrics: frozenset[str]) -> list[str]:
 
 # The metrics a HyperVolt client is sent: the home sensors' own.
 HYPER_VOLT_METRICS = frozenset(_SENSOR_TYPES)
+
+# Messages per frame at most when a client asked for arrays (``?batch=true``): a
+# frame stays a few hundred kilobytes even after a catch-up.
+MAX_FRAME_MESSAGES = 500
+
+
+def frames(texts: Sequence[str], *, batched: bool) -> list[str]:
+    """The WebSocket frames that carry ``texts``: one message each, or JSON arrays of
+    up to ``MAX_FRAME_MESSAGES`` messages (what was waiting goes out as one frame, so
+    a busy stream costs a frame per batch instead of one per message)."""
+    if not batched:
+        return list(texts)
+    return [
+        "[" + ",".join(texts[start : start + MAX_FRAME_MESSAGES]) + "]"
+        for start in range(0, len(texts), MAX_FRAME_MESSAGES)
+    ]

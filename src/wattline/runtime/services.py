@@ -125,6 +125,7 @@ async def api_server(app: FastAPI, settings: Settings) -> AsyncIterator[asyncio.
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws_per_message_deflate=settings.ws_compression,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -248,6 +248,35 @@ def test_a_client_resumes_each_device_from_its_own_point(live: LiveServer) -> No
             assert answer["type"] == "error", answer
 
 
+def test_batch_frames_carry_arrays_of_the_same_messages(live: LiveServer) -> None:
+    live.commit(readings("dev-a", 0, 3))
+    with open_socket(live, "/api/v1/ws?batch=true") as ws:
+        ws.send(json.dumps({"type": "subscribe", "devices": ["dev-a"], "since": T0}))
+        frames: list[list[dict[str, Any]]] = []
+        while not any(m["type"] == "caught_up" for frame in frames for m in frame):
+            frame = json.loads(ws.recv(timeout=20))
+            assert isinstance(frame, list)
+            assert frame  # never an empty array
+            frames.append(frame)
+        messages = [m for frame in frames for m in frame]
+        assert [m["type"] for m in messages] == ["subscribed", "reading", "reading", "caught_up"]
+        assert [m["seq"] for m in messages if m["type"] == "reading"] == [1, 2]
+        live.commit(readings("dev-a", 3, 40))  # one commit: few frames, every reading in order
+        live_seqs: list[int] = []
+        while len(live_seqs) < 40:
+            frame = json.loads(ws.recv(timeout=20))
+            live_seqs += [m["seq"] for m in frame]
+        assert live_seqs == list(range(3, 43))
+        ws.send("not json")
+        assert json.loads(ws.recv(timeout=20))[0]["type"] == "error"
+
+
+@pytest.mark.parametrize("value", ["yes", "2", ""])
+def test_a_bad_batch_parameter_closes_with_4400(live: LiveServer, value: str) -> None:
+    with open_socket(live, f"/api/v1/ws?batch={value}") as ws:
+        assert closed_code(ws) == 4400
+
+
 def test_server_sent_events(live: LiveServer) -> None:
     url = live.http_url + "/api/v1/stream"
     assert httpx.get(url, params={"devices": "dev-a"}).status_code == 401

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 import orjson
@@ -112,11 +112,12 @@ async def _serve_socket(
         if fixed is not None:
             await _require_readable(services, principal, fixed)
         since_ms = _since(websocket.query_params.get("since"))
+        batched = _batched(websocket.query_params.get("batch"))
     except LiveRefusedError as exc:
         await close_quietly(websocket, exc.code, exc.reason)
         return
     client = hub.connect(await audience_of(services, principal), render, "websocket")
-    streamer = Streamer(hub, client, services, principal)
+    streamer = Streamer(hub, client, services, principal, batched=batched)
     lock = asyncio.Lock()
     try:
         if fixed is not None:
@@ -141,6 +142,20 @@ def _hub_or_refuse(services: ApiServices) -> LiveHub:
     if services.live is None:
         raise LiveRefusedError(UNAVAILABLE_CLOSE, "this process serves no live stream")
     return services.live
+
+
+def _batched(text: str | None) -> bool:
+    if text is None or text.lower() in {"false", "0"}:
+        return False
+    if text.lower() in {"true", "1"}:
+        return True
+    raise LiveRefusedError(BAD_REQUEST_CLOSE, f"batch must be true or false, not {text[:40]!r}")
+
+
+async def _send(websocket: WebSocket, streamer: Streamer, texts: Sequence[str]) -> None:
+    """Messages to the client, framed as it asked; the caller holds the send lock."""
+    for frame in wire.frames(texts, batched=streamer.batched):
+        await websocket.send_text(frame)
 
 
 def _since(text: str | None) -> int | None:
@@ -216,8 +231,7 @@ async def _write(websocket: WebSocket, streamer: Streamer, lock: asyncio.Lock) -
             continue
         async with lock:
             batch = streamer.fresh(batch)
-            for message in batch:
-                await websocket.send_text(message.text)
+            await _send(websocket, streamer, [message.text for message in batch])
         sent.inc(len(batch))
 
 
@@ -236,14 +250,16 @@ async def _commands(websocket: WebSocket, streamer: Streamer, lock: asyncio.Lock
             return
         text = message.get("text")
         if text is None or len(text) > MAX_MESSAGE_CHARS:
-            await _reply(websocket, lock, _error(None, "send JSON text messages of at most 64 KiB"))
+            await _reply(
+                websocket, streamer, lock, _error(None, "send JSON text messages of at most 64 KiB")
+            )
             continue
         try:
             command = _client_message.validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            await _reply(websocket, lock, _error(None, f"{where}: {first['msg']}"))
+            await _reply(websocket, streamer, lock, _error(None, f"{where}: {first['msg']}"))
             continue
         if isinstance(command, Subscribe):
             await _subscribe(websocket, streamer, lock, command)
@@ -254,9 +270,9 @@ async def _commands(websocket: WebSocket, streamer: Streamer, lock: asyncio.Lock
                 if known
                 else _error(command.id, f"no subscription {command.id!r}")
             )
-            await _reply(websocket, lock, reply)
+            await _reply(websocket, streamer, lock, reply)
         else:
-            await _reply(websocket, lock, _error(None, "already authenticated"))
+            await _reply(websocket, streamer, lock, _error(None, "already authenticated"))
 
 
 async def _subscribe(
@@ -265,24 +281,29 @@ async def _subscribe(
     client = streamer.client
     if command.id not in client.subscriptions and len(client.subscriptions) >= MAX_SUBSCRIPTIONS:
         await _reply(
-            websocket, lock, _error(command.id, f"at most {MAX_SUBSCRIPTIONS} subscriptions")
+            websocket,
+            streamer,
+            lock,
+            _error(command.id, f"at most {MAX_SUBSCRIPTIONS} subscriptions"),
         )
         return
     missing = await unreadable(streamer.services, streamer.principal, command.devices)
     if missing:
-        await _reply(websocket, lock, _error(command.id, str(not_registered(missing[0]).detail)))
+        await _reply(
+            websocket, streamer, lock, _error(command.id, str(not_registered(missing[0]).detail))
+        )
         return
     try:
         since_ms = _since_of(command.since)
     except ValueError as exc:
-        await _reply(websocket, lock, _error(command.id, str(exc)))
+        await _reply(websocket, streamer, lock, _error(command.id, str(exc)))
         return
     subscription = command.subscription()
     async with lock:
         # Registered under the lock: whatever arrives from now on is written after
         # the catch-up, and a reading the catch-up already served is skipped.
         streamer.hub.subscribe(client, command.id, subscription)
-        await websocket.send_text(_json({"type": "subscribed", "id": command.id}))
+        await _send(websocket, streamer, [_json({"type": "subscribed", "id": command.id})])
         if since_ms is not None:
             await _send_catch_up(websocket, streamer, subscription, since_ms, command.id)
 
@@ -310,8 +331,7 @@ async def _send_catch_up(
     with streamer.client.buffer.headroom(CATCH_UP_HEADROOM):
         missed = await catch_up(streamer.services, streamer.principal, subscription, since_ms)
         messages = streamer.rendered(missed, subscription)
-        for message in messages:
-            await websocket.send_text(message.text)
+        await _send(websocket, streamer, [message.text for message in messages])
         streamer.remember_served(messages)
     summary = {
         "type": "caught_up",
@@ -322,12 +342,14 @@ async def _send_catch_up(
         "alerts_truncated": missed.alerts_truncated,
     }
     if streamer.client.render is wire.wattline:
-        await websocket.send_text(_json(summary))
+        await _send(websocket, streamer, [_json(summary)])
 
 
-async def _reply(websocket: WebSocket, lock: asyncio.Lock, reply: dict[str, object]) -> None:
+async def _reply(
+    websocket: WebSocket, streamer: Streamer, lock: asyncio.Lock, reply: dict[str, object]
+) -> None:
     async with lock:
-        await websocket.send_text(_json(reply))
+        await _send(websocket, streamer, [_json(reply)])
 
 
 def _error(subscription_id: str | None, detail: str) -> dict[str, object]:
