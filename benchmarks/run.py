@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "commands": (ROOT / "benchmarks" / "commands.py", []),
     # publish -> WebSocket latency, 100 subscribers, embedded bus and Redis bus
     "live": (ROOT / "benchmarks" / "live.py", []),
+    # the collector's peak RSS under the 100,000-reading burst, then 30 minutes steady
+    "soak": (ROOT / "benchmarks" / "soak.py", []),
     # rule evaluation per reading, ingest with 100 rules, publish -> webhook latency
     "alerts": (ROOT / "benchmarks" / "alerts.py", []),
     # labelled faults on simulated profiles: precision, recall and F1 per kind
