@@ -79,6 +79,12 @@ class RecentReadings:
     def _insert(
         self, series: list[tuple[int, float]], ts_ms: int, value: float, *, replace: bool = True
     ) -> None:
+        if not series or ts_ms > series[-1][0]:
+            # the live case, newer than everything held: no search (the committer's thread)
+            series.append((ts_ms, value))
+            if len(series) > self.size:
+                del series[0]
+            return
         index = bisect_left(series, ts_ms, key=lambda item: item[0])
         if index < len(series) and series[index][0] == ts_ms:
             if replace:

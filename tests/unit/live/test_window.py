@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wattline.live.window import RecentReadings
 from wattline.model.messages import Reading
@@ -62,3 +64,19 @@ def test_concurrent_writers_and_readers() -> None:
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RecentReadings(size=0)
+
+
+@given(
+    st.integers(min_value=1, max_value=8),
+    st.lists(st.tuples(st.integers(0, 40), st.floats(allow_nan=False)), max_size=60),
+)
+def test_holds_the_newest_timestamps_with_their_latest_values(
+    size: int, points: list[tuple[int, float]]
+) -> None:
+    window = RecentReadings(size)
+    latest: dict[int, float] = {}
+    for ts_ms, value in points:
+        window.add([Reading("d", ts_ms, {"m": value})])
+        latest[ts_ms] = value
+    newest = sorted(latest)[-size:]
+    assert window.get("d", None, size).get("m", []) == [(ts, latest[ts]) for ts in newest]
