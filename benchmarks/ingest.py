@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +85,25 @@ def payload_lines(device_index: int, count: int) -> bytes:
             )
         )
     return b"\n".join(rows) + b"\n"
+
+
+def line_publishers(
+    host: str, port: int, topics: Sequence[str], client_prefix: str
+) -> list[subprocess.Popen[bytes]]:
+    """One ``mosquitto_pub -l`` per topic: each publishes (QoS 1) every line written
+    to its stdin, so a Python process can pace a stream without an MQTT client of
+    its own (paho takes more than half a core at a few thousand messages a second)."""
+    return [
+        subprocess.Popen(
+            [
+                "mosquitto_pub",
+                *("-h", host, "-p", str(port), "-q", "1", "-l", "-t", topic),
+                *("-i", f"{client_prefix}-{uuid.uuid4().hex[:8]}"),
+            ],
+            stdin=subprocess.PIPE,
+        )
+        for topic in topics
+    ]
 
 
 def publish_all(  # noqa: PLR0913, PLR0917 - where, what, and as whom

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
     T0_MS,
     free_port,
+    line_publishers,
     private_mosquitto,
     publish_all,
     sqlite_counter,
@@ -93,17 +94,8 @@ def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
     thousands of messages a second took more than half a core of the two this
     benchmark shares with the system it measures. A reading's ``sent_ms`` is when
     its line is written, a few microseconds before ``mosquitto_pub`` reads it."""
-    publishers = [
-        subprocess.Popen(
-            [
-                "mosquitto_pub",
-                *("-h", host, "-p", str(port), "-q", "1", "-l"),
-                *("-t", f"{prefix}/dev{device}/telemetry", "-i", f"pace-{uuid.uuid4().hex[:8]}"),
-            ],
-            stdin=subprocess.PIPE,
-        )
-        for device in range(devices)
-    ]
+    topics = [f"{prefix}/dev{device}/telemetry" for device in range(devices)]
+    publishers = line_publishers(host, port, topics, "pace")
     pipes = [proc.stdin for proc in publishers if proc.stdin is not None]
     time.sleep(1)  # every publisher connected
     interval_s = 1.0 / rate_per_s

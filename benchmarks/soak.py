@@ -37,6 +37,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
     METRICS,
+    line_publishers,
     private_mosquitto,
     publish_all,
     rss_sampler,
@@ -84,17 +85,8 @@ def steady_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
     host: str, port: int, prefix: str, devices: int, rate_per_s: float, seconds: float
 ) -> int:
     """Readings round-robin at ``rate_per_s`` for ``seconds``; returns how many were sent."""
-    publishers = [
-        subprocess.Popen(
-            [
-                "mosquitto_pub",
-                *("-h", host, "-p", str(port), "-q", "1", "-l"),
-                *("-t", f"{prefix}/soak{d}/telemetry", "-i", f"soak-{uuid.uuid4().hex[:8]}"),
-            ],
-            stdin=subprocess.PIPE,
-        )
-        for d in range(devices)
-    ]
+    topics = [f"{prefix}/soak{device}/telemetry" for device in range(devices)]
+    publishers = line_publishers(host, port, topics, "soak")
     pipes = [p.stdin for p in publishers if p.stdin is not None]
     time.sleep(1)  # every publisher connected
     started = time.perf_counter()
