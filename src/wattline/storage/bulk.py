@@ -19,9 +19,26 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
 
-# Rows per multi-row INSERT ... RETURNING: 6,000 parameters for samples, under
-# SQLite's limit of 32,766 and PostgreSQL's of 65,535 per statement.
-_ROWS_PER_PAGE = 1_000
+# Rows per multi-row INSERT ... RETURNING at most: 6,144 parameters for samples,
+# under SQLite's limit of 32,766 per statement.
+_ROWS_PER_PAGE = 1_024
+
+
+def page_sizes(count: int, largest: int = _ROWS_PER_PAGE) -> list[int]:
+    """``count`` rows as pages of power-of-two sizes, largest first.
+
+    sqlite3 keeps the last 128 prepared statements of each connection, and a
+    multi-row VALUES is a statement per row count: with a page of exactly the
+    batch's size, every new size was parsed again and kept, about 0.4 MB each,
+    and a collector's RSS grew by 130 MB in its first minutes (benchmarks/soak.py).
+    Powers of two are 11 statements in all, prepared once."""
+    sizes = [largest] * (count // largest)
+    rest = count % largest
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
 
 
 class BulkStatement:
@@ -68,9 +85,11 @@ def insert_new_returning(
     one_row = "(" + ", ".join([mark] * len(columns)) + ")"
     head += "VALUES "
     inserted: list[tuple[Any, ...]] = []
-    for i in range(0, len(rows), _ROWS_PER_PAGE):
-        page = rows[i : i + _ROWS_PER_PAGE]
-        sql = head + ", ".join([one_row] * len(page)) + tail
+    start = 0
+    for size in page_sizes(len(rows)):
+        page = rows[start : start + size]
+        start += size
+        sql = head + ", ".join([one_row] * size) + tail
         params = tuple(chain.from_iterable(page))
         result = conn.exec_driver_sql(sql, params)
         # The driver's own rows (tuples): SQLAlchemy's Row wrapping per fetched
