@@ -159,11 +159,6 @@ class Collector:
         )
         self._last_commit_ms: int | None = None
         self._store_healthy = True
-        # EXPERIMENT: planning and committing take turns
-        import os
-        self._turn: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if os.environ.get("WL_TURNS") == "1" else contextlib.nullcontext()
-        )
         # What each stage is working on, so that a crash report names the topics.
         self._in_hand: dict[str, Sequence[InboundMessage]] = {}
 
@@ -286,7 +281,7 @@ class Collector:
             # Planning looks devices not seen before up in the registry, so a
             # database outage fails it just like a commit.
             if plan is None:
-                with self._traced("decode", messages), self._turn:
+                with self._traced("decode", messages):
                     plan = self._committer.plan(messages)
             with self._traced("archive", messages):
                 self._committer.archive(plan)
@@ -384,8 +379,7 @@ class Collector:
         def commit() -> None:
             nonlocal refused
             try:
-                with self._turn:
-                    self._committer.commit(plan)
+                self._committer.commit(plan)
             except (StoreUnavailableError, OSError):
                 raise
             except Exception as exc:
