@@ -47,7 +47,8 @@ class Stream:
             metrics = {"power_w": float(k), "sent_ms": float(self.ts_ms)}
             readings.append(Reading(device, self.ts_ms, metrics, self.seq[device]))
             self.seq[device] += 1
-        return CommitBatch(readings=readings, seen_ms=dict.fromkeys(DEVICES, self.ts_ms))
+        # as the collector does: the batch's own devices, at their newest arrival
+        return CommitBatch(readings=readings, seen_ms={r.device_id: self.ts_ms for r in readings})
 
 
 @contextmanager

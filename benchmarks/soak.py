@@ -60,6 +60,8 @@ class Soak:
     samples: list[tuple[float, float]]  # (seconds since the steady phase began, MB)
     sent: int
     stored: int
+    # CPU seconds of the collector (with its child) per second of the steady phase
+    cpu_share: float = float("nan")
 
     def window(self) -> list[tuple[float, float]]:
         return [(t, mb) for t, mb in self.samples if t >= WARM_UP_S] or self.samples
@@ -79,6 +81,16 @@ def collector_rss_mb(pid: int) -> float:
         for member in (process, *process.children(recursive=True)):
             total += member.memory_info().rss
     return total / 2**20
+
+
+def collector_cpu_s(pid: int) -> float:
+    total = 0.0
+    with suppress(psutil.Error):
+        process = psutil.Process(pid)
+        for member in (process, *process.children(recursive=True)):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def steady_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
@@ -151,7 +163,9 @@ def soak(broker: str, minutes: float, rate: float, devices: int) -> Soak:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
+            cpu_before, wall_before = collector_cpu_s(proc.pid), time.monotonic()
             sent = steady_publish(host, port, prefix, devices, rate, minutes * 60)
+            cpu_share = (collector_cpu_s(proc.pid) - cpu_before) / (time.monotonic() - wall_before)
             with suppress(TimeoutError):  # a shortfall is reported, not raised
                 wait_for(count, BURST_READINGS + sent, 300)
             stored = count() - BURST_READINGS
@@ -160,7 +174,7 @@ def soak(broker: str, minutes: float, rate: float, devices: int) -> Soak:
         finally:
             proc.terminate()
             proc.wait(30)
-    return Soak(peak[0], BURST_READINGS / (done - started), samples, sent, stored)
+    return Soak(peak[0], BURST_READINGS / (done - started), samples, sent, stored, cpu_share)
 
 
 def report(result: Soak, minutes: float, rate: float, devices: int) -> str:
@@ -183,6 +197,7 @@ def report(result: Soak, minutes: float, rate: float, devices: int) -> str:
         ),
         (warm, "", "RSS MB first / last", f"{window[0][1]:.0f} / {window[-1][1]:.0f}"),
         (warm, "", "slope, MB per 10 min", f"{result.slope_mb_per_10_min():+.2f}"),
+        ("steady", "", "collector CPU, share of one core", f"{result.cpu_share:.0%}"),
     ]
     lines = [
         "`wattline collect` into SQLite, private Mosquitto; RSS of the collector with its",
