@@ -6,47 +6,57 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from wattline.model.sequence import SeqGap, SeqState
 from wattline.storage import schema
+from wattline.storage.bulk import BulkStatement
 
 InsertFactory = Callable[[Any], Any]
 
 
-def lock_states(
-    conn: Connection, insert: InsertFactory, device_ids: Collection[str]
-) -> dict[str, SeqState]:
-    """Read the devices' states, locking their rows until the transaction ends.
+class SequenceStates:
+    """Per-device sequence state rows, read and written inside a commit transaction.
 
-    Rows are created first so that two collectors seeing a new device at once
-    serialise on the row lock instead of overwriting each other's state.
-    """
-    if not device_ids:
-        return {}
-    conn.execute(
-        insert(schema.seq_state).on_conflict_do_nothing(),
-        [_row(device_id, SeqState()) for device_id in sorted(device_ids)],
-    )
-    table = schema.seq_state
-    rows = conn.execute(
-        select(table).where(table.c.device_id.in_(sorted(device_ids))).with_for_update()
-    ).mappings()
-    return {row["device_id"]: _state(row) for row in rows}
+    The statements are built once per store and sent through ``BulkStatement``:
+    built per commit, with SQLAlchemy processing every row's parameters, they
+    were a good part of a small batch's commit (benchmarks/commit_convoy.py)."""
 
+    def __init__(self, insert: InsertFactory) -> None:
+        table = schema.seq_state
+        self._create = BulkStatement(insert(table).on_conflict_do_nothing())
+        upsert = insert(table)
+        self._save = BulkStatement(
+            upsert.on_conflict_do_update(
+                index_elements=["device_id"],
+                set_={c.name: upsert.excluded[c.name] for c in table.c if c.name != "device_id"},
+            )
+        )
+        self._lock = (
+            select(table)
+            .where(table.c.device_id.in_(bindparam("device_ids", expanding=True)))
+            .with_for_update()
+        )
 
-def save_states(conn: Connection, insert: InsertFactory, states: Mapping[str, SeqState]) -> None:
-    if not states:
-        return
-    statement = insert(schema.seq_state)
-    excluded = statement.excluded
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={c.name: excluded[c.name] for c in schema.seq_state.c if c.name != "device_id"},
-        ),
-        [_row(device_id, state) for device_id, state in states.items()],
-    )
+    def lock(self, conn: Connection, device_ids: Collection[str]) -> dict[str, SeqState]:
+        """Read the devices' states, locking their rows until the transaction ends.
+
+        Rows are created first (in device order) so that two collectors seeing a
+        new device at once serialise on the row lock instead of overwriting each
+        other's state.
+        """
+        if not device_ids:
+            return {}
+        ordered = sorted(device_ids)
+        self._create.execute(conn, [_row(device_id, SeqState()) for device_id in ordered])
+        rows = conn.execute(self._lock, {"device_ids": ordered}).mappings()
+        return {row["device_id"]: _state(row) for row in rows}
+
+    def save(self, conn: Connection, states: Mapping[str, SeqState]) -> None:
+        if states:
+            self._save.execute(
+                conn, [_row(device_id, state) for device_id, state in states.items()]
+            )
 
 
 def read_state(conn: Connection, device_id: str) -> SeqState | None:

@@ -23,14 +23,14 @@ from wattline.storage.block_tables import reopen
 from wattline.storage.bulk import BulkStatement, insert_new_returning
 from wattline.storage.rollup_tables import RollupWriter
 from wattline.storage.rollups import DAY_MS
-from wattline.storage.sequencing import lock_states, save_states
+from wattline.storage.sequencing import SequenceStates
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.registry import (
     SqlRegistry,
     apply_hellos,
     apply_statuses,
-    touch_last_seen,
+    last_seen_statement,
 )
 
 # Keys per SELECT when looking up stored values: three bound parameters each,
@@ -56,6 +56,8 @@ class SqlCommit:
         self._registry = registry
         self._quarantine = quarantine
         self._rollups = RollupWriter(insert)
+        self._sequence_states = SequenceStates(insert)
+        self._touch_last_seen = BulkStatement(last_seen_statement())
         s = schema.samples.c
         self._correct_sample = (
             update(schema.samples)
@@ -92,7 +94,10 @@ class SqlCommit:
             apply_hellos(conn, batch.hellos)
             apply_statuses(conn, batch.statuses)
             seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
-            touch_last_seen(conn, seen)
+            if seen:
+                self._touch_last_seen.execute(
+                    conn, [{"dev_id": d, "seen_ms": ms} for d, ms in seen.items()]
+                )
             self._quarantine.resolve(conn, batch.resolved_quarantine)
             self._quarantine.add(conn, batch.quarantined)
         return CommitResult(
@@ -108,10 +113,10 @@ class SqlCommit:
         tracked = {e.device_id for e in events if isinstance(e, Hello) or e.seq is not None}
         if not tracked:
             return [e for e in events if isinstance(e, Reading)], 0
-        states = lock_states(conn, self._insert, tracked)
+        states = self._sequence_states.lock(conn, tracked)
         now_ms = time.time_ns() // 1_000_000
         changed, kept, duplicates = sequence_batch(states, events, now_ms)
-        save_states(conn, self._insert, changed)
+        self._sequence_states.save(conn, changed)
         return kept, duplicates
 
     def _reopen_closed_days(self, conn: Connection, rows: list[SampleRow]) -> None:

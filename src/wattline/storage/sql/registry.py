@@ -15,6 +15,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Update,
     bindparam,
     case,
     exists,
@@ -254,12 +255,12 @@ def apply_statuses(conn: Connection, statuses: Sequence[StatusReport]) -> None:
         )
 
 
-def touch_last_seen(conn: Connection, seen_ms: dict[str, int]) -> None:
-    if not seen_ms:
-        return
+def last_seen_statement() -> Update:
+    """Move each device's ``last_seen_ms`` forward to ``seen_ms`` (never back);
+    parameters ``dev_id`` and ``seen_ms``, one row per device."""
     last_seen = schema.devices.c.last_seen_ms
     newer: BindParameter[int] = bindparam("seen_ms")
-    statement = (
+    return (
         update(schema.devices)
         .where(schema.devices.c.device_id == bindparam("dev_id"))
         .values(
@@ -268,7 +269,6 @@ def touch_last_seen(conn: Connection, seen_ms: dict[str, int]) -> None:
             )
         )
     )
-    conn.execute(statement, [{"dev_id": d, "seen_ms": ms} for d, ms in seen_ms.items()])
 
 
 def _readable(tenant_id: str, user_id: str | None) -> ColumnElement[bool]:
