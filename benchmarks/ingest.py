@@ -298,6 +298,19 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+def collector_env(prefix: str, data_dir: str, broker: str) -> dict[str, str]:
+    """The environment of a benchmark's ``wattline collect``: its own topic prefix and
+    data directory, devices registered on first contact, warnings only."""
+    return {
+        **os.environ,
+        "WATTLINE_TOPIC_PREFIX": prefix,
+        "WATTLINE_AUTO_REGISTER": "true",
+        "WATTLINE_DATA_DIR": data_dir,
+        "WATTLINE_MQTT_URL": f"mqtt://{broker}",
+        "WATTLINE_LOG_LEVEL": "WARNING",
+    }
+
+
 def run_collectors(  # noqa: PLR0913
     name: str,
     host: str,
@@ -311,14 +324,7 @@ def run_collectors(  # noqa: PLR0913
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     total = devices * per_device
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "WATTLINE_TOPIC_PREFIX": prefix,
-            "WATTLINE_AUTO_REGISTER": "true",
-            "WATTLINE_DATA_DIR": data_dir,
-            "WATTLINE_MQTT_URL": f"mqtt://{host}:{port}",
-            "WATTLINE_LOG_LEVEL": "WARNING",
-        }
+        env = collector_env(prefix, data_dir, f"{host}:{port}")
         if database_url:
             env["WATTLINE_DATABASE_URL"] = database_url
         if collectors > 1:

@@ -19,7 +19,6 @@ sample of that window.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
     METRICS,
+    collector_env,
     line_publishers,
     private_mosquitto,
     publish_all,
@@ -136,14 +136,7 @@ def soak(broker: str, minutes: float, rate: float, devices: int) -> Soak:
     port = int(port_text)
     prefix = f"soak{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "WATTLINE_TOPIC_PREFIX": prefix,
-            "WATTLINE_AUTO_REGISTER": "true",
-            "WATTLINE_DATA_DIR": data_dir,
-            "WATTLINE_MQTT_URL": f"mqtt://{broker}",
-            "WATTLINE_LOG_LEVEL": "WARNING",
-        }
+        env = collector_env(prefix, data_dir, broker)
         command = [sys.executable, "-m", "wattline", "collect", "--client-id", f"{prefix}-c"]
         proc = subprocess.Popen(command, env=env)
         count = sqlite_counter(Path(data_dir) / "wattline.db")
