@@ -12,7 +12,12 @@ export function openLive(subscription, onEvent) {
   function connect() {
     const token = (session() || {}).access_token;
     if (!token || closed) return;
-    socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws`, ["wattline", `bearer.${token}`]);
+    // ?batch=true: each frame is an array of what was waiting, so a page watching a
+    // whole fleet handles a frame per committed batch instead of one per reading
+    socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws?batch=true`, [
+      "wattline",
+      `bearer.${token}`,
+    ]);
     socket.onopen = () => {
       retryMs = 1000;
       const message = { type: "subscribe", id: "page", ...subscription };
@@ -21,9 +26,10 @@ export function openLive(subscription, onEvent) {
       socket.send(JSON.stringify(message));
     };
     socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.ts_ms) lastMs = Math.max(lastMs || 0, message.ts_ms);
-      onEvent(message);
+      for (const message of JSON.parse(event.data)) {
+        if (message.ts_ms) lastMs = Math.max(lastMs || 0, message.ts_ms);
+        onEvent(message);
+      }
     };
     socket.onclose = () => {
       if (closed) return;
