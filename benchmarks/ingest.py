@@ -329,10 +329,11 @@ def run_collectors(  # noqa: PLR0913
             env["WATTLINE_DATABASE_URL"] = database_url
         if collectors > 1:
             env["WATTLINE_MQTT_SHARED_GROUP"] = f"g{prefix}"
+        metrics_ports = [free_port() for _ in range(collectors)]
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "wattline", "collect", "--client-id", f"{prefix}-c{i}"],
-                env=env,
+                env={**env, "WATTLINE_METRICS_PORT": str(metrics_ports[i])},
             )
             for i in range(collectors)
         ]
@@ -342,7 +343,9 @@ def run_collectors(  # noqa: PLR0913
             else sqlite_counter(Path(data_dir) / "wattline.db")
         )
         try:
-            time.sleep(3)  # connect and subscribe
+            for metrics_port in metrics_ports:
+                wait_connected(metrics_port, 180)
+            time.sleep(1)  # the subscription follows the session
             with rss_sampler(lambda: [p.pid for p in procs]) as peak:
                 started = publish_all(host, port, prefix, devices, per_device)
                 done = wait_for(count, total, 900)
@@ -414,6 +417,20 @@ def provision(http_port: int, token: str, device_ids: list[str]) -> dict[str, st
             response.raise_for_status()
             passwords[device_id] = response.json()["credentials"][0]["secret"]
     return passwords
+
+
+def wait_connected(metrics_port: int, timeout_s: float) -> None:
+    """Until the collector's /metrics says it holds its broker session: a fixed sleep
+    was too short once the collector also starts its commit process, and a reading
+    published before the collector subscribes is lost to a fresh session."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            for line in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text.splitlines():
+                if line.startswith("wattline_ingest_broker_connected ") and line.endswith(" 1.0"):
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"the collector was not connected after {timeout_s} s")
 
 
 def wait_healthy(http_port: int, timeout_s: float) -> None:

@@ -49,6 +49,7 @@ from ingest import (
     private_mosquitto,
     publish_all,
     sqlite_counter,
+    wait_connected,
     wait_for,
     wait_healthy,
 )
@@ -230,6 +231,7 @@ INGEST_SERIES = (
     "wattline_ingest_commit_seconds_sum",
     "wattline_ingest_commit_seconds_count",
     "wattline_ingest_batch_messages_sum",
+    "wattline_ingest_store_seconds_sum",
 )
 
 
@@ -258,11 +260,14 @@ class IngestProfile:
     messages_per_batch: float
     commit_ms: float
     max_backlog: float
+    # of commit_ms, inside the store's transaction (in the commit process, if any)
+    store_ms: float
 
     def line(self) -> str:
         return (
             f"{self.batches:,.0f} batches of {self.messages_per_batch:.1f} messages, "
-            f"{self.commit_ms:.1f} ms each to commit; at most {self.max_backlog:,.0f} "
+            f"{self.commit_ms:.1f} ms each to commit ({self.store_ms:.1f} in the store's "
+            f"transaction); at most {self.max_backlog:,.0f} "
             "messages waiting for their commit"
         )
 
@@ -297,6 +302,7 @@ def profiling_ingest(port: int) -> Iterator[list[IngestProfile]]:
             delta["wattline_ingest_batch_messages_sum"] / batches if batches else 0.0,
             1000 * delta["wattline_ingest_commit_seconds_sum"] / batches if batches else 0.0,
             backlog[0],
+            1000 * delta["wattline_ingest_store_seconds_sum"] / batches if batches else 0.0,
         )
     )
 
@@ -357,19 +363,6 @@ def wattline(
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
-
-
-def wait_connected(metrics_port: int, timeout_s: float) -> None:
-    """Until the collector's /metrics says it holds its broker session."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with suppress(httpx.HTTPError):
-            if scrape(metrics_port, ("wattline_ingest_broker_connected",)).get(
-                "wattline_ingest_broker_connected"
-            ):
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"the collector did not connect within {timeout_s} s")
 
 
 def register(api_port: int, token: str, devices: int) -> None:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # power cut may lose the last commits the broker was told were stored.
     # Lower commit latency for a weaker promise (docs/operations.md).
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    # The collector's commits in a child process with a GIL of its own, away from
+    # the MQTT reader, the planner and the API (ADR 0025), at about 75 MB more
+    # memory; false: in a thread. Unset: on for `wattline up` (one process with the
+    # API), off for `wattline collect`.
+    commit_process: bool | None = None
     # WebSocket permessage-deflate: smaller frames for a dashboard over a slow link,
     # at a zlib call per frame on the server's event loop (docs/live.md)
     ws_compression: bool = True

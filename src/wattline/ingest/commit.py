@@ -90,6 +90,7 @@ class PlanWriter:
         self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
         self._metrics.samples.labels("corrected").inc(result.samples_corrected)
         self._metrics.seq_duplicates.inc(result.readings_seq_duplicate)
+        self._metrics.store_seconds.observe(result.store_seconds)
 
 
 def _event(plan: BatchPlan) -> Committed:

@@ -52,4 +52,6 @@ def describe_store_error(error: Exception) -> str:
     text = text.replace("\0", "\\0")
     if len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 1] + "…"
-    return f"the store refused it: {type(cause).__name__}: {text}"
+    # A refusal from the commit process names the error type as the child saw it.
+    name = getattr(error, "type_name", None) or type(cause).__name__
+    return f"the store refused it: {name}: {text}"

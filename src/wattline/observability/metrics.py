@@ -38,6 +38,13 @@ class IngestMetrics:
             "Time to archive and commit one batch",
             registry=registry,
         )
+        self.store_seconds = Histogram(
+            "wattline_ingest_store_seconds",
+            "Time inside the store's transaction for one batch, timed where it runs "
+            "(the commit process, when there is one); the rest of commit_seconds is "
+            "waiting for it and, with a commit process, the hand-over",
+            registry=registry,
+        )
         self.store_errors = Counter(
             "wattline_ingest_store_errors",
             "Batch commits that failed and were retried",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,9 +20,13 @@ if TYPE_CHECKING:
 
 
 def open_store(settings: Settings) -> SqlStore:
-    url = settings.database_url
+    return open_store_at(settings.database_url, settings.database_path, settings.sqlite_synchronous)
+
+
+def open_store_at(url: str | None, database_path: Path, sqlite_synchronous: str) -> SqlStore:
+    """PostgreSQL at ``url``, or, with no URL, SQLite at ``database_path``."""
     if url is None:
-        return open_sqlite_store(settings.database_path, synchronous=settings.sqlite_synchronous)
+        return open_sqlite_store(database_path, synchronous=sqlite_synchronous)
     if url.startswith(URL_SCHEMES):
         return open_postgres_store(url)
     raise ValueError(

@@ -20,7 +20,9 @@ from wattline.observability.metrics import IngestMetrics
 from wattline.observability.tracing import MessageTraces
 from wattline.protocols.adapters import Adapter, build_adapters
 from wattline.protocols.validation import Limits
+from wattline.runtime.commit_process import CommitProcess, SplitStore
 from wattline.runtime.errors import StartupError
+from wattline.storage.ports import IngestStore
 from wattline.storage.sql import SqlStore
 
 # HTTP ingest (POST /api/v1/telemetry) speaks the smart-solar format alone.
@@ -50,9 +52,13 @@ class Ingest:
         archive: RawArchive,
         config: InterpretConfig,
         on_committed: OnCommitted | None = None,
+        *,
+        commits: IngestStore | None = None,
     ) -> Committer:
+        """``commits``: where batches are committed, when not in ``store`` itself
+        (the commit process); look-ups always go to ``store``."""
         return Committer(
-            store,
+            commits or store,
             archive,
             config,
             self.metrics,
@@ -109,11 +115,19 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     endpoint: MqttEndpoint | None = None,
     traces: MessageTraces | None = None,
     before_ack: Callable[[], object] | None = None,
+    commits: CommitProcess | None = None,
 ) -> Collector:
     """``endpoint``: the broker and login, when not simply WATTLINE_MQTT_URL's;
     ``traces``: a sample of messages traced (None: tracing off); ``before_ack``:
-    called between each commit and its acknowledgement."""
-    committer = ingest.committer(store, archive, ingest.mqtt, on_committed)
+    called between each commit and its acknowledgement; ``commits``: the commit
+    process, when the collector commits there (WATTLINE_COMMIT_PROCESS)."""
+    committer = ingest.committer(
+        store,
+        archive,
+        ingest.mqtt,
+        on_committed,
+        commits=SplitStore(store, commits) if commits is not None else None,
+    )
     endpoint = endpoint or MqttEndpoint.from_url(settings.effective_mqtt_url)
     topics = uplink_filters(ingest)
     options = session_options(settings)

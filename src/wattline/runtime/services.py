@@ -34,8 +34,11 @@ from wattline.ingest.sources.base import MqttEndpoint
 from wattline.runtime.backends import open_archive, open_store, retention_policy
 from wattline.runtime.broker import Broker, choose_embedded_broker, start_broker
 from wattline.runtime.build_info import register_build_info
+from wattline.runtime.commit_process import CommitProcess, StoreAddress
+from wattline.runtime.errors import StartupError
 from wattline.simulator import FleetPublisher, build_fleet
 from wattline.simulator.commands import CommandResponder, KeySource
+from wattline.storage.base import StoreUnavailableError
 from wattline.storage.retention import Compaction, RetentionScheduler
 from wattline.storage.sql import SqlStore
 from wattline.storage.sql.energy import SqlEnergyData
@@ -73,6 +76,31 @@ async def archive(settings: Settings) -> AsyncIterator[RawArchive]:
     finally:
         # After the collector: it appends until its last batch is committed.
         await asyncio.to_thread(opened.close)
+
+
+@contextlib.asynccontextmanager
+async def commit_process(
+    settings: Settings, *, by_default: bool
+) -> AsyncIterator[CommitProcess | None]:
+    """The child that commits the collector's batches, or None: WATTLINE_COMMIT_PROCESS,
+    or ``by_default`` when it is unset.
+
+    Entered before the collector and left after it: the collector drains through it."""
+    wanted = settings.commit_process
+    if not (by_default if wanted is None else wanted):
+        yield None
+        return
+    process = CommitProcess(
+        StoreAddress(settings.database_url, settings.database_path, settings.sqlite_synchronous)
+    )
+    try:
+        await asyncio.to_thread(process.start)
+    except StoreUnavailableError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        yield process
+    finally:
+        await asyncio.to_thread(process.close)
 
 
 @contextlib.asynccontextmanager

@@ -228,6 +228,9 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             relayed,
             ota.on_committed,
         )
+        commits = await running.enter_async_context(
+            services.commit_process(settings, by_default=True)
+        )
         collector = await running.enter_async_context(
             services.collecting(
                 build_collector(
@@ -238,6 +241,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
                     on_committed,
                     endpoint=collector_endpoint,
                     traces=traced.message_traces() if traced else None,
+                    commits=commits,
                 )
             )
         )
@@ -502,6 +506,9 @@ async def run_collect(settings: Settings) -> None:
             ),
             traces=traced.message_traces() if traced else None,
             before_ack=before_ack,
+            commits=await running.enter_async_context(
+                services.commit_process(settings, by_default=False)
+            ),
         )
         services.freeze_startup_objects()
         await running.enter_async_context(services.collecting(collector))

@@ -65,6 +65,8 @@ class CommitResult:
     samples_corrected: int = 0
     # readings dropped because their (device, seq) was already seen
     readings_seq_duplicate: int = 0
+    # time inside the store's transaction, timed where it ran (the commit process)
+    store_seconds: float = 0.0
 
     @property
     def samples_duplicate(self) -> int:

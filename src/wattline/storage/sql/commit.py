@@ -83,6 +83,7 @@ class SqlCommit:
         events = batch.arrival_order
         if events is None:
             events = [*batch.hellos, *batch.readings]
+        started = time.perf_counter()
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
             readings, seq_duplicates = self._sequence(conn, events)
@@ -105,6 +106,7 @@ class SqlCommit:
             samples_inserted=inserted,
             samples_corrected=corrected,
             readings_seq_duplicate=seq_duplicates,
+            store_seconds=time.perf_counter() - started,
         )
 
     def _sequence(

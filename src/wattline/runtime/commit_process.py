@@ -1,0 +1,268 @@
+"""The collector's commits in a process of their own (``WATTLINE_COMMIT_PROCESS``).
+
+Why a process: sqlite3 and psycopg release the GIL for every statement step
+and must take it back afterwards. Beside a busy thread of the same process
+(the MQTT reader, the planner, the API's event loop) each step can wait a whole
+switch interval for it, and a commit that takes 11 ms alone took 70-800 ms in
+``wattline up`` (the GIL convoy, ADR 0024 and 0025, ``benchmarks/commit_convoy.py``).
+A child process with one thread commits at its own speed.
+
+The parent keeps everything else: decoding, the archive (appended before the
+commit, as before), metrics, the live feed and the acknowledgements. Only the
+``CommitBatch`` crosses, pickled over a socket pair, and the ``CommitResult``
+or the error comes back. The child opens its own connection to the same
+database; the store keeps no state between commits outside the database, so
+a commit there is the commit here.
+
+Failure: a child that dies is a store outage to the collector
+(``StoreUnavailableError``): the batch stays unacknowledged, is retried, and
+the next attempt starts a new child. A batch the child had committed before
+dying is committed again, which dedup by (device, seq) and (device, metric, ts)
+makes harmless, as after any lost reply from a database.
+
+The child ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group):
+the parent drains the collector through it at shutdown, then closes the
+socket, and the child exits when it reads the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from wattline.storage.base import (
+    CommitBatch,
+    CommitResult,
+    StoreUnavailableError,
+)
+from wattline.storage.ports import IngestStore
+
+log = logging.getLogger("wattline.ingest")
+
+# Starting a child is an import of the storage packages and a connection.
+_START_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAddress:
+    """Where the child's store is: PostgreSQL's URL, or SQLite's file and fsync mode.
+
+    Sent over the socket, not on the command line, where ``ps`` would show a password."""
+
+    database_url: str | None
+    database_path: Path
+    sqlite_synchronous: str
+
+
+class CommitRefusedError(Exception):
+    """The child's store refused a batch's content (not an outage): named as the child saw it."""
+
+    def __init__(self, type_name: str, text: str) -> None:
+        super().__init__(text)
+        self.type_name = type_name
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Ok:
+    result: CommitResult
+
+
+@dataclass(frozen=True, slots=True)
+class _Unavailable:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    type_name: str
+    text: str
+
+
+_Reply = _Ok | _Unavailable | _Refused
+_Greeting = _Ready | _Unavailable
+
+
+class CommitProcess:
+    """Commits batches in a child process; one commit at a time, from any thread."""
+
+    def __init__(self, address: StoreAddress) -> None:
+        self._address = address
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._channel: Connection | None = None
+        self.started = 0
+
+    def start(self) -> None:
+        """Start the child now, so a store it cannot open fails start-up, not a commit."""
+        with self._lock:
+            self._ensure_running()
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        with self._lock:
+            channel = self._ensure_running()
+            try:
+                channel.send(batch)
+                reply: _Reply = channel.recv()
+            except (EOFError, OSError) as exc:
+                code = self._discard()
+                raise StoreUnavailableError(
+                    f"the commit process ended (exit code {code}): {exc or type(exc).__name__}"
+                ) from exc
+        if isinstance(reply, _Ok):
+            return reply.result
+        if isinstance(reply, _Unavailable):
+            raise StoreUnavailableError(reply.text)
+        raise CommitRefusedError(reply.type_name, reply.text)
+
+    def close(self) -> None:
+        """End the child after its commit in progress: it reads the end of the socket."""
+        with self._lock:
+            self._discard()
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def _ensure_running(self) -> Connection:
+        if self._channel is not None and self._child is not None and self._child.poll() is None:
+            return self._channel
+        if self._child is not None:
+            code = self._discard()
+            log.warning("the commit process had ended (exit code %s); starting another", code)
+        ours, theirs = socket.socketpair()
+        try:
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "wattline.runtime.commit_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ours.close()
+            raise StoreUnavailableError(f"cannot start the commit process: {exc}") from exc
+        finally:
+            theirs.close()
+        channel = Connection(ours.detach())
+        self._child, self._channel = child, channel
+        try:
+            channel.send(self._address)
+            if not channel.poll(_START_TIMEOUT_S):
+                raise TimeoutError(f"no answer within {_START_TIMEOUT_S:.0f} s")
+            greeting: _Greeting = channel.recv()
+        except (EOFError, OSError) as exc:
+            code = self._discard()
+            raise StoreUnavailableError(
+                f"the commit process did not start (exit code {code}): {exc}"
+            ) from exc
+        if isinstance(greeting, _Unavailable):
+            self._discard()
+            raise StoreUnavailableError(
+                f"the commit process cannot open the store: {greeting.text}"
+            )
+        self.started += 1
+        return channel
+
+    def _discard(self) -> int | None:
+        """Close the socket and wait for the child (killed if it does not end); its exit code."""
+        channel, child = self._channel, self._child
+        self._channel = self._child = None
+        if channel is not None:
+            channel.close()
+        if child is None:
+            return None
+        try:
+            return child.wait(_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+
+
+class SplitStore:
+    """An ``IngestStore`` whose commits run in the commit process, its look-ups here."""
+
+    def __init__(self, local: IngestStore, commits: CommitProcess) -> None:
+        self._local = local
+        self._commits = commits
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        return self._commits.commit(batch)
+
+    def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
+        return self._local.existing_devices(device_ids)
+
+
+# -- the child ---------------------------------------------------------------------
+
+
+def _serve(channel: Connection) -> None:
+    # Imported in the child only: the parent needs none of the backends to send.
+    from wattline.ingest.poison import describe_store_error  # noqa: PLC0415
+    from wattline.runtime.backends import open_store_at  # noqa: PLC0415
+
+    address: StoreAddress = channel.recv()
+    try:
+        store = open_store_at(
+            address.database_url, address.database_path, address.sqlite_synchronous
+        )
+    except Exception as exc:
+        channel.send(_Unavailable(describe_store_error(exc)))
+        return
+    # Start-up objects (modules, the schema, prepared statements) never become garbage.
+    gc.collect()
+    gc.freeze()
+    channel.send(_Ready(os.getpid()))
+    try:
+        while True:
+            try:
+                batch: CommitBatch = channel.recv()
+            except EOFError:
+                return
+            channel.send(_commit(store, batch))
+    finally:
+        store.close()
+
+
+def _commit(store: IngestStore, batch: CommitBatch) -> _Reply:
+    try:
+        return _Ok(store.commit(batch))
+    except (StoreUnavailableError, OSError) as exc:
+        return _Unavailable(str(exc))
+    except Exception as exc:
+        cause = getattr(exc, "orig", None)
+        if not isinstance(cause, BaseException):
+            cause = exc
+        return _Refused(type(cause).__name__, str(cause))
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    channel = Connection(int(argv[1]))
+    try:
+        _serve(channel)
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # the parent is gone; nothing was acknowledged that is not committed
+    return 0
+
+
+if __name__ == "__main__":
+    # Run as the module proper, so that the replies pickle under their real name,
+    # not ``__main__``'s.
+    from wattline.runtime import commit_process  # noqa: PLW0406 - see above
+
+    sys.exit(commit_process.main(sys.argv))
