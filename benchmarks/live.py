@@ -4,7 +4,7 @@ Each variant runs against a private Mosquitto (``ingest.py``'s configuration,
 which drops nothing) with SQLite:
 
 * ``embedded``: ``wattline up`` with the external broker: collector, memory bus
-  and API in one process;
+  and API in one process (its commits in a child process, ADR 0025);
 * ``redis``: ``wattline collect`` and ``wattline serve`` as two processes over
   the machine's Redis (``WATTLINE_REDIS_URL``), sharing the SQLite file.
 
@@ -394,7 +394,7 @@ def variant(  # noqa: PLR0913 - what to run and how
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     token = secrets.token_hex(32)
     name = {
-        "embedded": "embedded bus (`wattline up`, one process)",
+        "embedded": "embedded bus (`wattline up`, commits in its child)",
         "redis": "Redis bus (`wattline collect` + `wattline serve`)",
     }[kind]
     name += ", arrays per frame" if batch else ", a frame per message"
