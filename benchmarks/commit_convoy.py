@@ -6,7 +6,9 @@ round-robin over them, committed in batches of 1, 100, 250 and 1,000 readings
 the same process runs pure Python (what the planner's decoding or the event
 loop's WebSocket writes are to the committer): sqlite3 releases the GIL for
 every statement step, and each time it wants it back it may wait for the busy
-thread's switch interval. Also with that interval at 1 ms instead of 5.
+thread's switch interval. Also with that interval at 1 ms instead of 5, and
+through the commit process (ADR 0025) beside the same busy thread: the batch
+pickled to a child with a GIL of its own, the round trip timed.
 
     python benchmarks/commit_convoy.py
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from wattline.model.messages import Reading
 from wattline.storage.base import CommitBatch
+from wattline.runtime.commit_process import CommitProcess, StoreAddress
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -74,7 +77,7 @@ def busy_thread(switch_interval_s: float | None) -> Iterator[None]:
         sys.setswitchinterval(default)
 
 
-def medians(store: SqlStore, stream: Stream) -> list[float]:
+def medians(store: SqlStore | CommitProcess, stream: Stream) -> list[float]:
     out = []
     for n in BATCHES:
         times = []
@@ -98,11 +101,25 @@ def main() -> None:
             busy = medians(store, stream)
         with busy_thread(0.001):
             busy_1ms = medians(store, stream)
+        child = CommitProcess(StoreAddress(None, Path(tmp) / "convoy.db", "full"))
+        child.start()
+        try:
+            with busy_thread(None):
+                in_child = medians(child, stream)
+        finally:
+            child.close()
     print("Median commit, ms (100 devices, 2 metrics per reading, SQLite, synchronous=FULL):\n")
-    print("| readings per batch | alone | beside a busy thread | busy thread, 1 ms switch |")
-    print("|---:|---:|---:|---:|")
-    for n, a, b, c in zip(BATCHES, alone, busy, busy_1ms, strict=True):
-        print(f"| {n:,} | {a:.1f} | {b:.1f} ({b / a:.1f}x) | {c:.1f} ({c / a:.1f}x) |")
+    print(
+        "| readings per batch | alone | beside a busy thread | busy thread, 1 ms switch "
+        "| busy thread, commit process |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    rows = zip(BATCHES, alone, busy, busy_1ms, in_child, strict=True)
+    for n, a, b, c, d in rows:
+        print(
+            f"| {n:,} | {a:.1f} | {b:.1f} ({b / a:.1f}x) | {c:.1f} ({c / a:.1f}x) "
+            f"| {d:.1f} ({d / a:.1f}x) |"
+        )
 
 
 if __name__ == "__main__":
