@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from wattline.model.messages import Reading
-from wattline.storage.base import CommitBatch
 from wattline.runtime.commit_process import CommitProcess, StoreAddress
+from wattline.storage.base import CommitBatch
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
