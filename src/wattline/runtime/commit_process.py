@@ -27,6 +27,7 @@ socket, and the child exits when it reads the end.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -106,10 +107,19 @@ class CommitProcess:
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
         self._channel: Connection | None = None
+        # the child said it has opened the store
+        self._ready = False
         self.started = 0
 
     def start(self) -> None:
-        """Start the child now, so a store it cannot open fails start-up, not a commit."""
+        """Start the child, which imports and connects while the rest of Wattline starts;
+        the first commit (or ``wait_ready``) waits for it."""
+        with self._lock:
+            if self._channel is None:
+                self._spawn()
+
+    def wait_ready(self) -> None:
+        """Until the child has opened the store; StoreUnavailableError if it cannot."""
         with self._lock:
             self._ensure_running()
 
@@ -140,11 +150,18 @@ class CommitProcess:
         return self._child.pid if self._child is not None else None
 
     def _ensure_running(self) -> Connection:
-        if self._channel is not None and self._child is not None and self._child.poll() is None:
-            return self._channel
-        if self._child is not None:
+        if self._child is not None and self._child.poll() is not None:
             code = self._discard()
             log.warning("the commit process had ended (exit code %s); starting another", code)
+        if self._channel is None:
+            self._spawn()
+        channel = self._channel
+        assert channel is not None
+        if not self._ready:
+            self._await_greeting(channel)
+        return channel
+
+    def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
         try:
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -157,10 +174,14 @@ class CommitProcess:
             raise StoreUnavailableError(f"cannot start the commit process: {exc}") from exc
         finally:
             theirs.close()
-        channel = Connection(ours.detach())
-        self._child, self._channel = child, channel
+        self._child, self._channel = child, Connection(ours.detach())
+        self._ready = False
+        # A child already gone says so when its greeting is awaited.
+        with contextlib.suppress(OSError):
+            self._channel.send(self._address)
+
+    def _await_greeting(self, channel: Connection) -> None:
         try:
-            channel.send(self._address)
             if not channel.poll(_START_TIMEOUT_S):
                 raise TimeoutError(f"no answer within {_START_TIMEOUT_S:.0f} s")
             greeting: _Greeting = channel.recv()
@@ -174,8 +195,8 @@ class CommitProcess:
             raise StoreUnavailableError(
                 f"the commit process cannot open the store: {greeting.text}"
             )
+        self._ready = True
         self.started += 1
-        return channel
 
     def _discard(self) -> int | None:
         """Close the socket and wait for the child (killed if it does not end); its exit code."""

@@ -94,7 +94,8 @@ async def commit_process(
         StoreAddress(settings.database_url, settings.database_path, settings.sqlite_synchronous)
     )
     try:
-        await asyncio.to_thread(process.start)
+        # Spawned now, awaited by the first commit: it imports while Wattline starts.
+        process.start()
     except StoreUnavailableError as exc:
         raise StartupError(str(exc)) from None
     try:

@@ -8,19 +8,23 @@ that names the store's error, not as an outage.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.integration.conftest import reset_postgres
 
+from wattline.config import Settings
 from wattline.ingest.poison import describe_store_error
 from wattline.model.messages import Hello, Reading
+from wattline.runtime import services
 from wattline.runtime.backends import open_store_at
 from wattline.runtime.commit_process import CommitProcess, CommitRefusedError, StoreAddress
 from wattline.storage.base import CommitBatch, StoreUnavailableError
@@ -51,6 +55,7 @@ def local(address: StoreAddress) -> Iterator[SqlStore]:
 def child(address: StoreAddress, local: SqlStore) -> Iterator[CommitProcess]:
     process = CommitProcess(address)
     process.start()
+    process.wait_ready()
     yield process
     process.close()
 
@@ -140,8 +145,13 @@ def test_a_refused_batch_names_the_stores_error(child: CommitProcess, local: Sql
 def test_a_store_the_child_cannot_open_fails_its_start(tmp_path: Path) -> None:
     closed = StoreAddress("postgresql://wattline@127.0.0.1:9/nowhere", tmp_path / "x.db", "full")
     process = CommitProcess(closed)
+    process.start()
     with pytest.raises(StoreUnavailableError, match="cannot open the store"):
-        process.start()
+        process.wait_ready()
+    # and so does every commit, each with a new child, until the store is reachable
+    with pytest.raises(StoreUnavailableError, match="cannot open the store"):
+        process.commit(batch("m1", range(1)))
+    assert process.started == 0
     process.close()
 
 
@@ -156,3 +166,31 @@ def test_a_reading_crosses_to_the_child_unchanged(
 ) -> None:
     reading = Reading(device, ts_ms, metrics, seq)
     assert pickle.loads(pickle.dumps(reading, protocol=pickle.HIGHEST_PROTOCOL)) == reading
+
+
+@pytest.mark.parametrize(
+    ("setting", "by_default", "expected"),
+    [(None, True, True), (None, False, False), (False, True, False), (True, False, True)],
+    ids=["up-unset", "collect-unset", "up-off", "collect-on"],
+)
+def test_the_setting_decides_whether_there_is_a_child(
+    tmp_path: Path, setting: bool | None, by_default: bool, expected: bool
+) -> None:
+    """Unset: `wattline up` commits in a child, `wattline collect` in a thread."""
+    settings = Settings(data_dir=tmp_path, commit_process=setting)
+    open_store_at(None, settings.database_path, "full").close()
+
+    async def enter() -> CommitProcess | None:
+        async with services.commit_process(settings, by_default=by_default) as process:
+            if process is not None:
+                process.wait_ready()
+                assert process.commit(batch("m1", range(2), first=True)).samples_inserted == 4
+                pid = process.pid
+                assert pid is not None
+                assert "wattline.runtime.commit_process" in " ".join(psutil.Process(pid).cmdline())
+            return process
+
+    process = asyncio.run(enter())
+    assert (process is not None) is expected
+    if process is not None:
+        assert process.pid is None  # left with the service: the child has ended
