@@ -5,12 +5,8 @@ commits: the planner gathers a batch, plans it (decode, validate, route) and
 appends it to the raw archive; the committer commits it and acknowledges it.
 Much of a commit runs in SQLite or the network without the GIL (and both
 stages wait on fsync), so the overlap is real even in one process. Between
-them sits a queue of a few batches, which the committer takes together: every
-batch planned while it was committing goes into its next transaction, so a
-reading waits for the commit in progress and then its own, and the fixed cost
-of a transaction is paid once for all of them. The queue is bounded: a slow
-database holds the planner back, which holds the MQTT thread back, which holds
-the broker back.
+them sits a queue of one batch: a slow database holds the planner back, which
+holds the MQTT thread back, which holds the broker back.
 
 ``run_once`` does the same for one batch in the calling thread, and the clocks
 are injected, so a test drives the collector step by step.
@@ -32,7 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import Committer
-from wattline.ingest.plan import BatchPlan, merge_plans
+from wattline.ingest.plan import BatchPlan
 from wattline.ingest.poison import describe_store_error, isolate
 from wattline.ingest.sources.base import Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
@@ -108,16 +104,6 @@ class _Planned:
     deliveries: list[Delivery]
 
 
-def _joined(parts: list[_Planned]) -> _Planned:
-    if len(parts) == 1:
-        return parts[0]
-    return _Planned(
-        merge_plans([part.plan for part in parts]),
-        [message for part in parts for message in part.messages],
-        [delivery for part in parts for delivery in part.deliveries],
-    )
-
-
 class StoreFaultError(Exception):
     """The store refuses whatever it is given: a fault of ours, not of a message."""
 
@@ -125,9 +111,6 @@ class StoreFaultError(Exception):
 class _StoppedError(Exception):
     """The collector was told to stop while a store outage held a batch back."""
 
-
-# Batches planned ahead of the committer, which commits them together.
-_PLANNED_BATCHES = 8
 
 # How many of a failed batch's topics a crash report names.
 _TOPICS_IN_CRASH_REPORT = 5
@@ -155,7 +138,7 @@ class Collector:
         self._clock_ms = clock_ms
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
         # None ends the committer: the planner has drained everything.
-        self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=_PLANNED_BATCHES)
+        self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
         self._traces = traces
         self._before_ack = before_ack
         self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
@@ -323,29 +306,10 @@ class Collector:
 
     def _commit_all(self) -> None:
         while (planned := self._planned.get()) is not None:
-            planned, ended = self._with_waiting(planned)
             try:
                 self._commit_and_ack(planned)
             except _StoppedError:
                 return
-            if ended:
-                return
-
-    def _with_waiting(self, first: _Planned) -> tuple[_Planned, bool]:
-        """``first`` and the batches planned behind it, as one (up to about max_messages);
-        True if the planner's end was among them."""
-        parts = [first]
-        size = len(first.messages)
-        while size < self._policy.max_messages:
-            try:
-                following = self._planned.get_nowait()
-            except queue.Empty:
-                break
-            if following is None:
-                return _joined(parts), True
-            parts.append(following)
-            size += len(following.messages)
-        return _joined(parts), False
 
     def _commit_and_ack(self, planned: _Planned) -> None:
         self._in_hand[threading.current_thread().name] = planned.messages

@@ -94,36 +94,6 @@ def plan_batch(
     return plan
 
 
-def merge_plans(plans: Sequence[BatchPlan]) -> BatchPlan:
-    """One plan for several consecutive ones, as if their messages had been one batch.
-
-    The collector's committer takes every batch planned while it was committing
-    and commits them together: one transaction's fixed cost instead of several.
-    Archived only if every part was (a part archives itself before its commit).
-    """
-    if len(plans) == 1:
-        return plans[0]
-    merged = BatchPlan(
-        archived=all(p.archived for p in plans), historical=any(p.historical for p in plans)
-    )
-    registered: dict[str, None] = {}
-    for plan in plans:
-        merged.readings.extend(plan.readings)
-        merged.hellos.extend(plan.hellos)
-        merged.statuses.extend(plan.statuses)
-        merged.command_acks.extend(plan.command_acks)
-        merged.ota_statuses.extend(plan.ota_statuses)
-        merged.quarantined.extend(plan.quarantined)
-        merged.archive.extend(plan.archive)
-        merged.arrival.extend(plan.arrival)
-        merged.resolved_quarantine.extend(plan.resolved_quarantine)
-        for device_id, seen_ms in plan.seen_ms.items():
-            merged.seen_ms[device_id] = max(merged.seen_ms.get(device_id, 0), seen_ms)
-        registered.update(dict.fromkeys(plan.register))
-    merged.register = list(registered)
-    return merged
-
-
 def plan_rejection(message: InboundMessage, rejection: Rejection) -> BatchPlan:
     """A plan that only quarantines and archives one message rejected before decoding."""
     plan = BatchPlan()
