@@ -198,6 +198,11 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             broker_security(settings, broker, uplink_filters(ingest))
         )
         store = running.enter_context(services.store(settings))
+        # Started early, so the child imports and connects while the rest starts up;
+        # left after the collector, which drains through it.
+        commits = await running.enter_async_context(
+            services.commit_process(settings, by_default=True)
+        )
         archive = await running.enter_async_context(services.archive(settings))
         window = RecentReadings(settings.window_size)
         commands = command_service(settings, store)
@@ -227,9 +232,6 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             alerts.on_committed if alerts else None,
             relayed,
             ota.on_committed,
-        )
-        commits = await running.enter_async_context(
-            services.commit_process(settings, by_default=True)
         )
         collector = await running.enter_async_context(
             services.collecting(
