@@ -41,13 +41,17 @@ def isolate(
     return culprits
 
 
+def store_error_cause(error: Exception) -> BaseException:
+    """The error that explains a refusal: the driver's own, when SQLAlchemy wraps one.
+
+    A SQLAlchemy error's text quotes the whole statement and its parameters."""
+    cause = getattr(error, "orig", None)
+    return cause if isinstance(cause, BaseException) else error
+
+
 def describe_store_error(error: Exception) -> str:
     """One line naming the error type and the store's message, without NUL characters."""
-    # A SQLAlchemy error's text quotes the whole statement and its parameters;
-    # the driver's own error, when there is one, is the part that explains.
-    cause = getattr(error, "orig", None)
-    if not isinstance(cause, BaseException):
-        cause = error
+    cause = store_error_cause(error)
     text = " ".join(str(cause).split()) or "(no message)"
     text = text.replace("\0", "\\0")
     if len(text) > MAX_ERROR_CHARS:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from wattline.ingest.poison import describe_store_error, store_error_cause
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -76,7 +76,7 @@ class CommitRefusedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Ready:
-    pid: int
+    """The child has opened the store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +232,6 @@ class SplitStore:
 
 def _serve(channel: Connection) -> None:
     # Imported in the child only: the parent needs none of the backends to send.
-    from wattline.ingest.poison import describe_store_error  # noqa: PLC0415
     from wattline.runtime.backends import open_store_at  # noqa: PLC0415
 
     address: StoreAddress = channel.recv()
@@ -246,7 +245,7 @@ def _serve(channel: Connection) -> None:
     # Start-up objects (modules, the schema, prepared statements) never become garbage.
     gc.collect()
     gc.freeze()
-    channel.send(_Ready(os.getpid()))
+    channel.send(_Ready())
     try:
         while True:
             try:
@@ -259,14 +258,13 @@ def _serve(channel: Connection) -> None:
 
 
 def _commit(store: IngestStore, batch: CommitBatch) -> _Reply:
+
     try:
         return _Ok(store.commit(batch))
     except (StoreUnavailableError, OSError) as exc:
         return _Unavailable(str(exc))
     except Exception as exc:
-        cause = getattr(exc, "orig", None)
-        if not isinstance(cause, BaseException):
-            cause = exc
+        cause = store_error_cause(exc)
         return _Refused(type(cause).__name__, str(cause))
 
 
