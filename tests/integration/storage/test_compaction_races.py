@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from sqlalchemy import func, select
+
 from wattline.model.calendar import Interval, Unit
 from wattline.model.messages import Reading
+from wattline.storage import compaction, schema
 from wattline.storage.base import CommitBatch, DedupCounts
 from wattline.storage.bucketing import plan_buckets
 from wattline.storage.rollups import DAY_MS, MINUTE_MS
@@ -89,3 +93,25 @@ def test_pages_across_blocks_and_rows_in_both_directions(store: SqlStore) -> Non
     [first] = store.raw_points("mix-1", DAY0, DAY0 + 3 * DAY_MS, ["b"], 1)
     assert (first.ts_ms, first.metrics, first.seq) == (DAY0, {"b": 0.0}, 0)
     assert len(store.metric_points("mix-1", "a", DAY0, DAY0 + 3 * DAY_MS)) == 15
+
+
+def test_days_beyond_one_transaction_are_all_packed(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget of 30 rows: every transaction stops after one or two of these days.
+    monkeypatch.setattr(compaction, "ROWS_PER_TRANSACTION", 30)
+    readings = [
+        Reading("long-1", DAY0 + day * DAY_MS + i * 3_600_000, {"a": day + i / 100}, seq=None)
+        for day in range(5)
+        for i in range(24)
+    ]
+    store.commit(CommitBatch(readings=readings, seen_ms={"long-1": DAY0}, register=["long-1"]))
+    done = store.compact_before(DAY0 + 5 * DAY_MS)
+    # 5 days of raw rows and 5 of 1-minute rows; 24 of each a day
+    assert (done.series_days, done.rows) == (10, 240)
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(schema.samples)) == 0
+        assert conn.scalar(select(func.count()).select_from(schema.sample_blocks)) == 5
+    points = store.metric_points("long-1", "a", DAY0, DAY0 + 5 * DAY_MS)
+    assert points == [(r.ts_ms, r.metrics["a"]) for r in readings]
+    assert store.compact_before(DAY0 + 5 * DAY_MS).series_days == 0
