@@ -98,6 +98,10 @@ def _merged_quietly(chunks: list[tuple[Array, ...]], edges: Array) -> MetricColu
     # A cell before the first edge belongs to the first bucket: the query clipped it.
     index = np.maximum(np.searchsorted(edges, cell, side="right") - 1, 0)
     size = len(edges)
+    if len(index) < 2 or bool(np.all(index[1:] > index[:-1])):
+        # At most one cell per bucket, as when the buckets are the grid (a day at
+        # 1 minute): nothing to merge, each cell is its bucket's aggregate.
+        return _placed(size, index, (count, total, lo, hi, f_ts, f_v, l_ts, l_v))
     out_count = np.zeros(size, np.int64)
     np.add.at(out_count, index, count)
     # -0.0 is the identity of float addition (0.0 + -0.0 is 0.0): a lone cell's sum stays its own.
@@ -123,6 +127,25 @@ def _merged_quietly(chunks: list[tuple[Array, ...]], edges: Array) -> MetricColu
     out_l_ts[index[last_rows]] = l_ts[last_rows]
     out_l_v[index[last_rows]] = l_v[last_rows]
     return MetricColumns(out_count, out_sum, out_min, out_max, out_f_ts, out_f_v, out_l_ts, out_l_v)
+
+
+def _placed(size: int, index: Array, cells: tuple[Array, ...]) -> MetricColumns:
+    count, total, lo, hi, f_ts, f_v, l_ts, l_v = cells
+    columns = []
+    for values, empty, kind in (
+        (count, 0, np.int64),
+        (total, -0.0, np.float64),
+        (lo, np.inf, np.float64),
+        (hi, -np.inf, np.float64),
+        (f_ts, 0, np.int64),
+        (f_v, np.nan, np.float64),
+        (l_ts, 0, np.int64),
+        (l_v, np.nan, np.float64),
+    ):
+        out = np.full(size, empty, kind)
+        out[index] = values
+        columns.append(out)
+    return MetricColumns(*columns)
 
 
 def _run_starts(sorted_index: Array) -> Array:
