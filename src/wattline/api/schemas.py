@@ -125,6 +125,16 @@ class BucketOut(BaseModel):
     values: dict[str, StatsOut]
 
 
+class ColumnsOut(BaseModel):
+    """Buckets column-wise (``layout=columns``): index i of every array is one bucket."""
+
+    ts_ms: list[int] = Field(description="bucket starts, epoch milliseconds")
+    values: dict[str, dict[str, list[float | bool | None]]] = Field(
+        description="per metric, per aggregate: one entry per bucket; count 0 and null"
+        " elsewhere where the metric has no data in a bucket"
+    )
+
+
 class TelemetryOut(BaseModel):
     device_id: str
     start: str
@@ -133,6 +143,7 @@ class TelemetryOut(BaseModel):
     fields: list[str] | None
     points: list[PointOut] | None = None
     buckets: list[BucketOut] | None = None
+    columns: ColumnsOut | None = Field(default=None, description="with layout=columns")
     truncated: bool = Field(
         default=False, description="true when `limit` cut the raw points short: see next_cursor"
     )
@@ -148,7 +159,8 @@ class TelemetryOut(BaseModel):
 
 class DeviceSeriesOut(BaseModel):
     device_id: str
-    buckets: list[BucketOut]
+    buckets: list[BucketOut] | None = None
+    columns: ColumnsOut | None = Field(default=None, description="with layout=columns")
 
 
 class FleetTelemetryOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,6 +128,7 @@ def test_fleet_by_ids_and_by_type(client: TestClient) -> None:
         ("/api/v1/devices/m1/telemetry", {"interval": "1h", "tz": "Mars/Olympus"}, "IANA"),
         ("/api/v1/devices/m1/telemetry", {"interval": "1h", "agg": "avg,median"}, "'median'"),
         ("/api/v1/devices/m1/telemetry", {"agg": "sum"}, "give an interval"),
+        ("/api/v1/devices/m1/telemetry", {"layout": "columns"}, "give an interval"),
         ("/api/v1/devices/m1/telemetry", {"interval": "7m", "tz": "UTC"}, "must divide 24h"),
         ("/api/v1/devices/m1/telemetry", {"interval": "0mo"}, "positive whole number"),
         ("/api/v1/telemetry", {"interval": "1h"}, "exactly one of devices"),
@@ -148,3 +150,43 @@ def test_default_range_snaps_to_bucket_edges(client: TestClient) -> None:
     assert body["start"].endswith(":00:00.000Z")
     assert body["end"].endswith(":00:00.000Z")
     assert body["source"] == "1h"
+
+
+def _transposed(buckets: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """The bucket layout as the columns layout should give it."""
+    metrics = sorted({m for b in buckets for m in b["values"]})
+    absent = {name: 0 if name == "count" else None for name in names}
+    return {
+        "ts_ms": [int(datetime.fromisoformat(b["ts"]).timestamp() * 1000) for b in buckets],
+        "values": {
+            m: {n: [b["values"].get(m, absent)[n] for b in buckets] for n in names} for m in metrics
+        },
+    }
+
+
+def test_the_columns_layout_holds_the_same_buckets(client: TestClient, store: SqlStore) -> None:
+    # A switch reporting in some minutes only, beside power every minute: nulls and booleans.
+    readings = [
+        Reading(
+            "s1",
+            T0 + i * 60_000,
+            {"power_w": float(i), **({"relay_state": float(i % 2)} if i % 3 else {})},
+        )
+        for i in range(30)
+    ]
+    _commit(store, "s1", readings, kind="plug")
+    names = ["avg", "min", "max", "count", "first", "last"]
+    params = {"start": T0, "end": T0 + HOUR_MS, "interval": "5m", "agg": ",".join(names)}
+    path = "/api/v1/devices/s1/telemetry"
+    rows, columns = get(client, path, **params), get(client, path, layout="columns", **params)
+    assert "columns" not in rows
+    assert "buckets" not in columns
+    assert columns["columns"] == _transposed(rows["buckets"], names)  # type: ignore[arg-type]
+    assert columns["columns"]["values"]["relay_state"]["max"][:2] == [True, True]  # type: ignore[index]
+    fleet = {"devices": "m1,s1", **params}
+    rows = get(client, "/api/v1/telemetry", **fleet)
+    columns = get(client, "/api/v1/telemetry", layout="columns", **fleet)
+    assert [d["columns"] for d in columns["devices"]] == [  # type: ignore[attr-defined]
+        _transposed(d["buckets"], names)
+        for d in rows["devices"]  # type: ignore[attr-defined]
+    ]

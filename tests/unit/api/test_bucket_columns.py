@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wattline.api.params import AGGREGATES
-from wattline.api.series import _iso_texts, buckets_fragment, buckets_json
+from wattline.api.series import _iso_texts, buckets_fragment, buckets_json, columns_fragment
 from wattline.model.times import iso_ms
 from wattline.storage.bucketing import SeriesBucket
 from wattline.storage.columns import columns_from_buckets
@@ -106,3 +106,33 @@ def test_bucket_times_print_as_iso_ms(starts: list[int]) -> None:
     except (OverflowError, ValueError):
         return  # iso_ms has no answer either; the API never asks (check_bucket_range)
     assert _iso_texts(np.array(starts, np.int64)) == want
+
+
+def _columns_layout(series: list[SeriesBucket], starts: list[int], names: list[str]) -> Any:
+    fragment: Any = columns_fragment(columns_from_buckets(series, starts), names)
+    return orjson.loads(orjson.dumps(fragment))
+
+
+@given(case=buckets(), names=aggregates)
+def test_the_columns_layout_is_the_bucket_layout_transposed(
+    case: tuple[list[SeriesBucket], list[int]], names: list[str]
+) -> None:
+    series, starts = case
+    rows = orjson.loads(_object_wise(series, names))
+    columns = _columns_layout(series, starts, names)
+    assert [iso_ms(ts) for ts in columns["ts_ms"]] == [row["ts"] for row in rows]
+    assert set(columns["values"]) == {m for row in rows for m in row["values"]}
+    for metric, stats in columns["values"].items():
+        assert list(stats) == names
+        for i, row in enumerate(rows):
+            # null where the metric has no data in the bucket, and a count of 0
+            absent = {name: 0 if name == "count" else None for name in names}
+            assert {n: stats[n][i] for n in names} == row["values"].get(metric, absent)
+
+
+def test_no_buckets_is_empty_columns() -> None:
+    assert orjson.loads(orjson.dumps(columns_fragment(None, ["avg"]))) == {
+        "ts_ms": [],
+        "values": {},
+    }
+    assert _columns_layout([], [T0], ["avg"]) == {"ts_ms": [], "values": {}}

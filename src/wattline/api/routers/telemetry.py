@@ -19,6 +19,7 @@ from wattline.api.schemas import (
 from wattline.api.series import (
     bad_request,
     buckets_fragment,
+    columns_fragment,
     json_response,
     series_request,
     source_name,
@@ -60,6 +61,13 @@ Tz = Annotated[
         description="IANA time zone (Europe/London): days, weeks, months start at local midnight"
     ),
 ]
+Layout = Annotated[
+    Literal["buckets", "columns"],
+    Query(
+        description="buckets: an object per bucket; columns: an array per metric and aggregate"
+        " (smaller, faster, as chart libraries take them)"
+    ),
+]
 IntervalDoc = (
     "bucket width: a number and s, m, h (fixed), d, w (Monday first) or mo (calendar month)"
 )
@@ -92,6 +100,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     order: Annotated[
         Literal["asc", "desc"], Query(description="raw points: oldest first, or newest first")
     ] = "asc",
+    layout: Layout = "buckets",
 ) -> TelemetryOut | Response:
     """Raw readings, or buckets per metric from the coarsest rollup tier that answers exactly.
 
@@ -101,8 +110,8 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     readable_device(store, principal, device_id)
     names = resolve_fields(store, [device_id], fields, f"device {device_id!r}")
     if interval is None:
-        if agg is not None or tz is not None:
-            raise bad_request("agg and tz apply to buckets: give an interval too")
+        if agg is not None or tz is not None or layout != "buckets":
+            raise bad_request("agg, tz and layout apply to buckets: give an interval too")
         kind: Literal["raw-asc", "raw-desc"] = "raw-desc" if order == "desc" else "raw-asc"
         after_ms = page_start(lambda text: decode_int(kind, text, "timestamp"), cursor)
         start_ms, end_ms = time_range(start, end)
@@ -150,7 +159,13 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
         tz=tz,
         agg=list(request.aggregates),
     ).model_dump()
-    head["buckets"] = buckets_fragment(series.get(device_id), request.aggregates)
+    # One of the two keys, never both.
+    if layout == "columns":
+        del head["buckets"]
+        head["columns"] = columns_fragment(series.get(device_id), request.aggregates)
+    else:
+        del head["columns"]
+        head["buckets"] = buckets_fragment(series.get(device_id), request.aggregates)
     return json_response(head)
 
 
@@ -175,6 +190,7 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
     fields: Fields = None,
     agg: Agg = None,
     tz: Tz = None,
+    layout: Layout = "buckets",
 ) -> Response:
     """The same buckets for many devices at once, chosen by ids, type, tag or all."""
     device_ids = select_fleet(store, principal, devices, device_type, tag, every=every)
@@ -197,9 +213,11 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         source=source_name(plan),
         devices=[],
     ).model_dump()
+    render, key = (
+        (columns_fragment, "columns") if layout == "columns" else (buckets_fragment, "buckets")
+    )
     head["devices"] = [
-        {"device_id": d, "buckets": buckets_fragment(series.get(d), request.aggregates)}
-        for d in device_ids
+        {"device_id": d, key: render(series.get(d), request.aggregates)} for d in device_ids
     ]
     return json_response(head)
 
