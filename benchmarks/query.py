@@ -6,11 +6,12 @@ file in a temporary directory) and PostgreSQL (a database of its own on
 127.0.0.1:5432, dropped at the end), through a bulk loader that writes exactly
 what ``SqlStore.commit`` would (samples, the three rollup tiers, ``latest``;
 checked against the commit path on a small data set at every run). Then it
-times four requests over HTTP on loopback (the app on uvicorn, as ``wattline up``
+times five requests over HTTP on loopback (the app on uvicorn, as ``wattline up``
 runs it, and a keep-alive httpx client), interleaved and repeated with a fixed seed:
 
 * ``fleet latest``: ``GET /api/v1/devices`` (every device with its latest values)
 * ``day @1m``: one device's UTC day at 1 minute
+* ``day @1m columns``: the same with ``layout=columns`` (an array per metric and aggregate)
 * ``year @1d``: one device's whole range at 1 day
 * ``fleet kWh 30d``: ``GET /api/v1/energy``, daily kWh of every device for 30 days
 
@@ -67,7 +68,7 @@ ALL_METRICS = ("power_w", "energy_wh", "voltage_v", "current_a", "frequency_hz",
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-QUERIES = ("fleet latest", "day @1m", "year @1d", "fleet kWh 30d")
+QUERIES = ("fleet latest", "day @1m", "day @1m columns", "year @1d", "fleet kWh 30d")
 SAMPLE_COLUMNS = "device_id, metric, ts_ms, value, seq, received_ms"
 ROLLUP_COLUMNS = (
     "device_id, metric, bucket_ms, sample_count, value_sum, value_min, value_max,"
@@ -442,11 +443,11 @@ def wattline_queries(client: httpx.Client, scale: Scale) -> dict[str, Callable[[
         assert response.status_code == 200, response.text
         return response
 
-    def day(c: Choice) -> Any:
+    def day(c: Choice, layout: str = "buckets") -> Any:
         start = T0_MS + c.day * DAY_MS
         return get(
             f"/api/v1/devices/{device_name(c.device)}/telemetry",
-            start=iso(start), end=iso(start + DAY_MS), interval="1m",
+            start=iso(start), end=iso(start + DAY_MS), interval="1m", layout=layout,
         )  # fmt: skip
 
     def year(c: Choice) -> Any:
@@ -464,6 +465,7 @@ def wattline_queries(client: httpx.Client, scale: Scale) -> dict[str, Callable[[
     return {
         "fleet latest": lambda _c: get("/api/v1/devices"),
         "day @1m": day,
+        "day @1m columns": lambda c: day(c, "columns"),
         "year @1d": year,
         "fleet kWh 30d": energy,
     }
@@ -504,10 +506,13 @@ def duckdb_queries(path: Path, scale: Scale) -> dict[str, Callable[[Choice], Any
             f" WHERE timestamp >= {ts(start)} GROUP BY d ORDER BY d"
         ).fetchall()
 
+    def day(c: Choice) -> Any:
+        return series(c.device, T0_MS + c.day * DAY_MS, T0_MS + (c.day + 1) * DAY_MS, "1 minute")
+
     return {
         "fleet latest": latest,
-        "day @1m": lambda c: series(c.device, T0_MS + c.day * DAY_MS,
-                                    T0_MS + (c.day + 1) * DAY_MS, "1 minute"),
+        "day @1m": day,
+        "day @1m columns": day,  # the same answer: DuckDB hands it over in process
         "year @1d": lambda c: series(c.device, T0_MS, T0_MS + scale.days * DAY_MS, "1 day"),
         "fleet kWh 30d": energy,
     }  # fmt: skip
