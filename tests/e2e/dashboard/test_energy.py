@@ -97,6 +97,9 @@ def test_a_seeded_finding_is_marked_on_the_device_chart(
     sign_in(page, dashboard.url, admin)
     page.goto(f"{dashboard.url}/#/device/{device_id}/7d")
     expect(page.locator("#chart[data-ready='1']")).to_be_visible()
+    # a week at 10 minutes, asked for column-wise (layout=columns): every bucket with data drawn
+    points = int(page.locator("#chart").get_attribute("data-points") or 0)
+    assert 7 * 144 - 8 <= points <= 7 * 144 + 1, points  # the data ends at the current hour
     marks = page.locator("#chart .anomaly-mark")
     expect(marks).to_have_count(listed["count"])
     spike = next(f for f in listed["findings"] if f["kind"] == "spike")

@@ -55,6 +55,19 @@ export function toSeries(body, metric) {
     }
     return { xs, ys, lo: null, hi: null };
   }
+  if (body.columns) {
+    // layout=columns: an array per aggregate; a bucket where this metric has no data is null
+    const stats = body.columns.values[metric];
+    if (!stats) return { xs, ys, lo, hi };
+    body.columns.ts_ms.forEach((ts, i) => {
+      if (stats.avg[i] === null) return;
+      xs.push(ts / 1000);
+      ys.push(Number(stats.avg[i]));
+      lo.push(Number(stats.min[i]));
+      hi.push(Number(stats.max[i]));
+    });
+    return { xs, ys, lo, hi };
+  }
   for (const b of body.buckets || []) {
     const stats = b.values[metric];
     if (!stats) continue;

@@ -41,7 +41,8 @@ export async function render(main, [deviceId, rangeKey]) {
     }
     const [startMs, endMs] = rangeEdges(state.range, Date.now());
     const params = { start: startMs, end: endMs, fields: state.metric, limit: 100000 };
-    if (state.range.interval) params.interval = state.range.interval;
+    // buckets column-wise: what uPlot draws, in about a third of the bytes
+    if (state.range.interval) Object.assign(params, { interval: state.range.interval, layout: "columns", agg: "avg,min,max" });
     const started = performance.now();
     // the device's anomaly findings overlapping the range, marked on the chart; none when
     // the process runs no detectors (501) or the list fails: the chart still draws
