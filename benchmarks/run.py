@@ -27,6 +27,8 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "ingest": (ROOT / "benchmarks" / "ingest.py", []),
     "query": (ROOT / "benchmarks" / "query.py", []),
+    # the first compaction of a loaded store: a transaction per series-day against the budget
+    "compaction": (ROOT / "benchmarks" / "compaction.py", []),
     "registry": (ROOT / "benchmarks" / "registry.py", []),
     "auth": (ROOT / "benchmarks" / "auth.py", []),
     # the collector with OpenTelemetry off, sampling, and tracing every message
