@@ -276,6 +276,23 @@ def test_bucket_json_is_the_documented_model(client: TestClient) -> None:
         headers=AUTH,
     ).json()
     assert FleetTelemetryOut.model_validate(fleet).model_dump(mode="json") == fleet
+    for path, params in (
+        ("/api/v1/devices/m1/telemetry", {}),
+        ("/api/v1/telemetry", {"devices": "m1"}),
+    ):
+        columns = client.get(
+            path,
+            params={
+                **params,
+                "start": T0,
+                "end": T0 + 360_000,
+                "interval": "1m",
+                "layout": "columns",
+            },
+            headers=AUTH,
+        ).json()
+        model = TelemetryOut if "devices" not in params else FleetTelemetryOut
+        assert model.model_validate(columns).model_dump(mode="json") == columns  # type: ignore[attr-defined]
     schema = client.get("/openapi.json").json()["paths"]["/api/v1/devices/{device_id}/telemetry"]
     ok = schema["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/TelemetryOut"}

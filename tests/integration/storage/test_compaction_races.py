@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from wattline.model.calendar import Interval, Unit
 from wattline.model.messages import Reading
@@ -115,3 +115,32 @@ def test_days_beyond_one_transaction_are_all_packed(
     points = store.metric_points("long-1", "a", DAY0, DAY0 + 5 * DAY_MS)
     assert points == [(r.ts_ms, r.metrics["a"]) for r in readings]
     assert store.compact_before(DAY0 + 5 * DAY_MS).series_days == 0
+
+
+def test_a_read_beside_a_compaction_sees_the_day_once(store: SqlStore) -> None:
+    """The rows and then the blocks are two statements: a compaction committed between
+    them must not make the day count twice (both are read in one snapshot)."""
+    _commit(store, _readings(1.0))
+    moved: list[object] = []
+    reader = threading.get_ident()
+
+    def compact_once(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        # once, after the reader's rows statement (the compaction's own statements match too)
+        first = threading.get_ident() == reader and not moved
+        if first and "FROM rollup_1m" in statement and "blocks" not in statement:
+            worker = threading.Thread(
+                target=lambda: moved.append(store.compact_before(DAY0 + DAY_MS))
+            )
+            worker.start()
+            worker.join()
+
+    # 15-minute buckets: answered from the 1-minute tier, rows and blocks
+    plan = plan_buckets(DAY0, DAY0 + DAY_MS, Interval(Unit.FIXED, 15 * MINUTE_MS), None, 200)
+    event.listen(store.engine, "after_cursor_execute", compact_once)
+    try:
+        series = store.series_columns(["race-1"], plan, ["power_w"])
+    finally:
+        event.remove(store.engine, "after_cursor_execute", compact_once)
+    assert moved and moved[0].rows > 0  # type: ignore[attr-defined]
+    day = series["race-1"].metrics["power_w"]
+    assert int(day.count.sum()) == MINUTES

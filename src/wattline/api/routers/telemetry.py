@@ -159,12 +159,11 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
         tz=tz,
         agg=list(request.aggregates),
     ).model_dump()
-    # One of the two keys, never both.
+    # One of the two is null, as the model writes it.
     if layout == "columns":
-        del head["buckets"]
+        head["buckets"] = None
         head["columns"] = columns_fragment(series.get(device_id), request.aggregates)
     else:
-        del head["columns"]
         head["buckets"] = buckets_fragment(series.get(device_id), request.aggregates)
     return json_response(head)
 
@@ -213,11 +212,14 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
         source=source_name(plan),
         devices=[],
     ).model_dump()
-    render, key = (
-        (columns_fragment, "columns") if layout == "columns" else (buckets_fragment, "buckets")
-    )
+    columns = layout == "columns"
     head["devices"] = [
-        {"device_id": d, key: render(series.get(d), request.aggregates)} for d in device_ids
+        {
+            "device_id": d,
+            "buckets": None if columns else buckets_fragment(series.get(d), request.aggregates),
+            "columns": columns_fragment(series.get(d), request.aggregates) if columns else None,
+        }
+        for d in device_ids
     ]
     return json_response(head)
 

@@ -26,11 +26,23 @@ class Connections:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """Reads that see one snapshot of the database, whatever commits meanwhile.
+
+        A closed day is read as rows and then as blocks, two statements: without
+        a snapshot a compaction (or a reopened block) committed between them
+        made the day count twice (or not at all). PostgreSQL reads at REPEATABLE
+        READ (read-only, so never a serialization failure); SQLite in an explicit
+        transaction, which in WAL mode holds the snapshot of its first read.
+        """
         # The whole block, not only connect(): a server that goes away between
         # the pool's pre-ping and the query fails in execute().
         try:
             with self.engine.connect() as conn:
-                yield conn
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN")  # pysqlite begins only before writes
+                    yield conn
+                else:
+                    yield conn.execution_options(isolation_level="REPEATABLE READ")
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
