@@ -12,6 +12,7 @@ from wattline.model.messages import Reading
 from wattline.storage import compaction, schema
 from wattline.storage.base import CommitBatch, DedupCounts
 from wattline.storage.bucketing import plan_buckets
+from wattline.storage.compaction import Compacted
 from wattline.storage.rollups import DAY_MS, MINUTE_MS
 from wattline.storage.sql import SqlStore
 
@@ -121,7 +122,7 @@ def test_a_read_beside_a_compaction_sees_the_day_once(store: SqlStore) -> None:
     """The rows and then the blocks are two statements: a compaction committed between
     them must not make the day count twice (both are read in one snapshot)."""
     _commit(store, _readings(1.0))
-    moved: list[object] = []
+    moved: list[Compacted] = []
     reader = threading.get_ident()
 
     def compact_once(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
@@ -141,6 +142,7 @@ def test_a_read_beside_a_compaction_sees_the_day_once(store: SqlStore) -> None:
         series = store.series_columns(["race-1"], plan, ["power_w"])
     finally:
         event.remove(store.engine, "after_cursor_execute", compact_once)
-    assert moved and moved[0].rows > 0  # type: ignore[attr-defined]
+    [compacted] = moved  # the compaction ran, between the reader's two statements
+    assert compacted.rows > 0
     day = series["race-1"].metrics["power_w"]
     assert int(day.count.sum()) == MINUTES
