@@ -248,14 +248,9 @@ def columns_fragment(series: SeriesColumns | None, aggregates: Sequence[str]) ->
 
 def _column_json(metric: str, name: str, columns: MetricColumns, rows: Array, has: Array) -> bytes:
     """One statistic over the chosen buckets as a JSON array; null where the metric has no data."""
+    column = _statistic(name, columns, rows)
     if name == "count":
-        return orjson.dumps(columns.count[rows], option=orjson.OPT_SERIALIZE_NUMPY)
-    column: Array
-    if name == "avg":
-        with np.errstate(all="ignore"):  # inf / n and NaN / n, as Python divides them
-            column = columns.sum[rows] / columns.count[rows]
-    else:
-        column = getattr(columns, _COLUMN[name])[rows]
+        return orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY)
     if is_boolean(metric) and name in VALUE_STATISTICS:
         pairs = zip(column.tolist(), has.tolist(), strict=True)
         flags = [bool(v != 0.0) if h else None for v, h in pairs]
@@ -279,17 +274,20 @@ def _iso_texts(starts: Array) -> list[bytes]:
 
 def _texts(metric: str, name: str, columns: MetricColumns, rows: Array) -> list[bytes]:
     """One statistic of the chosen buckets as JSON numbers (booleans for a switch's values)."""
-    column: Array
-    if name == "avg":
-        with np.errstate(all="ignore"):  # inf / n and NaN / n, as Python divides them
-            column = columns.sum[rows] / columns.count[rows]
-    else:
-        column = getattr(columns, _COLUMN[name])[rows]
+    column = _statistic(name, columns, rows)
     if is_boolean(metric) and name in VALUE_STATISTICS:
         return [b"true" if on else b"false" for on in (column != 0.0).tolist()]
     if not len(column):
         return []
     return orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+
+
+def _statistic(name: str, columns: MetricColumns, rows: Array) -> Array:
+    """One ``agg`` statistic of the chosen buckets as an array (avg is sum / count)."""
+    if name == "avg":
+        with np.errstate(all="ignore"):  # inf / n and NaN / n, as Python divides them
+            return columns.sum[rows] / columns.count[rows]
+    return getattr(columns, _COLUMN[name])[rows]
 
 
 # Which column each ``agg`` name reads (avg is sum / count).
