@@ -102,14 +102,10 @@ def _merged_quietly(chunks: list[tuple[Array, ...]], edges: Array) -> MetricColu
         # At most one cell per bucket, as when the buckets are the grid (a day at
         # 1 minute): nothing to merge, each cell is its bucket's aggregate.
         return _placed(size, index, (count, total, lo, hi, f_ts, f_v, l_ts, l_v))
-    out_count = np.zeros(size, np.int64)
+    out_count, out_sum, out_min, out_max, out_f_ts, out_f_v, out_l_ts, out_l_v = _empty(size)
     np.add.at(out_count, index, count)
-    # -0.0 is the identity of float addition (0.0 + -0.0 is 0.0): a lone cell's sum stays its own.
-    out_sum = np.full(size, -0.0)
     np.add.at(out_sum, index, total)
-    out_min = np.full(size, np.inf)
     np.minimum.at(out_min, index, lo)
-    out_max = np.full(size, -np.inf)
     np.maximum.at(out_max, index, hi)
     arrival = np.arange(len(index))
     # The earliest first per bucket, ties to the earlier arrival: the first row of its run.
@@ -118,10 +114,6 @@ def _merged_quietly(chunks: list[tuple[Array, ...]], edges: Array) -> MetricColu
     # The latest last per bucket, ties to the earlier arrival: the last row of its run.
     order = np.lexsort((-arrival, l_ts, index))
     last_rows = order[_run_ends(index[order])]
-    out_f_ts = np.zeros(size, np.int64)
-    out_f_v = np.full(size, np.nan)
-    out_l_ts = np.zeros(size, np.int64)
-    out_l_v = np.full(size, np.nan)
     out_f_ts[index[first_rows]] = f_ts[first_rows]
     out_f_v[index[first_rows]] = f_v[first_rows]
     out_l_ts[index[last_rows]] = l_ts[last_rows]
@@ -129,22 +121,28 @@ def _merged_quietly(chunks: list[tuple[Array, ...]], edges: Array) -> MetricColu
     return MetricColumns(out_count, out_sum, out_min, out_max, out_f_ts, out_f_v, out_l_ts, out_l_v)
 
 
+# A bucket without data, column by column (MetricColumns' order): each the identity
+# of its merge. -0.0 for sums (0.0 + -0.0 is 0.0): a lone cell's sum stays its own.
+_EMPTY = (
+    (0, np.int64),
+    (-0.0, np.float64),
+    (np.inf, np.float64),
+    (-np.inf, np.float64),
+    (0, np.int64),
+    (np.nan, np.float64),
+    (0, np.int64),
+    (np.nan, np.float64),
+)
+
+
+def _empty(size: int) -> list[Array]:
+    return [np.full(size, value, kind) for value, kind in _EMPTY]
+
+
 def _placed(size: int, index: Array, cells: tuple[Array, ...]) -> MetricColumns:
-    count, total, lo, hi, f_ts, f_v, l_ts, l_v = cells
-    columns = []
-    for values, empty, kind in (
-        (count, 0, np.int64),
-        (total, -0.0, np.float64),
-        (lo, np.inf, np.float64),
-        (hi, -np.inf, np.float64),
-        (f_ts, 0, np.int64),
-        (f_v, np.nan, np.float64),
-        (l_ts, 0, np.int64),
-        (l_v, np.nan, np.float64),
-    ):
-        out = np.full(size, empty, kind)
+    columns = _empty(size)
+    for out, values in zip(columns, cells, strict=True):
         out[index] = values
-        columns.append(out)
     return MetricColumns(*columns)
 
 

@@ -74,14 +74,15 @@ def _compact_series(  # noqa: PLR0913, PLR0917 - one series of one table, and th
     with engine.connect() as conn:
         oldest = _oldest_row(conn, packing, series, 0, cutoff_ms)
     while oldest is not None:
+        days = rows = 0
         with engine.begin() as conn:
-            moved_here = 0
-            while oldest is not None and moved_here < ROWS_PER_TRANSACTION:
+            while oldest is not None and rows < ROWS_PER_TRANSACTION:
                 day_ms = oldest - oldest % DAY_MS
                 moved = compact_day(conn, insert, packing, (device_id, metric, day_ms))
                 oldest = _oldest_row(conn, packing, series, day_ms + DAY_MS, cutoff_ms)
-                moved_here += moved
-                done = Compacted(done.series_days + (moved > 0), done.rows + moved)
+                days, rows = days + (moved > 0), rows + moved
+        # Counted once the transaction has committed.
+        done = Compacted(done.series_days + days, done.rows + rows)
     return done
 
 

@@ -99,7 +99,7 @@ def test_pages_across_blocks_and_rows_in_both_directions(store: SqlStore) -> Non
 def test_days_beyond_one_transaction_are_all_packed(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A budget of 30 rows: every transaction stops after one or two of these days.
+    # A budget of 30 rows: each transaction stops after two of these days (24 rows each).
     monkeypatch.setattr(compaction, "ROWS_PER_TRANSACTION", 30)
     readings = [
         Reading("long-1", DAY0 + day * DAY_MS + i * 3_600_000, {"a": day + i / 100}, seq=None)
