@@ -20,7 +20,7 @@ from wattline.model.sequence import sequence_batch
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch, CommitResult
 from wattline.storage.block_tables import reopen
-from wattline.storage.bulk import BulkStatement, insert_new_returning
+from wattline.storage.bulk import BulkStatement, insert_new
 from wattline.storage.rollup_tables import RollupWriter
 from wattline.storage.rollups import DAY_MS
 from wattline.storage.sequencing import SequenceStates
@@ -143,20 +143,20 @@ class SqlCommit:
         if not rows:
             return 0, 0
         unique, batch_corrections = _newest_per_key(rows)
-        # RETURNING names exactly the rows this statement inserted, so only they
-        # feed the rollups; a duplicate or a concurrent collector's row does not.
-        returned = insert_new_returning(
+        # Only rows this statement inserted feed the rollups; a duplicate or a
+        # concurrent collector's row does not.
+        returned = insert_new(
             conn,
             schema.samples,
             _SAMPLE_COLUMNS,
             list(unique.values()),
             returning=("device_id", "metric", "ts_ms"),
         )
-        if len(returned) == len(rows):
+        if returned is None and len(unique) == len(rows):
             # The common case, nothing seen before: skip sorting rows into fresh and stale.
             self._rollups.fold_in(conn, unique.values())
-            return len(returned), 0
-        inserted = set(returned)
+            return len(unique), 0
+        inserted = set(unique) if returned is None else set(returned)
         fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
         changed = self._apply_corrections(conn, stale) if stale else []

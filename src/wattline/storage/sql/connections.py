@@ -48,9 +48,19 @@ class Connections:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction."""
+        """One transaction.
+
+        On SQLite it begins at once and takes the write lock (BEGIN IMMEDIATE):
+        pysqlite would begin only before the first write, so the reads before it
+        (a device's sequence state, say) ran outside the transaction, and a
+        savepoint opened first would have been the transaction itself, its
+        release a commit. Writers wait for each other here, within busy_timeout,
+        instead of failing to upgrade a read lock midway.
+        """
         try:
             with self.engine.begin() as conn:
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
                 yield conn
         except OperationalError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc

@@ -1,0 +1,95 @@
+"""The sample insert without RETURNING: row counts decide, a savepoint undoes the rare rest.
+
+``insert_new`` inserts a batch inside a savepoint and answers None when every
+row went in; when some were stored already it rolls the savepoint back and
+inserts again with RETURNING. Both backends, inside the store's own write
+transaction, since on SQLite a savepoint opened outside a transaction would be
+the transaction itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from wattline.storage import schema
+from wattline.storage.bulk import insert_new
+from wattline.storage.sql import SqlStore
+
+COLUMNS = ("device_id", "metric", "ts_ms", "value", "seq", "received_ms")
+KEY = ("device_id", "metric", "ts_ms")
+T0 = 1_764_057_600_000
+
+
+def row(ts: int, value: float = 1.0) -> tuple[str, str, int, float, int, int]:
+    return ("m1", "power_w", T0 + ts, value, ts, T0)
+
+
+def stored(store: SqlStore) -> dict[int, float]:
+    s = schema.samples.c
+    with store._connections.read() as conn:
+        return {ts - T0: value for ts, value in conn.execute(select(s.ts_ms, s.value))}
+
+
+def test_an_all_new_batch_is_answered_by_counts_alone(store: SqlStore) -> None:
+    with store._connections.write() as conn:
+        assert insert_new(conn, schema.samples, COLUMNS, [row(i) for i in range(3_000)], KEY) is None
+    assert len(stored(store)) == 3_000
+
+
+def test_a_batch_with_stored_rows_names_only_the_new_ones(store: SqlStore) -> None:
+    with store._connections.write() as conn:
+        insert_new(conn, schema.samples, COLUMNS, [row(i) for i in range(0, 2_000, 2)], KEY)
+    offered = [row(i, value=7.0) for i in range(2_000)]
+    with store._connections.write() as conn:
+        returned = insert_new(conn, schema.samples, COLUMNS, offered, KEY)
+    assert returned is not None
+    assert sorted(ts - T0 for _, _, ts in returned) == list(range(1, 2_000, 2))
+    values = stored(store)
+    assert len(values) == 2_000  # each once: the undone first try left nothing behind
+    assert {values[i] for i in range(0, 2_000, 2)} == {1.0}  # stored rows untouched
+    assert {values[i] for i in range(1, 2_000, 2)} == {7.0}
+
+
+def test_the_savepoint_does_not_commit_the_surrounding_transaction(store: SqlStore) -> None:
+    with store._connections.write() as conn:
+        insert_new(conn, schema.samples, COLUMNS, [row(0)], KEY)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), store._connections.write() as conn:
+        # the first statement of the transaction, then the rollback path, then a failure
+        insert_new(conn, schema.samples, COLUMNS, [row(0), row(1)], KEY)
+        raise Abort
+    with pytest.raises(Abort), store._connections.write() as conn:
+        assert insert_new(conn, schema.samples, COLUMNS, [row(2)], KEY) is None
+        raise Abort
+    assert stored(store) == {0: 1.0}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    before=st.sets(st.integers(0, 300), max_size=120),
+    offered=st.lists(st.integers(0, 300), max_size=200, unique=True),
+)
+def test_returned_rows_are_the_offered_ones_not_stored_before(
+    store: SqlStore, before: set[int], offered: list[int]
+) -> None:
+    with store._connections.write() as conn:
+        conn.execute(schema.samples.delete())
+        insert_new(conn, schema.samples, COLUMNS, [row(ts) for ts in sorted(before)], KEY)
+    with store._connections.write() as conn:
+        returned = insert_new(conn, schema.samples, COLUMNS, [row(ts) for ts in offered], KEY)
+    new = set(offered) - before
+    if returned is None:
+        assert new == set(offered)
+    else:
+        assert {ts - T0 for _, _, ts in returned} == new
+    assert set(stored(store)) == before | set(offered)
+    with store._connections.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.samples)).scalar_one() == len(
+            before | set(offered)
+        )
