@@ -147,7 +147,7 @@ def _insert(
     return count, inserted
 
 
-def _insert_unnest(  # noqa: PLR0913 - the parts _insert prepared
+def _insert_unnest(  # noqa: PLR0913, PLR0917 - the parts _insert prepared
     conn: Connection,
     table: Table,
     columns: Sequence[str],

@@ -35,7 +35,8 @@ def stored(store: SqlStore) -> dict[int, float]:
 
 def test_an_all_new_batch_is_answered_by_counts_alone(store: SqlStore) -> None:
     with store._connections.write() as conn:
-        assert insert_new(conn, schema.samples, COLUMNS, [row(i) for i in range(3_000)], KEY) is None
+        returned = insert_new(conn, schema.samples, COLUMNS, [row(i) for i in range(3_000)], KEY)
+    assert returned is None
     assert len(stored(store)) == 3_000
 
 
@@ -53,24 +54,30 @@ def test_a_batch_with_stored_rows_names_only_the_new_ones(store: SqlStore) -> No
     assert {values[i] for i in range(1, 2_000, 2)} == {7.0}
 
 
+class AbortError(Exception):
+    pass
+
+
+def insert_then_fail(store: SqlStore, rows: list[tuple[str, str, int, float, int, int]]) -> None:
+    with store._connections.write() as conn:
+        insert_new(conn, schema.samples, COLUMNS, rows, KEY)
+        raise AbortError
+
+
 def test_the_savepoint_does_not_commit_the_surrounding_transaction(store: SqlStore) -> None:
     with store._connections.write() as conn:
         insert_new(conn, schema.samples, COLUMNS, [row(0)], KEY)
-
-    class Abort(Exception):
-        pass
-
-    with pytest.raises(Abort), store._connections.write() as conn:
-        # the first statement of the transaction, then the rollback path, then a failure
-        insert_new(conn, schema.samples, COLUMNS, [row(0), row(1)], KEY)
-        raise Abort
-    with pytest.raises(Abort), store._connections.write() as conn:
-        assert insert_new(conn, schema.samples, COLUMNS, [row(2)], KEY) is None
-        raise Abort
+    # the first statement of its transaction, then the rollback path, then a failure
+    with pytest.raises(AbortError):
+        insert_then_fail(store, [row(0), row(1)])
+    with pytest.raises(AbortError):  # the same without a stored row
+        insert_then_fail(store, [row(2)])
     assert stored(store) == {0: 1.0}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     before=st.sets(st.integers(0, 300), max_size=120),
     offered=st.lists(st.integers(0, 300), max_size=200, unique=True),
