@@ -204,7 +204,7 @@ def collect(  # noqa: PLR0917 - one parameter per documented flag
     import asyncio
 
     from wattline.observability.logging import configure_logging
-    from wattline.runtime.up import run_collect
+    from wattline.runtime.collect import run_collect
 
     settings = settings_from(
         mqtt_url=mqtt_url,

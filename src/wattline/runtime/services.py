@@ -13,8 +13,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from prometheus_client import (
     CollectorRegistry,
     PlatformCollector,
@@ -133,36 +131,6 @@ async def retention(
         yield scheduler
     finally:
         await asyncio.to_thread(scheduler.stop)
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the runtime owns Ctrl-C."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def api_server(app: FastAPI, settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """The API on uvicorn; yields the server's task, which ends early only on a failure."""
-    server = _QuietServer(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.http_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws_per_message_deflate=settings.ws_compression,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        yield task
-    finally:
-        server.should_exit = True
-        await task
 
 
 @contextlib.asynccontextmanager

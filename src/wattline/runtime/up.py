@@ -1,4 +1,4 @@
-"""``wattline up`` and ``wattline collect``: the services of one process, started in order.
+"""``wattline up`` and ``wattline serve``: the services of one process, started in order.
 
 Start order is broker -> store -> archive -> collector -> retention -> API -> simulator,
 declared once below; an ``AsyncExitStack`` stops them in the reverse order, so the
@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from wattline.observability.workload_metrics import RuleEvaluationMetrics, Workl
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
 from wattline.runtime import live, services
 from wattline.runtime.alerts import alert_relay, alerting, ensure_demo_rule
+from wattline.runtime.api_server import api_server
 from wattline.runtime.backends import describe_store
 from wattline.runtime.broker import Broker, broker_name
 from wattline.runtime.broker_accounts import BrokerSecurity, broker_security, with_login
@@ -68,6 +68,7 @@ from wattline.runtime.identity import DEMO_OWNER_EMAIL, identity_service, reset_
 from wattline.runtime.ingest import Ingest, build_collector, prepare_ingest, uplink_filters
 from wattline.runtime.intelligence import Intelligence, build_intelligence, intelligence_jobs
 from wattline.runtime.limits import rate_limits
+from wattline.runtime.stopping import stop_event, wait_for_stop
 from wattline.runtime.tracing import tracing
 from wattline.storage.audit_sink import StoreAuditSink
 from wattline.storage.sql import SqlStore
@@ -172,14 +173,6 @@ def _strong(settings: Settings, token: str, source: str) -> str:
     return token
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -> None:  # noqa: PLR0915 - the composition root, in start order
     registry = services.process_registry(settings, "up")
     ingest = prepare_ingest(settings, registry)
@@ -187,7 +180,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     write_urls(settings)
     token, token_source = load_admin_token(settings)
-    stop = _stop_event()
+    stop = stop_event()
 
     async with contextlib.AsyncExitStack() as running:
         traced = running.enter_context(tracing(settings, "up"))
@@ -282,7 +275,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         )
         app = create_app(api)
         services.freeze_startup_objects()
-        api_task = await running.enter_async_context(services.api_server(app, settings))
+        api_task = await running.enter_async_context(api_server(app, settings))
         await running.enter_async_context(live.hub_running(hub))
         await asyncio.to_thread(collector.wait_connected, 10.0)
         if collector.failed.is_set():
@@ -295,7 +288,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
         announce(
             _announcement(settings, token, token_source, broker, port_notes, demo_login=demo_login)
         )
-        await _wait_for_stop(stop, collector, api_task)
+        await wait_for_stop(stop, collector, api_task)
         log.info("stopping")
 
 
@@ -420,7 +413,7 @@ async def run_serve(settings: Settings) -> None:
     registry = services.process_registry(settings, "serve")
     ingest = prepare_ingest(settings, registry)
     token, _ = load_admin_token(settings)
-    stop = _stop_event()
+    stop = stop_event()
     async with contextlib.AsyncExitStack() as running:
         traced = running.enter_context(tracing(settings, "serve"))
         security = await running.enter_async_context(
@@ -450,72 +443,10 @@ async def run_serve(settings: Settings) -> None:
             _api_services(parts, running, None, None, _Live(hub, feed, feed.on_committed))
         )
         services.freeze_startup_objects()
-        api_task = await running.enter_async_context(services.api_server(app, settings))
+        api_task = await running.enter_async_context(api_server(app, settings))
         await running.enter_async_context(live.hub_running(hub))
         log.info("serving the API on http://%s:%d", settings.host, settings.http_port)
-        await _wait_for_stop(stop, None, api_task)
-
-
-async def run_collect(settings: Settings) -> None:
-    """A collector alone, against an external broker: for scaling ingest out."""
-    registry = services.process_registry(settings, "collect")
-    ingest = prepare_ingest(settings, registry)
-    stop = _stop_event()
-    async with contextlib.AsyncExitStack() as running:
-        traced = running.enter_context(tracing(settings, "collect"))
-        running.enter_context(services.metrics_endpoint(settings, registry))
-        store = running.enter_context(services.store(settings))
-        archive = await running.enter_async_context(services.archive(settings))
-        on_committed: OnCommitted | None = None
-        before_ack: Callable[[], object] | None = None
-        if settings.redis_url is not None:  # without Redis no API process could hear it
-            metrics = live.live_metrics(registry)
-            bus = await running.enter_async_context(live.bus(settings, metrics))
-            feed = await running.enter_async_context(live.feed(bus, store, metrics))
-            on_committed = feed.on_committed
-            # a batch is on the bus before the broker is told: a collector killed
-            # in between gets it delivered again, so no subscriber misses it
-            before_ack = feed.wait_published
-        alerts = await running.enter_async_context(
-            alerting(
-                settings,
-                store,
-                MqttEndpoint.from_url(settings.effective_mqtt_url),
-                on_alert_changed=feed.on_alert_change if on_committed is not None else None,
-            )
-        )
-        if alerts is not None:
-            registry.register(RuleEvaluationMetrics(alerts.figures))
-        relayed = await running.enter_async_context(alert_relay(settings, alerts))
-        dispatcher = await running.enter_async_context(
-            dispatching(
-                settings,
-                command_service(settings, store),
-                store,
-                MqttEndpoint.from_url(settings.effective_mqtt_url),
-            )
-        )
-        collector = build_collector(
-            settings,
-            ingest,
-            store,
-            archive,
-            fan_out(
-                on_committed,
-                dispatcher.on_committed,
-                alerts.on_committed if alerts else None,
-                relayed,
-            ),
-            traces=traced.message_traces() if traced else None,
-            before_ack=before_ack,
-            commits=await running.enter_async_context(
-                services.commit_process(settings, by_default=False)
-            ),
-        )
-        services.freeze_startup_objects()
-        await running.enter_async_context(services.collecting(collector))
-        await running.enter_async_context(services.retention(settings, store, archive))
-        await _wait_for_stop(stop, collector)
+        await wait_for_stop(stop, None, api_task)
 
 
 def _tracer(traced: Tracing | None) -> Tracer | None:
@@ -549,31 +480,6 @@ def _forgetting(*holders: Admission | RecentReadings | LiveFeed) -> Callable[[st
             holder.forget(device_id)
 
     return forget
-
-
-async def _wait_for_stop(
-    stop: asyncio.Event, collector: Collector | None, api_task: asyncio.Task[None] | None = None
-) -> None:
-    """Until Ctrl-C / SIGTERM, or until a service dies (then raise, so the process exits)."""
-    watched: set[asyncio.Task[object]] = {asyncio.create_task(stop.wait())}
-    if collector is not None:
-        watched.add(asyncio.create_task(_collector_failure(collector)))
-    if api_task is not None:
-        watched.add(api_task)
-    done, pending = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending - {api_task}:
-        task.cancel()
-    if api_task is not None and api_task in done:
-        api_task.result()
-        raise ServiceFailedError("the API server stopped unexpectedly")
-    if collector is not None and collector.failed.is_set():
-        raise ServiceFailedError("the collector stopped on an unexpected error (logged above)")
-
-
-async def _collector_failure(collector: Collector) -> None:
-    # Polled: a thread blocked in Event.wait() would keep the process from exiting.
-    while not collector.failed.is_set():  # noqa: ASYNC110
-        await asyncio.sleep(0.5)
 
 
 def _announcement(  # noqa: PLR0913 - every line of the banner

@@ -10,7 +10,7 @@ from tests.conftest import free_port
 from websockets.asyncio.client import connect
 
 from wattline.config import Settings
-from wattline.runtime.services import api_server
+from wattline.runtime.api_server import api_server
 
 
 def echo_app() -> FastAPI:
