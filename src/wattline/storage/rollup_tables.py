@@ -8,7 +8,7 @@ grid (``x - (x - phase) % step``) that both dialects compute alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
@@ -27,7 +27,14 @@ from sqlalchemy import (
 )
 
 from wattline.storage import schema
-from wattline.storage.block_tables import M1, RAW, Grid, block_cell_columns, block_cells
+from wattline.storage.block_tables import (
+    M1,
+    RAW,
+    Grid,
+    block_cell_columns,
+    block_cells,
+    metric_condition,
+)
 from wattline.storage.bucketing import Cell
 from wattline.storage.bulk import BulkStatement
 from wattline.storage.columns import CellColumns, rows_to_parts
@@ -117,11 +124,12 @@ class RollupWriter:
 
 @dataclass(frozen=True, slots=True)
 class CellQuery:
-    """What to group: a source (None: raw samples), devices, metrics, a range and a grid."""
+    """What to group: a source (None: raw samples), devices, metrics (None: all they
+    have), a range and a grid."""
 
     source: Tier | None
     device_ids: Sequence[str]
-    metrics: Sequence[str]
+    metrics: Sequence[str] | None
     start_ms: int
     end_ms: int
     phase_ms: int
@@ -210,7 +218,7 @@ def _select_rows(query: CellQuery, with_ends: bool) -> Select[Any]:
         *ends,
     ).where(
         c.device_id.in_(list(query.device_ids)),
-        c.metric.in_(list(query.metrics)),
+        metric_condition(c.metric, query.device_ids, query.metrics),
         c.bucket_ms >= query.start_ms,
         c.bucket_ms < query.end_ms,
     )
@@ -256,7 +264,7 @@ def _select_cells(query: CellQuery, with_ends: bool) -> Select[Any]:
         select(c.device_id, c.metric, cell, *columns)
         .where(
             c.device_id.in_(list(query.device_ids)),
-            c.metric.in_(list(query.metrics)),
+            metric_condition(c.metric, query.device_ids, query.metrics),
             x >= query.start_ms,
             x < query.end_ms,
         )
@@ -335,10 +343,3 @@ def _row(key: RollupKey, agg: Aggregate) -> dict[str, Any]:
         "last_ts_ms": agg.last_ts_ms,
         "last_value": agg.last_value,
     }
-
-
-def series_metrics(conn: Connection, device_ids: Collection[str]) -> list[str]:
-    """Every metric the devices ever reported, so cell queries can seek the primary key."""
-    table = schema.latest
-    query = select(table.c.metric).where(table.c.device_id.in_(list(device_ids))).distinct()
-    return sorted(conn.scalars(query))

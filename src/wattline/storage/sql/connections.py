@@ -47,6 +47,22 @@ class Connections:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
     @contextmanager
+    def read_statement(self) -> Iterator[Connection]:
+        """A read of one statement, which sees one snapshot by itself: no transaction
+        around it. On PostgreSQL that spares BEGIN and ROLLBACK, two of such a read's
+        four round trips (the pool's pre-ping is the third); an API request's device
+        check is one. Several statements that must agree go through ``read``.
+        """
+        try:
+            with self.engine.connect() as conn:
+                if self.engine.dialect.name == "sqlite":
+                    yield conn  # pysqlite runs a SELECT on its own, outside a transaction
+                else:
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except OperationalError as exc:
+            raise StoreUnavailableError(str(exc.orig)) from exc
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """One transaction.
 

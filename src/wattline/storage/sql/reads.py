@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from wattline.model.devices import LatestValue
 from wattline.model.sequence import SeqState
@@ -19,7 +19,6 @@ from wattline.storage.rollup_tables import (
     CellQuery,
     iter_cell_columns,
     iter_cells,
-    series_metrics,
 )
 from wattline.storage.sequencing import read_state
 from wattline.storage.sql.connections import Connections
@@ -37,7 +36,7 @@ class SqlReads:
         if device_ids is not None:
             query = query.where(table.c.device_id.in_(list(device_ids)))
         result: dict[str, list[LatestValue]] = {}
-        with self._connections.read() as conn:
+        with self._connections.read_statement() as conn:
             for row in conn.execute(query):
                 result.setdefault(row.device_id, []).append(
                     LatestValue(metric=row.metric, ts_ms=row.ts_ms, value=row.value)
@@ -124,11 +123,9 @@ class SqlReads:
         """
         if not device_ids:
             return {}
+        query = _cell_query(device_ids, plan, fields)
         with self._connections.read() as conn:
-            query = _cell_query(conn, device_ids, plan, fields)
-            return (
-                {} if query is None else assemble(iter_cells(conn, query, with_ends), plan.starts)
-            )
+            return assemble(iter_cells(conn, query, with_ends), plan.starts)
 
     def series_columns(
         self,
@@ -140,10 +137,8 @@ class SqlReads:
         """``series`` column-wise: arrays per metric over the buckets, no object per bucket."""
         if not device_ids:
             return {}
+        query = _cell_query(device_ids, plan, fields)
         with self._connections.read() as conn:
-            query = _cell_query(conn, device_ids, plan, fields)
-            if query is None:
-                return {}
             return assemble_columns(iter_cell_columns(conn, query, with_ends), plan.starts)
 
     def sequence_state(self, device_id: str) -> SeqState | None:
@@ -159,16 +154,13 @@ class SqlReads:
 
 
 def _cell_query(
-    conn: Connection, device_ids: Sequence[str], plan: BucketPlan, fields: Sequence[str] | None
-) -> CellQuery | None:
-    """The plan's cells of the named metrics (all the devices have, if none): None when none."""
-    metrics = list(fields) if fields else series_metrics(conn, device_ids)
-    if not metrics:
-        return None
+    device_ids: Sequence[str], plan: BucketPlan, fields: Sequence[str] | None
+) -> CellQuery:
+    """The plan's cells of the named metrics (None or empty: all the devices have)."""
     return CellQuery(
         source=plan.source,
         device_ids=device_ids,
-        metrics=metrics,
+        metrics=list(fields) if fields else None,
         start_ms=plan.start_ms,
         end_ms=plan.end_ms,
         phase_ms=plan.grid_phase_ms,

@@ -182,7 +182,7 @@ class SqlRegistry:
             .where(d.device_id == device_id)
             .where(_readable(tenant_id, user_id))
         )
-        with self._connections.read() as conn:
+        with self._connections.read_statement() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
             return None
@@ -198,7 +198,7 @@ class SqlRegistry:
             return set()
         d = schema.devices.c
         query = select(d.device_id).where(d.device_id.in_(wanted), _readable(tenant_id, user_id))
-        with self._connections.read() as conn:
+        with self._connections.read_statement() as conn:
             return set(conn.scalars(query))
 
     def delete_device(self, device_id: str, *, tenant_id: str) -> dict[str, int] | None:
