@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Connection, Table, delete, select
+from sqlalchemy import ColumnElement, Connection, Table, any_, delete, func, select
 
 from wattline.storage import blocks, schema
 from wattline.storage.bucketing import Cell
@@ -233,18 +233,27 @@ class BlockSeries:
 
 
 def metric_condition(
-    column: ColumnElement[str], device_ids: Sequence[str], metrics: Sequence[str] | None
+    column: ColumnElement[str],
+    device_ids: Sequence[str],
+    metrics: Sequence[str] | None,
+    dialect: str,
 ) -> ColumnElement[bool]:
     """``column`` among ``metrics``; for None, among every metric the devices ever
     reported (their ``latest`` rows), as a subquery of the same statement.
 
     The list keeps a series query a primary-key seek per metric, not a scan of
     all a device's history; asked for in a query of its own, it was a round trip
-    more per read (one of six on PostgreSQL)."""
+    more per read (one of six on PostgreSQL). PostgreSQL gets it as an array
+    computed once (``= ANY(ARRAY(...))``): as ``IN (subquery)`` its planner,
+    without statistics, joined the subquery against every row (2.5 ms against
+    0.6 for a day of two metrics)."""
     if metrics is not None:
         return column.in_(list(metrics))
     latest = schema.latest.c
-    return column.in_(select(latest.metric).where(latest.device_id.in_(list(device_ids))))
+    of_devices = select(latest.metric).where(latest.device_id.in_(list(device_ids)))
+    if dialect == "postgresql":
+        return column == any_(func.array(of_devices.scalar_subquery()))
+    return column.in_(of_devices)
 
 
 def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
@@ -261,7 +270,7 @@ def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
     b = packing.blocks.c
     where = [
         b.device_id.in_(list(device_ids)),
-        metric_condition(b.metric, device_ids, metrics),
+        metric_condition(b.metric, device_ids, metrics, conn.dialect.name),
         b.day_ms > start_ms - DAY_MS,
         b.day_ms < end_ms,
     ]

@@ -177,7 +177,7 @@ def iter_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
 
 def iter_cell_columns(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[CellColumns]:
     """``iter_cells`` column-wise: a part per series from the rows, then one per block."""
-    rows = conn.execute(_select_cells(query, with_ends)).all()
+    rows = conn.execute(_select_cells(query, with_ends, conn.dialect.name)).all()
     yield from rows_to_parts(rows, with_ends)
     packing = {None: RAW, Tier.M1: M1}.get(query.source)
     if packing is not None:
@@ -190,7 +190,8 @@ def iter_cell_columns(conn: Connection, query: CellQuery, with_ends: bool) -> It
 
 def _row_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[Cell]:
     nan = math.nan
-    for page in conn.execute(_select_cells(query, with_ends)).partitions(_ROWS_PER_FETCH):
+    statement = _select_cells(query, with_ends, conn.dialect.name)
+    for page in conn.execute(statement).partitions(_ROWS_PER_FETCH):
         for row in page:
             d, m, cell, n, s, lo, hi, f_ts, l_ts = row[:9]
             f_v, l_v = (float(row[9]), float(row[10])) if with_ends else (nan, nan)
@@ -200,7 +201,7 @@ def _row_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
             yield Cell(d, m, int(cell), aggregate)
 
 
-def _select_rows(query: CellQuery, with_ends: bool) -> Select[Any]:
+def _select_rows(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any]:
     """Tier rows as they are, when each grid cell is one tier bucket: no grouping, no join."""
     assert query.source is not None
     c = TABLES[query.source].c
@@ -218,19 +219,19 @@ def _select_rows(query: CellQuery, with_ends: bool) -> Select[Any]:
         *ends,
     ).where(
         c.device_id.in_(list(query.device_ids)),
-        metric_condition(c.metric, query.device_ids, query.metrics),
+        metric_condition(c.metric, query.device_ids, query.metrics, dialect),
         c.bucket_ms >= query.start_ms,
         c.bucket_ms < query.end_ms,
     )
 
 
-def _select_cells(query: CellQuery, with_ends: bool) -> Select[Any]:
+def _select_cells(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any]:
     if (
         query.source is not None
         and query.step_ms == query.source.width_ms
         and query.phase_ms % query.step_ms == 0
     ):
-        return _select_rows(query, with_ends)
+        return _select_rows(query, with_ends, dialect)
     if query.source is None:
         table = schema.samples
         c = table.c
@@ -264,7 +265,7 @@ def _select_cells(query: CellQuery, with_ends: bool) -> Select[Any]:
         select(c.device_id, c.metric, cell, *columns)
         .where(
             c.device_id.in_(list(query.device_ids)),
-            metric_condition(c.metric, query.device_ids, query.metrics),
+            metric_condition(c.metric, query.device_ids, query.metrics, dialect),
             x >= query.start_ms,
             x < query.end_ms,
         )
