@@ -277,6 +277,19 @@ class StoreCounter:
         return self.exact()
 
 
+def store_counter(scalar: Callable[..., int], mark: str, metrics_per_reading: int) -> StoreCounter:
+    """The counter's three questions through ``scalar(sql, *params)``; ``mark`` is the
+    driver's placeholder."""
+    return StoreCounter(
+        exact=lambda: scalar("SELECT count(*) FROM samples") // metrics_per_reading,
+        estimate=lambda: scalar("SELECT sum(next_seq) FROM seq_state"),
+        of_device=lambda device: (
+            scalar(f"SELECT count(*) FROM samples WHERE device_id = {mark}", device)
+            // metrics_per_reading
+        ),
+    )
+
+
 def sqlite_counter(path: Path, metrics_per_reading: int = len(METRICS)) -> StoreCounter:
     """Readings stored in a SQLite store, as samples over the metrics each reading carries."""
 
@@ -289,14 +302,7 @@ def sqlite_counter(path: Path, metrics_per_reading: int = len(METRICS)) -> Store
         except sqlite3.OperationalError:
             return 0  # not created yet
 
-    return StoreCounter(
-        exact=lambda: scalar("SELECT count(*) FROM samples") // metrics_per_reading,
-        estimate=lambda: scalar("SELECT sum(next_seq) FROM seq_state"),
-        of_device=lambda device: (
-            scalar("SELECT count(*) FROM samples WHERE device_id = ?", device)
-            // metrics_per_reading
-        ),
-    )
+    return store_counter(scalar, "?", metrics_per_reading)
 
 
 def postgres_counter(url: str, metrics_per_reading: int = len(METRICS)) -> StoreCounter:
@@ -307,14 +313,7 @@ def postgres_counter(url: str, metrics_per_reading: int = len(METRICS)) -> Store
             row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type] - our constants
             return int(row[0] or 0) if row else 0
 
-    return StoreCounter(
-        exact=lambda: scalar("SELECT count(*) FROM samples") // metrics_per_reading,
-        estimate=lambda: scalar("SELECT sum(next_seq) FROM seq_state"),
-        of_device=lambda device: (
-            scalar("SELECT count(*) FROM samples WHERE device_id = %s", device)
-            // metrics_per_reading
-        ),
-    )
+    return store_counter(scalar, "%s", metrics_per_reading)
 
 
 @contextmanager
