@@ -74,14 +74,14 @@ def insert_new(
     ``returning`` columns of the rows it inserted.
 
     RETURNING made SQLite's insert half as dear again (12.1 against 8.0 us per
-    reading of five samples, 10,000-row batches; benchmarks/ingest.py's notes),
+    reading of five samples, 10,000-row batches; ADR 0026),
     and nearly every batch is all new. So the rows go in without it, inside a
     savepoint, and the row counts say whether all of them went in; only when some
     were already stored (a redelivery, a correction, another collector's commit) is
     the insert undone and repeated with RETURNING, which names the rows inserted.
     """
     if not rows:
-        return []
+        return None
     conn.exec_driver_sql("SAVEPOINT insert_new")
     if _insert(conn, table, columns, rows, returning=None)[0] == len(rows):
         conn.exec_driver_sql("RELEASE SAVEPOINT insert_new")

@@ -20,6 +20,17 @@ from wattline.storage.base import StoreUnavailableError
 InsertFactory = Callable[[Any], Any]
 
 
+@contextmanager
+def _outage_reported() -> Iterator[None]:
+    """An unreachable database as ``StoreUnavailableError``, wherever in the block it
+    strikes: a server that goes away between the pool's pre-ping and the query fails
+    in execute(), not in connect()."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailableError(str(exc.orig)) from exc
+
+
 class Connections:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -34,33 +45,26 @@ class Connections:
         READ (read-only, so never a serialization failure); SQLite in an explicit
         transaction, which in WAL mode holds the snapshot of its first read.
         """
-        # The whole block, not only connect(): a server that goes away between
-        # the pool's pre-ping and the query fails in execute().
-        try:
-            with self.engine.connect() as conn:
-                if self.engine.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN")  # pysqlite begins only before writes
-                    yield conn
-                else:
-                    yield conn.execution_options(isolation_level="REPEATABLE READ")
-        except OperationalError as exc:
-            raise StoreUnavailableError(str(exc.orig)) from exc
+        with _outage_reported(), self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # pysqlite begins only before writes
+                yield conn
+            else:
+                yield conn.execution_options(isolation_level="REPEATABLE READ")
 
     @contextmanager
     def read_statement(self) -> Iterator[Connection]:
         """A read of one statement, which sees one snapshot by itself: no transaction
-        around it. On PostgreSQL that spares BEGIN and ROLLBACK, two of such a read's
-        four round trips (the pool's pre-ping is the third); an API request's device
-        check is one. Several statements that must agree go through ``read``.
+        around it. On PostgreSQL that spares BEGIN and ROLLBACK, two of the four round
+        trips such a read made (the pool's pre-ping and the statement are the others);
+        an API request's device check is one. Several statements that must agree go
+        through ``read``.
         """
-        try:
-            with self.engine.connect() as conn:
-                if self.engine.dialect.name == "sqlite":
-                    yield conn  # pysqlite runs a SELECT on its own, outside a transaction
-                else:
-                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
-        except OperationalError as exc:
-            raise StoreUnavailableError(str(exc.orig)) from exc
+        with _outage_reported(), self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                yield conn  # pysqlite runs a SELECT on its own, outside a transaction
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -73,10 +77,7 @@ class Connections:
         release a commit. Writers wait for each other here, within busy_timeout,
         instead of failing to upgrade a read lock midway.
         """
-        try:
-            with self.engine.begin() as conn:
-                if self.engine.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                yield conn
-        except OperationalError as exc:
-            raise StoreUnavailableError(str(exc.orig)) from exc
+        with _outage_reported(), self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
