@@ -134,10 +134,18 @@ def segment_info(key: str, size_bytes: int, location: str) -> SegmentInfo:
 
 def append_member(root: Path, path: Path, records: Sequence[ArchiveRecord]) -> int:
     """Append records to path as one gzip member and fsync; return the file's new size."""
-    created = not path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
     member = gzip.compress(encode_lines(records), compresslevel=1, mtime=0)
-    with path.open("ab") as file:
+    # The hour's file exists for all but its first append: open it straight away,
+    # without a stat and a mkdir before every batch (py-spy put them at 3 % of the
+    # collector, waiting on the file system beside the store's fsyncs).
+    created = False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        created = True
+    with os.fdopen(fd, "ab") as file:
         file.write(member)
         file.flush()
         os.fsync(file.fileno())

@@ -1,12 +1,18 @@
 """The collector: MQTT source -> bounded queue -> batches -> commit -> acknowledge.
 
-Two threads, so that one batch is planned and archived while the one before it
-commits: the planner gathers a batch, plans it (decode, validate, route) and
-appends it to the raw archive; the committer commits it and acknowledges it.
-Much of a commit runs in SQLite or the network without the GIL (and both
-stages wait on fsync), so the overlap is real even in one process. Between
-them sits a queue of one batch: a slow database holds the planner back, which
-holds the MQTT thread back, which holds the broker back.
+Two threads, so that batches are planned and archived while the one before
+them commits: the planner gathers a few milliseconds of messages at a time,
+plans them (decode, validate, route) and appends them to the raw archive; the
+committer takes everything planned so far as one batch, commits it and
+acknowledges it. So a batch is what arrived during the commit before it (group
+commit): a reading waits for the commit in progress and then its own, never for
+a batch queued in between, and the batch grows with the load, which keeps the
+committer's fixed cost per batch (every device's sequence, latest and rollup
+rows) from taking over at high rates. Much of a commit runs in SQLite, the
+network or the commit process without the GIL (and both stages wait on fsync),
+so the overlap is real even in one process. Between them sits a backlog bounded
+in messages: a slow database holds the planner back, which holds the MQTT
+thread back, which holds the broker back.
 
 ``run_once`` does the same for one batch in the calling thread, and the clocks
 are injected, so a test drives the collector step by step.
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import Committer
-from wattline.ingest.plan import BatchPlan
+from wattline.ingest.plan import BatchPlan, merge_plans
 from wattline.ingest.poison import describe_store_error, isolate
 from wattline.ingest.sources.base import Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
@@ -44,9 +50,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
+    # A gathered batch at most; the committer's backlog holds about as many more.
     max_messages: int = 2000
-    # Upper bound on the latency batching adds to a reading.
-    max_wait_s: float = 0.05
+    # Upper bound on the latency gathering adds to a reading: the committer merges
+    # whatever was gathered while it committed, so its batches still grow with the
+    # load (a 50 ms gather made a reading wait for it on top of two commits).
+    max_wait_s: float = 0.005
     # Flush as soon as the stream pauses this long. A broker holds back further
     # messages once its in-flight window (Mosquitto: 20 for MQTT 3.1.1) is
     # unacknowledged, so waiting out max_wait_s would only add latency.
@@ -104,6 +113,56 @@ class _Planned:
     deliveries: list[Delivery]
 
 
+def _merged(parts: Sequence[_Planned]) -> _Planned:
+    if len(parts) == 1:
+        return parts[0]
+    return _Planned(
+        merge_plans([part.plan for part in parts]),
+        [message for part in parts for message in part.messages],
+        [delivery for part in parts for delivery in part.deliveries],
+    )
+
+
+class _Backlog:
+    """Planned batches waiting for the committer, which takes them all as one.
+
+    Bounded in messages: ``put`` waits while ``max_messages`` or more are waiting
+    (one more batch may then bring it to just under twice that)."""
+
+    def __init__(self, max_messages: int) -> None:
+        self._max_messages = max_messages
+        self._parts: list[_Planned] = []
+        self._messages = 0
+        self._ended = False
+        self._changed = threading.Condition()
+
+    def put(self, planned: _Planned, timeout_s: float) -> bool:
+        """Queue a batch; False if the backlog stayed full for ``timeout_s``."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._messages < self._max_messages, timeout_s):
+                return False
+            self._parts.append(planned)
+            self._messages += len(planned.messages)
+            self._changed.notify_all()
+            return True
+
+    def end(self) -> None:
+        """No more batches: ``take`` answers None once the backlog is empty."""
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def take(self) -> _Planned | None:
+        """Everything waiting, merged in order (blocks until there is some); None at the end."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._parts) or self._ended)
+            if not self._parts:
+                return None
+            parts, self._parts, self._messages = self._parts, [], 0
+            self._changed.notify_all()
+        return _merged(parts)
+
+
 class StoreFaultError(Exception):
     """The store refuses whatever it is given: a fault of ours, not of a message."""
 
@@ -137,8 +196,7 @@ class Collector:
         self._monotonic = monotonic
         self._clock_ms = clock_ms
         self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
-        # None ends the committer: the planner has drained everything.
-        self._planned: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
+        self._planned = _Backlog(self._policy.max_messages)
         self._traces = traces
         self._before_ack = before_ack
         self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
@@ -268,7 +326,8 @@ class Collector:
                 elif self._stopping.is_set():
                     return
         finally:
-            self._hand_over(None)
+            # the committer commits what is planned, then ends
+            self._planned.end()
 
     def _prepare(self, batch: list[Item]) -> _Planned | None:
         """Plan and archive a batch, retrying through outages; None if stopped meanwhile."""
@@ -291,21 +350,17 @@ class Collector:
         assert plan is not None
         return _Planned(plan, messages, [delivery for _, delivery in batch])
 
-    def _hand_over(self, planned: _Planned | None) -> bool:
-        """Queue a batch (or the end) for the committer; False if it has halted."""
-        while True:
-            try:
-                self._planned.put(planned, timeout=0.2)
-            except queue.Full:
-                if self._halted.is_set():
-                    return False
-                continue
-            return True
+    def _hand_over(self, planned: _Planned) -> bool:
+        """Queue a batch for the committer; False if it has halted."""
+        while not self._planned.put(planned, timeout_s=0.2):
+            if self._halted.is_set():
+                return False
+        return True
 
     # -- committer thread ---------------------------------------------------------
 
     def _commit_all(self) -> None:
-        while (planned := self._planned.get()) is not None:
+        while (planned := self._planned.take()) is not None:
             try:
                 self._commit_and_ack(planned)
             except _StoppedError:

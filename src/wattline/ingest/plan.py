@@ -147,3 +147,34 @@ def add_accepted(plan: BatchPlan, message: InboundMessage, outcome: Interpreted)
         plan.ota_statuses.append(outcome.ota_status)
     previous = plan.seen_ms.get(outcome.device_id, 0)
     plan.seen_ms[outcome.device_id] = max(previous, message.received_ms)
+
+
+def merge_plans(plans: Sequence[BatchPlan]) -> BatchPlan:
+    """Plans of consecutive batches as one plan, in order: what the committer commits
+    when several batches were planned while it was busy (see ``collector.py``).
+
+    Everything listed is concatenated; a device's last contact is the latest of
+    its plans'; a device to register is registered once. The merged plan is
+    archived only if every part was; an import (``historical``) merges only with
+    imports, since the store treats those batches differently."""
+    if len(plans) == 1:
+        return plans[0]
+    if len({plan.historical for plan in plans}) > 1:
+        raise ValueError("an import's plan cannot merge with live plans")
+    merged = BatchPlan(
+        archived=all(plan.archived for plan in plans), historical=plans[0].historical
+    )
+    for plan in plans:
+        merged.readings += plan.readings
+        merged.hellos += plan.hellos
+        merged.statuses += plan.statuses
+        merged.command_acks += plan.command_acks
+        merged.ota_statuses += plan.ota_statuses
+        merged.quarantined += plan.quarantined
+        merged.archive += plan.archive
+        merged.arrival += plan.arrival
+        merged.resolved_quarantine += plan.resolved_quarantine
+        for device_id, seen_ms in plan.seen_ms.items():
+            merged.seen_ms[device_id] = max(merged.seen_ms.get(device_id, 0), seen_ms)
+    merged.register = list(dict.fromkeys(d for plan in plans for d in plan.register))
+    return merged

@@ -48,7 +48,8 @@ class SequenceStates:
         if not device_ids:
             return {}
         ordered = sorted(device_ids)
-        self._create.execute(conn, [_row(device_id, SeqState()) for device_id in ordered])
+        fresh = _row("", SeqState())
+        self._create.execute(conn, [{**fresh, "device_id": device_id} for device_id in ordered])
         rows = conn.execute(self._lock, {"device_ids": ordered}).mappings()
         return {row["device_id"]: _state(row) for row in rows}
 
@@ -65,6 +66,12 @@ def read_state(conn: Connection, device_id: str) -> SeqState | None:
     return _state(row) if row else None
 
 
+# Nearly every device has no open gap: its state is written and read without JSON
+# (a dumps and a loads for each device of every batch were a tenth of the commit's
+# Python time).
+_NO_GAPS = "[]"
+
+
 def _row(device_id: str, state: SeqState) -> dict[str, Any]:
     return {
         "device_id": device_id,
@@ -75,11 +82,14 @@ def _row(device_id: str, state: SeqState) -> dict[str, Any]:
         "resets": state.resets,
         "duplicates": state.duplicates,
         "forgotten_through": state.forgotten_through,
-        "gaps": json.dumps([[g.boot, g.first_seq, g.last_seq, g.detected_ms] for g in state.gaps]),
+        "gaps": json.dumps([[g.boot, g.first_seq, g.last_seq, g.detected_ms] for g in state.gaps])
+        if state.gaps
+        else _NO_GAPS,
     }
 
 
 def _state(row: Any) -> SeqState:
+    gaps = row["gaps"]
     return SeqState(
         boot=row["boot"],
         next_seq=row["next_seq"],
@@ -88,5 +98,5 @@ def _state(row: Any) -> SeqState:
         resets=row["resets"],
         duplicates=row["duplicates"],
         forgotten_through=row["forgotten_through"],
-        gaps=tuple(SeqGap(*gap) for gap in json.loads(row["gaps"])),
+        gaps=() if gaps == _NO_GAPS else tuple(SeqGap(*gap) for gap in json.loads(gaps)),
     )
