@@ -49,8 +49,9 @@ def make(
     *,
     auto_register: bool = True,
     before_ack: Callable[[], object] | None = None,
+    archive: ListArchive | None = None,
 ) -> tuple[Collector, FakeSource, ListArchive]:
-    archive = ListArchive()
+    archive = archive or ListArchive()
     metrics = IngestMetrics(CollectorRegistry())
     committer = Committer(
         store,

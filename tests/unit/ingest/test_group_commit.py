@@ -6,17 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from prometheus_client import CollectorRegistry
-from tests.collector_fakes import SourceFactory
-from tests.unit.ingest.test_collector_run_once import T0, ListArchive, deliver, telemetry
+from tests.unit.ingest.test_collector_run_once import T0, ListArchive, deliver, make, telemetry
 
 from wattline.archive.base import ArchiveRecord
-from wattline.ingest.admit import Admission
-from wattline.ingest.collector import BatchPolicy, Collector
-from wattline.ingest.committer import Committer
-from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources.base import Delivery
-from wattline.observability.metrics import IngestMetrics
 from wattline.storage.base import CommitBatch, CommitResult
 from wattline.storage.memory import MemoryStore
 
@@ -56,19 +49,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
 
 def test_batches_planned_during_a_commit_go_into_the_next_commit_together() -> None:
     store = GatedStore()
-    metrics = IngestMetrics(CollectorRegistry())
     archive = CountingArchive()
-    committer = Committer(
-        store,
-        archive,
-        InterpretConfig(topic_prefix="t"),
-        metrics,
-        admission=Admission(store, auto_register=True),
-    )
-    make_source = SourceFactory()
-    collector = Collector(make_source, committer, metrics, BatchPolicy(max_messages=10))
+    collector, source, _ = make(store, archive=archive)
     collector.start()
-    source = make_source.source
     try:
         deliver(source, telemetry("m1", 0, 1.0))
         assert store.entered.wait(10)  # the first commit holds the committer
