@@ -39,6 +39,9 @@ class CountingArchive(ListArchive):
         self.appends.append(len(records))
         super().append(records)
 
+    def holds(self, appends: int) -> Callable[[], bool]:
+        return lambda: len(self.appends) == appends
+
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
@@ -58,7 +61,7 @@ def test_batches_planned_during_a_commit_go_into_the_next_commit_together() -> N
         # each message gathered, planned and archived on its own
         for seq in range(1, 6):
             source.deliver(telemetry("m1", seq, float(seq)), Delivery(10 + seq, 1, 1))
-            wait_until(lambda planned=seq + 1: len(archive.appends) == planned)
+            wait_until(archive.holds(seq + 1))
         store.release.set()
         wait_until(lambda: len(source.acked) == 6)
     finally:
