@@ -48,8 +48,7 @@ class SequenceStates:
         if not device_ids:
             return {}
         ordered = sorted(device_ids)
-        fresh = _row("", SeqState())
-        self._create.execute(conn, [{**fresh, "device_id": device_id} for device_id in ordered])
+        self._create.execute(conn, [{**_FRESH, "device_id": device_id} for device_id in ordered])
         rows = conn.execute(self._lock, {"device_ids": ordered}).mappings()
         return {row["device_id"]: _state(row) for row in rows}
 
@@ -100,3 +99,7 @@ def _state(row: Any) -> SeqState:
         forgotten_through=row["forgotten_through"],
         gaps=() if gaps == _NO_GAPS else tuple(SeqGap(*gap) for gap in json.loads(gaps)),
     )
+
+
+# The row of a device never seen, which ``lock`` creates before reading.
+_FRESH = _row("", SeqState())
