@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from wattline.api.ratelimit import limit_principal
@@ -78,16 +79,20 @@ def authenticate(services: ApiServices, request: HTTPConnection, bearer: str | N
     )
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # Checked once per request: AdminFirstRoute may have done it before the body.
+    # A coroutine, so that a known caller costs no thread hop; a user's token or
+    # an API key may be looked up in the store, so that runs in the thread pool.
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    principal = authenticate(services, request, credentials.credentials if credentials else None)
+    principal = await run_in_threadpool(
+        authenticate, services, request, credentials.credentials if credentials else None
+    )
     limit_principal(services.api_limits, principal.kind, principal.subject)
     request.state.principal = principal
     return principal

@@ -16,13 +16,26 @@ twice). SQLite has one writer at a time, and ignores ``FOR UPDATE``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Connection, Table, any_, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+)
 
 from wattline.storage import blocks, schema
 from wattline.storage.bucketing import Cell
@@ -232,28 +245,60 @@ class BlockSeries:
     columns: dict[str, Any]
 
 
-def metric_condition(
-    column: ColumnElement[str],
-    device_ids: Sequence[str],
-    metrics: Sequence[str] | None,
-    dialect: str,
-) -> ColumnElement[bool]:
-    """``column`` among ``metrics``; for None, among every metric the devices ever
+# The bound parameters of a series statement (``series_filter``, ``series_parameters``).
+_DEVICE_IDS = "device_ids"
+_METRICS = "metrics"
+_START_MS = "start_ms"
+_END_MS = "end_ms"
+
+
+def series_filter(
+    device: ColumnElement[str], metric: ColumnElement[str], *, named: bool, dialect: str
+) -> list[ColumnElement[bool]]:
+    """``device`` among the devices and ``metric`` among the metrics of
+    ``series_parameters``; when not ``named``, among every metric the devices ever
     reported (their ``latest`` rows), as a subquery of the same statement.
 
-    The list keeps a series query a primary-key seek per metric, not a scan of
-    all a device's history; asked for in a query of its own, it was a round trip
-    more per read (one of six on PostgreSQL). PostgreSQL gets it as an array
-    computed once (``= ANY(ARRAY(...))``): as ``IN (subquery)`` its planner,
-    without statistics, joined the subquery against every row (2.5 ms against
-    0.6 for a day of two metrics)."""
-    if metrics is not None:
-        return column.in_(list(metrics))
+    Bound, not literal, so that a statement is built once and reused: building
+    and keying a statement each read was a fifth of a day's read (py-spy). The
+    metric list keeps a series query a primary-key seek per metric, not a scan
+    of all a device's history; asked for in a query of its own, it was a round
+    trip more per read (one of six on PostgreSQL). PostgreSQL gets it as an
+    array computed once (``= ANY(ARRAY(...))``): as ``IN (subquery)`` its
+    planner, without statistics, joined the subquery against every row (2.5 ms
+    against 0.6 for a day of two metrics)."""
+    of_device = device.in_(bindparam(_DEVICE_IDS, expanding=True))
+    if named:
+        return [of_device, metric.in_(bindparam(_METRICS, expanding=True))]
     latest = schema.latest.c
-    of_devices = select(latest.metric).where(latest.device_id.in_(list(device_ids)))
+    reported = select(latest.metric).where(
+        latest.device_id.in_(bindparam(_DEVICE_IDS, expanding=True))
+    )
     if dialect == "postgresql":
-        return column == any_(func.array(of_devices.scalar_subquery()))
-    return column.in_(of_devices)
+        return [of_device, metric == any_(func.array(reported.scalar_subquery()))]
+    return [of_device, metric.in_(reported)]
+
+
+def series_parameters(
+    device_ids: Sequence[str], metrics: Sequence[str] | None, start_ms: int, end_ms: int
+) -> dict[str, Any]:
+    """The values of a statement built with ``series_filter`` and a range."""
+    values: dict[str, Any] = {
+        _DEVICE_IDS: list(device_ids),
+        _START_MS: start_ms,
+        _END_MS: end_ms,
+    }
+    if metrics is not None:
+        values[_METRICS] = list(metrics)
+    return values
+
+
+def range_start() -> BindParameter[int]:
+    return bindparam(_START_MS, type_=BigInteger)
+
+
+def range_end() -> BindParameter[int]:
+    return bindparam(_END_MS, type_=BigInteger)
 
 
 def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
@@ -267,18 +312,9 @@ def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
     descending: bool = False,
 ) -> Iterator[BlockSeries]:
     """Blocks overlapping [start_ms, end_ms), in (device, metric, day) order, cut to the range."""
-    b = packing.blocks.c
-    where = [
-        b.device_id.in_(list(device_ids)),
-        metric_condition(b.metric, device_ids, metrics, conn.dialect.name),
-        b.day_ms > start_ms - DAY_MS,
-        b.day_ms < end_ms,
-    ]
-    day_order = b.day_ms.desc() if descending else b.day_ms
-    query = select(b.device_id, b.metric, b.payload).where(*where)
-    for device_id, metric, payload in conn.execute(
-        query.order_by(b.device_id, b.metric, day_order)
-    ):
+    query = _blocks_statement(packing, metrics is not None, conn.dialect.name, descending)
+    values = series_parameters(device_ids, metrics, start_ms, end_ms)
+    for device_id, metric, payload in conn.execute(query, values):
         columns = unpack(packing, bytes(payload))
         times = columns[packing.time]
         lo, hi = np.searchsorted(times, [start_ms, end_ms])
@@ -286,6 +322,25 @@ def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
             continue
         cut = {name: c[lo:hi] for name, c in columns.items()}
         yield BlockSeries(device_id, metric, cut)
+
+
+@functools.cache
+def _blocks_statement(
+    packing: Packing, named: bool, dialect: str, descending: bool
+) -> Select[Any]:
+    b = packing.blocks.c
+    # a block holds a day from day_ms: one that starts a day before the range still overlaps it
+    where = [
+        *series_filter(b.device_id, b.metric, named=named, dialect=dialect),
+        b.day_ms > range_start() - DAY_MS,
+        b.day_ms < range_end(),
+    ]
+    day_order = b.day_ms.desc() if descending else b.day_ms
+    return (
+        select(b.device_id, b.metric, b.payload)
+        .where(*where)
+        .order_by(b.device_id, b.metric, day_order)
+    )
 
 
 def has_blocks(

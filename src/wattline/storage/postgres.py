@@ -11,13 +11,15 @@ time range read only the months they cover.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.migrations import upgrade_to_head
@@ -37,6 +39,9 @@ _CONNECT_TIMEOUT_S = 10
 _PARTITION_KEYS = {"samples": "ts_ms", "rollup_1m": "bucket_ms"}
 # Retention tiers whose table is partitioned by month, and that table.
 _PARTITIONED_TIERS = {"raw": "samples", "1m": "rollup_1m"}
+# A pooled connection idle this long is pinged before use (see ping_when_idle).
+_PING_AFTER_IDLE_S = 1.0
+_RETURNED_AT = "wattline_returned_at"
 
 
 def psycopg_url(url: str) -> str:
@@ -55,14 +60,41 @@ def redact(url: str) -> str:
         return url.split("://", 1)[0] + "://..."
 
 
+def ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection before handing it out, if it sat idle ``idle_s`` or more.
+
+    This replaces connections the server closed (a restart, an idle timeout)
+    instead of failing the next statement with them, as ``pool_pre_ping`` does;
+    but pre_ping pings on every checkout, a round trip that was one of the
+    seven of an API request for a day of buckets. A connection returned
+    moments ago is as alive as a ping would show it; if the server went away
+    in between, the statement fails as it would have after a ping, the pool
+    replaces every connection older than the failure, and the caller retries
+    (ingest) or answers 503 (the API).
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is not None and time.monotonic() - returned_at < idle_s:
+            return
+        # the dialect's own ping; the pool replaces the connection and tries again
+        if not engine.dialect._do_ping_w_event(dbapi_connection):  # noqa: SLF001
+            raise DisconnectionError("the server closed the pooled connection")
+
+
 def open_postgres_store(url: str) -> SqlStore:
     sa_url = make_url(psycopg_url(url))
     connect_args = (
         {} if "connect_timeout" in sa_url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
     )
-    # pre_ping replaces pooled connections the server closed (restart, idle
-    # timeout) instead of failing the next commit with them.
-    engine = create_engine(sa_url, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(sa_url, connect_args=connect_args)
+    ping_when_idle(engine, _PING_AFTER_IDLE_S)
     try:
         with engine.begin() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))

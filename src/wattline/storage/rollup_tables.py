@@ -7,6 +7,7 @@ grid (``x - (x - phase) % step``) that both dialects compute alike.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -33,7 +34,10 @@ from wattline.storage.block_tables import (
     Grid,
     block_cell_columns,
     block_cells,
-    metric_condition,
+    range_end,
+    range_start,
+    series_filter,
+    series_parameters,
 )
 from wattline.storage.bucketing import Cell
 from wattline.storage.bulk import BulkStatement
@@ -177,7 +181,8 @@ def iter_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
 
 def iter_cell_columns(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[CellColumns]:
     """``iter_cells`` column-wise: a part per series from the rows, then one per block."""
-    rows = conn.execute(_select_cells(query, with_ends, conn.dialect.name)).all()
+    statement = _select_cells(query, with_ends, conn.dialect.name)
+    rows = conn.execute(statement, _parameters(query)).all()
     yield from rows_to_parts(rows, with_ends)
     packing = {None: RAW, Tier.M1: M1}.get(query.source)
     if packing is not None:
@@ -191,7 +196,7 @@ def iter_cell_columns(conn: Connection, query: CellQuery, with_ends: bool) -> It
 def _row_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[Cell]:
     nan = math.nan
     statement = _select_cells(query, with_ends, conn.dialect.name)
-    for page in conn.execute(statement).partitions(_ROWS_PER_FETCH):
+    for page in conn.execute(statement, _parameters(query)).partitions(_ROWS_PER_FETCH):
         for row in page:
             d, m, cell, n, s, lo, hi, f_ts, l_ts = row[:9]
             f_v, l_v = (float(row[9]), float(row[10])) if with_ends else (nan, nan)
@@ -201,10 +206,16 @@ def _row_cells(conn: Connection, query: CellQuery, with_ends: bool) -> Iterator[
             yield Cell(d, m, int(cell), aggregate)
 
 
-def _select_rows(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any]:
-    """Tier rows as they are, when each grid cell is one tier bucket: no grouping, no join."""
-    assert query.source is not None
-    c = TABLES[query.source].c
+def _parameters(query: CellQuery) -> dict[str, Any]:
+    return series_parameters(query.device_ids, query.metrics, query.start_ms, query.end_ms)
+
+
+@functools.cache
+def _select_rows(source: Tier, with_ends: bool, named: bool, dialect: str) -> Select[Any]:
+    """Tier rows as they are, when each grid cell is one tier bucket: no grouping, no join.
+
+    Built once per shape: the devices, metrics and range are bound parameters."""
+    c = TABLES[source].c
     ends = [c.first_value, c.last_value] if with_ends else []
     return select(
         c.device_id,
@@ -218,10 +229,9 @@ def _select_rows(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any]
         c.last_ts_ms.label("last_ts"),
         *ends,
     ).where(
-        c.device_id.in_(list(query.device_ids)),
-        metric_condition(c.metric, query.device_ids, query.metrics, dialect),
-        c.bucket_ms >= query.start_ms,
-        c.bucket_ms < query.end_ms,
+        *series_filter(c.device_id, c.metric, named=named, dialect=dialect),
+        c.bucket_ms >= range_start(),
+        c.bucket_ms < range_end(),
     )
 
 
@@ -231,7 +241,7 @@ def _select_cells(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any
         and query.step_ms == query.source.width_ms
         and query.phase_ms % query.step_ms == 0
     ):
-        return _select_rows(query, with_ends, dialect)
+        return _select_rows(query.source, with_ends, query.metrics is not None, dialect)
     if query.source is None:
         table = schema.samples
         c = table.c
@@ -264,10 +274,9 @@ def _select_cells(query: CellQuery, with_ends: bool, dialect: str) -> Select[Any
     grouped = (
         select(c.device_id, c.metric, cell, *columns)
         .where(
-            c.device_id.in_(list(query.device_ids)),
-            metric_condition(c.metric, query.device_ids, query.metrics, dialect),
-            x >= query.start_ms,
-            x < query.end_ms,
+            *series_filter(c.device_id, c.metric, named=query.metrics is not None, dialect=dialect),
+            x >= range_start(),
+            x < range_end(),
         )
         .group_by(c.device_id, c.metric, cell)
     )

@@ -20,7 +20,7 @@ from wattline.api.paging import LimitParam
 from wattline.api.routers.devices import connection_status
 from wattline.api.series import bad_request, time_range
 from wattline.api.services import ApiServices
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable, readable_device
 from wattline.model.devices import Device
 from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
@@ -115,7 +115,7 @@ def raw_objects(  # noqa: PLR0913, PLR0917 - the documented query parameters
     """The device's messages as received, byte for byte (accepted or rejected), oldest
     first, each named ``{device_id}/{category}/{received_ms}.json`` as the seed's
     archive named them. At most a day per request."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     if services.archive is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "no raw archive in this process")
     start_ms, end_ms = time_range(start, end)

@@ -43,7 +43,7 @@ from wattline.api.routers.energy import get_device_energy
 from wattline.api.schemas import RequestBody
 from wattline.api.series import series_request, time_range
 from wattline.api.services import ApiServices
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable, readable_device
 from wattline.model.devices import Device, LatestValue
 from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
@@ -299,7 +299,7 @@ def get_plug_telemetry(  # noqa: PLR0913, PLR0917 - the documented query paramet
 ) -> dict[str, Any]:
     """History as ``data[{timestamp, power_avg, power_min, power_max, ...}]`` per interval,
     or raw readings ``data[{timestamp, power, ...}]`` without one."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     names = resolve_fields(store, [device_id], fields, f"device {device_id!r}")
     if interval is None:
         start_ms, end_ms = time_range(start, end)
@@ -342,7 +342,7 @@ def _stats(metric: str, avg: float, low: float, high: float) -> list[tuple[str, 
 def get_plug_latest(device_id: str, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
     """The newest value of each metric, flat: ``{device_id, timestamp, power, relay_state...}``;
     ``timestamp`` is the newest of them."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     values: list[LatestValue] = store.latest_values([device_id]).get(device_id, [])
     if not values:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no telemetry from {device_id!r} yet")

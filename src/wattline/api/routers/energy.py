@@ -27,7 +27,7 @@ from wattline.analytics.energy import (
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.fleet import All, Devices, DeviceType, Tag, select_fleet
 from wattline.api.params import check_bucket_range, default_start_ms, parse_time_ms
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.model.calendar import bucket_edges, parse_interval, parse_tz
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
@@ -275,7 +275,7 @@ def get_device_energy(  # noqa: PLR0913, PLR0917 - the documented query paramete
 ) -> EnergyOut:
     """kWh per bucket; days, weeks and months follow the local calendar of `tz`."""
     query = _Query(start, end, interval, tz, source, metric, max_gap_s, wrap_wh)
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     found = fleet_energy_wh(store, [device_id], query)[device_id]
     if found is None:
         wanted = metric or ", ".join(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.fleet import select_fleet
 from wattline.api.intelligence_deps import ForecasterDep, need_forecaster
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.intelligence.forecast import MAX_HORIZON_H, SEASONAL_NAIVE, ForecastHour
 from wattline.intelligence.forecaster import DeviceForecast, NoPowerSeriesError
 from wattline.model.calendar import parse_tz
@@ -119,7 +119,7 @@ def device_forecast(  # noqa: PLR0913, PLR0917 - the documented query parameters
 ) -> DeviceForecastOut:
     """The next ``hours`` of kWh, hour by hour, with the model that made them."""
     zone = _tz(tz)
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     forecaster = need_forecaster(services)
     try:
         return _device_out(forecaster.forecast(device_id, hours, zone), zone)

@@ -6,7 +6,7 @@ from wattline.api.cursors import DEFAULT_PAGE, decode_pair, encode
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, StoreDep, require
 from wattline.api.paging import CursorParam, LimitParam, page_start
 from wattline.api.schemas import GapOut, SequenceOut
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
 from wattline.storage.base import DedupCounts
@@ -36,7 +36,7 @@ def get_gaps(
     back as ``cursor``. ``missing`` counts every open gap, not only this page's.
     """
     after = page_start(lambda text: decode_pair("gaps", text, "(boot, first_seq)"), cursor)
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     state = store.sequence_state(device_id)
     counts = store.dedup_counts(device_id) or DedupCounts(0, 0)
     if state is None:

@@ -20,7 +20,7 @@ from wattline.api.params import parse_time_ms
 from wattline.api.routers.cost import Segments
 from wattline.api.routers.energy import fleet_energy_wh
 from wattline.api.routers.tariffs import EnergyDataDep, energy_data_of
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.grid.providers import HOUR_MS
 from wattline.grid.sources import CarbonLookup, WeatherLookup
 from wattline.model.calendar import Interval, Unit, bucket_edges, parse_tz
@@ -175,7 +175,7 @@ def get_emissions(  # noqa: PLR0913, PLR0917 - the documented query parameters
     zone: Zone = None,
 ) -> EmissionsOut:
     """kWh and grams of CO2eq per local day: each hour's energy x that hour's intensity."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     data = energy_data_of(services)
     start_ms, end_ms = _range(start, end)
     try:

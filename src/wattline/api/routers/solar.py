@@ -24,7 +24,7 @@ from wattline.api.routers.cost import Segments
 from wattline.api.routers.energy import fleet_energy_wh
 from wattline.api.routers.tariffs import energy_data_of
 from wattline.api.services import EnergyData
-from wattline.api.tenancy import owned_device, readable_device
+from wattline.api.tenancy import check_readable, owned_device
 from wattline.grid.providers import GHI, HOUR_MS, HourValue
 from wattline.grid.solar import expected_day
 from wattline.grid.sources import WeatherLookup
@@ -173,7 +173,7 @@ def get_solar(  # noqa: PLR0913, PLR0917 - the documented query parameters
     ] = "clear_sky",
 ) -> SolarOut:
     """Measured against expected energy per local day, performance ratio and findings."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     data = energy_data_of(services)
     config = _system(data, principal.tenant_id, device_id)
     edges, zone = _days(start, end, tz)

@@ -25,7 +25,7 @@ from wattline.api.series import (
     source_name,
     time_range,
 )
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
 from wattline.security.roles import Role
@@ -107,7 +107,7 @@ def get_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parameters
     Raw readings come a page of ``limit`` at a time: pass ``next_cursor`` back as ``cursor``
     with the same range, fields and order.
     """
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     names = resolve_fields(store, [device_id], fields, f"device {device_id!r}")
     if interval is None:
         if agg is not None or tz is not None or layout != "buckets":
@@ -229,6 +229,6 @@ def get_fleet_telemetry(  # noqa: PLR0913, PLR0917 - the documented query parame
 )
 def get_latest(device_id: str, store: StoreDep, principal: PrincipalDep) -> LatestOut:
     """The newest value of each metric by its own timestamp, not by arrival order."""
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     values = store.latest_values([device_id]).get(device_id, [])
     return LatestOut(device_id=device_id, values=latest_out(values))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from wattline.api.deps import AdminFirstRoute, PrincipalDep, ServicesDep, StoreDep, require
 from wattline.api.metric_fields import resolve_fields
-from wattline.api.tenancy import readable_device
+from wattline.api.tenancy import check_readable
 from wattline.live.window import DEFAULT_WINDOW_SIZE, RecentReadings
 from wattline.model.metrics import shown
 from wattline.model.times import iso_ms
@@ -95,7 +95,7 @@ def get_window(  # noqa: PLR0913, PLR0917 - the documented query parameters
         )
     # Every request: the window holds every tenant's devices, so which ones the
     # caller may read is the store's tenant-scoped answer (one primary-key look-up).
-    readable_device(store, principal, device_id)
+    check_readable(store, principal, device_id)
     names = resolve_fields(store, [device_id], metric, f"device {device_id!r}")
     if window is None:
         all_metrics = [v.metric for v in store.latest_values([device_id]).get(device_id, [])]
