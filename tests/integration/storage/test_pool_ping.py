@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from sqlalchemy import text
-
 from tests.integration.conftest import POSTGRES_ADMIN_URL
+
 from wattline.storage import postgres
 from wattline.storage.base import StoreUnavailableError
 from wattline.storage.sql import SqlStore
@@ -55,9 +55,7 @@ def kill(pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-def test_a_connection_back_moments_ago_goes_out_unpinged(
-    store: SqlStore, pings: list[int]
-) -> None:
+def test_a_connection_back_moments_ago_goes_out_unpinged(store: SqlStore, pings: list[int]) -> None:
     server_pid(store)
     pings.clear()
     for _ in range(5):
