@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from wattline.model.messages import RejectReason
 from wattline.protocols.errors import ProtocolError, preview
@@ -49,16 +50,28 @@ _GOOD_METRIC_NAMES_MAX = 10_000
 
 
 def check_metric_name(name: Any, where: str = "") -> str:
-    if type(name) is str and name in _GOOD_METRIC_NAMES:
-        return name
-    if not isinstance(name, str) or not METRIC_NAME_RE.fullmatch(name):
+    if not is_metric_name(name):
         raise ProtocolError(
             RejectReason.BAD_METRIC_NAME,
             f"{where}metric name {preview(name, 80)!r} must match [A-Za-z][A-Za-z0-9_.]{{0,63}}",
         )
+    return name
+
+
+def are_metric_names(names: Collection[Any]) -> bool:
+    """``is_metric_name`` of each; in one set operation when all are known names."""
+    return _GOOD_METRIC_NAMES.issuperset(names) or all(is_metric_name(n) for n in names)
+
+
+def is_metric_name(name: Any) -> TypeGuard[str]:
+    """Whether ``name`` follows the metric name rule (remembered once it did)."""
+    if type(name) is str and name in _GOOD_METRIC_NAMES:
+        return True
+    if not isinstance(name, str) or not METRIC_NAME_RE.fullmatch(name):
+        return False
     if len(_GOOD_METRIC_NAMES) < _GOOD_METRIC_NAMES_MAX:
         _GOOD_METRIC_NAMES.add(name)
-    return name
+    return True
 
 
 def check_not_future(ts_ms: int, received_ms: int, limits: Limits, where: str = "") -> int:
