@@ -325,9 +325,7 @@ def read_blocks(  # noqa: PLR0913, PLR0917 - the series, the range and the table
 
 
 @functools.cache
-def _blocks_statement(
-    packing: Packing, named: bool, dialect: str, descending: bool
-) -> Select[Any]:
+def _blocks_statement(packing: Packing, named: bool, dialect: str, descending: bool) -> Select[Any]:
     b = packing.blocks.c
     # a block holds a day from day_ms: one that starts a day before the range still overlaps it
     where = [
