@@ -167,3 +167,21 @@ def test_cbor_is_never_read_as_json() -> None:
     assert not is_json("application/cbor")
     assert is_json(None)
     assert is_json("application/json; charset=utf-8")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a key twice: both decoders keep the last
+        b'{"ts":%d,"metrics":{"power_w":1,"power_w":2}}' % (NOW_MS - 5),
+        b'{"ts":%d,"ts":%d,"metrics":{"power_w":1}}' % (NOW_MS - 5, NOW_MS - 9),
+        b'{"seq":1,"seq":2,"ts":%d,"metrics":{"power_w":1}}' % (NOW_MS - 5),
+        # white space around the document, as JSON allows
+        b' \t\r\n{"ts":%d,"metrics":{"power_w":1}}\n ' % (NOW_MS - 5),
+        # a lone surrogate escape in a name, and a name that is not text at all
+        b'{"ts":%d,"metrics":{"\\ud800":1}}' % (NOW_MS - 5),
+        b'{"ts":%d,"metrics":{"power_w":1}' % (NOW_MS - 5),
+    ],
+)
+def test_what_json_leaves_open_is_read_as_the_general_path_reads_it(raw: bytes) -> None:
+    assert adapted(raw) == general(raw)
