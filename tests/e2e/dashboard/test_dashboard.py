@@ -8,7 +8,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.e2e.conftest import wait_until
 from tests.e2e.dashboard.conftest import DEMO_FLEET, ConsoleErrors, Dashboard, sign_in
@@ -82,6 +82,62 @@ def test_a_device_chart_draws_a_live_point_within_2_s(dashboard: Dashboard, page
     )
     assert time.monotonic() - published < 2.0
     expect(page.locator(".stat[data-metric='power_w'] .stat-value")).to_have_text("4321 W")
+
+
+def test_a_reading_committed_while_the_live_stream_opens_is_drawn(
+    dashboard: Dashboard, page: Page
+) -> None:
+    """The page's subscription is held back until a reading committed after the page
+    fetched the device: it asks for what came after what it shows, and draws it."""
+    device_id = "dash-live-2"
+    _publish(dashboard, device_id, 1, 10.0)
+    wait_until(
+        lambda: dashboard.wattline.client.get(f"/api/v1/devices/{device_id}").status_code == 200,
+        10,
+        "the device registered on first contact (demo mode)",
+    )
+    held: list[tuple[WebSocketRoute, str | bytes]] = []
+    released = False
+
+    def hold(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            if released:
+                server.send(message)
+            else:
+                held.append((server, message))
+
+        route.on_message(from_page)
+
+    page.route_web_socket("**/api/v1/ws*", hold)
+    sign_in(page, dashboard.url, dashboard.operator)
+    page.goto(f"{dashboard.url}/#/device/{device_id}")
+    expect(page.locator("#chart[data-ready='1']")).to_have_attribute("data-points", "1")
+    # the route's callbacks run while Playwright is waiting, not during time.sleep
+    deadline = time.monotonic() + 10
+    while not any(b'"devices"' in _bytes(m) for _, m in held):
+        assert time.monotonic() < deadline, "the page never subscribed"
+        page.wait_for_timeout(100)
+    _publish(dashboard, device_id, 2, 4321.0)
+    wait_until(
+        lambda: (
+            dashboard.wattline.get(f"/api/v1/devices/{device_id}")["latest"]["power_w"]["value"]
+            == 4321.0
+        ),
+        10,
+        "the second reading committed",
+    )
+    released = True
+    for server, message in held:
+        server.send(message)
+    page.wait_for_function(
+        "() => document.querySelector('#chart').dataset.lastLive === '4321'", timeout=5_000
+    )
+
+
+def _bytes(message: str | bytes) -> bytes:
+    return message.encode() if isinstance(message, str) else message
 
 
 def _relay(dashboard: Dashboard, name: str) -> None:

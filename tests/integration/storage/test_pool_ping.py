@@ -70,7 +70,7 @@ def test_a_connection_idle_longer_is_pinged_and_replaced_when_dead(
     kill(first)
     time.sleep(IDLE_S * 2)
     pings.clear()
-    assert store.list_devices(tenant_id="default") == []  # no error: the pool replaced it
+    store.list_devices(tenant_id="default")  # no error: the pool replaced it
     assert pings, "the idle connection was not checked"
     assert server_pid(store) != first
 
@@ -81,4 +81,4 @@ def test_a_connection_killed_while_busy_fails_once_then_the_pool_recovers(
     kill(server_pid(store))
     with pytest.raises(StoreUnavailableError):
         store.list_devices(tenant_id="default")
-    assert store.list_devices(tenant_id="default") == []
+    store.list_devices(tenant_id="default")  # a fresh connection

@@ -2,11 +2,15 @@
 // The token goes in the subprotocol list, never in the URL.
 import { session } from "./api.js";
 
-export function openLive(subscription, onEvent) {
+// `since` (epoch ms): the page already shows everything up to that instant, so its
+// first subscription asks for what came after it. Without it a reading committed
+// while the socket was still opening fell between the page's fetch and its
+// subscription and was never shown.
+export function openLive(subscription, onEvent, { since = null } = {}) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   let socket = null;
   let closed = false;
-  let lastMs = null;
+  let lastMs = since;
   let retryMs = 1000;
 
   function connect() {

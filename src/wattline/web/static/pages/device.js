@@ -162,6 +162,9 @@ export async function render(main, [deviceId, rangeKey]) {
       .catch((e) => mount(configBox, errorBox(e)));
   }
 
+  // the newest reading the page was given: the live stream starts after it
+  const shownMs = Math.max(...Object.values(device.latest).map((v) => Date.parse(v.ts)).filter(Number.isFinite));
+  const since = Number.isFinite(shownMs) ? shownMs : null;
   return openLive({ devices: [deviceId], kinds: ["reading", "status"] }, (event) => {
     if (event.type === "reading") {
       for (const [m, v] of Object.entries(event.metrics)) device.latest[m] = { value: v, ts: event.ts };
@@ -177,5 +180,5 @@ export async function render(main, [deviceId, rangeKey]) {
       device.status = event.state;
       mount(statusBadge, badge(event.state));
     }
-  });
+  }, { since });
 }
