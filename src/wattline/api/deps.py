@@ -85,16 +85,23 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # Checked once per request: AdminFirstRoute may have done it before the body.
-    # A coroutine, so that a known caller costs no thread hop; a user's token or
-    # an API key may be looked up in the store, so that runs in the thread pool.
+    # A coroutine, so that a known caller costs no thread hop; otherwise the token
+    # may be looked up in the store and the rate kept in Redis, so that runs in the
+    # thread pool, as it did when this was a plain function.
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    principal = await run_in_threadpool(
-        authenticate, services, request, credentials.credentials if credentials else None
-    )
-    limit_principal(services.api_limits, principal.kind, principal.subject)
+    bearer = credentials.credentials if credentials else None
+    principal = await run_in_threadpool(_rate_limited_caller, services, request, bearer)
     request.state.principal = principal
+    return principal
+
+
+def _rate_limited_caller(
+    services: ApiServices, request: HTTPConnection, bearer: str | None
+) -> Principal:
+    principal = authenticate(services, request, bearer)
+    limit_principal(services.api_limits, principal.kind, principal.subject)
     return principal
 
 
