@@ -1,9 +1,9 @@
 """The canonical telemetry message as nearly every device sends it, decoded in one pass.
 
 ``{"seq": n, "ts": epoch-ms, "metrics": {name: number, ...}}`` and nothing else:
-msgspec parses the JSON and checks its shape and number ranges in C, which took
-a tenth of what parsing with orjson and then walking the result in Python did
-(``canonical_messages.parse_telemetry``, most of the collector's decoding).
+msgspec parses the JSON and checks its shape and number ranges in C, instead of
+orjson's dicts walked in Python (``canonical_messages.parse_telemetry``): a
+message of five metrics through ``plan.decode`` in 4.9 instead of 8.1 µs (ADR 0029).
 
 Any other message, valid or not (a batch upload, an RFC 3339 time, another
 field, a value out of range, CBOR, a name breaking the rule, a time in the
