@@ -53,9 +53,3 @@ def fast_telemetry(
     if not are_metric_names(metrics):
         return None
     return (Reading(device_id=device_id, ts_ms=ts_ms, metrics=metrics, seq=message.seq),)
-
-
-def is_json(content_type: str | None) -> bool:
-    """Whether a payload of this content type may be JSON (``codec.decode_payload``'s choice:
-    CBOR when the type says so, else JSON when it says so or the bytes look like it)."""
-    return content_type is None or "cbor" not in content_type.lower()

@@ -18,18 +18,21 @@ _WHITESPACE = b" \t\r\n"
 
 def decode_payload(raw: bytes, content_type: str | None = None) -> Any:
     """Decode one payload; raise ProtocolError(UNDECODABLE) on anything malformed."""
-    if content_type is not None:
-        lowered = content_type.lower()
-        if "cbor" in lowered:
-            return _decode_cbor(raw)
-        if "json" in lowered:
-            return _decode_json(raw)
+    if names_cbor(content_type):
+        return _decode_cbor(raw)
+    if content_type is not None and "json" in content_type.lower():
+        return _decode_json(raw)
     stripped = raw.lstrip(_WHITESPACE)
     if not stripped:
         raise ProtocolError(RejectReason.UNDECODABLE, "empty payload")
     if stripped[0] in _JSON_FIRST_BYTES:
         return _decode_json(raw)
     return _decode_cbor(raw)
+
+
+def names_cbor(content_type: str | None) -> bool:
+    """Whether the MQTT v5 content type says CBOR; anything else may be JSON."""
+    return content_type is not None and "cbor" in content_type.lower()
 
 
 def _decode_json(raw: bytes) -> Any:

@@ -20,8 +20,8 @@ from wattline.model.messages import Interpreted, Reading
 from wattline.protocols import canonical_messages
 from wattline.protocols.adapters.base import Payload
 from wattline.protocols.adapters.canonical import CanonicalAdapter
-from wattline.protocols.canonical_fast import fast_telemetry, is_json
-from wattline.protocols.codec import decode_payload
+from wattline.protocols.canonical_fast import fast_telemetry
+from wattline.protocols.codec import decode_payload, names_cbor
 from wattline.protocols.errors import ProtocolError
 from wattline.protocols.timestamps import EARLIEST_MS, LATEST_MS
 from wattline.protocols.validation import MAX_ABS_VALUE, MAX_SEQ, Limits
@@ -164,9 +164,9 @@ def test_anything_else_is_declined(body: Any) -> None:
 
 
 def test_cbor_is_never_read_as_json() -> None:
-    assert not is_json("application/cbor")
-    assert is_json(None)
-    assert is_json("application/json; charset=utf-8")
+    assert names_cbor("application/cbor")
+    assert not names_cbor(None)
+    assert not names_cbor("application/json; charset=utf-8")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 from wattline.model.messages import DOWNLINK, Interpreted
 from wattline.protocols import canonical_messages
 from wattline.protocols.adapters.base import Payload, PrefixedAdapter
-from wattline.protocols.canonical_fast import fast_telemetry, is_json
+from wattline.protocols.canonical_fast import fast_telemetry
+from wattline.protocols.codec import names_cbor
 from wattline.protocols.topics import levels_under, topic_filter
 from wattline.protocols.validation import Limits, check_device_id
 
@@ -39,7 +40,7 @@ class CanonicalAdapter(PrefixedAdapter):
         if matched is None:
             return _downlink(topic, self.prefix)
         device_id, kind = check_device_id(matched[0]), matched[1]
-        if kind == "telemetry" and is_json(payload.content_type):
+        if kind == "telemetry" and not names_cbor(payload.content_type):
             readings = fast_telemetry(device_id, payload.raw, received_ms, limits)
             if readings is not None:
                 return Interpreted(device_id, readings=readings, kind=kind)
