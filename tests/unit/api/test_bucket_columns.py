@@ -136,3 +136,22 @@ def test_no_buckets_is_empty_columns() -> None:
         "values": {},
     }
     assert _columns_layout([], [T0], ["avg"]) == {"ts_ms": [], "values": {}}
+
+
+days = st.integers(-62_135_596_800_000 // 86_400_000, 253_402_300_799_999 // 86_400_000)
+
+
+@given(days, st.lists(st.integers(0, 1439)))
+def test_minutes_of_one_day_print_as_iso_ms(day: int, minutes: list[int]) -> None:
+    """One day's whole minutes take the table of times of day, in any order."""
+    starts = [day * 86_400_000 + m * 60_000 for m in minutes]
+    assert _iso_texts(np.array(starts, np.int64)) == [iso_ms(ts).encode() for ts in starts]
+
+
+def test_a_day_at_one_minute_prints_as_iso_ms() -> None:
+    day = 1_764_547_200_000  # 2025-12-01
+    starts = [day + m * 60_000 for m in range(1440)]
+    texts = _iso_texts(np.array(starts, np.int64))
+    assert texts[0] == b"2025-12-01T00:00:00.000Z"
+    assert texts[-1] == b"2025-12-01T23:59:00.000Z"
+    assert texts == [iso_ms(ts).encode() for ts in starts]
