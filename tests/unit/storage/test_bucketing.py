@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from datetime import UTC, datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from wattline.model.calendar import (
     Interval,
@@ -14,8 +19,16 @@ from wattline.model.calendar import (
     bucket_starts,
     enclosing_bucket,
 )
-from wattline.storage.bucketing import Cell, assemble, choose_source, plan_buckets
-from wattline.storage.rollups import DAY_MS, HOUR_MS, MINUTE_MS, Aggregate, Tier
+from wattline.storage.bucketing import (
+    Cell,
+    _grid,
+    _spacing,
+    answers_exactly,
+    assemble,
+    choose_source,
+    plan_buckets,
+)
+from wattline.storage.rollups import DAY_MS, HOUR_MS, MINUTE_MS, TIERS, Aggregate, Tier
 
 LONDON = ZoneInfo("Europe/London")
 KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30 all year
@@ -149,3 +162,45 @@ def test_cells_are_merged_into_uneven_buckets() -> None:
     [day, next_day] = assemble(cells, starts)["d"]
     assert (day.start_ms, day.metrics["p"].count, day.metrics["p"].last_value) == (AUTUMN, 25, 24.0)
     assert (next_day.start_ms, next_day.metrics["p"].count) == (AUTUMN + 25 * HOUR_MS, 1)
+
+
+def _every_edge_on(width_ms: int, start_ms: int, end_ms: int, starts: list[int]) -> bool:
+    """The definition, edge by edge."""
+    return (
+        start_ms % width_ms == 0
+        and end_ms % width_ms == 0
+        and all(edge % width_ms == 0 for edge in starts[1:])
+    )
+
+
+# Edges on whole seconds, minutes, hours or days, as calendars make them, and odd ones.
+_edge_units = st.sampled_from([1, 1_000, MINUTE_MS, HOUR_MS, DAY_MS])
+
+
+@given(
+    st.tuples(st.integers(0, 100_000), _edge_units),
+    st.lists(st.tuples(st.integers(1, 90), _edge_units), min_size=0, max_size=40),
+    st.tuples(st.integers(1, 90), _edge_units),
+)
+# The first inner edge on the minute, a later one not: the step's divisor must say so.
+@example((0, MINUTE_MS), [(1, MINUTE_MS), (30, 1_000), (30, 1_000)], (1, MINUTE_MS))
+def test_tiers_and_grid_agree_with_the_edge_by_edge_definition(
+    first: tuple[int, int], steps: list[tuple[int, int]], last: tuple[int, int]
+) -> None:
+    """The divisor of the steps stands for testing every edge; the grid holds every edge."""
+    start_ms = first[0] * first[1]
+    starts = [start_ms]
+    for count, unit in steps:
+        starts.append(starts[-1] + count * unit)
+    end_ms = starts[-1] + last[0] * last[1]
+    want = next(
+        (t for t in reversed(TIERS) if _every_edge_on(t.width_ms, start_ms, end_ms, starts)), None
+    )
+    assert choose_source(start_ms, end_ms, starts) == want
+    assert all(answers_exactly(t, start_ms, end_ms, starts) == _every_edge_on(
+        t.width_ms, start_ms, end_ms, starts) for t in TIERS)  # fmt: skip
+    phase_ms, step_ms = _grid(start_ms, end_ms, starts, _spacing(starts))
+    assert phase_ms <= start_ms
+    assert all((edge - phase_ms) % step_ms == 0 for edge in starts[1:])
+    if len(starts) >= 3:  # the grid is the coarsest that holds every edge
+        assert step_ms == functools.reduce(math.gcd, (b - a for a, b in pairwise(starts[1:])))
