@@ -7,6 +7,7 @@ those statements live here beside the registry they change.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Select,
     Update,
     bindparam,
     case,
@@ -196,10 +198,11 @@ class SqlRegistry:
         wanted = list(device_ids)
         if not wanted:
             return set()
-        d = schema.devices.c
-        query = select(d.device_id).where(d.device_id.in_(wanted), _readable(tenant_id, user_id))
+        parameters = {"ids": wanted, "tenant_id": tenant_id}
+        if user_id is not None:
+            parameters["user_id"] = user_id
         with self._connections.read_statement() as conn:
-            return set(conn.scalars(query))
+            return set(conn.scalars(_readable_ids(shared=user_id is not None), parameters))
 
     def delete_device(self, device_id: str, *, tenant_id: str) -> dict[str, int] | None:
         """Remove the tenant's device and everything stored about it, in one transaction;
@@ -280,6 +283,19 @@ def _readable(tenant_id: str, user_id: str | None) -> ColumnElement[bool]:
     share = identity_schema.device_shares.c
     shared = select(share.device_id).where(share.user_id == user_id)
     return or_(own, d.device_id.in_(shared))
+
+
+@functools.cache
+def _readable_ids(*, shared: bool) -> Select[tuple[str]]:
+    """``readable_device_ids``' statement, built once: every API read checks its device,
+    and building the statement was a fifth of that check on PostgreSQL."""
+    d = schema.devices.c
+    own = d.tenant_id == bindparam("tenant_id")
+    if shared:
+        share = identity_schema.device_shares.c
+        mine = select(share.device_id).where(share.user_id == bindparam("user_id"))
+        own = or_(own, d.device_id.in_(mine))
+    return select(d.device_id).where(d.device_id.in_(bindparam("ids", expanding=True)), own)
 
 
 def device_from_row(row: Any) -> Device:
