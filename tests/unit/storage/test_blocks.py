@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,10 +66,31 @@ def test_refused_shapes_and_types() -> None:
         blocks.encode([np.arange(2, dtype=np.int64), np.zeros(2, np.float32)])
 
 
-@given(garbage=st.binary(max_size=64))
-def test_anything_else_is_not_a_block(garbage: bytes) -> None:
+@given(garbage=st.binary(max_size=64), magic=st.sampled_from([b"WB1", b"WB2"]))
+def test_anything_else_is_not_a_block(garbage: bytes, magic: bytes) -> None:
     with pytest.raises(blocks.BlockError):
-        blocks.decode(b"WB1f|" + garbage)
+        blocks.decode(magic + b"f|" + garbage)
+
+
+def _as_zlib_block(block: bytes) -> bytes:
+    """The same columns as a block written before zstd: b"WB1", then zlib."""
+    bar = block.index(b"|")
+    raw = zstandard.ZstdDecompressor().decompress(block[bar + 1 :])
+    return b"WB1" + block[3:bar] + b"|" + zlib.compress(raw, 6)
+
+
+@given(
+    times=st.lists(int64s, unique=True, max_size=100).map(sorted),
+    data=st.data(),
+)
+def test_blocks_written_with_zlib_still_read(times: list[int], data: st.DataObject) -> None:
+    """Blocks compacted before zstd (ADR 0030) stay in the store until reopened."""
+    values = data.draw(st.lists(floats, min_size=len(times), max_size=len(times)))
+    columns: list[blocks.Column] = [np.array(times, np.int64), np.array(values, np.float64)]
+    block = blocks.encode(columns)
+    assert block.startswith(b"WB2")
+    decoded = blocks.decode(_as_zlib_block(block))
+    assert [_bits(c) for c in decoded] == [_bits(c) for c in columns]
 
 
 def test_a_minute_series_packs_small() -> None:
