@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
@@ -88,8 +89,8 @@ class SqlCommit:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
             readings, seq_duplicates = self._sequence(conn, events)
             sample_rows = _sample_rows(readings, batch.seen_ms)
-            self._reopen_closed_days(conn, sample_rows)
-            inserted, corrected = self._write_samples(conn, sample_rows)
+            self._reopen_closed_days(conn, readings, sample_rows)
+            inserted, corrected = self._write_samples(conn, sample_rows, _distinct(readings))
             if sample_rows:
                 self._upsert_latest.execute(conn, _latest_rows(readings))
             apply_hellos(conn, batch.hellos)
@@ -121,41 +122,55 @@ class SqlCommit:
         self._sequence_states.save(conn, changed)
         return kept, duplicates
 
-    def _reopen_closed_days(self, conn: Connection, rows: list[SampleRow]) -> None:
+    def _reopen_closed_days(
+        self, conn: Connection, readings: Sequence[Reading], rows: list[SampleRow]
+    ) -> None:
         """Blocks of the days these rows land in turned back into rows, before anything else.
 
         Only days already over can have a block (compaction packs closed days
-        only), so live data, all of today, skips this: no query at all.
+        only), so live data, all of today, skips this: no query at all, and
+        one look at each reading rather than at each of its samples.
         """
         now_ms = time.time_ns() // 1_000_000
         today_ms = now_ms - now_ms % DAY_MS
+        if all(r.ts_ms >= today_ms for r in readings):
+            return
         closed = {(r[0], r[1], r[2] - r[2] % DAY_MS) for r in rows if r[2] < today_ms}
         if closed:
             reopen(conn, self._insert, closed)
 
-    def _write_samples(self, conn: Connection, rows: list[SampleRow]) -> tuple[int, int]:
+    def _write_samples(
+        self, conn: Connection, rows: list[SampleRow], distinct: bool
+    ) -> tuple[int, int]:
         """Insert new samples, apply corrections, keep the rollups equal to both.
 
         Returns (inserted, corrected). Rollups fold in only the rows inserted
         here; buckets holding a corrected sample are recomputed last, after the
-        fold, so a sample is never counted twice.
+        fold, so a sample is never counted twice. ``distinct``: no two readings
+        of the batch share a device and time, so no two rows share a key.
         """
         if not rows:
             return 0, 0
-        unique, batch_corrections = _newest_per_key(rows)
+        batch_corrections: list[SampleKey] = []
+        if distinct:
+            unique_rows = rows
+        else:
+            by_key, batch_corrections = _newest_per_key(rows)
+            unique_rows = list(by_key.values())
         # Only rows this statement inserted feed the rollups; a duplicate or a
         # concurrent collector's row does not.
         returned = insert_new(
             conn,
             schema.samples,
             _SAMPLE_COLUMNS,
-            list(unique.values()),
+            unique_rows,
             returning=("device_id", "metric", "ts_ms"),
         )
-        if returned is None and len(unique) == len(rows):
+        if returned is None and len(unique_rows) == len(rows):
             # The common case, nothing seen before: skip sorting rows into fresh and stale.
-            self._rollups.fold_in(conn, unique.values())
-            return len(unique), 0
+            self._rollups.fold_in(conn, unique_rows)
+            return len(unique_rows), 0
+        unique = {row[:3]: row for row in unique_rows}
         inserted = set(unique) if returned is None else set(returned)
         fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
@@ -204,6 +219,12 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
         for r in readings
         for metric, value in r.metrics.items()
     ]
+
+
+def _distinct(readings: Sequence[Reading]) -> bool:
+    """No two readings of one device at one time: then no sample key repeats either
+    (a reading names each metric once), checked per reading, not per sample."""
+    return len({(r.device_id, r.ts_ms) for r in readings}) == len(readings)
 
 
 def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], list[SampleKey]]:
@@ -269,14 +290,19 @@ def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
 
 
 def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
-    # Reduce the batch first: one upsert per (device, metric) instead of one per sample.
-    newest: dict[tuple[str, str], tuple[int, float]] = {}
-    for r in readings:
-        device_id, ts_ms = r.device_id, r.ts_ms
-        for metric, value in r.metrics.items():
-            current = newest.get((device_id, metric))
-            if current is None or ts_ms >= current[0]:
-                newest[device_id, metric] = (ts_ms, value)
+    """One upsert per (device, metric) instead of one per sample: its newest value,
+    the later arrival winning a tie, as the upsert's own condition decides."""
+    # A stable sort by time, then the last write of each key wins: no comparison
+    # per sample in Python (readings mostly arrive in order, which timsort sees).
+    in_time_order = sorted(readings, key=_reading_time)
+    newest = {
+        (r.device_id, metric): (r.ts_ms, value)
+        for r in in_time_order
+        for metric, value in r.metrics.items()
+    }
     return [
         {"device_id": d, "metric": m, "ts_ms": ts, "value": v} for (d, m), (ts, v) in newest.items()
     ]
+
+
+_reading_time = attrgetter("ts_ms")
