@@ -108,9 +108,7 @@ def _unpacked(packed: bytes, *, zstd: bool) -> bytes:
         if zstd:
             # A decompressor per call: they are not to be shared between threads,
             # and making one costs 2 us against 15-20 us for a block's frame.
-            return zstandard.ZstdDecompressor().decompress(
-                packed, max_output_size=_MAX_RAW_BYTES
-            )
+            return zstandard.ZstdDecompressor().decompress(packed, max_output_size=_MAX_RAW_BYTES)
         return zlib.decompress(packed)
     except (zstandard.ZstdError, zlib.error) as exc:
         raise BlockError(f"corrupt block: {exc}") from exc
