@@ -45,7 +45,29 @@ from wattline.broker.mosquitto import find_mosquitto
 
 # Recent enough that raw retention (7 days) keeps it, old enough to stay clear of
 # the future-skew rule; readings are 10 ms apart per device.
-T0_MS = int(time.time() * 1000) - 3 * 3_600_000
+DAY_MS = 86_400_000
+# The latency phases' readings are dated this long after the first throughput reading:
+# after every throughput reading (300,000 readings of 10 devices span 5 minutes).
+LATER_MS = 20 * 60_000
+
+
+def first_reading_ms(now_ms: int) -> int:
+    """The first reading's time: three hours ago, but not before today's UTC midnight
+    when today has room for every reading in the past.
+
+    A reading of a day already over makes each commit look for compacted blocks of
+    that day to reopen (three statements more), a path live data never takes; three
+    hours ago alone put every run between 00:00 and 03:00 UTC on it. In the first
+    half hour of a day there is no such room, and the runs stay on yesterday.
+    """
+    three_hours_ago = now_ms - 3 * 3_600_000
+    midnight_ms = now_ms - now_ms % DAY_MS
+    if three_hours_ago >= midnight_ms or now_ms - midnight_ms < LATER_MS + 10 * 60_000:
+        return three_hours_ago
+    return midnight_ms + 60_000
+
+
+T0_MS = first_reading_ms(int(time.time() * 1000))
 METRICS = ("voltage_v", "current_a", "power_w", "energy_wh", "frequency_hz")
 
 
@@ -423,7 +445,7 @@ def latency(
 
     poller = threading.Thread(target=poll)
     poller.start()
-    base = T0_MS + 3_600_000  # after every throughput reading, still in the past
+    base = T0_MS + LATER_MS  # after every throughput reading, still in the past
     for i in range(n):
         body = {"seq": i, "ts": base + i, "metrics": dict.fromkeys(METRICS, 1.0)}
         sent_at.append(time.perf_counter())

@@ -43,6 +43,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
+    LATER_MS,
     T0_MS,
     free_port,
     private_mosquitto,
@@ -109,8 +110,8 @@ def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
             device, turn = count % devices, first_turn + count // devices
             body = {
                 "seq": LATENCY_SEQ0 + turn,
-                # an hour after the rate phase's readings, still in the past
-                "ts": T0_MS + 3_600_000 + turn * 10,
+                # after the rate phase's readings, still in the past
+                "ts": T0_MS + LATER_MS + turn * 10,
                 # epoch ms with a fraction: within ingest's ±1e15 value limit, µs precise
                 "metrics": {"power_w": float(turn), "sent_ms": time.time_ns() / 1e6},
             }

@@ -9,12 +9,12 @@ the buckets are of equal width).
 
 from __future__ import annotations
 
+import math
+import operator
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
-
-import numpy as np
 
 from wattline.model.calendar import Interval, TooManyBucketsError, bucket_starts
 from wattline.storage.rollups import TIERS, Aggregate, Tier, merge
@@ -113,7 +113,7 @@ def _spacing(starts: Sequence[int]) -> int:
     """
     if len(starts) < 3:  # two edges inside the range make one step
         return 0
-    return int(np.gcd.reduce(np.diff(np.asarray(starts[1:], dtype=np.int64))))
+    return math.gcd(*map(operator.sub, starts[2:], starts[1:-1]))
 
 
 def _on_tier_edges(
