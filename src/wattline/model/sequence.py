@@ -146,21 +146,79 @@ def sequence_batch(
 
     Returns the changed states, the readings to store (duplicates removed) and
     how many duplicates were dropped.
+
+    Exactly ``observe`` per event, with one shortcut: once a device's state has
+    changed, its following in-order readings (the next number, not older than
+    the boot's first reading) only count up, held as plain numbers in a
+    ``_Run``; the state is built once when the run ends. A state per reading
+    was half of this loop's time, itself a tenth of a commit's.
     """
     changed: dict[str, SeqState] = {}
+    runs: dict[str, _Run] = {}
     kept: list[Reading] = []
     dropped = 0
     for event in events:
-        if isinstance(event, Hello):
-            current = changed.get(event.device_id) or states.get(event.device_id, SeqState())
-            changed[event.device_id] = reboot(current)
-        else:
-            current = changed.get(event.device_id) or states.get(event.device_id, SeqState())
-            updated, verdict = observe(current, event.seq, event.ts_ms, now_ms)
-            if updated is not current:
-                changed[event.device_id] = updated
-            if verdict is SeqVerdict.DUPLICATE:
-                dropped += 1
-            else:
+        device_id = event.device_id
+        run = runs.get(device_id)
+        if run is not None:
+            if isinstance(event, Reading) and run.takes(event.seq, event.ts_ms):
                 kept.append(event)
+                continue
+            changed[device_id] = run.ended()
+            del runs[device_id]
+        current = changed.get(device_id) or states.get(device_id, _NEVER_SEEN)
+        if isinstance(event, Hello):
+            changed[device_id] = reboot(current)
+            continue
+        updated, verdict = observe(current, event.seq, event.ts_ms, now_ms)
+        if verdict is SeqVerdict.DUPLICATE:
+            dropped += 1
+        else:
+            kept.append(event)
+        if updated is not current:
+            changed[device_id] = updated
+            if updated.next_seq is not None:
+                runs[device_id] = _Run(updated, updated.next_seq)
+    for device_id, run in runs.items():
+        changed[device_id] = run.ended()
     return changed, kept, dropped
+
+
+_NEVER_SEEN = SeqState()
+
+
+class _Run:
+    """In-order readings after ``state``: what ``_advance`` would make of them, as numbers."""
+
+    __slots__ = ("last_ts_ms", "next_seq", "oldest_ts_ms", "state")
+
+    def __init__(self, state: SeqState, next_seq: int) -> None:
+        self.state = state
+        self.next_seq = next_seq
+        self.last_ts_ms = state.last_ts_ms
+        # observe calls a reading older than the boot's first one EARLIER_BOOT
+        self.oldest_ts_ms = state.boot_first_ts_ms
+
+    def takes(self, seq: int | None, ts_ms: int) -> bool:
+        """Count the reading in if ``observe`` would call it IN_ORDER."""
+        if seq != self.next_seq or (self.oldest_ts_ms is not None and ts_ms < self.oldest_ts_ms):
+            return False
+        self.next_seq = seq + 1
+        if self.last_ts_ms is None or ts_ms > self.last_ts_ms:
+            self.last_ts_ms = ts_ms
+        return True
+
+    def ended(self) -> SeqState:
+        state = self.state
+        if self.next_seq == state.next_seq:
+            return state
+        return SeqState(
+            boot=state.boot,
+            next_seq=self.next_seq,
+            boot_first_ts_ms=state.boot_first_ts_ms,
+            last_ts_ms=self.last_ts_ms,
+            gaps=state.gaps,
+            resets=state.resets,
+            duplicates=state.duplicates,
+            forgotten_through=state.forgotten_through,
+        )
