@@ -172,7 +172,13 @@ def _insert_unnest(  # noqa: PLR0913, PLR0917 - the parts _insert prepared
         for name in columns
     )
     sql = f"{head}SELECT * FROM unnest({casts}){tail}"  # noqa: S608 - our constants
-    arrays = tuple(list(column) for column in zip(*rows, strict=True))
+    from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
+
+    encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
+    arrays = tuple(
+        packed(column, table.c[name].type, encoding) or list(column)
+        for name, column in zip(columns, zip(*rows, strict=True), strict=True)
+    )
     result = conn.exec_driver_sql(sql, arrays)
     if not returns:
         count = result.rowcount

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
+from wattline.storage import pg_arrays  # noqa: F401 - registers its array dumpers with psycopg
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
