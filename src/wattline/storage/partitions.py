@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_DAY_MS = 86_400_000
 
 # The tables partitioned by month on PostgreSQL: both grow with every sample
 # and both are trimmed by retention. Their partitions are named like
@@ -71,7 +72,14 @@ class Month:
 
 
 def months_of(timestamps_ms: Iterable[int]) -> set[Month]:
-    return {month for ts in timestamps_ms if (month := Month.of(ts)) is not None}
+    """The months holding these instants (where ``Month.of`` names one).
+
+    A month starts at a UTC midnight, so each instant's day says its month: a
+    batch's thousands of readings fall on a few days, each looked at once (a
+    datetime per reading was a tenth of a PostgreSQL commit's Python).
+    """
+    days = {ts // _DAY_MS for ts in timestamps_ms}
+    return {month for day in days if (month := Month.of(day * _DAY_MS)) is not None}
 
 
 def is_partition(table_name: str) -> bool:
