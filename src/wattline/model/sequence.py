@@ -209,16 +209,7 @@ class _Run:
         return True
 
     def ended(self) -> SeqState:
-        state = self.state
-        if self.next_seq == state.next_seq:
-            return state
-        return SeqState(
-            boot=state.boot,
-            next_seq=self.next_seq,
-            boot_first_ts_ms=state.boot_first_ts_ms,
-            last_ts_ms=self.last_ts_ms,
-            gaps=state.gaps,
-            resets=state.resets,
-            duplicates=state.duplicates,
-            forgotten_through=state.forgotten_through,
-        )
+        """The state after the run: ``_advance`` once, to where the run got."""
+        if self.next_seq == self.state.next_seq or self.last_ts_ms is None:
+            return self.state  # nothing taken
+        return _advance(self.state, self.next_seq - 1, self.last_ts_ms)
