@@ -9,7 +9,7 @@ a few NumPy calls, a column of strings in one join over each distinct string's
 packed bytes (a batch names few devices and metrics). Anything else, a NULL
 included, is left to psycopg: the caller gets ``None`` and sends the list.
 
-Registered with psycopg when this module is imported (``storage/postgres.py``
+Registered with psycopg when this module is imported (``open_postgres_store``
 imports it before its engine connects), as dumpers of three wrapper types that
 carry the bytes and name the array type, so the server reads them as they are.
 """

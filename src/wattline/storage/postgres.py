@@ -21,7 +21,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
-from wattline.storage import pg_arrays  # noqa: F401 - registers its array dumpers with psycopg
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
@@ -90,6 +89,11 @@ def ping_when_idle(engine: Engine, idle_s: float) -> None:
 
 
 def open_postgres_store(url: str) -> SqlStore:
+    # Registers the packed arrays' dumpers with psycopg before this engine's first
+    # connection (a connection copies psycopg's adapters when it is made); imported
+    # here, not at the top, so that a process on SQLite never imports psycopg.
+    from wattline.storage import pg_arrays  # noqa: F401, PLC0415
+
     sa_url = make_url(psycopg_url(url))
     connect_args = (
         {} if "connect_timeout" in sa_url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
