@@ -151,6 +151,7 @@ class SqlCommit:
         """
         if not rows:
             return 0, 0
+        by_key: dict[SampleKey, SampleRow] | None = None
         batch_corrections: list[SampleKey] = []
         if distinct:
             unique_rows = rows
@@ -170,7 +171,7 @@ class SqlCommit:
             # The common case, nothing seen before: skip sorting rows into fresh and stale.
             self._rollups.fold_in(conn, unique_rows)
             return len(unique_rows), 0
-        unique = {row[:3]: row for row in unique_rows}
+        unique = by_key if by_key is not None else {row[:3]: row for row in rows}
         inserted = set(unique) if returned is None else set(returned)
         fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
