@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from wattline.archive.base import RawArchive
 from wattline.archive.folder import FolderArchive
 from wattline.config import Settings
-from wattline.storage.postgres import URL_SCHEMES, open_postgres_store, redact
+from wattline.storage.opening import open_store_at
+from wattline.storage.postgres import redact
 from wattline.storage.retention import RetentionPolicy
 from wattline.storage.sql import SqlStore
-from wattline.storage.sqlite import open_sqlite_store
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -21,18 +20,6 @@ if TYPE_CHECKING:
 
 def open_store(settings: Settings) -> SqlStore:
     return open_store_at(settings.database_url, settings.database_path, settings.sqlite_synchronous)
-
-
-def open_store_at(url: str | None, database_path: Path, sqlite_synchronous: str) -> SqlStore:
-    """PostgreSQL at ``url``, or, with no URL, SQLite at ``database_path``."""
-    if url is None:
-        return open_sqlite_store(database_path, synchronous=sqlite_synchronous)
-    if url.startswith(URL_SCHEMES):
-        return open_postgres_store(url)
-    raise ValueError(
-        f"unsupported WATTLINE_DATABASE_URL {redact(url)!r}: expected postgresql://user@host/db,"
-        " or leave it unset for SQLite in the data directory"
-    )
 
 
 def describe_store(settings: Settings) -> str:

@@ -232,12 +232,13 @@ class SplitStore:
 
 def _serve(channel: Connection) -> None:
     # Imported in the child only: the parent needs none of the backends to send.
-    from wattline.runtime.backends import open_store_at  # noqa: PLC0415
+    from wattline.storage.opening import open_store_at  # noqa: PLC0415
 
     address: StoreAddress = channel.recv()
     try:
+        # The parent opened (and migrated) the store before it started this child.
         store = open_store_at(
-            address.database_url, address.database_path, address.sqlite_synchronous
+            address.database_url, address.database_path, address.sqlite_synchronous, migrate=False
         )
     except Exception as exc:
         channel.send(_Unavailable(describe_store_error(exc)))

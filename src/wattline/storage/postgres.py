@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
-from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql import SqlStore
@@ -88,7 +87,9 @@ def ping_when_idle(engine: Engine, idle_s: float) -> None:
             raise DisconnectionError("the server closed the pooled connection")
 
 
-def open_postgres_store(url: str) -> SqlStore:
+def open_postgres_store(url: str, *, migrate: bool = True) -> SqlStore:
+    """The store at ``url``; ``migrate`` as for ``open_sqlite_store``: False connects
+    once to see the server answer, and leaves the schema to whoever migrated."""
     # Registers the packed arrays' dumpers with psycopg before this engine's first
     # connection (a connection copies psycopg's adapters when it is made); imported
     # here, not at the top, so that a process on SQLite never imports psycopg.
@@ -102,8 +103,11 @@ def open_postgres_store(url: str) -> SqlStore:
     ping_when_idle(engine, _PING_AFTER_IDLE_S)
     try:
         with engine.begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            upgrade_to_head(conn)
+            if migrate:
+                from wattline.storage.migrations import upgrade_to_head  # noqa: PLC0415
+
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+                upgrade_to_head(conn)
     except OperationalError as exc:
         engine.dispose()
         raise StoreUnavailableError(str(exc.orig)) from exc

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
-from wattline.storage.migrations import upgrade_to_head
 from wattline.storage.sql import SqlStore
 
 # synchronous=FULL fsyncs every commit: a reading is acknowledged to the broker
@@ -24,7 +23,10 @@ _PRAGMAS = (
 SYNCHRONOUS = ("full", "normal")
 
 
-def open_sqlite_store(path: Path, *, synchronous: str = "full") -> SqlStore:
+def open_sqlite_store(path: Path, *, synchronous: str = "full", migrate: bool = True) -> SqlStore:
+    """The store in ``path``, its schema brought to the newest revision first unless
+    ``migrate`` is False: for a process that only commits beside the one that
+    migrated (the commit process), which then never imports Alembic (~12 MB)."""
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}: {synchronous!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,8 +40,11 @@ def open_sqlite_store(path: Path, *, synchronous: str = "full") -> SqlStore:
             cursor.execute(pragma)
         cursor.close()
 
-    # No lock around the upgrade, unlike PostgreSQL: the embedded default is
-    # one process per data directory, which migrates before it serves.
-    with engine.begin() as conn:
-        upgrade_to_head(conn)
+    if migrate:
+        from wattline.storage.migrations import upgrade_to_head  # noqa: PLC0415 - see above
+
+        # No lock around the upgrade, unlike PostgreSQL: the embedded default is
+        # one process per data directory, which migrates before it serves.
+        with engine.begin() as conn:
+            upgrade_to_head(conn)
     return SqlStore(engine, insert)

@@ -25,9 +25,9 @@ from wattline.config import Settings
 from wattline.ingest.poison import describe_store_error
 from wattline.model.messages import Hello, Reading
 from wattline.runtime import services
-from wattline.runtime.backends import open_store_at
 from wattline.runtime.commit_process import CommitProcess, CommitRefusedError, StoreAddress
 from wattline.storage.base import CommitBatch, StoreUnavailableError
+from wattline.storage.opening import open_store_at
 from wattline.storage.sql import SqlStore
 
 T0 = 1_764_057_600_000
