@@ -24,6 +24,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
 from wattline.storage.retention import Progress, Removed
+from wattline.storage.schema_revision import require_head_revision
 from wattline.storage.sql import SqlStore
 
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -88,8 +89,8 @@ def ping_when_idle(engine: Engine, idle_s: float) -> None:
 
 
 def open_postgres_store(url: str, *, migrate: bool = True) -> SqlStore:
-    """The store at ``url``; ``migrate`` as for ``open_sqlite_store``: False connects
-    once to see the server answer, and leaves the schema to whoever migrated."""
+    """The store at ``url``; ``migrate`` as for ``open_sqlite_store``: False checks
+    the schema's revision instead of migrating, which also sees the server answer."""
     # Registers the packed arrays' dumpers with psycopg before this engine's first
     # connection (a connection copies psycopg's adapters when it is made); imported
     # here, not at the top, so that a process on SQLite never imports psycopg.
@@ -108,9 +109,14 @@ def open_postgres_store(url: str, *, migrate: bool = True) -> SqlStore:
 
                 conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
                 upgrade_to_head(conn)
+            else:
+                require_head_revision(conn)
     except OperationalError as exc:
         engine.dispose()
         raise StoreUnavailableError(str(exc.orig)) from exc
+    except StoreUnavailableError:
+        engine.dispose()
+        raise
     return PostgresStore(engine)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
+from wattline.storage.schema_revision import require_head_revision
 from wattline.storage.sql import SqlStore
 
 # synchronous=FULL fsyncs every commit: a reading is acknowledged to the broker
@@ -24,9 +25,11 @@ SYNCHRONOUS = ("full", "normal")
 
 
 def open_sqlite_store(path: Path, *, synchronous: str = "full", migrate: bool = True) -> SqlStore:
-    """The store in ``path``, its schema brought to the newest revision first unless
-    ``migrate`` is False: for a process that only commits beside the one that
-    migrated (the commit process), which then never imports Alembic (~12 MB)."""
+    """The store in ``path``, its schema brought to the newest revision first; with
+    ``migrate`` False only checked to be there (``schema_revision.py``), for a
+    process that only commits beside the one that migrated (the commit process),
+    which then never imports Alembic (~12 MB). An engine whose store cannot be
+    opened is disposed of."""
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}: {synchronous!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,11 +43,17 @@ def open_sqlite_store(path: Path, *, synchronous: str = "full", migrate: bool = 
             cursor.execute(pragma)
         cursor.close()
 
-    if migrate:
-        from wattline.storage.migrations import upgrade_to_head  # noqa: PLC0415 - see above
-
-        # No lock around the upgrade, unlike PostgreSQL: the embedded default is
-        # one process per data directory, which migrates before it serves.
+    try:
         with engine.begin() as conn:
-            upgrade_to_head(conn)
+            if migrate:
+                from wattline.storage.migrations import upgrade_to_head  # noqa: PLC0415
+
+                # No lock around the upgrade, unlike PostgreSQL: the embedded default is
+                # one process per data directory, which migrates before it serves.
+                upgrade_to_head(conn)
+            else:
+                require_head_revision(conn)
+    except Exception:
+        engine.dispose()
+        raise
     return SqlStore(engine, insert)

@@ -9,6 +9,8 @@ To write a new revision (from the repository root)::
 
     python -c "from alembic import command; from wattline.storage.migrations import \
 alembic_config; command.revision(alembic_config(), 'what changes')"
+
+then set ``storage/schema_revision.HEAD_REVISION`` to it (a test compares them).
 """
 
 from __future__ import annotations
