@@ -17,7 +17,7 @@ def open_store_at(
     url: str | None, database_path: Path, sqlite_synchronous: str, *, migrate: bool = True
 ) -> SqlStore:
     """PostgreSQL at ``url``, or, with no URL, SQLite at ``database_path``; ``migrate``
-    False leaves the schema as it is (see ``open_sqlite_store``)."""
+    False checks the schema's revision instead of migrating (see ``open_sqlite_store``)."""
     if url is None:
         return open_sqlite_store(database_path, synchronous=sqlite_synchronous, migrate=migrate)
     if url.startswith(URL_SCHEMES):

@@ -111,11 +111,10 @@ def open_postgres_store(url: str, *, migrate: bool = True) -> SqlStore:
                 upgrade_to_head(conn)
             else:
                 require_head_revision(conn)
-    except OperationalError as exc:
+    except Exception as exc:
         engine.dispose()
-        raise StoreUnavailableError(str(exc.orig)) from exc
-    except StoreUnavailableError:
-        engine.dispose()
+        if isinstance(exc, OperationalError):
+            raise StoreUnavailableError(str(exc.orig)) from exc
         raise
     return PostgresStore(engine)
 

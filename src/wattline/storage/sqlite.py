@@ -28,8 +28,8 @@ def open_sqlite_store(path: Path, *, synchronous: str = "full", migrate: bool = 
     """The store in ``path``, its schema brought to the newest revision first; with
     ``migrate`` False only checked to be there (``schema_revision.py``), for a
     process that only commits beside the one that migrated (the commit process),
-    which then never imports Alembic (~12 MB). An engine whose store cannot be
-    opened is disposed of."""
+    which then never imports Alembic (11 MB after imports). An engine whose
+    store cannot be opened is disposed of."""
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}: {synchronous!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
