@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from msgspec import Struct
+
 from wattline.model.messages import InboundMessage
 
 
@@ -41,8 +43,7 @@ class MqttEndpoint:
         return f"mqtt://{self.host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(Struct, frozen=True):
     """What is needed to acknowledge one message, tied to the connection it came on."""
 
     # the source's handle for the message (paho: the packet id)

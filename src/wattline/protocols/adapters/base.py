@@ -8,8 +8,10 @@ on one of its topics, so the message is quarantined with a reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol, Self
+
+from msgspec import Struct
 
 from wattline.model.messages import (
     ConnectionState,
@@ -34,8 +36,7 @@ from wattline.protocols.validation import (
 MAX_WORD_BYTES = 16
 
 
-@dataclass(frozen=True, slots=True)
-class Payload:
+class Payload(Struct, frozen=True):
     """The undecoded bytes of one message.
 
     Decoding is left to the adapter that claims the topic, because only it knows
