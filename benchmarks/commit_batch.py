@@ -5,7 +5,9 @@ metrics round-robin over the devices, 10 ms apart per device, increasing seq),
 dated today so that no commit takes the path that reopens compacted days, are
 committed one after the other into a fresh store; the median over the last two
 thirds of the batches is reported (the first third warms the page cache and the
-statement cache). No broker, no collector threads, no archive: what changes in
+statement cache), in wall time and in this process's CPU time (what a collector's
+threads share one GIL for; the wall time also holds the fsync, which varies more
+between runs than the rest). No broker, no collector threads, no archive: what changes in
 ``storage/`` shows here without the end-to-end run's noise.
 
     python benchmarks/commit_batch.py                      # 10 devices, 2,000 readings
@@ -92,17 +94,22 @@ def main() -> None:
         store.commit(CommitBatch(register=devices, seen_ms=dict.fromkeys(devices, now_ms)))
         stream = Stream(devices, first_ms)
         per_reading_us = []
+        cpu_per_reading_us = []
         for _ in range(args.batches):
             batch = stream.batch(args.batch, now_ms)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             store.commit(batch)
             per_reading_us.append((time.perf_counter() - started) / args.batch * 1e6)
+            cpu_per_reading_us.append((time.process_time() - cpu_started) / args.batch * 1e6)
     kept = per_reading_us[args.batches // 3 :]
+    cpu = statistics.median(cpu_per_reading_us[args.batches // 3 :])
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"{backend}, {args.devices} devices, {args.batch} readings per commit:"
         f" {statistics.median(kept):.2f} us per reading"
-        f" ({statistics.median(kept) * args.batch / 1000:.1f} ms per commit, median of {len(kept)})"
+        f" ({statistics.median(kept) * args.batch / 1000:.1f} ms per commit,"
+        f" median of {len(kept)});"
+        f" this process's CPU {cpu:.2f} us per reading"
     )
 
 

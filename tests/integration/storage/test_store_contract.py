@@ -137,6 +137,56 @@ def test_buckets_equal_a_recomputation_from_newest_arrivals(
         assert abs(stats.avg - sum(want) / len(want)) <= 1e-9 * max(1.0, *map(abs, want))
 
 
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    arrivals=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(0, 5),
+            st.dictionaries(
+                st.sampled_from(["power_w", "voltage_v", "energy_wh"]),
+                st.integers(0, 9).map(float),
+                min_size=1,
+            ),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_one_batch_of_interleaved_devices_keeps_arrival_order(
+    store: SqlStore, arrivals: list[tuple[str, int, dict[str, float]]]
+) -> None:
+    """Within a batch the last arrival of a (device, metric, time) is its value, and the
+    latest value is the newest time's, the later arrival winning a tie: however the
+    store orders the rows it writes."""
+    run = f"o{abs(hash(str(arrivals))) % 10**12}"
+    readings = [Reading(f"{run}-{d}", T0 + 1_000 * t, dict(m)) for d, t, m in arrivals]
+    stored: dict[tuple[str, str, int], float] = {}
+    newest: dict[tuple[str, str], tuple[int, float]] = {}
+    for r in readings:
+        for metric, value in r.metrics.items():
+            stored[(r.device_id, metric, r.ts_ms)] = value
+            if r.ts_ms >= newest.get((r.device_id, metric), (r.ts_ms, value))[0]:
+                newest[(r.device_id, metric)] = (r.ts_ms, value)
+    store.commit(CommitBatch(readings=readings, register=sorted({r.device_id for r in readings})))
+    devices = sorted({r.device_id for r in readings})
+    found = {
+        (device, metric, p.ts_ms): value
+        for device in devices
+        for p in store.raw_points(device, T0, T0 + 10_000, None, 1000)
+        for metric, value in p.metrics.items()
+    }
+    assert found == stored
+    latest = {
+        (device, value.metric): (value.ts_ms, value.value)
+        for device, values in store.latest_values(devices).items()
+        for value in values
+    }
+    assert latest == newest
+
+
 def test_a_new_value_for_an_existing_key_is_a_counted_correction(store: SqlStore) -> None:
     assert commit(store, reading(T0, 1.0), reading(T0 + 1000, 2.0)) == 2
     result = store.commit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
+from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
@@ -87,7 +88,10 @@ class SqlCommit:
         started = time.perf_counter()
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
-            readings, seq_duplicates = self._sequence(conn, events)
+            kept, seq_duplicates = self._sequence(conn, events)
+            # Each device's readings together and in time order (a stable sort:
+            # arrival order among equal times), so rows come out in key order.
+            readings = sorted(kept, key=_device_then_time)
             sample_rows = _sample_rows(readings, batch.seen_ms)
             self._reopen_closed_days(conn, readings, sample_rows)
             inserted, corrected = self._write_samples(conn, sample_rows, _distinct(readings))
@@ -159,16 +163,15 @@ class SqlCommit:
             by_key, batch_corrections = _newest_per_key(rows)
             unique_rows = list(by_key.values())
         # Only rows this statement inserted feed the rollups; a duplicate or a
-        # concurrent collector's row does not. The rows go in in key order: a
-        # batch interleaves every series, and in the index's own order each
-        # insert lands beside the previous one (the whole SQLite commit at 100
-        # devices a batch: 96 -> 78-84 us per reading, the sort included). No two
-        # rows share a key, so the sort never compares beyond it.
+        # concurrent collector's row does not. The rows come in key order
+        # (``_sample_rows``): a batch interleaves every series, and in the index's
+        # own order each insert lands beside the previous one (the whole SQLite
+        # commit at 100 devices a batch: 96 -> 78-84 us per reading).
         returned = insert_new(
             conn,
             schema.samples,
             _SAMPLE_COLUMNS,
-            sorted(unique_rows),
+            unique_rows,
             returning=("device_id", "metric", "ts_ms"),
         )
         if returned is None and len(unique_rows) == len(rows):
@@ -219,11 +222,30 @@ def _stored_values(conn: Connection, keys: list[SampleKey]) -> dict[SampleKey, f
 
 
 def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[SampleRow]:
-    return [
-        (r.device_id, metric, r.ts_ms, value, r.seq, seen.get(r.device_id, r.ts_ms))
-        for r in readings
-        for metric, value in r.metrics.items()
-    ]
+    """The samples of readings sorted by device, then time: in key order (device,
+    metric, time), with a key's repeats in the readings' order.
+
+    Built in that order rather than sorted as rows: sorting 10,000 sample tuples,
+    compared element by element, was 8 % of a busy collector's time (py-spy).
+    """
+    rows: list[SampleRow] = []
+    for device_id, group in groupby(readings, key=_device):
+        own = list(group)
+        received = seen.get(device_id)
+        for metric in sorted(set().union(*(r.metrics for r in own))):
+            rows += [
+                (
+                    device_id,
+                    metric,
+                    r.ts_ms,
+                    r.metrics[metric],
+                    r.seq,
+                    r.ts_ms if received is None else received,
+                )
+                for r in own
+                if metric in r.metrics
+            ]
+    return rows
 
 
 def _distinct(readings: Sequence[Reading]) -> bool:
@@ -296,13 +318,13 @@ def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
 
 def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
     """One upsert per (device, metric) instead of one per sample: its newest value,
-    the later arrival winning a tie, as the upsert's own condition decides."""
-    # A stable sort by time, then the last write of each key wins: no comparison
-    # per sample in Python (readings mostly arrive in order, which timsort sees).
-    in_time_order = sorted(readings, key=_reading_time)
+    the later arrival winning a tie, as the upsert's own condition decides.
+
+    ``readings`` sorted by device, then time, stably: the last write of each key wins.
+    """
     newest = {
         (r.device_id, metric): (r.ts_ms, value)
-        for r in in_time_order
+        for r in readings
         for metric, value in r.metrics.items()
     }
     return [
@@ -310,4 +332,5 @@ def _latest_rows(readings: Sequence[Reading]) -> list[dict[str, Any]]:
     ]
 
 
-_reading_time = attrgetter("ts_ms")
+_device = attrgetter("device_id")
+_device_then_time = attrgetter("device_id", "ts_ms")
