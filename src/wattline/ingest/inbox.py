@@ -78,3 +78,4 @@ class Inbox(Generic[T]):
         if self._producers_waiting and len(self._items) < self._max_items:
             with self._room:
                 self._room.notify_all()
+
