@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import Committer
-from wattline.ingest.inbox import Inbox
 from wattline.ingest.plan import BatchPlan, merge_plans
 from wattline.ingest.poison import describe_store_error, isolate
 from wattline.ingest.sources.base import Delivery, MessageSource
@@ -78,22 +78,31 @@ def _wall_clock_ms() -> int:
 
 
 def gather_batch(
-    items: Inbox[T],
+    items: queue.Queue[T],
     policy: BatchPolicy,
     first_wait_s: float,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[T]:
     """Block up to first_wait_s for one item, then take more until the batch is full,
     max_wait_s has passed, or the stream pauses for idle_gap_s."""
-    if not items.wait(first_wait_s):
+    try:
+        batch = [items.get(timeout=first_wait_s)]
+    except queue.Empty:
         return []
     deadline = monotonic() + policy.max_wait_s
-    batch = items.take(policy.max_messages)
     while len(batch) < policy.max_messages:
+        try:
+            batch.append(items.get_nowait())
+            continue
+        except queue.Empty:
+            pass
         remaining = deadline - monotonic()
-        if remaining <= 0 or not items.wait(min(remaining, policy.idle_gap_s)):
+        if remaining <= 0:
             break
-        batch += items.take(policy.max_messages - len(batch))
+        try:
+            batch.append(items.get(timeout=min(remaining, policy.idle_gap_s)))
+        except queue.Empty:
+            break
     return batch
 
 
@@ -186,7 +195,7 @@ class Collector:
         self._policy = policy or BatchPolicy()
         self._monotonic = monotonic
         self._clock_ms = clock_ms
-        self._queue: Inbox[Item] = Inbox(self._policy.queue_max_messages)
+        self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
         self._planned = _Backlog(self._policy.max_messages)
         self._traces = traces
         self._before_ack = before_ack
