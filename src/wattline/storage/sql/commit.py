@@ -226,7 +226,8 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
     metric, time), with a key's repeats in the readings' order.
 
     Built in that order rather than sorted as rows: sorting 10,000 sample tuples,
-    compared element by element, was 8 % of a busy collector's time (py-spy).
+    compared element by element, was 8 % of a busy collector's GIL time (py-spy
+    ``--gil``).
     """
     rows: list[SampleRow] = []
     for device_id, group in groupby(readings, key=_device):
