@@ -170,8 +170,8 @@ def test_one_batch_of_interleaved_devices_keeps_arrival_order(
             stored[(r.device_id, metric, r.ts_ms)] = value
             if r.ts_ms >= newest.get((r.device_id, metric), (r.ts_ms, value))[0]:
                 newest[(r.device_id, metric)] = (r.ts_ms, value)
-    store.commit(CommitBatch(readings=readings, register=sorted({r.device_id for r in readings})))
     devices = sorted({r.device_id for r in readings})
+    store.commit(CommitBatch(readings=readings, register=devices))
     found = {
         (device, metric, p.ts_ms): value
         for device in devices
