@@ -9,10 +9,14 @@ the transaction itself.
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from wattline.storage import schema
 from wattline.storage.bulk import insert_new
@@ -100,3 +104,47 @@ def test_returned_rows_are_the_offered_ones_not_stored_before(
         assert conn.execute(select(func.count()).select_from(schema.samples)).scalar_one() == len(
             before | set(offered)
         )
+
+
+def test_a_row_breaking_another_constraint_is_an_error_not_a_retry(store: SqlStore) -> None:
+    # PostgreSQL's first try has no ON CONFLICT: only a unique violation may send it
+    # to the retry; a NULL value must fail the commit on both backends.
+    broken = ("m1", "power_w", T0, None, 0, T0)
+    with pytest.raises(IntegrityError), store._connections.write() as conn:
+        insert_new(conn, schema.samples, COLUMNS, [row(1), broken], KEY)
+    assert stored(store) == {}
+
+
+def test_a_key_another_transaction_holds_uncommitted_is_waited_for(store: SqlStore) -> None:
+    """Two collectors offering the same sample: the second waits for the first's
+    commit, then names only the rows it added (on PostgreSQL, after the plain
+    insert's unique violation; SQLite has one writer, so the second runs after)."""
+    first_holds_row = threading.Event()
+    release_first = threading.Event()
+
+    def first() -> None:
+        with store._connections.write() as conn:
+            insert_new(conn, schema.samples, COLUMNS, [row(0)], KEY)
+            first_holds_row.set()
+            release_first.wait(10)
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert first_holds_row.wait(10)
+    answer: list[list[tuple[Any, ...]] | None] = []
+
+    def second() -> None:
+        with store._connections.write() as conn:
+            answer.append(insert_new(conn, schema.samples, COLUMNS, [row(0, 9.0), row(1)], KEY))
+
+    offering = threading.Thread(target=second)
+    offering.start()
+    offering.join(0.3)
+    assert offering.is_alive()  # waiting for the first transaction
+    release_first.set()
+    holder.join(10)
+    offering.join(10)
+    [returned] = answer
+    assert returned is not None
+    assert [ts - T0 for _, _, ts in returned] == [1]
+    assert stored(store) == {0: 1.0, 1: 1.0}
