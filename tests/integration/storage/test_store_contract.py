@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from tests.integration.storage.raw_buckets import raw_buckets
 
 from wattline.model.messages import ConnectionState, Hello, Reading, StatusReport
+from wattline.storage import schema
 from wattline.storage.base import CommitBatch, QuarantineEntry
+from wattline.storage.rollups import DAY_MS
 from wattline.storage.schema import DEFAULT_TENANT
 from wattline.storage.sql import SqlStore
 
@@ -214,6 +219,44 @@ def test_sequence_duplicates_are_dropped_and_gaps_recorded(store: SqlStore) -> N
     assert state is not None
     assert [(g.first_seq, g.last_seq) for g in state.gaps] == [(4, 4)]
     assert state.duplicates == 1
+
+
+@pytest.mark.parametrize("day", ["today", "closed"])
+def test_a_sequence_duplicate_among_new_readings_leaves_no_trace(store: SqlStore, day: str) -> None:
+    """A batch of today is inserted before sequencing says which readings it drops
+    (``storage/sql/commit.py``); a dropped reading at a new time must leave no sample,
+    rollup or latest value behind, and the batch's other readings must all be
+    stored. A batch of a closed day is sequenced first."""
+    now_ms = time.time_ns() // 1_000_000
+    t0 = now_ms - now_ms % DAY_MS + 60_000 if day == "today" else T0
+    commit(store, *(reading(t0 + s * 1000, float(s), "s3", seq=s) for s in range(5)))
+    # seq 2 again, at a time not stored (a newer one would be a device restart)
+    again = reading(t0 + 2_500, 99.0, "s3", seq=2)
+    fresh = [reading(t0 + 5_000, 5.0, "s3", seq=5), reading(t0 + 1_000, 7.0, "s4", seq=0)]
+    result = store.commit(
+        CommitBatch(
+            readings=[fresh[0], again, fresh[1]],
+            seen_ms={"s3": t0, "s4": t0},
+            register=["s4"],
+        )
+    )
+    assert (result.readings_seq_duplicate, result.samples_inserted) == (1, 2)
+    points = store.raw_points("s3", t0, t0 + 60_000, None, 100)
+    assert [(p.ts_ms - t0, p.metrics["power_w"]) for p in points] == [
+        (s * 1000, float(s)) for s in range(6)
+    ]
+    latest = store.latest_values(["s3", "s4"])
+    assert [(v.ts_ms - t0, v.value) for v in latest["s3"]] == [(5_000, 5.0)]
+    assert [(v.ts_ms - t0, v.value) for v in latest["s4"]] == [(1_000, 7.0)]
+    r = schema.rollup_1m.c
+    with store._connections.read() as conn:
+        minute = conn.execute(
+            select(func.sum(r.sample_count), func.max(r.value_max)).where(r.device_id == "s3")
+        ).one()
+    assert tuple(minute) == (6, 5.0)
+    state = store.sequence_state("s3")
+    assert state is not None
+    assert (state.next_seq, state.duplicates) == (6, 1)
 
 
 def test_a_hello_in_the_same_batch_restarts_the_count(store: SqlStore) -> None:

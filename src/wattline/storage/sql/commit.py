@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
@@ -38,11 +38,29 @@ from wattline.storage.sql.registry import (
 # Keys per SELECT when looking up stored values: three bound parameters each,
 # well under SQLite's limit of 32,766 (and PostgreSQL's 65,535).
 _KEYS_PER_LOOKUP = 5_000
+# Inserts before sequencing, each with the readings the last one kept, before a
+# batch is sequenced first instead (a collector committing the same readings meanwhile)
+_BETS = 2
 
 SampleKey = tuple[str, str, int]  # (device_id, metric, ts_ms)
 # A sample as written: the columns of _SAMPLE_COLUMNS, in that order.
 SampleRow = tuple[str, str, int, float, int | None, int]
 _SAMPLE_COLUMNS = ("device_id", "metric", "ts_ms", "value", "seq", "received_ms")
+
+
+class _SamplesWritten(NamedTuple):
+    """What ``_insert_samples`` did, for ``_settle_samples`` to finish."""
+
+    # every sample of the readings, in key order
+    rows: list[SampleRow]
+    # one per key: ``rows`` itself when no key repeats
+    unique_rows: list[SampleRow]
+    # the same by key, when some key repeats
+    by_key: dict[SampleKey, SampleRow] | None
+    # keys whose value changed between two arrivals in the batch
+    batch_corrections: list[SampleKey]
+    # the keys inserted, or None when every row went in
+    returned: list[tuple[Any, ...]] | None
 
 
 class SqlCommit:
@@ -88,14 +106,9 @@ class SqlCommit:
         started = time.perf_counter()
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
-            kept, seq_duplicates = self._sequence(conn, events)
-            # Each device's readings together and in time order (a stable sort:
-            # arrival order among equal times), so rows come out in key order.
-            readings = sorted(kept, key=_device_then_time)
-            sample_rows = _sample_rows(readings, batch.seen_ms)
-            self._reopen_closed_days(conn, readings, sample_rows)
-            inserted, corrected = self._write_samples(conn, sample_rows, _distinct(readings))
-            if sample_rows:
+            readings, seq_duplicates, written = self._write_readings(conn, events, batch.seen_ms)
+            inserted, corrected = self._settle_samples(conn, written)
+            if written.rows:
                 self._upsert_latest.execute(conn, _latest_rows(readings))
             apply_hellos(conn, batch.hellos)
             apply_statuses(conn, batch.statuses)
@@ -107,12 +120,50 @@ class SqlCommit:
             self._quarantine.resolve(conn, batch.resolved_quarantine)
             self._quarantine.add(conn, batch.quarantined)
         return CommitResult(
-            samples_offered=len(sample_rows),
+            samples_offered=len(written.rows),
             samples_inserted=inserted,
             samples_corrected=corrected,
             readings_seq_duplicate=seq_duplicates,
             store_seconds=time.perf_counter() - started,
         )
+
+    def _write_readings(
+        self, conn: Connection, events: Sequence[Reading | Hello], seen: dict[str, int]
+    ) -> tuple[list[Reading], int, _SamplesWritten]:
+        """Sequence the readings and insert the samples of those kept.
+
+        Returns the readings kept, sorted by device then time (a stable sort:
+        arrival order among equal times, so rows come out in key order), the
+        sequence duplicates dropped, and what the insert did.
+
+        The samples of live data go in before the devices' sequence rows are
+        locked, on the bet that sequencing keeps every reading (it nearly always
+        does): the insert is most of a commit, and two collectors sharing devices
+        then insert side by side and queue only for the rest (the sequence rows,
+        rollups and latest values). A lost bet is undone and made again with the
+        readings sequencing kept, since another collector may commit meanwhile.
+        A batch reaching into a closed day is sequenced first, as every batch used
+        to be: reopening a compacted day locks its daily rollup rows, which a
+        collector holding sequence rows may be waiting for.
+        """
+        now_ms = time.time_ns() // 1_000_000
+        today_ms = now_ms - now_ms % DAY_MS
+        candidates = [e for e in events if isinstance(e, Reading)]
+        if candidates and all(r.ts_ms >= today_ms for r in candidates):
+            for _ in range(_BETS):
+                conn.exec_driver_sql("SAVEPOINT before_sequencing")
+                readings = sorted(candidates, key=_device_then_time)
+                written = self._insert_samples(conn, readings, seen, today_ms)
+                kept, duplicates = self._sequence(conn, events)
+                if _same_readings(kept, candidates):
+                    conn.exec_driver_sql("RELEASE SAVEPOINT before_sequencing")
+                    return readings, duplicates, written
+                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT before_sequencing")
+                conn.exec_driver_sql("RELEASE SAVEPOINT before_sequencing")
+                candidates = kept
+        kept, duplicates = self._sequence(conn, events)
+        readings = sorted(kept, key=_device_then_time)
+        return readings, duplicates, self._insert_samples(conn, readings, seen, today_ms)
 
     def _sequence(
         self, conn: Connection, events: Sequence[Reading | Hello]
@@ -127,7 +178,7 @@ class SqlCommit:
         return kept, duplicates
 
     def _reopen_closed_days(
-        self, conn: Connection, readings: Sequence[Reading], rows: list[SampleRow]
+        self, conn: Connection, readings: Sequence[Reading], rows: list[SampleRow], today_ms: int
     ) -> None:
         """Blocks of the days these rows land in turned back into rows, before anything else.
 
@@ -135,38 +186,35 @@ class SqlCommit:
         only), so live data, all of today, skips this: no query at all, and
         one look at each reading rather than at each of its samples.
         """
-        now_ms = time.time_ns() // 1_000_000
-        today_ms = now_ms - now_ms % DAY_MS
         if all(r.ts_ms >= today_ms for r in readings):
             return
         closed = {(r[0], r[1], r[2] - r[2] % DAY_MS) for r in rows if r[2] < today_ms}
         if closed:
             reopen(conn, self._insert, closed)
 
-    def _write_samples(
-        self, conn: Connection, rows: list[SampleRow], distinct: bool
-    ) -> tuple[int, int]:
-        """Insert new samples, apply corrections, keep the rollups equal to both.
+    def _insert_samples(
+        self, conn: Connection, readings: Sequence[Reading], seen: dict[str, int], today_ms: int
+    ) -> _SamplesWritten:
+        """Insert the readings' new samples (sorted by device, then time), after
+        turning the closed days they land in back into rows.
 
-        Returns (inserted, corrected). Rollups fold in only the rows inserted
-        here; buckets holding a corrected sample are recomputed last, after the
-        fold, so a sample is never counted twice. ``distinct``: no two readings
-        of the batch share a device and time, so no two rows share a key.
+        The rows come in key order (``_sample_rows``): a batch interleaves every
+        series, and in the index's own order each insert lands beside the previous
+        one (the whole SQLite commit at 100 devices a batch: 96 -> 78-84 us per
+        reading). Rows of one key arriving twice in the batch are one row, the last
+        arrival's.
         """
+        rows = _sample_rows(readings, seen)
+        self._reopen_closed_days(conn, readings, rows, today_ms)
         if not rows:
-            return 0, 0
+            return _SamplesWritten(rows, rows, None, [], None)
         by_key: dict[SampleKey, SampleRow] | None = None
         batch_corrections: list[SampleKey] = []
-        if distinct:
+        if _distinct(readings):
             unique_rows = rows
         else:
             by_key, batch_corrections = _newest_per_key(rows)
             unique_rows = list(by_key.values())
-        # Only rows this statement inserted feed the rollups; a duplicate or a
-        # concurrent collector's row does not. The rows come in key order
-        # (``_sample_rows``): a batch interleaves every series, and in the index's
-        # own order each insert lands beside the previous one (the whole SQLite
-        # commit at 100 devices a batch: 96 -> 78-84 us per reading).
         returned = insert_new(
             conn,
             schema.samples,
@@ -174,11 +222,24 @@ class SqlCommit:
             unique_rows,
             returning=("device_id", "metric", "ts_ms"),
         )
+        return _SamplesWritten(rows, unique_rows, by_key, batch_corrections, returned)
+
+    def _settle_samples(self, conn: Connection, written: _SamplesWritten) -> tuple[int, int]:
+        """Apply corrections and keep the rollups equal to the samples inserted.
+
+        Returns (inserted, corrected). Rollups fold in only the rows inserted
+        here (a duplicate or a concurrent collector's row does not feed them);
+        buckets holding a corrected sample are recomputed last, after the fold,
+        so a sample is never counted twice.
+        """
+        rows, unique_rows, returned = written.rows, written.unique_rows, written.returned
+        if not rows:
+            return 0, 0
         if returned is None and len(unique_rows) == len(rows):
             # The common case, nothing seen before: skip sorting rows into fresh and stale.
             self._rollups.fold_in(conn, unique_rows)
             return len(unique_rows), 0
-        unique = by_key if by_key is not None else {row[:3]: row for row in rows}
+        unique = written.by_key if written.by_key is not None else {row[:3]: row for row in rows}
         inserted = set(unique) if returned is None else set(returned)
         fresh = [row for key, row in unique.items() if key in inserted]
         stale = [row for key, row in unique.items() if key not in inserted]
@@ -186,7 +247,7 @@ class SqlCommit:
         self._rollups.fold_in(conn, fresh)
         if changed:
             self._rollups.recompute(conn, changed)
-        corrected = [*batch_corrections, *changed]
+        corrected = [*written.batch_corrections, *changed]
         _count_per_device(conn, rows, inserted, corrected)
         return len(inserted), len(corrected)
 
@@ -207,6 +268,12 @@ class SqlCommit:
                 ],
             )
         return [row[:3] for row in changed]
+
+
+def _same_readings(kept: Sequence[Reading], candidates: Sequence[Reading]) -> bool:
+    """Whether sequencing kept exactly these readings (the same objects: two equal
+    readings in one batch are two arrivals)."""
+    return len(kept) == len(candidates) and {id(r) for r in kept} == {id(r) for r in candidates}
 
 
 def _stored_values(conn: Connection, keys: list[SampleKey]) -> dict[SampleKey, float]:
