@@ -38,8 +38,9 @@ from wattline.storage.sql.registry import (
 # Keys per SELECT when looking up stored values: three bound parameters each,
 # well under SQLite's limit of 32,766 (and PostgreSQL's 65,535).
 _KEYS_PER_LOOKUP = 5_000
-# Inserts before sequencing, each with the readings the last one kept, before a
-# batch is sequenced first instead (a collector committing the same readings meanwhile)
+# How often a batch inserts before it is sequenced (the second time with the
+# readings the first sequencing kept) before it is sequenced first instead. A bet
+# is lost to a duplicate: a redelivery, or another collector's commit meanwhile.
 _BETS = 2
 
 SampleKey = tuple[str, str, int]  # (device_id, metric, ts_ms)
