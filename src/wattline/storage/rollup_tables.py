@@ -73,7 +73,9 @@ class RollupWriter:
 
     def __init__(self, insert: InsertFactory) -> None:
         self._fold = {
-            tier: BulkStatement(_fold_statement(insert, table)) for tier, table in TABLES.items()
+            # one row per bucket key: tier_partials merged them
+            tier: BulkStatement(_fold_statement(insert, table), one_row_per_key=True)
+            for tier, table in TABLES.items()
         }
         self._replace = {tier: _replace_statement(insert, table) for tier, table in TABLES.items()}
 

@@ -24,13 +24,15 @@ class SequenceStates:
 
     def __init__(self, insert: InsertFactory) -> None:
         table = schema.seq_state
-        self._create = BulkStatement(insert(table).on_conflict_do_nothing())
+        # a device once per statement: lock() and save() are given sets and dicts
+        self._create = BulkStatement(insert(table).on_conflict_do_nothing(), one_row_per_key=True)
         upsert = insert(table)
         self._save = BulkStatement(
             upsert.on_conflict_do_update(
                 index_elements=["device_id"],
                 set_={c.name: upsert.excluded[c.name] for c in table.c if c.name != "device_id"},
-            )
+            ),
+            one_row_per_key=True,
         )
         self._lock = (
             select(table)

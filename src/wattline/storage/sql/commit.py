@@ -97,7 +97,8 @@ class SqlCommit:
                 set_={"ts_ms": excluded.ts_ms, "value": excluded.value},
                 # By the reading's own timestamp: a late upload must not overwrite a newer value.
                 where=excluded.ts_ms >= schema.latest.c.ts_ms,
-            )
+            ),
+            one_row_per_key=True,  # _latest_rows: one per (device, metric)
         )
 
     def commit(self, batch: CommitBatch) -> CommitResult:
