@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
-from wattline.storage.partitions import PARTITIONED_TABLES, Month, months_of
+from wattline.storage.partitions import PARTITION_STORAGE, PARTITIONED_TABLES, Month, months_of
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.schema_revision import require_head_revision
 from wattline.storage.sql import SqlStore
@@ -212,7 +212,8 @@ def _create_partition(conn: Connection, table: str, month: Month) -> None:
         return
     key = _PARTITION_KEYS[table]
     # The names and bounds come from constants and integers (Month), never from input text.
-    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    storage = PARTITION_STORAGE[table]
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS){storage}"))
     conn.execute(
         text(
             f"WITH moved AS (DELETE FROM {table}_default"  # noqa: S608 - see above

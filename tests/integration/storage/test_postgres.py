@@ -80,6 +80,30 @@ def test_a_batch_creates_the_partitions_of_the_months_it_touches(
     }
 
 
+def test_the_rows_every_commit_updates_have_room_on_their_pages(
+    pg_store: SqlStore, admin: Engine
+) -> None:
+    """Migration 0021 and new 1-minute partitions: fillfactor 70, so updates stay HOT;
+    the samples, only ever inserted, keep full pages."""
+    commit(pg_store, NOV_2026.start_ms + 1, DEC_2026.start_ms + 1)
+    with admin.connect() as conn:
+        options = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, array_to_string(reloptions, ',') FROM pg_class"
+                    " WHERE relname IN ('rollup_1h', 'rollup_1d', 'latest', 'seq_state',"
+                    " 'devices', 'rollup_1m_default', 'rollup_1m_2026_11', 'rollup_1m_2026_12',"
+                    " 'samples_2026_11', 'samples_default')"
+                )
+            ).all()
+        )
+    samples = {"samples_2026_11", "samples_default"}
+    assert {name: options[name] for name in samples} == dict.fromkeys(samples, None)
+    updated = set(options) - samples
+    assert len(updated) == 8
+    assert {name: options[name] for name in updated} == dict.fromkeys(updated, "fillfactor=70")
+
+
 def test_a_second_store_finds_the_partitions_already_made(
     pg_store: SqlStore, postgres_url: str, admin: Engine
 ) -> None:
