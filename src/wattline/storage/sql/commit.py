@@ -29,10 +29,10 @@ from wattline.storage.sequencing import SequenceStates
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.registry import (
+    LastSeen,
     SqlRegistry,
     apply_hellos,
     apply_statuses,
-    last_seen_statement,
 )
 
 # Keys per SELECT when looking up stored values: three bound parameters each,
@@ -78,7 +78,7 @@ class SqlCommit:
         self._quarantine = quarantine
         self._rollups = RollupWriter(insert)
         self._sequence_states = SequenceStates(insert)
-        self._touch_last_seen = BulkStatement(last_seen_statement())
+        self._last_seen = LastSeen()
         s = schema.samples.c
         self._correct_sample = (
             update(schema.samples)
@@ -115,10 +115,7 @@ class SqlCommit:
             apply_hellos(conn, batch.hellos)
             apply_statuses(conn, batch.statuses)
             seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
-            if seen:
-                self._touch_last_seen.execute(
-                    conn, [{"dev_id": d, "seen_ms": ms} for d, ms in seen.items()]
-                )
+            self._last_seen.touch(conn, seen)
             self._quarantine.resolve(conn, batch.resolved_quarantine)
             self._quarantine.add(conn, batch.quarantined)
         return CommitResult(

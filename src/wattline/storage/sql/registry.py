@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnElement,
     Connection,
@@ -31,6 +32,7 @@ from wattline.model.devices import Device, Location
 from wattline.model.messages import ConnectionState, Hello, StatusReport
 from wattline.security.roles import Role
 from wattline.storage import identity_schema, schema
+from wattline.storage.bulk import BulkStatement
 from wattline.storage.device_removal import DEVICE_TABLES, delete_device_rows, iter_device_rows
 from wattline.storage.keyset import DeviceFilter, DeviceSummary, device_page_query, status_of
 from wattline.storage.sql.connections import Connections, InsertFactory
@@ -256,6 +258,45 @@ def apply_statuses(conn: Connection, statuses: Sequence[StatusReport]) -> None:
             .where((devices.state_ms.is_(None)) | (devices.state_ms <= status.ts_ms))
             .values(state=status.state.value, state_ms=status.ts_ms)
         )
+
+
+class LastSeen:
+    """Moves devices' ``last_seen_ms`` forward (never back), in the commit's transaction.
+
+    On PostgreSQL one ``UPDATE ... FROM unnest(...)`` over every device of the
+    batch: a row at a time through psycopg's pipelined ``executemany`` took
+    2.5 ms for 100 devices, most of it binding each row in Python. SQLite runs
+    ``last_seen_statement`` once per device.
+    """
+
+    def __init__(self) -> None:
+        self._per_device = BulkStatement(last_seen_statement())
+
+    def touch(self, conn: Connection, seen_ms: Mapping[str, int]) -> None:
+        if not seen_ms:
+            return
+        if conn.dialect.name != "postgresql":
+            self._per_device.execute(
+                conn, [{"dev_id": d, "seen_ms": ms} for d, ms in seen_ms.items()]
+            )
+            return
+        from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
+
+        encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
+        devices, times = list(seen_ms), list(seen_ms.values())
+        device_ids = packed(devices, schema.devices.c.device_id.type, encoding) or devices
+        conn.exec_driver_sql(
+            _LAST_SEEN_OVER_ARRAYS,
+            {"devices": device_ids, "times": packed(times, BigInteger(), encoding) or times},
+        )
+
+
+# GREATEST skips a NULL: a device never seen takes the new time.
+_LAST_SEEN_OVER_ARRAYS = (
+    "UPDATE devices SET last_seen_ms = GREATEST(devices.last_seen_ms, v.seen_ms)"
+    " FROM unnest(%(devices)b::VARCHAR(64)[], %(times)b::BIGINT[]) AS v(device_id, seen_ms)"
+    " WHERE devices.device_id = v.device_id"
+)
 
 
 def last_seen_statement() -> Update:
