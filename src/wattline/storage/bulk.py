@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import TypeEngine
 
 # Rows per multi-row INSERT ... RETURNING at most: 6,144 parameters for samples,
 # under SQLite's limit of 32,766 per statement.
@@ -43,6 +44,16 @@ def page_sizes(count: int, largest: int = _ROWS_PER_PAGE) -> list[int]:
         sizes.append(size)
         rest -= size
     return sizes
+
+
+def array_parameter(conn: Connection, values: Sequence[Any], column_type: TypeEngine[Any]) -> Any:
+    """PostgreSQL: a column's values as one binary array parameter (``%b``), packed
+    by NumPy when ``pg_arrays`` can (numbers, strings, no NULL), else the list for
+    psycopg to dump."""
+    from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
+
+    encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
+    return packed(values, column_type, encoding) or list(values)
 
 
 class BulkStatement:
@@ -86,13 +97,10 @@ class BulkStatement:
         if self._over_arrays is None:
             self._over_arrays = _over_arrays(self._statement, compiled, conn)
         sql, names, types = self._over_arrays
-        from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
-
-        encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
-        parameters = {}
-        for name, column_type in zip(names, types, strict=True):
-            column = [row[name] for row in rows]
-            parameters[name] = packed(column, column_type, encoding) or column
+        parameters = {
+            name: array_parameter(conn, [row[name] for row in rows], column_type)
+            for name, column_type in zip(names, types, strict=True)
+        }
         conn.exec_driver_sql(sql, parameters)
 
 
@@ -259,11 +267,8 @@ def _insert_unnest(  # noqa: PLR0913, PLR0917 - the parts _insert prepared
         for name in columns
     )
     sql = f"{head}SELECT * FROM unnest({casts}){tail}"  # noqa: S608 - our constants
-    from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
-
-    encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
     arrays = tuple(
-        packed(column, table.c[name].type, encoding) or list(column)
+        array_parameter(conn, column, table.c[name].type)
         for name, column in zip(columns, zip(*rows, strict=True), strict=True)
     )
     result = conn.exec_driver_sql(sql, arrays)

@@ -32,7 +32,7 @@ from wattline.model.devices import Device, Location
 from wattline.model.messages import ConnectionState, Hello, StatusReport
 from wattline.security.roles import Role
 from wattline.storage import identity_schema, schema
-from wattline.storage.bulk import BulkStatement
+from wattline.storage.bulk import BulkStatement, array_parameter
 from wattline.storage.device_removal import DEVICE_TABLES, delete_device_rows, iter_device_rows
 from wattline.storage.keyset import DeviceFilter, DeviceSummary, device_page_query, status_of
 from wattline.storage.sql.connections import Connections, InsertFactory
@@ -280,15 +280,9 @@ class LastSeen:
                 conn, [{"dev_id": d, "seen_ms": ms} for d, ms in seen_ms.items()]
             )
             return
-        from wattline.storage.pg_arrays import packed  # noqa: PLC0415 - psycopg only here
-
-        encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
-        devices, times = list(seen_ms), list(seen_ms.values())
-        device_ids = packed(devices, schema.devices.c.device_id.type, encoding) or devices
-        conn.exec_driver_sql(
-            _LAST_SEEN_OVER_ARRAYS,
-            {"devices": device_ids, "times": packed(times, BigInteger(), encoding) or times},
-        )
+        devices = array_parameter(conn, list(seen_ms), schema.devices.c.device_id.type)
+        times = array_parameter(conn, list(seen_ms.values()), BigInteger())
+        conn.exec_driver_sql(_LAST_SEEN_OVER_ARRAYS, {"devices": devices, "times": times})
 
 
 # GREATEST skips a NULL: a device never seen takes the new time.

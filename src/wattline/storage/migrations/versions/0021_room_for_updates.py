@@ -3,9 +3,10 @@
 The rollup tiers, the latest values, the sequence rows and the devices' last-seen
 times are updated by nearly every commit. With full pages (PostgreSQL's default
 fillfactor of 100) an update seldom finds room on its row's page, so it writes a
-new index entry as well: at 100 devices a commit, 17-28 % of these updates were
-heap-only (HOT), and 78-86 % with a fillfactor of 70, the commit 38.6 / 44.7 ->
-30.5 / 32.3 ms (docs/benchmarks.md). It applies to pages written from now on;
+new index entry as well: at 100 devices a commit, 52-58 % of these updates were
+heap-only (HOT), and 95-98 % with a fillfactor of 70, the commit 27.5-31.7 ->
+26.7-28.2 ms on a fresh database (docs/benchmarks.md); a fuller table gains more.
+It applies to pages written from now on;
 new monthly partitions of ``rollup_1m`` get it when they are made
 (``storage/postgres.py``). SQLite has no such setting.
 
