@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # memory; false: in a thread. Unset: on for `wattline up` (one process with the
     # API), off for `wattline collect`.
     commit_process: bool | None = None
+    # The collector commits readings to a small staging table and folds them into
+    # samples, rollups and latest values between commits (ADR 0033): a commit no
+    # longer grows with the series it touches, so the live stream's latency
+    # stays low; queries see a reading once folded, normally within milliseconds.
+    ingest_staging: bool = True
     # WebSocket permessage-deflate: smaller frames for a dashboard over a slow link,
     # at a zlib call per frame on the server's event loop (docs/live.md)
     ws_compression: bool = True

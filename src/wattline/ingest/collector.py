@@ -62,6 +62,12 @@ class BatchPolicy:
     idle_gap_s: float = 0.002
     queue_max_messages: int = 20_000
     retry_delay_s: float = 0.5
+    # Commit batches with their readings staged, and fold them into samples,
+    # rollups and latest values between commits, a few devices at a time (ADR
+    # 0033): a commit then costs a few pages however many series it touches.
+    staging: bool = False
+    # Devices one fold takes at most: bounds how long a batch can wait for one.
+    fold_devices: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +158,21 @@ class _Backlog:
             self._ended = True
             self._changed.notify_all()
 
-    def take(self) -> _Planned | None:
-        """Everything waiting, merged in order (blocks until there is some); None at the end."""
+    def take(self, timeout_s: float | None = None) -> _Planned | None:
+        """Everything waiting, merged in order (blocks until there is some, or for at most
+        ``timeout_s``); None at the end or when nothing came in time (``finished`` tells)."""
         with self._changed:
-            self._changed.wait_for(lambda: bool(self._parts) or self._ended)
+            self._changed.wait_for(lambda: bool(self._parts) or self._ended, timeout_s)
             if not self._parts:
                 return None
             parts, self._parts, self._messages = self._parts, [], 0
             self._changed.notify_all()
         return _merged(parts)
+
+    def finished(self) -> bool:
+        """Ended, and every batch taken."""
+        with self._changed:
+            return self._ended and not self._parts
 
 
 class StoreFaultError(Exception):
@@ -270,6 +282,8 @@ class Collector:
             self._commit_and_ack(planned)
         except _StoppedError:
             return 0
+        if self._policy.staging:
+            self._fold_all()
         return len(batch)
 
     def _enqueue(self, message: InboundMessage, delivery: Delivery) -> None:
@@ -360,11 +374,53 @@ class Collector:
     # -- committer thread ---------------------------------------------------------
 
     def _commit_all(self) -> None:
-        while (planned := self._planned.take()) is not None:
+        """Commit each planned batch; when staging, fold one part of what is staged
+        after each, and keep folding while no batch waits (ADR 0033).
+
+        Folding alternates with commits rather than waiting for a lull, so that
+        under a steady load the staged rows stay few, and a batch waits for at
+        most one fold of ``fold_devices`` devices. Rows an earlier run left
+        staged (a crash) are folded from the start.
+        """
+        staging = self._policy.staging
+        folding = staging
+        while True:
+            planned = self._planned.take(timeout_s=0.0 if folding else None)
+            if planned is None:
+                if self._planned.finished():
+                    break
+                folding = self._fold_part()
+                continue
             try:
                 self._commit_and_ack(planned)
             except _StoppedError:
                 return
+            if staging:
+                folding = self._fold_part()
+        if staging:
+            self._fold_all()
+
+    def _fold_part(self) -> bool:
+        """Fold one part of the staged readings; False once nothing is staged.
+
+        An outage is waited out here (the next commit would meet it too) but
+        not retried in a loop of its own: staged rows are committed, and any
+        later fold takes them."""
+        try:
+            folded = self._committer.fold(self._policy.fold_devices)
+        except (StoreUnavailableError, OSError) as exc:
+            self._store_healthy = False
+            self._metrics.store_errors.inc()
+            log.warning("store unavailable while folding staged readings, will retry: %s", exc)
+            self._stopping.wait(self._policy.retry_delay_s)
+            return not self._stopping.is_set()
+        self._store_healthy = True
+        return folded is not None
+
+    def _fold_all(self) -> None:
+        """Fold everything staged; stops at an outage (what stays staged is folded later)."""
+        while self._fold_part() and self._store_healthy:
+            pass
 
     def _commit_and_ack(self, planned: _Planned) -> None:
         self._in_hand[threading.current_thread().name] = planned.messages
@@ -434,7 +490,7 @@ class Collector:
         def commit() -> None:
             nonlocal refused
             try:
-                self._committer.commit(plan)
+                self._committer.commit(plan, staged=self._policy.staging)
             except (StoreUnavailableError, OSError):
                 raise
             except Exception as exc:

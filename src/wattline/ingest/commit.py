@@ -54,9 +54,12 @@ class PlanWriter:
                 self._archive.append(plan.archive)
             plan.archived = True
 
-    def commit(self, plan: BatchPlan) -> CommitResult:
+    def commit(self, plan: BatchPlan, *, staged: bool = False) -> CommitResult:
+        """``staged``: its readings committed to the staging table, for ``fold`` (ADR 0033);
+        they are committed either way, and listeners are told at once."""
         self.archive(plan)
-        result = self._store.commit(
+        write = self._store.stage if staged else self._store.commit
+        result = write(
             CommitBatch(
                 readings=plan.readings,
                 hellos=plan.hellos,
@@ -80,12 +83,22 @@ class PlanWriter:
                 log.exception("on_committed hook failed")
         return result
 
+    def fold(self, max_devices: int) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices; None when none were staged."""
+        result = self._store.fold(max_devices)
+        if result is not None:
+            self._count_samples(result)
+        return result
+
     def _count(self, plan: BatchPlan, result: CommitResult) -> None:
         accepted = len(plan.archive) - len(plan.quarantined)
         self._metrics.messages.labels("accepted").inc(accepted)
         self._metrics.messages.labels("quarantined").inc(len(plan.quarantined))
         for entry in plan.quarantined:
             self._metrics.quarantined.labels(entry.reason).inc()
+        self._count_samples(result)
+
+    def _count_samples(self, result: CommitResult) -> None:
         self._metrics.samples.labels("stored").inc(result.samples_inserted)
         self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
         self._metrics.samples.labels("corrected").inc(result.samples_corrected)

@@ -63,10 +63,18 @@ class Committer:
     def archive(self, plan: BatchPlan) -> None:
         self._writer.archive(plan)
 
-    def commit(self, plan: BatchPlan) -> CommitResult:
-        """Archive first, then commit: an acknowledged message is always in both."""
+    def commit(self, plan: BatchPlan, *, staged: bool = False) -> CommitResult:
+        """Archive first, then commit: an acknowledged message is always in both.
+
+        ``staged``: the readings are committed to the staging table and reach
+        samples, rollups and latest values when ``fold`` moves them (ADR 0033)."""
         with self._lock:
-            return self._writer.commit(plan)
+            return self._writer.commit(plan, staged=staged)
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices; None when none were staged."""
+        with self._lock:
+            return self._writer.fold(max_devices)
 
     def replay(self, records: Sequence[QuarantineRecord]) -> ReplayReport:
         """Run quarantined messages through today's rules and registry (see replay.py)."""

@@ -80,8 +80,26 @@ class _Ready:
 
 
 @dataclass(frozen=True, slots=True)
+class _Stage:
+    """Commit the batch with its readings staged (``IngestStore.stage``)."""
+
+    batch: CommitBatch
+
+
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    """Fold staged readings of up to ``max_devices`` devices (``IngestStore.fold``)."""
+
+    max_devices: int
+
+
+_Request = CommitBatch | _Stage | _Fold
+
+
+@dataclass(frozen=True, slots=True)
 class _Ok:
-    result: CommitResult
+    # None: a fold found nothing staged
+    result: CommitResult | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +142,23 @@ class CommitProcess:
             self._ensure_running()
 
     def commit(self, batch: CommitBatch) -> CommitResult:
+        result = self._ask(batch)
+        assert result is not None
+        return result
+
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        result = self._ask(_Stage(batch))
+        assert result is not None
+        return result
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        return self._ask(_Fold(max_devices))
+
+    def _ask(self, request: _Request) -> CommitResult | None:
         with self._lock:
             channel = self._ensure_running()
             try:
-                channel.send(batch)
+                channel.send(request)
                 reply: _Reply = channel.recv()
             except (EOFError, OSError) as exc:
                 code = self._discard()
@@ -223,6 +254,12 @@ class SplitStore:
     def commit(self, batch: CommitBatch) -> CommitResult:
         return self._commits.commit(batch)
 
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        return self._commits.stage(batch)
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        return self._commits.fold(max_devices)
+
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         return self._local.existing_devices(device_ids)
 
@@ -250,18 +287,21 @@ def _serve(channel: Connection) -> None:
     try:
         while True:
             try:
-                batch: CommitBatch = channel.recv()
+                request: _Request = channel.recv()
             except EOFError:
                 return
-            channel.send(_commit(store, batch))
+            channel.send(_answer(store, request))
     finally:
         store.close()
 
 
-def _commit(store: IngestStore, batch: CommitBatch) -> _Reply:
-
+def _answer(store: IngestStore, request: _Request) -> _Reply:
     try:
-        return _Ok(store.commit(batch))
+        if isinstance(request, _Stage):
+            return _Ok(store.stage(request.batch))
+        if isinstance(request, _Fold):
+            return _Ok(store.fold(request.max_devices))
+        return _Ok(store.commit(request))
     except (StoreUnavailableError, OSError) as exc:
         return _Unavailable(str(exc))
     except Exception as exc:

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from wattline.archive.base import RawArchive
 from wattline.config import Settings
 from wattline.ingest.admit import Admission
-from wattline.ingest.collector import Collector
+from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
@@ -135,7 +135,14 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     def make_source(deliver: DeliverFn) -> MessageSource:
         return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
 
-    return Collector(make_source, committer, ingest.metrics, traces=traces, before_ack=before_ack)
+    return Collector(
+        make_source,
+        committer,
+        ingest.metrics,
+        BatchPolicy(staging=settings.ingest_staging),
+        traces=traces,
+        before_ack=before_ack,
+    )
 
 
 def session_options(settings: Settings) -> SessionOptions:

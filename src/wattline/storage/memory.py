@@ -52,6 +52,13 @@ class MemoryStore:
         with self._lock:
             return self.devices.keys() & set(device_ids)
 
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        """Nothing to gain from staging in memory: the batch is committed whole."""
+        return self.commit(batch)
+
+    def fold(self, max_devices: int) -> CommitResult | None:  # noqa: ARG002 - the port's
+        return None
+
     def commit(self, batch: CommitBatch) -> CommitResult:
         events: Sequence[Reading | Hello] = (
             batch.arrival_order

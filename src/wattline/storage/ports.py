@@ -63,6 +63,14 @@ class IngestStore(Protocol):
 
     def commit(self, batch: CommitBatch) -> CommitResult: ...
 
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        """Commit a batch with its readings staged, for ``fold`` to move on (ADR 0033)."""
+        ...
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices; None: nothing was staged."""
+        ...
+
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...
 
 

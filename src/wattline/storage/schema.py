@@ -93,6 +93,22 @@ quarantine = Table(
     Index("ux_quarantine_fingerprint", "fingerprint", unique=True),
 )
 
+# Readings committed by the collector and not yet folded into samples, rollups
+# and latest values (storage/sql/staging.py, ADR 0033): one row per device and
+# committed batch, its hellos and readings in arrival order, in the order they
+# were committed. A small table written at its end, so that a commit's cost
+# stops growing with the series it touches.
+staged = Table(
+    "staged",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    # when the collector received the device's messages of that batch
+    Column("received_ms", BigInteger),
+    # msgpack, the device's readings and hellos in arrival order (storage/staging.py)
+    Column("events", LargeBinary, nullable=False),
+)
+
 # Per-device sequence tracking (model/sequence.py), read and written in the
 # commit transaction so collectors sharing a device's stream agree.
 seq_state = Table(

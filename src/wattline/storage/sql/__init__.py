@@ -97,6 +97,12 @@ class SqlStore:
     def commit(self, batch: CommitBatch) -> CommitResult:
         return self._commit.commit(batch)
 
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        return self._commit.stage(batch)
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        return self._commit.fold(max_devices)
+
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         return self._registry.existing_devices(device_ids)
 

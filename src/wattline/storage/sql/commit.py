@@ -8,9 +8,11 @@ the buckets a correction touched.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -20,12 +22,13 @@ from sqlalchemy import Connection, bindparam, select, tuple_, update
 from wattline.model.messages import Hello, Reading
 from wattline.model.sequence import sequence_batch
 from wattline.storage import schema
-from wattline.storage.base import CommitBatch, CommitResult
+from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.block_tables import reopen
 from wattline.storage.bulk import BulkStatement, insert_new
 from wattline.storage.rollup_tables import RollupWriter
 from wattline.storage.rollups import DAY_MS
 from wattline.storage.sequencing import SequenceStates
+from wattline.storage.sql import staged
 from wattline.storage.sql.connections import Connections, InsertFactory
 from wattline.storage.sql.quarantine import SqlQuarantine
 from wattline.storage.sql.registry import (
@@ -34,6 +37,13 @@ from wattline.storage.sql.registry import (
     apply_hellos,
     apply_statuses,
 )
+from wattline.storage.sql.staged import TakenRow
+from wattline.storage.staging import staged_events, staged_rows
+
+log = logging.getLogger(__name__)
+
+# How much of a refusal's text a quarantined staged row keeps.
+_MAX_ERROR_CHARS = 300
 
 # Keys per SELECT when looking up stored values: three bound parameters each,
 # well under SQLite's limit of 32,766 (and PostgreSQL's 65,535).
@@ -102,32 +112,123 @@ class SqlCommit:
         )
 
     def commit(self, batch: CommitBatch) -> CommitResult:
-        events = batch.arrival_order
-        if events is None:
-            events = [*batch.hellos, *batch.readings]
         started = time.perf_counter()
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
-            readings, seq_duplicates, written = self._write_readings(conn, events, batch.seen_ms)
-            inserted, corrected = self._settle_samples(conn, written)
-            if written.rows:
-                self._upsert_latest.execute(conn, _latest_rows(readings))
-            apply_hellos(conn, batch.hellos)
-            apply_statuses(conn, batch.statuses)
-            seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
-            self._last_seen.touch(conn, seen)
-            self._quarantine.resolve(conn, batch.resolved_quarantine)
-            self._quarantine.add(conn, batch.quarantined)
+            result = self._store_readings(conn, _events(batch), batch.seen_ms, None)
+            self._write_the_rest(conn, batch)
+        return replace(result, store_seconds=time.perf_counter() - started)
+
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        """Commit a batch with its hellos and readings staged, to be folded later (ADR 0033).
+
+        Everything else the batch says (devices first heard, hellos, statuses,
+        last-seen times, quarantine) is written as ``commit`` writes it; the
+        hellos and readings go into ``staged`` as one row per device, a few
+        pages at the table's end however many series the batch touches. Until
+        ``fold`` moves them on they are committed (never rolled back, folded
+        by whichever collector folds next, after a crash too) but not yet in
+        samples, rollups or latest values. Historical batches (imports, replays)
+        are committed as they are.
+        """
+        if batch.historical or batch.resolved_quarantine:
+            return self.commit(batch)
+        started = time.perf_counter()
+        rows = staged_rows(_events(batch), batch.seen_ms)
+        with self._connections.write() as conn:
+            self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
+            if rows:
+                conn.execute(self._insert(schema.staged), [row._asdict() for row in rows])
+            self._write_the_rest(conn, batch)
+        return CommitResult(0, 0, store_seconds=time.perf_counter() - started)
+
+    def fold(self, max_devices: int) -> CommitResult | None:
+        """Move the staged rows of the ``max_devices`` devices staged longest ago into
+        samples, rollups and latest values, in one transaction; None when nothing is staged.
+
+        All of a device's rows are folded together, in the order they were
+        staged, so sequencing sees its events as ``commit`` would have. A fold
+        the store refuses for its content (not an outage) is retried one row at
+        a time, and a row refused alone is moved to the quarantine with the
+        store's reason, so that one bad row cannot hold every later one back.
+        """
+        started = time.perf_counter()
+        try:
+            with self._connections.write() as conn:
+                taken = staged.take_oldest(conn, max_devices)
+                if not taken:
+                    return None
+                result = self._fold_rows(conn, taken)
+        except StoreUnavailableError:
+            raise
+        except Exception as refused:
+            result = self._fold_one_by_one(refused, max_devices)
+        return replace(result, store_seconds=time.perf_counter() - started)
+
+    def _fold_rows(self, conn: Connection, taken: Sequence[TakenRow]) -> CommitResult:
+        events: list[Reading | Hello] = []
+        received: dict[int, int] = {}
+        for row in taken:
+            own = staged_events(row.device_id, row.events)
+            events += own
+            if row.received_ms is not None:
+                received.update((id(event), row.received_ms) for event in own)
+        return self._store_readings(conn, events, {}, received)
+
+    def _fold_one_by_one(self, refused: Exception, max_devices: int) -> CommitResult:
+        log.warning(
+            "a fold of staged readings was refused (%s); folding its rows one at a time",
+            _describe(refused),
+        )
+        with self._connections.read() as conn:
+            ids = staged.oldest_ids(conn, max_devices)
+        results: list[CommitResult] = []
+        for row_id in ids:
+            try:
+                with self._connections.write() as conn:
+                    taken = staged.take_ids(conn, [row_id])
+                    if taken:
+                        results.append(self._fold_rows(conn, taken))
+            except StoreUnavailableError:
+                raise
+            except Exception as exc:
+                with self._connections.write() as conn:
+                    staged.quarantine_row(conn, row_id, _describe(exc), self._quarantine)
+        return _sum(results)
+
+    def _store_readings(
+        self,
+        conn: Connection,
+        events: Sequence[Reading | Hello],
+        seen: dict[str, int],
+        received: dict[int, int] | None,
+    ) -> CommitResult:
+        readings, seq_duplicates, written = self._write_readings(conn, events, seen, received)
+        inserted, corrected = self._settle_samples(conn, written)
+        if written.rows:
+            self._upsert_latest.execute(conn, _latest_rows(readings))
         return CommitResult(
             samples_offered=len(written.rows),
             samples_inserted=inserted,
             samples_corrected=corrected,
             readings_seq_duplicate=seq_duplicates,
-            store_seconds=time.perf_counter() - started,
         )
 
+    def _write_the_rest(self, conn: Connection, batch: CommitBatch) -> None:
+        """What a batch says besides its samples: hellos, statuses, last seen, quarantine."""
+        apply_hellos(conn, batch.hellos)
+        apply_statuses(conn, batch.statuses)
+        seen = _newest_reading_ms(batch.readings) if batch.historical else batch.seen_ms
+        self._last_seen.touch(conn, seen)
+        self._quarantine.resolve(conn, batch.resolved_quarantine)
+        self._quarantine.add(conn, batch.quarantined)
+
     def _write_readings(
-        self, conn: Connection, events: Sequence[Reading | Hello], seen: dict[str, int]
+        self,
+        conn: Connection,
+        events: Sequence[Reading | Hello],
+        seen: dict[str, int],
+        received: dict[int, int] | None,
     ) -> tuple[list[Reading], int, _SamplesWritten]:
         """Sequence the readings and insert the samples of those kept.
 
@@ -152,7 +253,7 @@ class SqlCommit:
             for _ in range(_BETS):
                 conn.exec_driver_sql("SAVEPOINT before_sequencing")
                 readings = sorted(candidates, key=_device_then_time)
-                written = self._insert_samples(conn, readings, seen, today_ms)
+                written = self._insert_samples(conn, readings, seen, received, today_ms)
                 kept, duplicates = self._sequence(conn, events)
                 if _same_readings(kept, candidates):
                     conn.exec_driver_sql("RELEASE SAVEPOINT before_sequencing")
@@ -162,7 +263,11 @@ class SqlCommit:
                 candidates = kept
         kept, duplicates = self._sequence(conn, events)
         readings = sorted(kept, key=_device_then_time)
-        return readings, duplicates, self._insert_samples(conn, readings, seen, today_ms)
+        return (
+            readings,
+            duplicates,
+            self._insert_samples(conn, readings, seen, received, today_ms),
+        )
 
     def _sequence(
         self, conn: Connection, events: Sequence[Reading | Hello]
@@ -192,7 +297,12 @@ class SqlCommit:
             reopen(conn, self._insert, closed)
 
     def _insert_samples(
-        self, conn: Connection, readings: Sequence[Reading], seen: dict[str, int], today_ms: int
+        self,
+        conn: Connection,
+        readings: Sequence[Reading],
+        seen: dict[str, int],
+        received: dict[int, int] | None,
+        today_ms: int,
     ) -> _SamplesWritten:
         """Insert the readings' new samples (sorted by device, then time), after
         turning the closed days they land in back into rows.
@@ -203,7 +313,7 @@ class SqlCommit:
         reading). Rows of one key arriving twice in the batch are one row, the last
         arrival's.
         """
-        rows = _sample_rows(readings, seen)
+        rows = _sample_rows(readings, seen, received)
         self._reopen_closed_days(conn, readings, rows, today_ms)
         if not rows:
             return _SamplesWritten(rows, rows, None, [], None)
@@ -287,9 +397,15 @@ def _stored_values(conn: Connection, keys: list[SampleKey]) -> dict[SampleKey, f
     return values
 
 
-def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[SampleRow]:
+def _sample_rows(
+    readings: Sequence[Reading], seen: dict[str, int], received: dict[int, int] | None = None
+) -> list[SampleRow]:
     """The samples of readings sorted by device, then time: in key order (device,
     metric, time), with a key's repeats in the readings' order.
+
+    Received at ``seen``'s time of their device, or ``received``'s of each
+    reading (by ``id``; a fold of batches received at different times), else
+    at their own timestamp.
 
     Built in that order rather than sorted as rows: sorting 10,000 sample tuples,
     compared element by element, was 8 % of a busy collector's GIL time (py-spy
@@ -298,7 +414,22 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
     rows: list[SampleRow] = []
     for device_id, group in groupby(readings, key=_device):
         own = list(group)
-        received = seen.get(device_id)
+        if received is not None:
+            for metric in sorted(set().union(*(r.metrics for r in own))):
+                rows += [
+                    (
+                        device_id,
+                        metric,
+                        r.ts_ms,
+                        r.metrics[metric],
+                        r.seq,
+                        received.get(id(r), r.ts_ms),
+                    )
+                    for r in own
+                    if metric in r.metrics
+                ]
+            continue
+        device_received = seen.get(device_id)
         for metric in sorted(set().union(*(r.metrics for r in own))):
             rows += [
                 (
@@ -307,7 +438,7 @@ def _sample_rows(readings: Sequence[Reading], seen: dict[str, int]) -> list[Samp
                     r.ts_ms,
                     r.metrics[metric],
                     r.seq,
-                    r.ts_ms if received is None else received,
+                    r.ts_ms if device_received is None else device_received,
                 )
                 for r in own
                 if metric in r.metrics
@@ -374,6 +505,30 @@ def _count_per_device(
     ]
     if rows:
         conn.execute(_ADD_DEDUP_COUNTS, rows)
+
+
+def _events(batch: CommitBatch) -> Sequence[Reading | Hello]:
+    """The batch's hellos and readings in arrival order (hellos first when not known)."""
+    if batch.arrival_order is not None:
+        return batch.arrival_order
+    return [*batch.hellos, *batch.readings]
+
+
+def _describe(error: Exception) -> str:
+    """The store's own words for a refusal (the driver's error when SQLAlchemy wraps one)."""
+    orig = getattr(error, "orig", None)
+    cause = orig if isinstance(orig, BaseException) else error
+    text = " ".join(str(cause).split()).replace("\0", "\\0")
+    return f"{type(cause).__name__}: {text}"[:_MAX_ERROR_CHARS]
+
+
+def _sum(results: Sequence[CommitResult]) -> CommitResult:
+    return CommitResult(
+        samples_offered=sum(r.samples_offered for r in results),
+        samples_inserted=sum(r.samples_inserted for r in results),
+        samples_corrected=sum(r.samples_corrected for r in results),
+        readings_seq_duplicate=sum(r.readings_seq_duplicate for r in results),
+    )
 
 
 def _newest_reading_ms(readings: Sequence[Reading]) -> dict[str, int]:
