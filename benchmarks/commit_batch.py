@@ -15,6 +15,11 @@ between runs than the rest). No broker, no collector threads, no archive: what c
     python benchmarks/commit_batch.py --postgres
     python benchmarks/commit_batch.py --devices 100 --batch 100 --batches 900 \
         --step-ms 60000 --wal-frames      # long series: the steady state's pages per commit
+    python benchmarks/commit_batch.py --devices 100 --batch 450 --staged 16
+
+``--staged N`` stages each batch (``SqlStore.stage``) and then folds the staged
+rows of N devices (``SqlStore.fold``), as the collector does (ADR 0033), and
+reports the two transactions apart.
 
 ``--postgres`` commits into a database of its own on the machine's PostgreSQL
 (``ingest.py``'s: created for the run, dropped after).
@@ -109,6 +114,13 @@ def main() -> None:
     parser.add_argument(
         "--wal-frames", action="store_true", help="SQLite: also count the WAL pages per commit"
     )
+    parser.add_argument(
+        "--staged",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stage each batch, then fold N devices' staged rows (the collector's way)",
+    )
     args = parser.parse_args()
 
     now_ms = time.time_ns() // 1_000_000
@@ -121,10 +133,19 @@ def main() -> None:
         per_reading_us = []
         cpu_per_reading_us = []
         wal_frames = []
+        stage_ms: list[float] = []
+        fold_ms: list[float] = []
         for _ in range(args.batches):
             batch = stream.batch(args.batch, now_ms)
             started, cpu_started = time.perf_counter(), time.process_time()
-            store.commit(batch)
+            if args.staged:
+                store.stage(batch)
+                staged = time.perf_counter()
+                store.fold(args.staged)
+                stage_ms.append((staged - started) * 1000)
+                fold_ms.append((time.perf_counter() - staged) * 1000)
+            else:
+                store.commit(batch)
             per_reading_us.append((time.perf_counter() - started) / args.batch * 1e6)
             cpu_per_reading_us.append((time.process_time() - cpu_started) / args.batch * 1e6)
             if args.wal_frames and path is not None:
@@ -139,6 +160,12 @@ def main() -> None:
         f" median of {len(kept)});"
         f" this process's CPU {cpu:.2f} us per reading"
     )
+    if stage_ms:
+        print(
+            f"staged, folding {args.staged} devices after each:"
+            f" stage {statistics.median(stage_ms[args.batches // 3 :]):.1f} ms,"
+            f" fold {statistics.median(fold_ms[args.batches // 3 :]):.1f} ms (medians)"
+        )
     if wal_frames:
         frames = statistics.median(wal_frames[args.batches // 3 :])
         print(

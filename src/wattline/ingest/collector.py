@@ -68,6 +68,10 @@ class BatchPolicy:
     staging: bool = False
     # Devices one fold takes at most: bounds how long a batch can wait for one.
     fold_devices: int = 16
+    # Staged rows are folded once this old: a device folded less often has more
+    # readings folded at once, for the same fixed cost per series. Also about how
+    # long after the live stream a query sees a reading.
+    fold_after_s: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,11 @@ class _Backlog:
             parts, self._parts, self._messages = self._parts, [], 0
             self._changed.notify_all()
         return _merged(parts)
+
+    def waiting(self) -> bool:
+        """Some batch is waiting to be taken."""
+        with self._changed:
+            return bool(self._parts)
 
     def finished(self) -> bool:
         """Ended, and every batch taken."""
@@ -374,52 +383,57 @@ class Collector:
     # -- committer thread ---------------------------------------------------------
 
     def _commit_all(self) -> None:
-        """Commit each planned batch; when staging, fold one part of what is staged
-        after each, and keep folding while no batch waits (ADR 0033).
+        """Commit each planned batch; when staging, fold staged readings old enough:
+        one part after each commit, and parts while no batch waits (ADR 0033).
 
-        Folding alternates with commits rather than waiting for a lull, so that
-        under a steady load the staged rows stay few, and a batch waits for at
-        most one fold of ``fold_devices`` devices. Rows an earlier run left
-        staged (a crash) are folded from the start.
+        A batch then waits for at most one fold of ``fold_devices`` devices, and
+        under a steady load each device is folded about every ``fold_after_s``.
+        Rows an earlier run left staged (a crash) are old enough from the start.
         """
         staging = self._policy.staging
-        folding = staging
+        poll_s = self._policy.fold_after_s / 2 if staging else None
         while True:
-            planned = self._planned.take(timeout_s=0.0 if folding else None)
+            planned = self._planned.take(timeout_s=poll_s)
             if planned is None:
                 if self._planned.finished():
                     break
-                folding = self._fold_part()
+                while self._fold_part(self._fold_age_ms) and not self._planned.waiting():
+                    pass
                 continue
             try:
                 self._commit_and_ack(planned)
             except _StoppedError:
                 return
             if staging:
-                folding = self._fold_part()
+                self._fold_part(self._fold_age_ms)
         if staging:
             self._fold_all()
 
-    def _fold_part(self) -> bool:
-        """Fold one part of the staged readings; False once nothing is staged.
+    @property
+    def _fold_age_ms(self) -> int:
+        return round(self._policy.fold_after_s * 1000)
+
+    def _fold_part(self, min_age_ms: int) -> bool:
+        """Fold one part of the staged readings at least ``min_age_ms`` old; False once
+        there are none.
 
         An outage is waited out here (the next commit would meet it too) but
         not retried in a loop of its own: staged rows are committed, and any
         later fold takes them."""
         try:
-            folded = self._committer.fold(self._policy.fold_devices)
+            folded = self._committer.fold(self._policy.fold_devices, min_age_ms)
         except (StoreUnavailableError, OSError) as exc:
             self._store_healthy = False
             self._metrics.store_errors.inc()
             log.warning("store unavailable while folding staged readings, will retry: %s", exc)
             self._stopping.wait(self._policy.retry_delay_s)
-            return not self._stopping.is_set()
+            return False
         self._store_healthy = True
         return folded is not None
 
     def _fold_all(self) -> None:
         """Fold everything staged; stops at an outage (what stays staged is folded later)."""
-        while self._fold_part() and self._store_healthy:
+        while self._fold_part(0):
             pass
 
     def _commit_and_ack(self, planned: _Planned) -> None:

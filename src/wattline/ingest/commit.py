@@ -83,9 +83,9 @@ class PlanWriter:
                 log.exception("on_committed hook failed")
         return result
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        """Fold staged readings of up to ``max_devices`` devices; None when none were staged."""
-        result = self._store.fold(max_devices)
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices (``IngestStore.fold``)."""
+        result = self._store.fold(max_devices, min_age_ms)
         if result is not None:
             self._count_samples(result)
         return result

@@ -71,10 +71,10 @@ class Committer:
         with self._lock:
             return self._writer.commit(plan, staged=staged)
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        """Fold staged readings of up to ``max_devices`` devices; None when none were staged."""
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices (``IngestStore.fold``)."""
         with self._lock:
-            return self._writer.fold(max_devices)
+            return self._writer.fold(max_devices, min_age_ms)
 
     def replay(self, records: Sequence[QuarantineRecord]) -> ReplayReport:
         """Run quarantined messages through today's rules and registry (see replay.py)."""

@@ -91,6 +91,7 @@ class _Fold:
     """Fold staged readings of up to ``max_devices`` devices (``IngestStore.fold``)."""
 
     max_devices: int
+    min_age_ms: int
 
 
 _Request = CommitBatch | _Stage | _Fold
@@ -151,8 +152,8 @@ class CommitProcess:
         assert result is not None
         return result
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        return self._ask(_Fold(max_devices))
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        return self._ask(_Fold(max_devices, min_age_ms))
 
     def _ask(self, request: _Request) -> CommitResult | None:
         with self._lock:
@@ -257,8 +258,8 @@ class SplitStore:
     def stage(self, batch: CommitBatch) -> CommitResult:
         return self._commits.stage(batch)
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        return self._commits.fold(max_devices)
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        return self._commits.fold(max_devices, min_age_ms)
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         return self._local.existing_devices(device_ids)
@@ -300,7 +301,7 @@ def _answer(store: IngestStore, request: _Request) -> _Reply:
         if isinstance(request, _Stage):
             return _Ok(store.stage(request.batch))
         if isinstance(request, _Fold):
-            return _Ok(store.fold(request.max_devices))
+            return _Ok(store.fold(request.max_devices, request.min_age_ms))
         return _Ok(store.commit(request))
     except (StoreUnavailableError, OSError) as exc:
         return _Unavailable(str(exc))

@@ -56,7 +56,7 @@ class MemoryStore:
         """Nothing to gain from staging in memory: the batch is committed whole."""
         return self.commit(batch)
 
-    def fold(self, max_devices: int) -> CommitResult | None:  # noqa: ARG002 - the port's
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:  # noqa: ARG002
         return None
 
     def commit(self, batch: CommitBatch) -> CommitResult:

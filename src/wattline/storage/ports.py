@@ -67,8 +67,9 @@ class IngestStore(Protocol):
         """Commit a batch with its readings staged, for ``fold`` to move on (ADR 0033)."""
         ...
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        """Fold staged readings of up to ``max_devices`` devices; None: nothing was staged."""
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        """Fold staged readings of up to ``max_devices`` devices with a row staged at least
+        ``min_age_ms`` ago; None: there were none."""
         ...
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]: ...

@@ -105,6 +105,8 @@ staged = Table(
     Column("device_id", String(64), nullable=False),
     # when the collector received the device's messages of that batch
     Column("received_ms", BigInteger),
+    # when it was staged: a fold may leave rows until they are old enough
+    Column("staged_ms", BigInteger, nullable=False),
     # msgpack, the device's readings and hellos in arrival order (storage/staging.py)
     Column("events", LargeBinary, nullable=False),
 )

@@ -9,23 +9,36 @@ can only ever become a ``Reading`` or a ``Hello``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
+from msgspec import Struct
 
 from wattline.model.messages import Hello, Reading
 
-_READING = "r"
-_HELLO = "h"
+
+class _StagedReading(Struct, array_like=True, tag="r", frozen=True):
+    ts_ms: int
+    metrics: dict[str, float]
+    seq: int | None
+
+
+class _StagedHello(Struct, array_like=True, tag="h", frozen=True):
+    device_type: str | None
+    firmware_version: str | None
+    capabilities: tuple[str, ...]
+
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
+_decoder = msgspec.msgpack.Decoder(list[_StagedReading | _StagedHello])
 
 
 class StagedRow(NamedTuple):
     device_id: str
     # when the collector received the device's messages of that batch
     received_ms: int | None
+    # when the batch was staged: a fold can wait until rows are old enough
+    staged_ms: int
     events: bytes
 
 
@@ -33,19 +46,21 @@ class StagedEventError(ValueError):
     """A staged row that is not a list of readings and hellos."""
 
 
-def staged_rows(events: Sequence[Reading | Hello], seen_ms: dict[str, int]) -> list[StagedRow]:
+def staged_rows(
+    events: Sequence[Reading | Hello], seen_ms: dict[str, int], staged_ms: int
+) -> list[StagedRow]:
     """The batch's events grouped by device (first arrival first), each group in arrival order."""
-    by_device: dict[str, list[tuple[Any, ...]]] = {}
+    by_device: dict[str, list[_StagedReading | _StagedHello]] = {}
     for event in events:
-        encoded: tuple[Any, ...]
+        staged: _StagedReading | _StagedHello
         if isinstance(event, Reading):
-            encoded = (_READING, event.ts_ms, event.metrics, event.seq)
+            staged = _StagedReading(event.ts_ms, event.metrics, event.seq)
         else:
-            encoded = (_HELLO, event.device_type, event.firmware_version, event.capabilities)
-        by_device.setdefault(event.device_id, []).append(encoded)
+            staged = _StagedHello(event.device_type, event.firmware_version, event.capabilities)
+        by_device.setdefault(event.device_id, []).append(staged)
     return [
-        StagedRow(device_id, seen_ms.get(device_id), _encoder.encode(encoded))
-        for device_id, encoded in by_device.items()
+        StagedRow(device_id, seen_ms.get(device_id), staged_ms, _encoder.encode(own))
+        for device_id, own in by_device.items()
     ]
 
 
@@ -53,27 +68,11 @@ def staged_events(device_id: str, events: bytes) -> list[Reading | Hello]:
     """A staged row's events; ``StagedEventError`` unless ``staged_rows`` wrote the bytes."""
     try:
         items = _decoder.decode(events)
-        return [_event(device_id, item) for item in items]
-    except (msgspec.DecodeError, TypeError, ValueError, IndexError) as exc:
+    except msgspec.DecodeError as exc:
         raise StagedEventError(f"staged row of {device_id!r} cannot be read: {exc}") from exc
-
-
-def _event(device_id: str, item: tuple[Any, ...]) -> Reading | Hello:
-    kind = item[0]
-    if kind == _READING:
-        _, ts_ms, metrics, seq = item
-        return msgspec.convert(
-            {"device_id": device_id, "ts_ms": ts_ms, "metrics": metrics, "seq": seq}, Reading
-        )
-    if kind == _HELLO:
-        _, device_type, firmware_version, capabilities = item
-        return msgspec.convert(
-            {
-                "device_id": device_id,
-                "device_type": device_type,
-                "firmware_version": firmware_version,
-                "capabilities": capabilities,
-            },
-            Hello,
-        )
-    raise StagedEventError(f"unknown staged event kind {kind!r}")
+    return [
+        Reading(device_id, item.ts_ms, item.metrics, item.seq)
+        if isinstance(item, _StagedReading)
+        else Hello(device_id, item.device_type, item.firmware_version, item.capabilities)
+        for item in items
+    ]

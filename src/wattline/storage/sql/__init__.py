@@ -100,8 +100,8 @@ class SqlStore:
     def stage(self, batch: CommitBatch) -> CommitResult:
         return self._commit.stage(batch)
 
-    def fold(self, max_devices: int) -> CommitResult | None:
-        return self._commit.fold(max_devices)
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        return self._commit.fold(max_devices, min_age_ms)
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         return self._registry.existing_devices(device_ids)

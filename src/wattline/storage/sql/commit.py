@@ -134,7 +134,7 @@ class SqlCommit:
         if batch.historical or batch.resolved_quarantine:
             return self.commit(batch)
         started = time.perf_counter()
-        rows = staged_rows(_events(batch), batch.seen_ms)
+        rows = staged_rows(_events(batch), batch.seen_ms, time.time_ns() // 1_000_000)
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
             if rows:
@@ -142,9 +142,14 @@ class SqlCommit:
             self._write_the_rest(conn, batch)
         return CommitResult(0, 0, store_seconds=time.perf_counter() - started)
 
-    def fold(self, max_devices: int) -> CommitResult | None:
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
         """Move the staged rows of the ``max_devices`` devices staged longest ago into
-        samples, rollups and latest values, in one transaction; None when nothing is staged.
+        samples, rollups and latest values, in one transaction; None when nothing is staged
+        (of devices with a row staged at least ``min_age_ms`` ago).
+
+        Folding a device less often folds more of its readings at once, and a
+        fold's cost grows with the devices and series it touches more than with
+        the readings (a fixed cost per series: its pages in each table).
 
         All of a device's rows are folded together, in the order they were
         staged, so sequencing sees its events as ``commit`` would have. A fold
@@ -155,7 +160,8 @@ class SqlCommit:
         started = time.perf_counter()
         try:
             with self._connections.write() as conn:
-                taken = staged.take_oldest(conn, max_devices)
+                now_ms = time.time_ns() // 1_000_000
+                taken = staged.take_oldest(conn, max_devices, now_ms - min_age_ms)
                 if not taken:
                     return None
                 result = self._fold_rows(conn, taken)

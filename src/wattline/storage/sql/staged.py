@@ -23,19 +23,23 @@ class TakenRow(NamedTuple):
     events: bytes
 
 
-def oldest_devices(conn: Connection, max_devices: int) -> list[str]:
-    """The devices whose first staged row is oldest, at most ``max_devices``."""
+def oldest_devices(conn: Connection, max_devices: int, staged_by_ms: int | None) -> list[str]:
+    """The devices whose first staged row is oldest, at most ``max_devices``, and only
+    those with a row staged by ``staged_by_ms`` (None: any)."""
     first = func.min(_s.id).label("first")
     query = select(_s.device_id, first).group_by(_s.device_id).order_by(first).limit(max_devices)
+    if staged_by_ms is not None:
+        query = query.having(func.min(_s.staged_ms) <= staged_by_ms)
     return [device_id for device_id, _ in conn.execute(query)]
 
 
-def take_oldest(conn: Connection, max_devices: int) -> list[TakenRow]:
-    """Delete and return every staged row of the devices staged longest ago, oldest first.
+def take_oldest(conn: Connection, max_devices: int, staged_by_ms: int | None) -> list[TakenRow]:
+    """Delete and return every staged row of the devices staged longest ago (``oldest_devices``),
+    oldest first.
 
     On PostgreSQL rows another collector's fold holds are skipped, not waited for.
     """
-    devices = oldest_devices(conn, max_devices)
+    devices = oldest_devices(conn, max_devices, staged_by_ms)
     if not devices:
         return []
     ids = conn.scalars(
@@ -49,7 +53,7 @@ def take_oldest(conn: Connection, max_devices: int) -> list[TakenRow]:
 
 def oldest_ids(conn: Connection, max_devices: int) -> list[int]:
     """The ids of the rows ``take_oldest`` would take now, oldest first."""
-    devices = oldest_devices(conn, max_devices)
+    devices = oldest_devices(conn, max_devices, None)
     if not devices:
         return []
     query = select(_s.id).where(_s.device_id.in_(devices)).order_by(_s.id)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("device_id", sa.String(64), nullable=False),
         sa.Column("received_ms", sa.BigInteger),
+        sa.Column("staged_ms", sa.BigInteger, nullable=False),
         sa.Column("events", sa.LargeBinary, nullable=False),
     )
 
