@@ -387,6 +387,7 @@ def variant(  # noqa: PLR0913 - what to run and how
     batch: bool,
     compression: bool,
     fraction: float = 0.5,
+    rate: float | None = None,
 ) -> list[Result]:
     host, port = broker.split(":")
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -410,11 +411,20 @@ def variant(  # noqa: PLR0913 - what to run and how
         sustained = per_device * SUBSCRIBERS / (done - started)
         register(api_port, token, SUBSCRIBERS)
         # half the sustained rate, then a low fixed rate (turns apart: no reading repeats)
-        for rate, first_turn in ((sustained * fraction, 0), (low_rate, 100_000)):
+        first_rate = sustained * fraction if rate is None else rate
+        for phase_rate, first_turn in ((first_rate, 0), (low_rate, 100_000)):
             before = live_drops(ports)
             with profiling_ingest(ports[-1]) as profile:  # the collector's process
                 sent, latencies = measure_latency(
-                    host, int(port), prefix, api_port, token, rate, seconds, first_turn, batch=batch
+                    host,
+                    int(port),
+                    prefix,
+                    api_port,
+                    token,
+                    phase_rate,
+                    seconds,
+                    first_turn,
+                    batch=batch,
                 )
             after = live_drops(ports)
             drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
@@ -472,6 +482,13 @@ def main() -> None:
         "--fraction", type=float, default=0.5, help="of the sustained rate, for the first phase"
     )
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="readings/s of the first phase instead of --fraction of the sustained rate"
+        " (to compare two variants at one load)",
+    )
+    parser.add_argument(
         "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
     )
     args = parser.parse_args()
@@ -491,6 +508,7 @@ def main() -> None:
                 batch=framing == "batch",
                 compression=args.compression == "on",
                 fraction=args.fraction,
+                rate=args.rate,
             )
         ]
         print(

@@ -10,6 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
 from tests.e2e.conftest import forget_session, wait_until
 
 from wattline.archive.folder import FolderArchive
@@ -19,6 +20,7 @@ from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
 from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
 from wattline.observability.metrics import IngestMetrics
+from wattline.storage import schema
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
 from wattline.storage.sql import SqlStore
 
@@ -48,6 +50,36 @@ V311 = SessionOptions()
 V5 = SessionOptions(mqtt5=True, receive_maximum=50)
 
 
+class FoldOutageStore:
+    """A real store whose folds of staged readings fail for a while (ADR 0033)."""
+
+    def __init__(self, inner: SqlStore, failures: int) -> None:
+        self._inner = inner
+        self.failures_left = failures
+        self.folds = 0
+
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        return self._inner.commit(batch)
+
+    def stage(self, batch: CommitBatch) -> CommitResult:
+        return self._inner.stage(batch)
+
+    def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
+        self.folds += 1
+        if self.failures_left != 0:
+            self.failures_left -= 1
+            raise StoreUnavailableError("database is restarting")
+        return self._inner.fold(max_devices, min_age_ms)
+
+    def existing_devices(self, device_ids: Sequence[str]) -> set[str]:
+        return self._inner.existing_devices(device_ids)
+
+
+STAGING = BatchPolicy(
+    max_messages=100, retry_delay_s=0.05, staging=True, fold_devices=2, fold_after_s=0.05
+)
+
+
 def make_collector(  # noqa: PLR0917
     store: object,
     endpoint: MqttEndpoint,
@@ -55,6 +87,7 @@ def make_collector(  # noqa: PLR0917
     client_id: str,
     tmp_path: Path,
     options: SessionOptions = V311,
+    policy: BatchPolicy | None = None,
 ) -> tuple[Collector, CollectorRegistry]:
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
@@ -69,7 +102,7 @@ def make_collector(  # noqa: PLR0917
     def make_source(deliver: DeliverFn) -> MessageSource:
         return open_source(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver, options)
 
-    policy = BatchPolicy(max_messages=100, retry_delay_s=0.05)
+    policy = policy or BatchPolicy(max_messages=100, retry_delay_s=0.05)
     return Collector(make_source, committer, metrics, policy), registry
 
 
@@ -202,3 +235,63 @@ def test_two_collectors_in_a_shared_group_store_each_reading_once(
     ]
     assert sum(handled) == 2000  # each message went to exactly one collector
     assert min(handled) > 0  # and both did work
+
+
+def staged_rows(store: SqlStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(schema.staged)) or 0)
+
+
+def test_a_staging_collector_folds_everything_through_fold_outages(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    """Batches are committed staged and acknowledged at once; folds failing for a while
+    only delay the readings' way into samples; each is stored once."""
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
+    flaky = FoldOutageStore(store, failures=3)
+    collector, registry = make_collector(
+        flaky, endpoint, prefix, client_id, tmp_path, policy=STAGING
+    )
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        for device in ("f1", "f2", "f3", "f4", "f5"):
+            publish(endpoint, prefix, device, 100)
+        wait_until(
+            lambda: all(stored(store, f"f{i}") == 100 for i in range(1, 6)),
+            30,
+            lambda: (
+                f"500 readings folded (stored: {[stored(store, f'f{i}') for i in range(1, 6)]}, "
+                f"staged rows: {staged_rows(store)}, status: {collector.status()})"
+            ),
+        )
+    finally:
+        collector.stop()
+        forget_session(endpoint.host, endpoint.port, client_id)
+    assert staged_rows(store) == 0
+    assert registry.get_sample_value("wattline_ingest_store_errors_total") == 3
+    assert registry.get_sample_value("wattline_ingest_samples_total", {"outcome": "stored"}) == 500
+
+
+def test_a_stopping_collector_folds_what_it_staged(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
+    # rows are never old enough for the running collector to fold them
+    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600)
+    collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        publish(endpoint, prefix, "h1", 50)
+        wait_until(lambda: staged_rows(store) > 0, 10, "readings staged")
+        wait_until(
+            lambda: collector.status().queued == 0 and stored(store, "h1") == 0, 10, "all staged"
+        )
+    finally:
+        collector.stop()
+        forget_session(endpoint.host, endpoint.port, client_id)
+    assert stored(store, "h1") == 50
+    assert staged_rows(store) == 0

@@ -459,11 +459,15 @@ def _distinct(readings: Sequence[Reading]) -> bool:
 
 
 def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], list[SampleKey]]:
-    """One row per (device, metric, ts), the last arrival winning; and the keys whose value
-    changed.
+    """One row per (device, metric, ts) as committing the rows one at a time would leave
+    it; and the keys whose value changed.
 
-    A key repeated with a new value inside one batch is a correction, counted
-    as one, as it would be had the two arrived in separate batches.
+    The same value again is a duplicate: the first arrival stays, with its seq
+    and receive time. A new value is a correction: it and its receive time
+    replace the old ones, the first arrival's seq stays (as ``_apply_corrections``
+    does to a stored sample), and it counts as one correction, as it would had
+    the two arrived in separate batches. So a batch folded from several staged
+    ones (ADR 0033) stores what they would have stored one by one.
     """
     unique = {row[:3]: row for row in rows}
     if len(unique) == len(rows):
@@ -473,9 +477,11 @@ def _newest_per_key(rows: list[SampleRow]) -> tuple[dict[SampleKey, SampleRow], 
     for row in rows:
         key = row[:3]
         previous = unique.get(key)
-        if previous is not None and previous[3] != row[3]:
+        if previous is None:
+            unique[key] = row
+        elif previous[3] != row[3]:
             changed.append(key)
-        unique[key] = row
+            unique[key] = (*key, row[3], previous[4], row[5])
     return unique, changed
 
 
