@@ -80,9 +80,7 @@ def _without_detection_times(gaps: str) -> list[list[int]]:
 
 
 def stored_state(store: SqlStore, prefix: str) -> dict[str, Any]:
-    """Everything a commit writes about the devices under ``prefix``, without the prefix.
-
-    """
+    """Everything a commit writes about the devices under ``prefix``, without the prefix."""
     sequence = _rows(store, schema.seq_state, prefix)
     for row in sequence:
         row[7] = _without_detection_times(row[7])
