@@ -29,6 +29,7 @@ from wattline.live.catchup import (
     Missed,
     Served,
     catch_up_devices,
+    fold_staged,
     merged,
     missed_alerts,
     missed_readings,
@@ -187,6 +188,9 @@ async def _missed_readings(
         if only is not None:  # only what the caller may see: a device of another tenant is not
             devices = [device for device in devices if device.device_id in only]
         chosen, cut = catch_up_devices(subscription, devices)
+    # What the stream has sent may still be staged (ADR 0033): folded first, the
+    # store holds every reading the client could have missed.
+    await asyncio.to_thread(fold_staged, services.store)
     missed = await asyncio.to_thread(
         functools.partial(
             missed_readings,

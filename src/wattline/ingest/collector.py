@@ -66,6 +66,10 @@ class BatchPolicy:
     # rollups and latest values between commits, a few devices at a time (ADR
     # 0033): a commit then costs a few pages however many series it touches.
     staging: bool = False
+    # A batch with fewer readings a device than this is staged; a larger one (a
+    # backlog draining, a large fleet at full speed) has enough readings per series
+    # to be committed whole, its devices' staged rows first.
+    stage_below_per_device: int = 10
     # Devices one fold takes at most: bounds how long a batch can wait for one.
     fold_devices: int = 16
     # Staged rows are folded once this old: a device folded less often has more
@@ -409,6 +413,13 @@ class Collector:
         if staging:
             self._fold_all()
 
+    def _stages(self, plan: BatchPlan) -> bool:
+        """Whether a batch is staged (ADR 0033): with staging on, when it is small."""
+        if not self._policy.staging:
+            return False
+        devices = len({r.device_id for r in plan.readings})
+        return len(plan.readings) < self._policy.stage_below_per_device * max(devices, 1)
+
     @property
     def _fold_age_ms(self) -> int:
         return round(self._policy.fold_after_s * 1000)
@@ -504,7 +515,7 @@ class Collector:
         def commit() -> None:
             nonlocal refused
             try:
-                self._committer.commit(plan, staged=self._policy.staging)
+                self._committer.commit(plan, staged=self._stages(plan))
             except (StoreUnavailableError, OSError):
                 raise
             except Exception as exc:

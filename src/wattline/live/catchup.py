@@ -30,7 +30,7 @@ from wattline.live.hub import Outgoing
 from wattline.live.subscriptions import Subscription
 from wattline.model.alerts import Alert, AlertChange, ChangeKind
 from wattline.model.devices import Device
-from wattline.storage.ports import PointReader
+from wattline.storage.ports import IngestStore, PointReader
 
 MAX_DEVICES = 100
 MAX_READINGS = 10_000
@@ -39,6 +39,10 @@ MAX_READINGS = 10_000
 # second or two, during which a whole-fleet subscription keeps receiving.
 CATCH_UP_HEADROOM = MAX_READINGS
 MAX_ALERT_CHANGES = 1_000
+# Before a catch-up reads, staged readings are folded: at most this many folds
+# of this many devices each (a collector folds them within a second anyway).
+_FOLDS_BEFORE_CATCH_UP = 10
+_DEVICES_PER_FOLD = 1_000
 # Readings may carry timestamps this far ahead of the server's clock (the
 # ingest's WATTLINE_MAX_FUTURE_SKEW_S default); a catch-up covers them too.
 FUTURE_SKEW_MS = 300_000
@@ -66,6 +70,14 @@ class AlertChanges(Protocol):
         device_ids: Sequence[str] | None,
         limit: int,
     ) -> list[Alert]: ...
+
+
+def fold_staged(store: IngestStore) -> None:
+    """Fold the readings a collector has committed staged and not yet folded (ADR 0033),
+    so that the store answers for every reading the live stream has sent."""
+    for _ in range(_FOLDS_BEFORE_CATCH_UP):
+        if store.fold(_DEVICES_PER_FOLD) is None:
+            return
 
 
 def wants_alerts(subscription: Subscription) -> bool:

@@ -75,8 +75,14 @@ class FoldOutageStore:
         return self._inner.existing_devices(device_ids)
 
 
+# every batch staged, however many readings a device it holds
 STAGING = BatchPolicy(
-    max_messages=100, retry_delay_s=0.05, staging=True, fold_devices=2, fold_after_s=0.05
+    max_messages=100,
+    retry_delay_s=0.05,
+    staging=True,
+    stage_below_per_device=10**6,
+    fold_devices=2,
+    fold_after_s=0.05,
 )
 
 
@@ -280,7 +286,9 @@ def test_a_stopping_collector_folds_what_it_staged(
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
     # rows are never old enough for the running collector to fold them
-    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600)
+    policy = BatchPolicy(
+        max_messages=100, staging=True, stage_below_per_device=10**6, fold_after_s=3_600
+    )
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
     try:
@@ -295,3 +303,28 @@ def test_a_stopping_collector_folds_what_it_staged(
         forget_session(endpoint.host, endpoint.port, client_id)
     assert stored(store, "h1") == 50
     assert staged_rows(store) == 0
+
+
+def test_a_batch_with_many_readings_a_device_is_committed_whole(
+    store: SqlStore, mosquitto_url: str, tmp_path: Path
+) -> None:
+    """Staging on, folds never due: the readings still reach samples while the collector
+    runs, because batches of 10 or more readings a device are committed whole (a small
+    first batch staged meanwhile is folded in before its device's next)."""
+    endpoint = MqttEndpoint.from_url(mosquitto_url)
+    prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
+    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600)
+    collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        publish(endpoint, prefix, "w1", 300)
+        wait_until(
+            lambda: stored(store, "w1") >= 290,
+            15,
+            lambda: f"most readings stored while running (stored: {stored(store, 'w1')})",
+        )
+    finally:
+        collector.stop()
+        forget_session(endpoint.host, endpoint.port, client_id)
+    assert stored(store, "w1") == 300

@@ -214,6 +214,15 @@ def test_a_reconnecting_client_catches_up_from_the_store(live: LiveServer) -> No
         assert [receive(ws)["value"] for _ in range(2)] == [4.0, 5.0]
 
 
+def test_a_catch_up_includes_readings_still_staged(live: LiveServer) -> None:
+    """Readings a collector committed staged (ADR 0033), not yet folded, are caught up."""
+    live.store.stage(readings("dev-a", 0, 4))
+    with open_socket(live) as ws:
+        subscribe(ws, devices=["dev-a"], since=T0)
+        assert [receive(ws)["seq"] for _ in range(3)] == [1, 2, 3]
+        assert receive(ws)["type"] == "caught_up"
+
+
 def test_a_client_resumes_each_device_from_its_own_point(live: LiveServer) -> None:
     # stored while the client was away: in the store only, never on the live stream
     for device in ("dev-a", "dev-a2", "dev-b"):  # dev-b: another tenant's

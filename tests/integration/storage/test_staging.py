@@ -107,17 +107,20 @@ def _fold_everything(store: SqlStore) -> None:
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(batches=st.lists(st.tuples(events, folds_after), min_size=1, max_size=5))
+@given(batches=st.lists(st.tuples(events, st.booleans(), folds_after), min_size=1, max_size=5))
 def test_staging_and_folding_in_any_parts_stores_what_committing_stores(
-    store: SqlStore, batches: list[tuple[list[Reading | Hello], list[int | None]]]
+    store: SqlStore, batches: list[tuple[list[Reading | Hello], bool, list[int | None]]]
 ) -> None:
+    """Some batches of the staged side are committed whole meanwhile (as the collector
+    does with large ones): their devices' staged rows go first."""
     # One namespace per run of an example: the store outlives them, and hypothesis
     # runs a failing example again.
     example = f"st{uuid.uuid4().hex[:12]}"
-    for index, (arrival, folds) in enumerate(batches):
+    for index, (arrival, whole, folds) in enumerate(batches):
         seen_ms = CLOSED_DAY + 10_000 + index
         store.commit(_batch(arrival, f"{example}-c-", CLOSED_DAY, seen_ms))
-        store.stage(_batch(arrival, f"{example}-s-", CLOSED_DAY, seen_ms))
+        write = store.commit if whole else store.stage
+        write(_batch(arrival, f"{example}-s-", CLOSED_DAY, seen_ms))
         for devices in folds:
             if devices is not None:
                 store.fold(devices)
@@ -240,3 +243,17 @@ def test_staged_rows_outlive_the_store_that_staged_them(
         later.close()
     with store.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(schema.staged)) == 0
+
+
+def test_a_batch_committed_whole_folds_its_devices_staged_rows_first(store: SqlStore) -> None:
+    _stage(store, [_reading("w1", i) for i in range(5)] + [_reading("w2", 0)])
+    result = store.commit(
+        CommitBatch(readings=[_reading("w1", i) for i in range(5, 10)], seen_ms={"w1": 7})
+    )
+    assert result.samples_inserted == 10
+    assert result.readings_seq_duplicate == 0
+    assert [device for device, _ in _staged(store)] == ["w2"]  # another device's row waits
+    points = store.raw_points("w1", CLOSED_DAY, CLOSED_DAY + 20_000, None, 20)
+    assert len(points) == 10
+    [state] = _rows(store, schema.seq_state, "w1")
+    assert (state[2], json.loads(state[7])) == (10, [])  # next seq, no gaps

@@ -112,10 +112,17 @@ class SqlCommit:
         )
 
     def commit(self, batch: CommitBatch) -> CommitResult:
+        """Commit a batch whole; readings of its devices still staged go first, in the
+        same transaction, so that a device's events are always sequenced in order."""
         started = time.perf_counter()
+        events = _events(batch)
         with self._connections.write() as conn:
             self._registry.add_on_first_contact(conn, batch.register, batch.seen_ms)
-            result = self._store_readings(conn, _events(batch), batch.seen_ms, None)
+            waiting = staged.take_devices(conn, {e.device_id for e in events})
+            if waiting:
+                result = self._fold_rows(conn, waiting, events, batch.seen_ms)
+            else:
+                result = self._store_readings(conn, events, batch.seen_ms, None)
             self._write_the_rest(conn, batch)
         return replace(result, store_seconds=time.perf_counter() - started)
 
@@ -171,7 +178,14 @@ class SqlCommit:
             result = self._fold_one_by_one(refused, max_devices)
         return replace(result, store_seconds=time.perf_counter() - started)
 
-    def _fold_rows(self, conn: Connection, taken: Sequence[TakenRow]) -> CommitResult:
+    def _fold_rows(
+        self,
+        conn: Connection,
+        taken: Sequence[TakenRow],
+        then: Sequence[Reading | Hello] = (),
+        seen: dict[str, int] | None = None,
+    ) -> CommitResult:
+        """The staged rows' events, then ``then`` (received at ``seen``), stored as one batch."""
         events: list[Reading | Hello] = []
         received: dict[int, int] = {}
         for row in taken:
@@ -179,6 +193,11 @@ class SqlCommit:
             events += own
             if row.received_ms is not None:
                 received.update((id(event), row.received_ms) for event in own)
+        events += then
+        if seen:
+            received.update(
+                (id(event), seen[event.device_id]) for event in then if event.device_id in seen
+            )
         return self._store_readings(conn, events, {}, received)
 
     def _fold_one_by_one(self, refused: Exception, max_devices: int) -> CommitResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, func, select
@@ -49,6 +49,22 @@ def take_oldest(conn: Connection, max_devices: int, staged_by_ms: int | None) ->
         .with_for_update(skip_locked=True)
     ).all()
     return take_ids(conn, ids)
+
+
+def take_devices(conn: Connection, devices: Collection[str]) -> list[TakenRow]:
+    """Delete and return every staged row of these devices, oldest first.
+
+    Waits for rows another transaction holds (on PostgreSQL, a fold in progress),
+    which then are gone: a device's staged rows are folded before its later events.
+    """
+    if not devices:
+        return []
+    taken = conn.execute(
+        delete(schema.staged)
+        .where(_s.device_id.in_(list(devices)))
+        .returning(_s.id, _s.device_id, _s.received_ms, _s.events)
+    )
+    return sorted((TakenRow(*row) for row in taken), key=lambda row: row.id)
 
 
 def oldest_ids(conn: Connection, max_devices: int) -> list[int]:
