@@ -72,10 +72,12 @@ class BatchPolicy:
     stage_below_per_device: int = 10
     # Devices one fold takes at most: bounds how long a batch can wait for one.
     fold_devices: int = 16
-    # Staged rows are folded once this old: a device folded less often has more
-    # readings folded at once, for the same fixed cost per series. Also about how
-    # long after the live stream a query sees a reading.
+    # Under load, staged rows are folded once this old: a device folded less often
+    # has more readings folded at once, for the same fixed cost per series.
     fold_after_s: float = 0.25
+    # When no batch has come for this long, everything staged is folded at once,
+    # so that at a low rate a query sees a reading a few milliseconds later.
+    idle_fold_s: float = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,31 +389,41 @@ class Collector:
     # -- committer thread ---------------------------------------------------------
 
     def _commit_all(self) -> None:
-        """Commit each planned batch; when staging, fold staged readings old enough:
-        one part after each commit, and parts while no batch waits (ADR 0033).
+        """Commit each planned batch; when staging, fold what is staged (ADR 0033): under
+        load one part of the rows ``fold_after_s`` old after each commit, and whenever
+        no batch has come for ``idle_fold_s`` everything, a part at a time.
 
         A batch then waits for at most one fold of ``fold_devices`` devices, and
         under a steady load each device is folded about every ``fold_after_s``.
-        Rows an earlier run left staged (a crash) are old enough from the start.
+        Rows an earlier run left staged (a crash) are folded at the first lull.
         """
         staging = self._policy.staging
-        poll_s = self._policy.fold_after_s / 2 if staging else None
+        maybe_staged = staging
         while True:
-            planned = self._planned.take(timeout_s=poll_s)
+            timeout_s = self._policy.idle_fold_s if maybe_staged else None
+            planned = self._planned.take(timeout_s=timeout_s)
             if planned is None:
                 if self._planned.finished():
                     break
-                while self._fold_part(self._fold_age_ms) and not self._planned.waiting():
-                    pass
+                maybe_staged = self._fold_until_a_batch_waits()
                 continue
             try:
                 self._commit_and_ack(planned)
             except _StoppedError:
                 return
             if staging:
+                maybe_staged = True
                 self._fold_part(self._fold_age_ms)
         if staging:
             self._fold_all()
+
+    def _fold_until_a_batch_waits(self) -> bool:
+        """Fold staged rows of any age, a part at a time, until none are left (False) or a
+        batch waits or the store is down (True: some may be left)."""
+        while self._fold_part(0):
+            if self._planned.waiting():
+                return True
+        return not self._store_healthy
 
     def _stages(self, plan: BatchPlan) -> bool:
         """Whether a batch is staged (ADR 0033): with staging on, when it is small."""

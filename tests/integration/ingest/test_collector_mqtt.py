@@ -285,9 +285,13 @@ def test_a_stopping_collector_folds_what_it_staged(
 ) -> None:
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
-    # rows are never old enough for the running collector to fold them
+    # the running collector never folds: its rows are never old enough, it is never idle
     policy = BatchPolicy(
-        max_messages=100, staging=True, stage_below_per_device=10**6, fold_after_s=3_600
+        max_messages=100,
+        staging=True,
+        stage_below_per_device=10**6,
+        fold_after_s=3_600,
+        idle_fold_s=3_600,
     )
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
@@ -308,12 +312,12 @@ def test_a_stopping_collector_folds_what_it_staged(
 def test_a_batch_with_many_readings_a_device_is_committed_whole(
     store: SqlStore, mosquitto_url: str, tmp_path: Path
 ) -> None:
-    """Staging on, folds never due: the readings still reach samples while the collector
+    """Staging on, folds never due, no lull long enough: the readings still reach samples while the collector
     runs, because batches of 10 or more readings a device are committed whole (a small
     first batch staged meanwhile is folded in before its device's next)."""
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
-    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600)
+    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600, idle_fold_s=3_600)
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
     try:
