@@ -66,9 +66,12 @@ class BatchPolicy:
     # rollups and latest values between commits, a few devices at a time (ADR
     # 0033): a commit then costs a few pages however many series it touches.
     staging: bool = False
-    # A batch with fewer readings a device than this is staged; a larger one (a
-    # backlog draining, a large fleet at full speed) has enough readings per series
-    # to be committed whole, its devices' staged rows first.
+    # A batch of this many devices or more, with fewer readings a device than
+    # stage_below_per_device, is staged. A batch of a few devices touches few
+    # series, and one with many readings a device (a backlog draining, a large
+    # fleet at full speed) shares each series' cost among many: both are
+    # committed whole, their devices' staged rows first.
+    stage_from_devices: int = 16
     stage_below_per_device: int = 10
     # Devices one fold takes at most: bounds how long a batch can wait for one.
     fold_devices: int = 16
@@ -426,11 +429,16 @@ class Collector:
         return not self._store_healthy
 
     def _stages(self, plan: BatchPlan) -> bool:
-        """Whether a batch is staged (ADR 0033): with staging on, when it is small."""
-        if not self._policy.staging:
+        """Whether a batch is staged (ADR 0033): with staging on, when it holds many
+        devices and few readings of each."""
+        policy = self._policy
+        if not policy.staging:
             return False
         devices = len({r.device_id for r in plan.readings})
-        return len(plan.readings) < self._policy.stage_below_per_device * max(devices, 1)
+        return (
+            devices >= policy.stage_from_devices
+            and len(plan.readings) < policy.stage_below_per_device * devices
+        )
 
     @property
     def _fold_age_ms(self) -> int:

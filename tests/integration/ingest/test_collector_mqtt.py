@@ -80,6 +80,7 @@ STAGING = BatchPolicy(
     max_messages=100,
     retry_delay_s=0.05,
     staging=True,
+    stage_from_devices=1,
     stage_below_per_device=10**6,
     fold_devices=2,
     fold_after_s=0.05,
@@ -289,6 +290,7 @@ def test_a_stopping_collector_folds_what_it_staged(
     policy = BatchPolicy(
         max_messages=100,
         staging=True,
+        stage_from_devices=1,
         stage_below_per_device=10**6,
         fold_after_s=3_600,
         idle_fold_s=3_600,
@@ -312,12 +314,19 @@ def test_a_stopping_collector_folds_what_it_staged(
 def test_a_batch_with_many_readings_a_device_is_committed_whole(
     store: SqlStore, mosquitto_url: str, tmp_path: Path
 ) -> None:
-    """Staging on, folds never due, no lull long enough: the readings still reach samples while the collector
-    runs, because batches of 10 or more readings a device are committed whole (a small
-    first batch staged meanwhile is folded in before its device's next)."""
+    """Staging on for any batch of few readings a device, and folds never due: the
+    readings still reach samples while the collector runs, because batches of 10 or
+    more readings a device are committed whole (a small first batch staged meanwhile
+    is folded in before its device's next)."""
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
-    policy = BatchPolicy(max_messages=100, staging=True, fold_after_s=3_600, idle_fold_s=3_600)
+    policy = BatchPolicy(
+        max_messages=100,
+        staging=True,
+        stage_from_devices=1,
+        fold_after_s=3_600,
+        idle_fold_s=3_600,
+    )
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
     try:

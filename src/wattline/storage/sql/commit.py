@@ -4,6 +4,10 @@ Sequencing drops readings whose (device, seq) was seen; samples are inserted
 once per (device, metric, ts), a changed value is a correction (newest arrival
 wins); the rollup tiers fold in exactly the rows inserted here and recompute
 the buckets a correction touched.
+
+Or two transactions (ADR 0033): ``stage`` writes a batch with its hellos and
+readings in the ``staged`` table, and ``fold`` later runs staged rows through
+the same path, several batches of a device at once.
 """
 
 from __future__ import annotations
@@ -335,8 +339,8 @@ class SqlCommit:
         The rows come in key order (``_sample_rows``): a batch interleaves every
         series, and in the index's own order each insert lands beside the previous
         one (the whole SQLite commit at 100 devices a batch: 96 -> 78-84 us per
-        reading). Rows of one key arriving twice in the batch are one row, the last
-        arrival's.
+        reading). Rows of one key arriving twice in the batch are one row
+        (``_newest_per_key``).
         """
         rows = _sample_rows(readings, seen, received)
         self._reopen_closed_days(conn, readings, rows, today_ms)
