@@ -31,6 +31,8 @@ DEVICE_DATA_TABLES: tuple[Table, ...] = (
     schema.latest,
     schema.seq_state,
 )
+# Its readings committed and not yet folded into samples (ADR 0033).
+DEVICE_STAGED_TABLES: tuple[Table, ...] = (schema.staged,)
 # Its closed days of samples and 1-minute rollups, compacted (ADR 0018); archived
 # as the blocks they are (storage/blocks.py reads them back).
 DEVICE_BLOCK_TABLES: tuple[Table, ...] = (schema.sample_blocks, schema.rollup_1m_blocks)
@@ -59,6 +61,7 @@ DEVICE_FIRMWARE_TABLES: tuple[Table, ...] = (firmware_schema.ota_device_updates,
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
+    *DEVICE_STAGED_TABLES,
     *DEVICE_BLOCK_TABLES,
     *DEVICE_FINDINGS_TABLES,
     *DEVICE_ACCESS_TABLES,

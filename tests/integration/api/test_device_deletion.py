@@ -35,6 +35,13 @@ def fill(store: SqlStore, device: str) -> None:
             register=[device],
         )
     )
+    # and one reading committed staged, not yet folded (ADR 0033)
+    store.stage(
+        CommitBatch(
+            readings=[Reading(device, T0 + 240 * 30_000, {"power_w": 1.0}, 240)],
+            seen_ms={device: T0},
+        )
+    )
 
 
 def rows_of(store: SqlStore, table: Table, device: str) -> int:
@@ -76,7 +83,8 @@ def test_delete_removes_everything_and_keeps_other_devices(store: SqlStore, tmp_
         assert again.status_code == 404
     assert forgotten == ["gone"]
     assert all(rows_of(store, table, "gone") == 0 for table in DEVICE_TABLES)
-    assert all(rows_of(store, table, "kept") > 0 for table in (*DEVICE_DATA_TABLES, schema.devices))
+    kept = (*DEVICE_DATA_TABLES, schema.staged, schema.devices)
+    assert all(rows_of(store, table, "kept") > 0 for table in kept)
 
 
 def test_archive_writes_every_row_before_deleting(store: SqlStore, tmp_path: Path) -> None:

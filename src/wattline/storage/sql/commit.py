@@ -169,10 +169,14 @@ class SqlCommit:
         store's reason, so that one bad row cannot hold every later one back.
         """
         started = time.perf_counter()
+        staged_by_ms = time.time_ns() // 1_000_000 - min_age_ms
+        # A look first, so that nothing to fold takes no write lock (SQLite has one).
+        with self._connections.read() as conn:
+            if not staged.any_staged(conn, staged_by_ms):
+                return None
         try:
             with self._connections.write() as conn:
-                now_ms = time.time_ns() // 1_000_000
-                taken = staged.take_oldest(conn, max_devices, now_ms - min_age_ms)
+                taken = staged.take_oldest(conn, max_devices, staged_by_ms)
                 if not taken:
                     return None
                 result = self._fold_rows(conn, taken)

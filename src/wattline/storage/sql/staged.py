@@ -23,6 +23,12 @@ class TakenRow(NamedTuple):
     events: bytes
 
 
+def any_staged(conn: Connection, staged_by_ms: int) -> bool:
+    """Whether some row was staged by ``staged_by_ms``."""
+    query = select(_s.id).where(_s.staged_ms <= staged_by_ms).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def oldest_devices(conn: Connection, max_devices: int, staged_by_ms: int | None) -> list[str]:
     """The devices whose first staged row is oldest, at most ``max_devices``, and only
     those with a row staged by ``staged_by_ms`` (None: any)."""
