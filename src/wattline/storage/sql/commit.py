@@ -447,33 +447,15 @@ def _sample_rows(
     rows: list[SampleRow] = []
     for device_id, group in groupby(readings, key=_device):
         own = list(group)
-        if received is not None:
-            for metric in sorted(set().union(*(r.metrics for r in own))):
-                rows += [
-                    (
-                        device_id,
-                        metric,
-                        r.ts_ms,
-                        r.metrics[metric],
-                        r.seq,
-                        received.get(id(r), r.ts_ms),
-                    )
-                    for r in own
-                    if metric in r.metrics
-                ]
-            continue
-        device_received = seen.get(device_id)
+        if received is None:
+            device_received = seen.get(device_id)
+            times = [r.ts_ms if device_received is None else device_received for r in own]
+        else:
+            times = [received.get(id(r), r.ts_ms) for r in own]
         for metric in sorted(set().union(*(r.metrics for r in own))):
             rows += [
-                (
-                    device_id,
-                    metric,
-                    r.ts_ms,
-                    r.metrics[metric],
-                    r.seq,
-                    r.ts_ms if device_received is None else device_received,
-                )
-                for r in own
+                (device_id, metric, r.ts_ms, r.metrics[metric], r.seq, received_ms)
+                for r, received_ms in zip(own, times, strict=True)
                 if metric in r.metrics
             ]
     return rows

@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from wattline.model.messages import RejectReason
 from wattline.storage import schema
@@ -65,12 +65,7 @@ def take_devices(conn: Connection, devices: Collection[str]) -> list[TakenRow]:
     """
     if not devices:
         return []
-    taken = conn.execute(
-        delete(schema.staged)
-        .where(_s.device_id.in_(list(devices)))
-        .returning(_s.id, _s.device_id, _s.received_ms, _s.events)
-    )
-    return sorted((TakenRow(*row) for row in taken), key=lambda row: row.id)
+    return _deleted(conn, _s.device_id.in_(list(devices)))
 
 
 def oldest_ids(conn: Connection, max_devices: int) -> list[int]:
@@ -86,10 +81,13 @@ def take_ids(conn: Connection, ids: Sequence[int]) -> list[TakenRow]:
     """Delete and return these staged rows (those still there), oldest first."""
     if not ids:
         return []
+    return _deleted(conn, _s.id.in_(list(ids)))
+
+
+def _deleted(conn: Connection, where: ColumnElement[bool]) -> list[TakenRow]:
+    """Delete the staged rows ``where`` selects; return them, oldest first."""
     taken = conn.execute(
-        delete(schema.staged)
-        .where(_s.id.in_(list(ids)))
-        .returning(_s.id, _s.device_id, _s.received_ms, _s.events)
+        delete(schema.staged).where(where).returning(_s.id, _s.device_id, _s.received_ms, _s.events)
     )
     return sorted((TakenRow(*row) for row in taken), key=lambda row: row.id)
 
