@@ -50,29 +50,21 @@ V311 = SessionOptions()
 V5 = SessionOptions(mqtt5=True, receive_maximum=50)
 
 
-class FoldOutageStore:
+class FoldOutageStore(OutageStore):
     """A real store whose folds of staged readings fail for a while (ADR 0033)."""
 
     def __init__(self, inner: SqlStore, failures: int) -> None:
-        self._inner = inner
-        self.failures_left = failures
-        self.folds = 0
-
-    def commit(self, batch: CommitBatch) -> CommitResult:
-        return self._inner.commit(batch)
+        super().__init__(inner, failures=0)
+        self.fold_failures_left = failures
 
     def stage(self, batch: CommitBatch) -> CommitResult:
         return self._inner.stage(batch)
 
     def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
-        self.folds += 1
-        if self.failures_left != 0:
-            self.failures_left -= 1
+        if self.fold_failures_left != 0:
+            self.fold_failures_left -= 1
             raise StoreUnavailableError("database is restarting")
         return self._inner.fold(max_devices, min_age_ms)
-
-    def existing_devices(self, device_ids: Sequence[str]) -> set[str]:
-        return self._inner.existing_devices(device_ids)
 
 
 # every batch staged, however many readings a device it holds
