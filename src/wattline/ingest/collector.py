@@ -80,8 +80,9 @@ class BatchPolicy:
     fold_after_s: float = 0.25
     # When no batch has come for this long, everything staged is folded, a part at
     # a time. Not sooner: at a moderate load, folding at every short lull folds
-    # each device more often and delays the batch arriving meanwhile (20 ms:
-    # p50 / p99 192-220 / 409-497 ms against 105-277 / 314-523 at 0.25 s).
+    # each device more often and delays the batch arriving meanwhile (20 ms, two
+    # runs at 7,000 readings/s: p50 / p99 192-220 / 409-497 ms; 0.25 s, three
+    # runs: 74-162 / 159-698 ms; docs/benchmarks.md).
     idle_fold_s: float = 0.25
 
 

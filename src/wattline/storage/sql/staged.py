@@ -110,7 +110,3 @@ def quarantine_row(conn: Connection, row_id: int, detail: str, quarantine: SqlQu
                 )
             ],
         )
-
-
-def staged_count(conn: Connection) -> int:
-    return int(conn.scalar(select(func.count()).select_from(schema.staged)) or 0)
