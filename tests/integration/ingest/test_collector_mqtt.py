@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -279,14 +280,7 @@ def test_a_stopping_collector_folds_what_it_staged(
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
     # the running collector never folds: its rows are never old enough, it is never idle
-    policy = BatchPolicy(
-        max_messages=100,
-        staging=True,
-        stage_from_devices=1,
-        stage_below_per_device=10**6,
-        fold_after_s=3_600,
-        idle_fold_s=3_600,
-    )
+    policy = replace(STAGING, fold_after_s=3_600, idle_fold_s=3_600)
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
     try:
@@ -312,13 +306,7 @@ def test_a_batch_with_many_readings_a_device_is_committed_whole(
     is folded in before its device's next)."""
     endpoint = MqttEndpoint.from_url(mosquitto_url)
     prefix, client_id = f"it{uuid.uuid4().hex[:8]}", f"collector-{uuid.uuid4().hex}"
-    policy = BatchPolicy(
-        max_messages=100,
-        staging=True,
-        stage_from_devices=1,
-        fold_after_s=3_600,
-        idle_fold_s=3_600,
-    )
+    policy = replace(STAGING, stage_below_per_device=10, fold_after_s=3_600, idle_fold_s=3_600)
     collector, _ = make_collector(store, endpoint, prefix, client_id, tmp_path, policy=policy)
     collector.start()
     try:
