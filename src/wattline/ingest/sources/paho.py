@@ -41,6 +41,8 @@ class PahoSource:
         self._deliver = deliver
         self._clock_ms = clock_ms
         self._generation = 0
+        # the packet id of this connection's SUBSCRIBE, until its SUBACK
+        self._subscribe_mid: int | None = None
         self._lock = threading.Lock()
         self.connected = threading.Event()
         # MQTT 3.1.1 sessions never expire: a clean_session=False client keeps its queue.
@@ -56,6 +58,7 @@ class PahoSource:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     def start(self) -> None:
@@ -95,9 +98,29 @@ class PahoSource:
             return
         with self._lock:
             self._generation += 1
-        client.subscribe([(topic, 1) for topic in self._topics])
-        self.connected.set()
-        log.info("collector connected to %s, subscribed to %s", self._endpoint, self._topics)
+        _, self._subscribe_mid = client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        _properties: Any,
+    ) -> None:
+        """Connected once the broker routes our topics to us: a message published between
+        CONNACK and SUBACK to a new session would never reach it."""
+        if mid != self._subscribe_mid:
+            return
+        self._subscribe_mid = None
+        refused = [
+            topic for topic, reason in zip(self._topics, reasons, strict=False) if reason.is_failure
+        ]
+        if refused:
+            log.error("the broker refused the subscriptions to %s", refused)
+        if len(refused) < len(self._topics):
+            self.connected.set()
+            log.info("collector connected to %s, subscribed to %s", self._endpoint, self._topics)
 
     def _on_disconnect(
         self,

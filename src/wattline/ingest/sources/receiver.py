@@ -60,6 +60,8 @@ class Receiver:
         # a later connection, where the same packet id may name another message.
         self._generation = 0
         self._connection: Any = None
+        # the packet id of this connection's SUBSCRIBE, until its SUBACK
+        self._subscribe_mid: int | None = None
         # packet ids received on this connection and not acknowledged yet
         self._unacked: set[int] = set()
         self._outbox: list[frames.Record] = []
@@ -93,6 +95,7 @@ class Receiver:
             client.set_auth_credentials(config["username"], config.get("password"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_qos0_message
         client._package_handler._handle_qos_1_publish_packet = self._on_qos1_message  # noqa: SLF001
         return client
@@ -135,13 +138,27 @@ class Receiver:
         self._connection = client._connection  # noqa: SLF001 - the one the PUBACKs go out on
         # The persistent session keeps subscriptions, but a broker that lost it
         # (restarted without persistence) needs them again.
-        client.subscribe([gmqtt.Subscription(topic, qos=1) for topic in self._topics])
-        self._send((frames.CONNECTED, self._generation))
+        self._subscribe_mid = client.subscribe(
+            [gmqtt.Subscription(topic, qos=1) for topic in self._topics]
+        )
+
+    def _on_subscribe(self, _client: Any, mid: int, granted: Sequence[int], _props: Any) -> None:
+        """Connected once the broker routes our topics to us: a message published between
+        CONNACK and SUBACK to a new session would never reach it."""
+        if mid != self._subscribe_mid:
+            return
+        self._subscribe_mid = None
+        refused = [topic for topic, qos in zip(self._topics, granted, strict=False) if qos >= 0x80]
+        if refused:
+            log.error("the broker refused the subscriptions to %s", refused)
+        if len(refused) < len(self._topics):
+            self._send((frames.CONNECTED, self._generation))
 
     def _on_disconnect(self, _client: Any, _packet: Any, _exc: Any = None) -> None:
         # Whatever arrived on that connection can no longer be acknowledged on it.
         self._generation += 1
         self._connection = None
+        self._subscribe_mid = None
         self._unacked.clear()
         self._send((frames.DISCONNECTED, self._generation))
 
