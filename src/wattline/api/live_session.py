@@ -235,8 +235,15 @@ class Streamer:
             self._refresh_at_s = time.monotonic() + SHARES_REFRESH_S
             audience = await audience_of(self.services, self.principal)
             self.hub.set_audience(self.client, audience)
+        buffer = self.client.buffer
+        if len(buffer) and not buffer.closed:
+            return buffer.take_nowait()
+        # A timeout scope rather than wait_for: wait_for wraps the take in a task of
+        # its own, once per frame per client (a tenth of the event loop's time in
+        # py-spy at 7,000 readings/s to 100 clients).
         try:
-            return await asyncio.wait_for(self.client.buffer.take(), idle_s)
+            async with asyncio.timeout(idle_s):
+                return await buffer.take()
         except TimeoutError:
             return []
 
