@@ -26,6 +26,11 @@ class EventKind(StrEnum):
     ALERT = "alert"
 
 
+# Each kind's text, for the paths that run once per event per client: ``.value``
+# goes through a descriptor, a dict lookup does not.
+KIND_TEXT: dict[EventKind, str] = {kind: kind.value for kind in EventKind}
+
+
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     kind: EventKind

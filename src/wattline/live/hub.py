@@ -17,13 +17,18 @@ from typing import NamedTuple
 
 from wattline.live.buffer import BoundedBuffer
 from wattline.live.bus import Bus
-from wattline.live.events import EventKind, LiveEvent
+from wattline.live.events import KIND_TEXT, EventKind, LiveEvent
 from wattline.live.redelivery import RecentlyStreamed
 from wattline.live.subscriptions import Audience, Subscription, wanted_metrics
 from wattline.live.wire import Render
 from wattline.observability.live_metrics import LiveMetrics
 
 log = logging.getLogger(__name__)
+
+# Looked up once: an enum member's attribute access goes through a descriptor, and
+# dispatch asks for it once per event.
+_READING, _ALERT = EventKind.READING, EventKind.ALERT
+_NO_CLIENTS: frozenset[LiveClient] = frozenset()
 
 # Messages buffered per client. A browser tab reading a few hundred devices at
 # one reading each per second has a second of slack at 1,000; a message is a
@@ -132,7 +137,7 @@ class LiveHub:
     def dispatch(self, events: Sequence[LiveEvent]) -> None:
         queued = 0
         for event in events:
-            if event.kind is EventKind.READING and not self._streamed.first_time(event):
+            if event.kind is _READING and not self._streamed.first_time(event):
                 self.metrics.dropped.labels("redelivered").inc()
                 continue
             rendered: dict[tuple[Render, frozenset[str]], list[Outgoing]] = {}
@@ -154,11 +159,19 @@ class LiveHub:
 
     def _candidates(self, event: LiveEvent) -> list[LiveClient]:
         """The clients that may see the event and have a subscription that could match."""
-        wide = self._wide.get(event.tenant_id, set())
-        if event.device_id is None:
+        wide = self._wide.get(event.tenant_id, _NO_CLIENTS)
+        device_id = event.device_id
+        if device_id is None:
             return list(wide)
-        named = self._named.get(event.device_id, set())
-        shared = {c for c in self._by_shared.get(event.device_id, ()) if c.wide}
+        named = self._named.get(device_id, _NO_CLIENTS)
+        sharing = self._by_shared.get(device_id)
+        if sharing is None:
+            # The common case, no share of this device: its own tenant's clients.
+            if not named:
+                return list(wide)
+            if not wide:
+                return [c for c in named if c.audience.may_see(event)]
+        shared = {c for c in sharing if c.wide} if sharing else _NO_CLIENTS
         if not named and not shared:
             return list(wide)
         # named: also of another tenant's device (a share, revoked since): check
@@ -223,6 +236,7 @@ class LiveHub:
 
 def outgoing(event: LiveEvent, texts: list[str]) -> list[Outgoing]:
     ref = None
-    if event.kind is EventKind.ALERT and event.payload.get("alert_id") is not None:
+    if event.kind is _ALERT and event.payload.get("alert_id") is not None:
         ref = str(event.payload["alert_id"])
-    return [Outgoing(event.kind.value, event.device_id, event.ts_ms, text, ref) for text in texts]
+    kind = KIND_TEXT[event.kind]
+    return [Outgoing(kind, event.device_id, event.ts_ms, text, ref) for text in texts]

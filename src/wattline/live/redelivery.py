@@ -32,12 +32,13 @@ class RecentlyStreamed:
     def first_time(self, event: LiveEvent) -> bool:
         """False when this reading (device, timestamp, values) was streamed recently."""
         key = (event.device_id, event.ts_ms)
-        values = hash(tuple(sorted(event.payload.get("metrics", {}).items())))
-        if self._values.get(key) == values:
-            self._values.move_to_end(key)
+        values = hash(frozenset(event.payload.get("metrics", {}).items()))
+        remembered = self._values
+        # Taken out and put back: the key moves to the newest end either way.
+        previous = remembered.pop(key, None)
+        remembered[key] = values
+        if previous == values:
             return False
-        self._values[key] = values
-        self._values.move_to_end(key)
-        if len(self._values) > self._capacity:
-            self._values.popitem(last=False)
+        if len(remembered) > self._capacity:
+            remembered.popitem(last=False)
         return True

@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 
-from wattline.live.events import EventKind, LiveEvent
+from wattline.live.events import KIND_TEXT, EventKind, LiveEvent
 from wattline.model.times import iso_ms
 from wattline.protocols.adapters import hypervolt, smartsolar
 
 Render = Callable[[LiveEvent, frozenset[str]], list[str]]
 
+_READING, _STATUS = EventKind.READING, EventKind.STATUS
 _SOLAR_DATA_TYPES = {metric: data_type for data_type, metric in smartsolar.METRICS.items()}
 _SENSOR_TYPES = {metric: sensor for sensor, metric in hypervolt.METRICS.items()}
 
@@ -38,16 +39,17 @@ def _chosen(event: LiveEvent, metrics: frozenset[str]) -> Mapping[str, float]:
 
 
 def wattline(event: LiveEvent, metrics: frozenset[str]) -> list[str]:
+    kind = event.kind
     message: dict[str, Any] = {
-        "type": event.kind.value,
+        "type": KIND_TEXT[kind],
         "device_id": event.device_id,
         "ts": iso_ms(event.ts_ms),
         "ts_ms": event.ts_ms,
     }
-    if event.kind is EventKind.READING:
+    if kind is _READING:
         message["seq"] = event.payload.get("seq")
         message["metrics"] = _chosen(event, metrics)
-    elif event.kind is EventKind.STATUS:
+    elif kind is _STATUS:
         message.update(event.payload)
     else:
         message["alert"] = event.payload
