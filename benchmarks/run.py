@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, tuple[Path, list[str]]] = {
     "commands": (ROOT / "benchmarks" / "commands.py", []),
     # publish -> WebSocket latency, 100 subscribers, embedded bus and Redis bus
     "live": (ROOT / "benchmarks" / "live.py", []),
+    # the API loop's own work per live reading: events and the hub's dispatch, no sockets
+    "live-dispatch": (ROOT / "benchmarks" / "live_dispatch.py", []),
     # the collector's peak RSS under the 100,000-reading burst, then 30 minutes steady
     "soak": (ROOT / "benchmarks" / "soak.py", []),
     # rule evaluation per reading, ingest with 100 rules, publish -> webhook latency
