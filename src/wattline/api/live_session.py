@@ -236,7 +236,7 @@ class Streamer:
             audience = await audience_of(self.services, self.principal)
             self.hub.set_audience(self.client, audience)
         buffer = self.client.buffer
-        if len(buffer) and not buffer.closed:
+        if len(buffer):  # a closed buffer holds nothing
             return buffer.take_nowait()
         # A timeout scope rather than wait_for: wait_for wraps the take in a task of
         # its own, once per frame per client (a tenth of the event loop's time in
