@@ -17,7 +17,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
@@ -25,8 +24,6 @@ from sqlalchemy.types import TypeEngine
 # Rows per multi-row INSERT ... RETURNING at most: 6,144 parameters for samples,
 # under SQLite's limit of 32,766 per statement.
 _ROWS_PER_PAGE = 1_024
-# SQLSTATE of a unique (or primary key) violation
-_UNIQUE_VIOLATION = "23505"
 
 
 def page_sizes(count: int, largest: int = _ROWS_PER_PAGE) -> list[int]:
@@ -165,22 +162,19 @@ def _insert_all_or_nothing(
 ) -> bool:
     """Whether every row went in; False leaves the savepoint to be rolled back.
 
-    On PostgreSQL a plain INSERT, which a stored key fails with a unique
-    violation: ``ON CONFLICT DO NOTHING`` inserts each row speculatively (a look
-    in the index first, then a confirmation), which took the sample insert of a
-    10,000-row batch from 43 to 68 ms (``benchmarks/commit_batch.py --postgres``).
+    On PostgreSQL a binary COPY (``pg_copy``), which a stored key fails with a
+    unique violation: ``ON CONFLICT DO NOTHING`` inserts each row speculatively (a
+    look in the index first, then a confirmation), which took the sample insert of
+    a 10,000-row batch from 43 to 68 ms (``benchmarks/commit_batch.py --postgres``),
+    and COPY skips the executor's work per row that an INSERT over arrays does.
     SQLite checks the key in the same descent either way (12.2-12.9 ms both), and
     its counts need no error to tell.
     """
     if conn.dialect.name != "postgresql":
         return _insert(conn, table, columns, rows, returning=None)[0] == len(rows)
-    try:
-        _insert(conn, table, columns, rows, returning=None, on_conflict=False)
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
-            raise
-        return False
-    return True
+    from wattline.storage.pg_copy import copy_rows  # noqa: PLC0415 - psycopg only here
+
+    return copy_rows(conn, table, columns, rows)
 
 
 def insert_new_returning(
@@ -199,21 +193,18 @@ def insert_new_returning(
     return _insert(conn, table, columns, rows, returning)[1]
 
 
-def _insert(  # noqa: PLR0913 - the statement, its rows and how it meets a stored key
+def _insert(
     conn: Connection,
     table: Table,
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     returning: Sequence[str] | None,
-    *,
-    on_conflict: bool = True,
 ) -> tuple[int, list[tuple[Any, ...]]]:
     """``INSERT ... ON CONFLICT DO NOTHING [RETURNING ...]``: rows inserted, and those
-    rows' ``returning`` columns when asked for. Without ``on_conflict`` a stored key
-    fails the statement instead."""
+    rows' ``returning`` columns when asked for."""
     # Table and column names are the caller's constants, never request text.
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
-    tail = " ON CONFLICT DO NOTHING" if on_conflict else ""
+    tail = " ON CONFLICT DO NOTHING"
     if returning is not None:
         tail += f" RETURNING {', '.join(returning)}"
     if conn.dialect.name == "postgresql":
