@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wattline.ingest.committer import Committer
+from wattline.ingest.inbox import Inbox
 from wattline.ingest.plan import BatchPlan, merge_plans
 from wattline.ingest.poison import describe_store_error, isolate
 from wattline.ingest.sources.base import Delivery, MessageSource
@@ -100,31 +100,27 @@ def _wall_clock_ms() -> int:
 
 
 def gather_batch(
-    items: queue.Queue[T],
+    items: Inbox[T],
     policy: BatchPolicy,
     first_wait_s: float,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[T]:
     """Block up to first_wait_s for one item, then take more until the batch is full,
     max_wait_s has passed, or the stream pauses for idle_gap_s."""
-    try:
-        batch = [items.get(timeout=first_wait_s)]
-    except queue.Empty:
-        return []
+    batch = items.take(policy.max_messages, first_wait_s)
+    if not batch:
+        return batch
     deadline = monotonic() + policy.max_wait_s
     while len(batch) < policy.max_messages:
-        try:
-            batch.append(items.get_nowait())
-            continue
-        except queue.Empty:
-            pass
-        remaining = deadline - monotonic()
-        if remaining <= 0:
-            break
-        try:
-            batch.append(items.get(timeout=min(remaining, policy.idle_gap_s)))
-        except queue.Empty:
-            break
+        more = items.take(policy.max_messages - len(batch), 0.0)
+        if not more:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                break
+            more = items.take(policy.max_messages - len(batch), min(remaining, policy.idle_gap_s))
+            if not more:
+                break
+        batch += more
     return batch
 
 
@@ -228,12 +224,12 @@ class Collector:
         self._policy = policy or BatchPolicy()
         self._monotonic = monotonic
         self._clock_ms = clock_ms
-        self._queue: queue.Queue[Item] = queue.Queue(maxsize=self._policy.queue_max_messages)
+        self._queue: Inbox[Item] = Inbox(self._policy.queue_max_messages)
         self._planned = _Backlog(self._policy.max_messages)
         self._traces = traces
         self._before_ack = before_ack
         self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
-        metrics.queued.set_function(self._queue.qsize)
+        metrics.queued.set_function(lambda: len(self._queue))
         metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
         self._committer = committer
         self._metrics = metrics
@@ -281,7 +277,7 @@ class Collector:
         return CollectorStatus(
             running=self._thread.is_alive() and self._planner.is_alive(),
             connected=self._source.connected.is_set(),
-            queued=self._queue.qsize(),
+            queued=len(self._queue),
             last_commit_ms=self._last_commit_ms,
             store_healthy=self._store_healthy,
         )

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
 from wattline.ingest.collector import BatchPolicy, gather_batch
+from wattline.ingest.inbox import Inbox
 
 
-def filled(count: int) -> queue.Queue[int]:
-    items: queue.Queue[int] = queue.Queue()
+def filled(count: int) -> Inbox[int]:
+    items: Inbox[int] = Inbox(max(count, 1))
     for i in range(count):
         items.put(i)
     return items
@@ -34,7 +34,7 @@ def test_a_pause_in_the_stream_flushes_without_waiting_out_max_wait() -> None:
 
 
 def test_a_steady_trickle_is_cut_at_max_wait() -> None:
-    items: queue.Queue[int] = queue.Queue()
+    items: Inbox[int] = Inbox(10_000)
     stop = threading.Event()
 
     def trickle() -> None:

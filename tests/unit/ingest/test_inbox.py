@@ -1,0 +1,93 @@
+"""The collector's inbox: FIFO, bounded, and a put or take that waits is woken."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wattline.ingest.inbox import Inbox
+
+
+@given(
+    bound=st.integers(1, 50),
+    steps=st.lists(st.tuples(st.booleans(), st.integers(1, 60)), max_size=80),
+)
+def test_items_come_out_in_order_never_more_than_asked_or_bounded(
+    bound: int, steps: list[tuple[bool, int]]
+) -> None:
+    inbox: Inbox[int] = Inbox(bound)
+    model: list[int] = []
+    taken_all: list[int] = []
+    next_item = 0
+    for is_put, count in steps:
+        if is_put:
+            for _ in range(min(count, bound - len(inbox))):  # never blocks
+                inbox.put(next_item)
+                model.append(next_item)
+                next_item += 1
+        else:
+            taken = inbox.take(count, 0.0)
+            assert taken == model[:count]
+            del model[:count]
+            taken_all += taken
+        assert len(inbox) == len(model) <= bound
+    assert taken_all + inbox.take(bound, 0.0) == list(range(next_item))
+
+
+def test_an_empty_inbox_answers_empty_after_the_timeout() -> None:
+    inbox: Inbox[int] = Inbox(4)
+    started = time.monotonic()
+    assert inbox.take(10, 0.05) == []
+    assert 0.04 <= time.monotonic() - started < 2.0
+    assert inbox.take(10, 0.0) == []
+
+
+def test_a_waiting_take_is_woken_by_a_put() -> None:
+    inbox: Inbox[str] = Inbox(4)
+    got: list[list[str]] = []
+    taker = threading.Thread(target=lambda: got.append(inbox.take(10, 10.0)))
+    taker.start()
+    time.sleep(0.05)
+    inbox.put("a")
+    taker.join(5)
+    assert got == [["a"]]
+
+
+def test_a_full_inbox_holds_the_putter_back_until_a_take() -> None:
+    inbox: Inbox[int] = Inbox(2)
+    inbox.put(0)
+    inbox.put(1)
+    putter = threading.Thread(target=lambda: inbox.put(2))
+    putter.start()
+    putter.join(0.1)
+    assert putter.is_alive()  # blocked: the bound is the back-pressure
+    assert inbox.take(1, 0.0) == [0]
+    putter.join(5)
+    assert not putter.is_alive()
+    assert inbox.take(10, 0.0) == [1, 2]
+
+
+def test_many_producers_lose_and_repeat_nothing() -> None:
+    inbox: Inbox[tuple[int, int]] = Inbox(64)
+    producers = [
+        threading.Thread(target=lambda p=p: [inbox.put((p, i)) for i in range(2_000)])
+        for p in range(4)
+    ]
+    for producer in producers:
+        producer.start()
+    seen: list[tuple[int, int]] = []
+    while len(seen) < 8_000:
+        seen += inbox.take(100, 5.0)
+    for producer in producers:
+        producer.join(5)
+    for p in range(4):  # each producer's items in its own order
+        assert [i for q, i in seen if q == p] == list(range(2_000))
+
+
+def test_an_inbox_holds_at_least_one_item() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Inbox(0)
