@@ -38,7 +38,13 @@ from wattline.ingest.collector import Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
-from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    MessageSource,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.model.events import Committed, OnCommitted
 from wattline.observability.metrics import IngestMetrics
 from wattline.simulator.commands import CommandResponder
@@ -134,7 +140,7 @@ def _collector(
     )
     topics = [f"{prefix}/+/{kind}" for kind in ("telemetry", "hello", "status", "command/ack")]
 
-    def make_source(deliver: DeliverFn) -> MessageSource:
+    def make_source(deliver: DeliverFn, _deliver_many: DeliverManyFn) -> MessageSource:
         return open_source(endpoint, f"bench-{prefix}", topics, deliver, SessionOptions())
 
     collector = Collector(make_source, committer, metrics)

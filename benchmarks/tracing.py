@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from wattline.config import Settings
 from wattline.ingest.collector import Collector
-from wattline.ingest.sources.base import DeliverFn, Delivery
+from wattline.ingest.sources.base import DeliverFn, DeliverManyFn, Delivery
 from wattline.model.messages import InboundMessage
 from wattline.observability.tracing import MessageTraces, Tracing, start_tracing
 from wattline.runtime.backends import open_archive, open_store
@@ -125,7 +125,7 @@ def run(readings: int, ratio: float | None) -> tuple[float, float, int]:
         sources: list[FeedSource] = []
         batch = messages(readings)
 
-        def make_source(deliver: DeliverFn) -> FeedSource:
+        def make_source(deliver: DeliverFn, _deliver_many: DeliverManyFn) -> FeedSource:
             sources.append(FeedSource(deliver, batch))
             return sources[-1]
 

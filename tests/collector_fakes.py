@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from wattline.ingest.sources.base import DeliverFn, Delivery
+from wattline.ingest.sources.base import DeliverFn, DeliverManyFn, Delivery
 
 
 class FakeSource:
@@ -39,7 +39,7 @@ class SourceFactory:
     def __init__(self) -> None:
         self.sources: list[FakeSource] = []
 
-    def __call__(self, deliver: DeliverFn) -> FakeSource:
+    def __call__(self, deliver: DeliverFn, _deliver_many: DeliverManyFn) -> FakeSource:
         self.sources.append(FakeSource(deliver))
         return self.sources[-1]
 

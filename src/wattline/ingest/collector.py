@@ -36,7 +36,7 @@ from wattline.ingest.committer import Committer
 from wattline.ingest.inbox import Inbox
 from wattline.ingest.plan import BatchPlan, merge_plans
 from wattline.ingest.poison import describe_store_error, isolate
-from wattline.ingest.sources.base import Delivery, MessageSource
+from wattline.ingest.sources.base import DeliverFn, DeliverManyFn, Delivery, MessageSource
 from wattline.model.messages import InboundMessage, Rejection, RejectReason
 from wattline.observability.metrics import IngestMetrics
 from wattline.observability.tracing import MessageTraces
@@ -207,7 +207,7 @@ _TOPICS_IN_CRASH_REPORT = 5
 class Collector:
     def __init__(  # noqa: PLR0913 - collaborators, then the clocks
         self,
-        make_source: Callable[[Callable[[InboundMessage, Delivery], None]], MessageSource],
+        make_source: Callable[[DeliverFn, DeliverManyFn], MessageSource],
         committer: Committer,
         metrics: IngestMetrics,
         policy: BatchPolicy | None = None,
@@ -228,7 +228,10 @@ class Collector:
         self._planned = _Backlog(self._policy.max_messages)
         self._traces = traces
         self._before_ack = before_ack
-        self._source = make_source(self._enqueue if traces is None else self._enqueue_traced)
+        if traces is None:
+            self._source = make_source(self._enqueue, self._queue.put_many)
+        else:
+            self._source = make_source(self._enqueue_traced, self._enqueue_many_traced)
         metrics.queued.set_function(lambda: len(self._queue))
         metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
         self._committer = committer
@@ -313,6 +316,10 @@ class Collector:
         self._queue.put((message, delivery))
         if receiving is not None:
             receiving.end()
+
+    def _enqueue_many_traced(self, items: Sequence[Item]) -> None:
+        for message, delivery in items:
+            self._enqueue_traced(message, delivery)
 
     def _traced(
         self, stage: str, messages: Sequence[InboundMessage]

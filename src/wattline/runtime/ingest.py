@@ -14,7 +14,13 @@ from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
-from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    MessageSource,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.model.events import OnCommitted
 from wattline.observability.metrics import IngestMetrics
 from wattline.observability.tracing import MessageTraces
@@ -132,8 +138,15 @@ def build_collector(  # noqa: PLR0913 - the pipeline's parts and where it connec
     topics = uplink_filters(ingest)
     options = session_options(settings)
 
-    def make_source(deliver: DeliverFn) -> MessageSource:
-        return open_source(endpoint, settings.mqtt_client_id, topics, deliver, options)
+    def make_source(deliver: DeliverFn, deliver_many: DeliverManyFn) -> MessageSource:
+        return open_source(
+            endpoint,
+            settings.mqtt_client_id,
+            topics,
+            deliver,
+            options,
+            deliver_many=deliver_many,
+        )
 
     return Collector(
         make_source,

@@ -40,7 +40,13 @@ from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
-from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    MessageSource,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.model.events import Committed, OnCommitted
 from wattline.observability.metrics import IngestMetrics
 from wattline.protocols.adapters.canonical import CanonicalAdapter
@@ -135,7 +141,7 @@ class Rig:
         topics.append(f"{self.prefix}/+/command/ack")
         topics += self.adapters[1].subscriptions()
 
-        def make_source(deliver: DeliverFn) -> MessageSource:
+        def make_source(deliver: DeliverFn, _deliver_many: DeliverManyFn) -> MessageSource:
             return open_source(self.endpoint, f"c-{self.prefix}", topics, deliver, SessionOptions())
 
         collector = Collector(

@@ -42,7 +42,13 @@ from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
-from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    MessageSource,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.observability.metrics import IngestMetrics
 from wattline.simulator.ota import FailureSpread, OtaDevice, OtaFleet
 from wattline.storage.schema import DEFAULT_TENANT
@@ -132,7 +138,7 @@ class Rig:
         client_id = f"ota-collector-{self.prefix}"
         topics = [f"{self.prefix}/+/hello", f"{self.prefix}/+/ota/status"]
 
-        def make_source(deliver: DeliverFn) -> MessageSource:
+        def make_source(deliver: DeliverFn, _deliver_many: DeliverManyFn) -> MessageSource:
             return open_source(self.endpoint, client_id, topics, deliver, SessionOptions())
 
         collector = Collector(make_source, self._committer, metrics, BatchPolicy(max_messages=50))

@@ -19,7 +19,13 @@ from wattline.ingest.collector import BatchPolicy, Collector
 from wattline.ingest.committer import Committer
 from wattline.ingest.interpret import InterpretConfig
 from wattline.ingest.sources import open_source
-from wattline.ingest.sources.base import DeliverFn, MessageSource, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    MessageSource,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.observability.metrics import IngestMetrics
 from wattline.storage import schema
 from wattline.storage.base import CommitBatch, CommitResult, StoreUnavailableError
@@ -99,8 +105,9 @@ def make_collector(  # noqa: PLR0917
         auto_register=True,
     )
 
-    def make_source(deliver: DeliverFn) -> MessageSource:
-        return open_source(endpoint, client_id, [f"{prefix}/+/telemetry"], deliver, options)
+    def make_source(deliver: DeliverFn, deliver_many: DeliverManyFn) -> MessageSource:
+        topics = [f"{prefix}/+/telemetry"]
+        return open_source(endpoint, client_id, topics, deliver, options, deliver_many=deliver_many)
 
     policy = policy or BatchPolicy(max_messages=100, retry_delay_s=0.05)
     return Collector(make_source, committer, metrics, policy), registry

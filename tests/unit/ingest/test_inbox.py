@@ -91,3 +91,42 @@ def test_many_producers_lose_and_repeat_nothing() -> None:
 def test_an_inbox_holds_at_least_one_item() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Inbox(0)
+
+
+@given(chunks=st.lists(st.lists(st.integers(), max_size=30), max_size=30))
+def test_a_frame_put_at_once_keeps_its_order_among_single_puts(chunks: list[list[int]]) -> None:
+    inbox: Inbox[int] = Inbox(10_000)
+    expected: list[int] = []
+    for i, chunk in enumerate(chunks):
+        if i % 2:
+            for item in chunk:
+                inbox.put(item)
+        else:
+            inbox.put_many(chunk)
+        expected += chunk
+    assert inbox.take(10_000, 0.0) == expected
+
+
+def test_a_frame_waits_for_room_then_passes_the_bound_by_at_most_itself() -> None:
+    inbox: Inbox[int] = Inbox(3)
+    inbox.put_many([0, 1, 2])
+    putter = threading.Thread(target=lambda: inbox.put_many([3, 4, 5, 6]))
+    putter.start()
+    putter.join(0.1)
+    assert putter.is_alive()  # full: the frame waits
+    assert inbox.take(1, 0.0) == [0]
+    putter.join(5)
+    assert len(inbox) == 6  # 2 + the whole frame of 4: never split
+    assert inbox.take(10, 0.0) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_waiting_take_is_woken_by_a_frame() -> None:
+    inbox: Inbox[int] = Inbox(8)
+    got: list[list[int]] = []
+    taker = threading.Thread(target=lambda: got.append(inbox.take(10, 10.0)))
+    taker.start()
+    time.sleep(0.05)
+    inbox.put_many([])  # nothing to hand over: no wake-up needed
+    inbox.put_many([7, 8])
+    taker.join(5)
+    assert got == [[7, 8]]

@@ -53,6 +53,9 @@ class Delivery(Struct, frozen=True):
 
 
 DeliverFn = Callable[[InboundMessage, Delivery], None]
+# A frame's worth at once, in order: a source that receives messages in batches
+# (the MQTT 5 receiver's frames) hands them over in one call.
+DeliverManyFn = Callable[[Sequence[tuple[InboundMessage, Delivery]]], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from typing import IO, cast
 
 from wattline.ingest.sources import frames
-from wattline.ingest.sources.base import DeliverFn, Delivery, MqttEndpoint, SessionOptions
+from wattline.ingest.sources.base import (
+    DeliverFn,
+    DeliverManyFn,
+    Delivery,
+    MqttEndpoint,
+    SessionOptions,
+)
 from wattline.model.messages import InboundMessage
 
 log = logging.getLogger("wattline.ingest.mqtt")
@@ -41,8 +47,11 @@ class GmqttSource:
         deliver: DeliverFn,
         *,
         options: SessionOptions,
+        deliver_many: DeliverManyFn | None = None,
         python: str = sys.executable,
     ) -> None:
+        """``deliver_many``, when given, takes each frame's messages in one call
+        (``deliver`` then goes unused)."""
         self._config = {
             "host": endpoint.host,
             "port": endpoint.port,
@@ -55,6 +64,7 @@ class GmqttSource:
         }
         self._endpoint = endpoint
         self._deliver = deliver
+        self._deliver_many = deliver_many
         self._python = python
         self.connected = threading.Event()
         self._stopping = threading.Event()
@@ -121,11 +131,18 @@ class GmqttSource:
             kind = frame[0]
             if kind == frames.MESSAGES:
                 generation = self._generation
-                for key, topic, payload, received_ms, content_type in frame[1]:
-                    self._deliver(
+                delivered = [
+                    (
                         InboundMessage(topic, payload, received_ms, content_type),
                         Delivery(mid=key, qos=1 if key else 0, generation=generation),
                     )
+                    for key, topic, payload, received_ms, content_type in frame[1]
+                ]
+                if self._deliver_many is not None:
+                    self._deliver_many(delivered)
+                else:
+                    for message, delivery in delivered:
+                        self._deliver(message, delivery)
             elif kind == frames.CONNECTED:
                 self.connected.set()
                 log.info("collector connected to %s", self._endpoint)
