@@ -14,9 +14,10 @@ Python's floor division and SQL's truncating division agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -44,8 +45,10 @@ _WIDTH_MS = {Tier.M1: MINUTE_MS, Tier.H1: HOUR_MS, Tier.D1: DAY_MS}
 TIERS = (Tier.M1, Tier.H1, Tier.D1)
 
 
-@dataclass(frozen=True, slots=True)
-class Aggregate:
+class Aggregate(Struct, frozen=True):
+    """A msgspec Struct, not a dataclass: a commit builds one per bucket key and tier,
+    and a frozen dataclass's constructor took 1.24 us against 0.10 (ADR 0031)."""
+
     count: int
     sum: float
     min: float
@@ -89,28 +92,54 @@ def aggregate_samples(samples: Iterable[Sequence[Any]]) -> dict[RollupKey, Aggre
     A sample is any sequence starting (device_id, metric, ts_ms, value); the
     store passes its sample rows as they are, extra columns and all.
     """
-    # Mutable accumulators, frozen at the end: this runs for every sample a
-    # commit inserts, and building an Aggregate per sample costs 5x as much.
-    # Comparisons instead of min()/max() calls: a third of the loop's time.
-    acc: dict[RollupKey, list[Any]] = {}
+    # The store's rows come in key order (device, metric, time), so a bucket's
+    # samples follow one another: they are summed in local variables, and the
+    # dict is touched once per run of a bucket, not per sample (11,000 rows of
+    # ten devices: 4.4 -> 2.7 ms). Any other order gives the same result: a
+    # bucket met again resumes from its stored state, in arrival order.
+    acc: dict[RollupKey, tuple[int, float, float, float, int, float, int, float]] = {}
+    key: RollupKey | None = None
+    device_now: str | None = None
+    metric_now: str | None = None
+    bucket_now = -1
+    count, total, low, high, first_ts, first_value, last_ts, last_value = (
+        0,
+        0.0,
+        0.0,
+        0.0,
+        0,
+        0.0,
+        0,
+        0.0,
+    )
     for sample in samples:
         device_id, metric, ts_ms, value = sample[0], sample[1], sample[2], sample[3]
-        key = (device_id, metric, ts_ms - ts_ms % MINUTE_MS)
-        a = acc.get(key)
-        if a is None:
-            acc[key] = [1, value, value, value, ts_ms, value, ts_ms, value]
-            continue
-        a[0] += 1
-        a[1] += value
-        if value < a[2]:
-            a[2] = value
-        elif value > a[3]:
-            a[3] = value
-        if ts_ms < a[4]:
-            a[4], a[5] = ts_ms, value
-        elif ts_ms > a[6]:
-            a[6], a[7] = ts_ms, value
-    return {key: Aggregate(*a) for key, a in acc.items()}
+        bucket = ts_ms - ts_ms % MINUTE_MS
+        if bucket != bucket_now or metric != metric_now or device_id != device_now:
+            if key is not None:
+                acc[key] = (count, total, low, high, first_ts, first_value, last_ts, last_value)
+            key = (device_id, metric, bucket)
+            device_now, metric_now, bucket_now = device_id, metric, bucket
+            state = acc.get(key)
+            if state is None:
+                count, total, low, high = 1, value, value, value
+                first_ts, first_value, last_ts, last_value = ts_ms, value, ts_ms, value
+                continue
+            count, total, low, high, first_ts, first_value, last_ts, last_value = state
+        count += 1
+        total += value
+        # Comparisons instead of min()/max() calls: a third of the loop's time.
+        if value < low:
+            low = value
+        elif value > high:
+            high = value
+        if ts_ms < first_ts:
+            first_ts, first_value = ts_ms, value
+        elif ts_ms > last_ts:
+            last_ts, last_value = ts_ms, value
+    if key is not None:
+        acc[key] = (count, total, low, high, first_ts, first_value, last_ts, last_value)
+    return {key: Aggregate(*state) for key, state in acc.items()}
 
 
 def coarsen(partials: Mapping[RollupKey, Aggregate], width_ms: int) -> dict[RollupKey, Aggregate]:

@@ -12,6 +12,7 @@ from wattline.storage.rollups import (
     MINUTE_MS,
     Aggregate,
     Tier,
+    aggregate_samples,
     merge,
     merge_all,
     tier_partials,
@@ -80,3 +81,43 @@ def test_merging_partials_in_any_grouping_equals_one_pass(samples: list[tuple[in
     assert (one_pass.first_ts_ms, one_pass.first_value) == (halves.first_ts_ms, halves.first_value)
     assert (one_pass.last_ts_ms, one_pass.last_value) == (halves.last_ts_ms, halves.last_value)
     assert one_pass.sum == pytest.approx(halves.sum, rel=1e-9, abs=1e-3)
+
+
+def _one_at_a_time(
+    samples: list[tuple[str, str, int, float]],
+) -> dict[tuple[str, str, int], Aggregate]:
+    """The definition: each sample merged into its bucket's partial, in arrival order."""
+    partials: dict[tuple[str, str, int], Aggregate] = {}
+    for device_id, metric, ts_ms, value in samples:
+        key = (device_id, metric, ts_ms - ts_ms % MINUTE_MS)
+        one = Aggregate.of(ts_ms, value)
+        partials[key] = merge(partials[key], one) if key in partials else one
+    return partials
+
+
+samples_in_any_order = st.lists(
+    st.tuples(
+        st.sampled_from(["d1", "d2"]),
+        st.sampled_from(["p", "q"]),
+        st.integers(0, 3 * MINUTE_MS),
+        st.floats(-1e6, 1e6),
+    ),
+    max_size=60,
+)
+
+
+@given(samples_in_any_order)
+def test_minute_partials_equal_merging_one_sample_at_a_time(
+    samples: list[tuple[str, str, int, float]],
+) -> None:
+    # Exactly, sums included: ties in time, buckets met again after another, any order.
+    assert aggregate_samples(samples) == _one_at_a_time(samples)
+
+
+@given(samples_in_any_order)
+def test_key_ordered_rows_give_the_same_partials(
+    samples: list[tuple[str, str, int, float]],
+) -> None:
+    # the store's order: by device, metric and time, a key's repeats in arrival order
+    ordered = sorted(samples, key=lambda s: (s[0], s[1], s[2]))
+    assert aggregate_samples(ordered) == _one_at_a_time(ordered)
