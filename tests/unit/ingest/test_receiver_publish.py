@@ -14,31 +14,14 @@ from typing import Any
 import gmqtt  # type: ignore[import-untyped]
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.unit.ingest.test_receiver_acks import CONFIG
 
 from wattline.ingest.sources import frames
 from wattline.ingest.sources.receiver import Receiver, plain_qos1_publish
 
-CONFIG = {
-    "host": "127.0.0.1",
-    "port": 1883,
-    "client_id": "c",
-    "topics": ["iot/+/telemetry"],
-    "session_expiry_s": 60,
-    "receive_maximum": 100,
-}
-
 
 def _string(data: bytes) -> bytes:
     return len(data).to_bytes(2, "big") + data
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def publish(
@@ -46,7 +29,9 @@ def publish(
 ) -> tuple[int, bytes]:
     """A PUBLISH's first byte and its bytes after the remaining length (MQTT 5, 3.3)."""
     body = _string(topic) + (mid.to_bytes(2, "big") if qos else b"")
-    return 0x30 | (qos << 1) | flags, body + _varint(len(properties)) + properties + payload
+    # the properties' length, a variable byte integer: one byte below 128
+    assert len(properties) < 128
+    return 0x30 | (qos << 1) | flags, body + bytes([len(properties)]) + properties + payload
 
 
 properties = st.sampled_from(
