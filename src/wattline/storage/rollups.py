@@ -101,17 +101,10 @@ def aggregate_samples(samples: Iterable[Sequence[Any]]) -> dict[RollupKey, Aggre
     key: RollupKey | None = None
     device_now: str | None = None
     metric_now: str | None = None
-    bucket_now = -1
-    count, total, low, high, first_ts, first_value, last_ts, last_value = (
-        0,
-        0.0,
-        0.0,
-        0.0,
-        0,
-        0.0,
-        0,
-        0.0,
-    )
+    bucket_now: int | None = None
+    # the bucket being summed; set from its first sample before any is read
+    count = first_ts = last_ts = 0
+    total = low = high = first_value = last_value = 0.0
     for sample in samples:
         device_id, metric, ts_ms, value = sample[0], sample[1], sample[2], sample[3]
         bucket = ts_ms - ts_ms % MINUTE_MS

@@ -126,7 +126,7 @@ def test_a_waiting_take_is_woken_by_a_frame() -> None:
     taker = threading.Thread(target=lambda: got.append(inbox.take(10, 10.0)))
     taker.start()
     time.sleep(0.05)
-    inbox.put_many([])  # nothing to hand over: no wake-up needed
+    inbox.put_many([])  # an empty frame hands over nothing: the taker waits on
     inbox.put_many([7, 8])
     taker.join(5)
     assert got == [[7, 8]]
