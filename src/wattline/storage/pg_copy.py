@@ -1,11 +1,12 @@
 """Rows into a PostgreSQL table by ``COPY ... FROM STDIN (FORMAT BINARY)``.
 
 The all-or-nothing insert of a batch's samples (``bulk.insert_new``) is the
-largest single cost of a PostgreSQL commit. ``INSERT ... SELECT * FROM
+largest statement of a PostgreSQL commit. ``INSERT ... SELECT * FROM
 unnest(arrays)`` runs each row through the executor and the unnest function;
-COPY hands the rows straight to the table. 11,000 sample rows (10 devices, 5
-metrics), medians of ten commits: 84-110 ms by unnest against 40-56 ms by
-COPY, the server's share 54-78 against 34-48 ms (docs/benchmarks.md). Like the
+COPY hands the rows straight to the table. A standalone test of 11,000 sample
+rows (10 devices, 5 metrics, medians of ten commits): the server's share 54-78
+ms by unnest against 34-48 ms by COPY; the store's whole commit of 2,200
+readings went from 61-68 to 39-41 us per reading (docs/benchmarks.md). Like the
 plain INSERT it replaces, COPY fails as a whole on a key already stored, and
 the caller then inserts with ``ON CONFLICT DO NOTHING`` instead.
 
