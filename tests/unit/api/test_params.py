@@ -52,6 +52,18 @@ def test_iso_rendering_matches_the_datetime_library(ts_ms: int) -> None:
     assert iso_ms(ts_ms) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
 
 
+@given(
+    st.integers(min_value=-(10**12), max_value=4_102_444_799_999),
+    st.lists(st.integers(min_value=-2_500, max_value=2_500), min_size=1, max_size=30),
+)
+def test_iso_rendering_of_times_sharing_seconds(start_ms: int, offsets: list[int]) -> None:
+    # consecutive calls within a few seconds: the remembered second is reused,
+    # replaced, and reused again, and never lends its text to another second
+    for ts_ms in (start_ms + offset for offset in offsets):
+        moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+        assert iso_ms(ts_ms) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
 @pytest.mark.parametrize(
     ("ts_ms", "text"),
     [
