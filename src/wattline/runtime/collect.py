@@ -14,7 +14,7 @@ from wattline.config import Settings
 from wattline.ingest.sources.base import MqttEndpoint
 from wattline.model.events import OnCommitted, fan_out
 from wattline.observability.workload_metrics import RuleEvaluationMetrics
-from wattline.runtime import live, services
+from wattline.runtime import garbage, live, services
 from wattline.runtime.alerts import alert_relay, alerting
 from wattline.runtime.commands import command_service, dispatching
 from wattline.runtime.ingest import build_collector, prepare_ingest
@@ -78,7 +78,7 @@ async def run_collect(settings: Settings) -> None:
                 services.commit_process(settings, by_default=False)
             ),
         )
-        services.freeze_startup_objects()
+        garbage.settle_after_startup()
         await running.enter_async_context(services.collecting(collector))
         await running.enter_async_context(services.retention(settings, store, archive))
         await wait_for_stop(stop, collector)

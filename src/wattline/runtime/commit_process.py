@@ -28,7 +28,6 @@ socket, and the child exits when it reads the end.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import signal
 import socket
@@ -41,6 +40,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from wattline.ingest.poison import describe_store_error, store_error_cause
+from wattline.runtime import garbage
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -281,9 +281,7 @@ def _serve(channel: Connection) -> None:
     except Exception as exc:
         channel.send(_Unavailable(describe_store_error(exc)))
         return
-    # Start-up objects (modules, the schema, prepared statements) never become garbage.
-    gc.collect()
-    gc.freeze()
+    garbage.settle_after_startup()
     channel.send(_Ready())
     try:
         while True:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -176,20 +175,6 @@ async def simulator(
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def freeze_startup_objects() -> None:
-    """Exempt every object made at start-up (modules, app, schemas) from garbage collection.
-
-    A full collection walks every tracked object of the process: some 100,000
-    once the app is built, 55 ms on a 2-core machine. A request that builds
-    thousands of buckets triggers one every other time, which doubled the
-    median of a day at one minute (benchmarks/query.py: 137 -> 63 ms). Frozen
-    objects are still freed by reference counting; only cycles among them are
-    never collected, and start-up objects live as long as the process.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def process_registry(settings: Settings, role: str) -> CollectorRegistry:

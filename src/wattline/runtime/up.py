@@ -39,7 +39,7 @@ from wattline.observability.certificates import CertificateExpiry
 from wattline.observability.tracing import Tracing
 from wattline.observability.workload_metrics import RuleEvaluationMetrics, WorkloadMetrics
 from wattline.ports import HTTP_PORT, MQTT_PORT, PortTakenError, free_port_from, require_free
-from wattline.runtime import live, services
+from wattline.runtime import garbage, live, services
 from wattline.runtime.alerts import alert_relay, alerting, ensure_demo_rule
 from wattline.runtime.api_server import api_server
 from wattline.runtime.backends import describe_store
@@ -274,7 +274,7 @@ async def run_up(settings: Settings, announce: Callable[[Announcement], None]) -
             else None
         )
         app = create_app(api)
-        services.freeze_startup_objects()
+        garbage.settle_after_startup()
         api_task = await running.enter_async_context(api_server(app, settings))
         await running.enter_async_context(live.hub_running(hub))
         await asyncio.to_thread(collector.wait_connected, 10.0)
@@ -442,7 +442,7 @@ async def run_serve(settings: Settings) -> None:
         app = create_app(
             _api_services(parts, running, None, None, _Live(hub, feed, feed.on_committed))
         )
-        services.freeze_startup_objects()
+        garbage.settle_after_startup()
         api_task = await running.enter_async_context(api_server(app, settings))
         await running.enter_async_context(live.hub_running(hub))
         log.info("serving the API on http://%s:%d", settings.host, settings.http_port)
