@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -44,17 +45,6 @@ def test_an_empty_inbox_answers_empty_after_the_timeout() -> None:
     assert inbox.take(10, 0.05) == []
     assert 0.04 <= time.monotonic() - started < 2.0
     assert inbox.take(10, 0.0) == []
-
-
-def test_a_waiting_take_is_woken_by_a_put() -> None:
-    inbox: Inbox[str] = Inbox(4)
-    got: list[list[str]] = []
-    taker = threading.Thread(target=lambda: got.append(inbox.take(10, 10.0)))
-    taker.start()
-    time.sleep(0.05)
-    inbox.put("a")
-    taker.join(5)
-    assert got == [["a"]]
 
 
 def test_a_full_inbox_holds_the_putter_back_until_a_take() -> None:
@@ -120,13 +110,24 @@ def test_a_frame_waits_for_room_then_passes_the_bound_by_at_most_itself() -> Non
     assert inbox.take(10, 0.0) == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_waiting_take_is_woken_by_a_frame() -> None:
+def _put_one(inbox: Inbox[int]) -> None:
+    inbox.put(7)
+
+
+def _put_frames(inbox: Inbox[int]) -> None:
+    inbox.put_many([])  # an empty frame hands over nothing: the taker waits on
+    inbox.put_many([7, 8])
+
+
+@pytest.mark.parametrize(
+    ("wake", "expected"), [(_put_one, [7]), (_put_frames, [7, 8])], ids=["put", "frame"]
+)
+def test_a_waiting_take_is_woken(wake: Callable[[Inbox[int]], None], expected: list[int]) -> None:
     inbox: Inbox[int] = Inbox(8)
     got: list[list[int]] = []
     taker = threading.Thread(target=lambda: got.append(inbox.take(10, 10.0)))
     taker.start()
     time.sleep(0.05)
-    inbox.put_many([])  # an empty frame hands over nothing: the taker waits on
-    inbox.put_many([7, 8])
+    wake(inbox)
     taker.join(5)
-    assert got == [[7, 8]]
+    assert got == [expected]
