@@ -248,6 +248,7 @@ def latency(broker: str, count: int) -> str:
                 with done:
                     done.wait_for(lambda d=device: d in arrived, 30)
         finally:
+            publisher.disconnect()
             publisher.loop_stop()
             proc.terminate()
             proc.wait(60)

@@ -309,8 +309,8 @@ def _ingest_rate(endpoint: MqttEndpoint, prefix: str, committed: list[int], mess
         time.sleep(0.01)
         if committed[0] != last_count:
             last_count, last_change = committed[0], time.perf_counter()
-    client.loop_stop()
     client.disconnect()
+    client.loop_stop()
     return (last_count - before) / (last_change - started)
 
 

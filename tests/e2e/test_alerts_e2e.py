@@ -78,8 +78,8 @@ def test_a_sag_raises_one_alert_notifies_and_clears(tmp_path: Path, mosquitto_ur
             assert [(a["status"], a["occurrences"]) for a in alerts] == [("cleared", 1)]
             assert len(hooks.verified) == 2  # raised once, however many low readings
         finally:
-            publisher.loop_stop()
             publisher.disconnect()
+            publisher.loop_stop()
             code, stderr = w.stop()
             forget_session(w.mqtt_host, w.mqtt_port, f"wattline-{w.topic_prefix}")
     assert code == 0, stderr

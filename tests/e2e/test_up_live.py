@@ -38,8 +38,8 @@ def test_a_published_reading_reaches_a_websocket_client(running: RunningWattline
             client.publish(f"{w.topic_prefix}/up-live-1/telemetry", json.dumps(body), qos=1)
             message = json.loads(ws.recv(timeout=30))
         finally:
-            client.loop_stop()
             client.disconnect()
+            client.loop_stop()
         assert (message["device_id"], message["seq"], message["metrics"]) == (
             "up-live-1",
             7,

@@ -183,8 +183,9 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
-        self._client.loop_stop()
+        # DISCONNECT first wakes paho's network thread; loop_stop alone waits out its 1 s select.
         self._client.disconnect()
+        self._client.loop_stop()
         if self._leases is not None:
             try:
                 self._leases.release(LEASE, self._holder)

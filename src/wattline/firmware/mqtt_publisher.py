@@ -61,5 +61,6 @@ class MqttOtaPublisher:
             raise TimeoutError("the broker did not acknowledge the OTA instruction")
 
     def close(self) -> None:
-        self._client.loop_stop()
+        # DISCONNECT first wakes paho's network thread; loop_stop alone waits out its 1 s select.
         self._client.disconnect()
+        self._client.loop_stop()

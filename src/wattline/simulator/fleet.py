@@ -229,12 +229,13 @@ class FleetPublisher:
                 # Sent while still connected and drained before the goodbye.
                 self._publish_status(session, "offline")
                 session.drain()
-            # Network thread first, then DISCONNECT from this thread: paho's thread,
-            # when it sends DISCONNECT itself, polls the closed socket once more and
-            # logs "Client is not connected" at ERROR on every orderly stop. The cost:
-            # loop_stop waits out paho's 1 s select timeout.
-            client.loop_stop()
+            # DISCONNECT first: it wakes the network thread, which sends it and ends,
+            # where loop_stop alone waits out paho's 1 s select timeout (a second on
+            # every stop). That thread then polls the closed socket once more and
+            # logs "Client is not connected" at ERROR, so paho's log ends first.
+            client.disable_logger()
             client.disconnect()
+            client.loop_stop()
 
     def _connect(self, client: mqtt.Client, stop: threading.Event) -> bool:
         attempt = 0

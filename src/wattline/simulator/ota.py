@@ -207,8 +207,9 @@ class OtaFleet:
         self._work.put(None)
         if self._worker.is_alive():
             self._worker.join()
-        self._client.loop_stop()
+        # DISCONNECT first wakes paho's network thread; loop_stop alone waits out its 1 s select.
         self._client.disconnect()
+        self._client.loop_stop()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: Any) -> None:
         device_id = message.topic.split("/")[-2]

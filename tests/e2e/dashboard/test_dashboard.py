@@ -58,8 +58,8 @@ def _publish(dashboard: Dashboard, device_id: str, seq: int, power_w: float) -> 
         info = client.publish(f"{w.topic_prefix}/{device_id}/telemetry", json.dumps(body), qos=1)
         info.wait_for_publish(5)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
 
 
 def test_a_device_chart_draws_a_live_point_within_2_s(dashboard: Dashboard, page: Page) -> None:

@@ -56,8 +56,8 @@ class _Player:
         raise NotImplementedError
 
     def stop(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 class SmartPlugPlayer(_Player):

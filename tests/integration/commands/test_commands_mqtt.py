@@ -371,8 +371,8 @@ def _publish(rig: Rig, topic: str, document: dict[str, Any]) -> None:
     try:
         client.publish(topic, json.dumps(document), qos=1).wait_for_publish(5)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
 
 
 def test_queued_relay_commands_are_released_over_the_spread(

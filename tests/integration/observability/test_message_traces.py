@@ -37,8 +37,8 @@ def publish(endpoint: MqttEndpoint, prefix: str, count: int) -> None:
     ]
     for info in infos:
         info.wait_for_publish(10)
-    client.loop_stop()
     client.disconnect()
+    client.loop_stop()
 
 
 def test_messages_from_the_broker_are_traced_to_their_acknowledgement(

@@ -52,7 +52,10 @@ class FakeClient:
     connect_failures_for_next = 0
 
     def enable_logger(self, logger: Any = None) -> None:
-        pass
+        self.calls.append("enable_logger")
+
+    def disable_logger(self) -> None:
+        self.calls.append("disable_logger")
 
     def connect(self, host: str, port: int, keepalive: int = 60) -> None:
         self.connect_calls += 1
@@ -100,7 +103,15 @@ def test_publishes_hello_status_telemetry_and_offline(fake_client: type[FakeClie
     (client,) = fake_client.instances
     assert published == 3 * len(devices)
     assert client.kwargs["protocol"] == mqtt.MQTTv311
-    assert client.calls == ["connect", "loop_start", "loop_stop", "disconnect"]
+    # DISCONNECT wakes paho's network thread, whose last words are not logged
+    assert client.calls == [
+        "enable_logger",
+        "connect",
+        "loop_start",
+        "disable_logger",
+        "disconnect",
+        "loop_stop",
+    ]
     assert all(s.qos == 1 for s in client.sent)
     assert all(info.waited for info in client.infos), "shutdown waits for every publish"
 
@@ -164,7 +175,7 @@ def test_stop_ends_a_long_interval_immediately(fake_client: type[FakeClient]) ->
     # The first round goes out right after hello; the next would be an hour later.
     assert result[0] in {0, 2}
     (client,) = fake_client.instances
-    assert client.calls[-2:] == ["loop_stop", "disconnect"]
+    assert client.calls[-2:] == ["disconnect", "loop_stop"]
 
 
 def test_heartbeat_republishes_online(fake_client: type[FakeClient]) -> None:
