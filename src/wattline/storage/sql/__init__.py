@@ -44,7 +44,7 @@ from wattline.storage.pruning import delete_before, series_keys
 from wattline.storage.retention import Progress, Removed
 from wattline.storage.sql.alerts import SqlAlerts
 from wattline.storage.sql.commit import SqlCommit
-from wattline.storage.sql.connections import Connections, InsertFactory
+from wattline.storage.sql.connections import Connections, InsertFactory, retrying_deadlocks
 from wattline.storage.sql.credentials import SqlCredentials
 from wattline.storage.sql.identity import SqlIdentity
 from wattline.storage.sql.notifications import SqlNotifications
@@ -94,14 +94,15 @@ class SqlStore:
 
     # -- ingest -------------------------------------------------------------
 
+    # Each one transaction, which two collectors can deadlock on PostgreSQL: run again then.
     def commit(self, batch: CommitBatch) -> CommitResult:
-        return self._commit.commit(batch)
+        return retrying_deadlocks(lambda: self._commit.commit(batch))
 
     def stage(self, batch: CommitBatch) -> CommitResult:
-        return self._commit.stage(batch)
+        return retrying_deadlocks(lambda: self._commit.stage(batch))
 
     def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
-        return self._commit.fold(max_devices, min_age_ms)
+        return retrying_deadlocks(lambda: self._commit.fold(max_devices, min_age_ms))
 
     def existing_devices(self, device_ids: Iterable[str]) -> set[str]:
         return self._registry.existing_devices(device_ids)

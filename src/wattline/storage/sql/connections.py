@@ -7,9 +7,10 @@ strikes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -18,6 +19,18 @@ from wattline.storage.base import StoreUnavailableError
 
 # The dialect's INSERT (sqlite.insert or postgresql.insert), for ON CONFLICT clauses.
 InsertFactory = Callable[[Any], Any]
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's "deadlock detected": of two transactions waiting for each other, it
+# aborts one after deadlock_timeout and the other goes on, so the aborted one,
+# run again, finds nothing in its way.
+_DEADLOCK_SQLSTATE = "40P01"
+# Each retry follows another collector's transaction finishing; more than a few in a
+# row means something else is wrong, and the caller's own retry takes over.
+_DEADLOCK_ATTEMPTS = 4
 
 
 @contextmanager
@@ -29,6 +42,37 @@ def _outage_reported() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise StoreUnavailableError(str(exc.orig)) from exc
+
+
+def deadlocked(error: BaseException) -> bool:
+    """Whether ``error`` (or the driver error under it) is a deadlock the server broke."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if getattr(cause, "sqlstate", None) == _DEADLOCK_SQLSTATE:
+            return True
+        orig = getattr(cause, "orig", None)
+        cause = orig if isinstance(orig, BaseException) else cause.__cause__
+    return False
+
+
+def retrying_deadlocks(work: Callable[[], T], attempts: int = _DEADLOCK_ATTEMPTS) -> T:
+    """``work()``, run again when the server aborted it to break a deadlock.
+
+    ``work`` must be one whole transaction: its effects were rolled back with it.
+    Two collectors committing the same devices can deadlock on PostgreSQL (one
+    inserted a batch's samples and waits for the devices' sequence rows, which the
+    other holds while its insert waits for those same samples: ``SqlCommit``'s
+    bet). Without this the batch went back to the collector as an outage and was
+    committed again after its retry delay.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return work()
+        except StoreUnavailableError as exc:
+            if not deadlocked(exc):
+                raise
+            log.info("a transaction was aborted to break a deadlock; running it again")
+    return work()
 
 
 class Connections:
