@@ -58,7 +58,9 @@ def deadlocked(error: BaseException) -> bool:
 def retrying_deadlocks(work: Callable[[], T], attempts: int = _DEADLOCK_ATTEMPTS) -> T:
     """``work()``, run again when the server aborted it to break a deadlock.
 
-    ``work`` must be one whole transaction: its effects were rolled back with it.
+    ``work`` must be right to run again after it failed: the transaction the server
+    aborted left nothing behind (a fold's earlier transactions, committed, are not
+    taken again).
     Two collectors committing the same devices can deadlock on PostgreSQL (one
     inserted a batch's samples and waits for the devices' sequence rows, which the
     other holds while its insert waits for those same samples: ``SqlCommit``'s
