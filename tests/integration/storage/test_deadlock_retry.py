@@ -9,7 +9,6 @@ lock two rows in opposite orders on a real server.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -47,45 +46,40 @@ def _bump(conn: object, table: str, row: int) -> None:
 
 
 def test_the_transaction_aborted_for_a_deadlock_is_run_again(engine: Engine, two_rows: str) -> None:
+    """Two transactions lock rows 1 and 2 in opposite orders, each through
+    ``retrying_deadlocks``: whichever the server aborts runs once more, after
+    the other has committed."""
     connections = Connections(engine)
-    other_holds_row_1 = threading.Event()
-    retried_holds_row_2 = threading.Event()
-    attempts: list[int] = []
-    other_error: list[BaseException] = []
+    holds_first = {1: threading.Event(), 2: threading.Event()}
+    attempts: dict[int, int] = {1: 0, 2: 0}
+    errors: list[BaseException] = []
 
-    def retried() -> str:
+    def transaction(first: int, second: int) -> None:
         with connections.write() as conn:
-            attempts.append(len(attempts) + 1)
-            _bump(conn, two_rows, 2)
-            if len(attempts) == 1:
-                retried_holds_row_2.set()
-                assert other_holds_row_1.wait(10)
-            # Waits for the other first, so its deadlock check runs first (after the
-            # server's deadlock_timeout) and aborts this one.
-            _bump(conn, two_rows, 1)
-        return "done"
+            attempts[first] += 1
+            _bump(conn, two_rows, first)
+            holds_first[first].set()
+            # Only the first attempt meets the other half-way; a rerun finds both set.
+            assert holds_first[second].wait(10)
+            _bump(conn, two_rows, second)
 
-    def other() -> None:
+    def run(first: int, second: int) -> None:
         try:
-            with engine.begin() as conn:
-                _bump(conn, two_rows, 1)
-                other_holds_row_1.set()
-                assert retried_holds_row_2.wait(10)
-                time.sleep(0.3)
-                _bump(conn, two_rows, 2)
+            retrying_deadlocks(lambda: transaction(first, second))
         except BaseException as exc:  # reported on the test's thread
-            other_error.append(exc)
+            errors.append(exc)
 
-    thread = threading.Thread(target=other)
-    thread.start()
-    assert retrying_deadlocks(retried) == "done"
-    thread.join(30)
+    threads = [threading.Thread(target=run, args=rows) for rows in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
 
-    assert other_error == []
-    assert attempts == [1, 2]
+    assert errors == []
+    assert sorted(attempts.values()) == [1, 2], attempts  # one was aborted and run again
     with engine.connect() as conn:
         counts = {row[0]: row[1] for row in conn.execute(text(f"SELECT id, n FROM {two_rows}"))}
-    # the other's two updates and the second attempt's two; the first attempt's rolled back
+    # each transaction's two updates once: the aborted attempt's were rolled back
     assert counts == {1: 2, 2: 2}
 
 
