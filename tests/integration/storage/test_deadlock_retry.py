@@ -12,8 +12,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import psycopg.errors
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from wattline.storage.base import StoreUnavailableError
@@ -41,8 +42,8 @@ def two_rows(engine: Engine) -> Iterator[str]:
         conn.execute(text(f"DROP TABLE {table}"))
 
 
-def _bump(conn: object, table: str, row: int) -> None:
-    conn.execute(text(f"UPDATE {table} SET n = n + 1 WHERE id = :id"), {"id": row})  # type: ignore[attr-defined]
+def _bump(conn: Connection, table: str, row: int) -> None:
+    conn.execute(text(f"UPDATE {table} SET n = n + 1 WHERE id = :id"), {"id": row})
 
 
 def test_the_transaction_aborted_for_a_deadlock_is_run_again(engine: Engine, two_rows: str) -> None:
@@ -99,13 +100,11 @@ def test_any_other_failure_is_not_retried(engine: Engine) -> None:
 
 
 def test_a_deadlock_every_time_is_given_up_after_the_last_attempt() -> None:
-    import psycopg.errors  # noqa: PLC0415 - the driver's own error, as the server raises it
-
     calls: list[int] = []
 
     def always_deadlocked() -> None:
         calls.append(1)
-        driver = psycopg.errors.DeadlockDetected("deadlock detected")
+        driver = psycopg.errors.DeadlockDetected("deadlock detected")  # as the server raises it
         wrapped = OperationalError("UPDATE ...", {}, driver)
         raise StoreUnavailableError(str(driver)) from wrapped
 
