@@ -16,6 +16,13 @@ at half that sustained rate for ``--seconds``; each reading carries its send
 time, and each client records when it arrived. Latency is publish → WebSocket
 message: broker, batching, commit, bus, hub, socket.
 
+The machine's own floor is measured in the same phase: ``mosquitto_sub``
+subscribes to the same stream beside Wattline and stamps each message as it
+receives it (``-F %U``), so "publish -> mosquitto_sub" is what the publisher,
+the broker and the scheduler of this machine add before Wattline does anything.
+On a shared machine of two cores that alone had a p99 anywhere from 1.5 to 45
+ms from one run to the next (docs/benchmarks.md), so each p99 is read beside it.
+
     python benchmarks/live.py --readings 20000 --seconds 10
 """
 
@@ -78,12 +85,17 @@ class Result:
     ingest: IngestProfile | None = None
     # publish -> received by the collector's MQTT client, of each reading stored
     received_ms: list[float] = field(default_factory=list)
+    # publish -> received by mosquitto_sub beside Wattline: the machine's floor
+    floor_ms: list[float] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
         return _quantile(self.latencies_ms, q)
 
     def received_quantile(self, q: float) -> float:
         return _quantile(self.received_ms, q)
+
+    def floor_quantile(self, q: float) -> float:
+        return _quantile(self.floor_ms, q)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -107,6 +119,36 @@ def received_lags_ms(db: Path, first_turn: int, sent: int) -> list[float]:
             (low, high),
         ).fetchall()
     return [float(row[0]) for row in rows]
+
+
+@contextmanager
+def floor_subscriber(host: str, port: int, prefix: str) -> Iterator[list[float]]:
+    """``mosquitto_sub`` on the paced stream while the block runs; afterwards the list
+    holds publish -> receive of each message it got, in ms (its own clock stamp, ``%U``,
+    against the ``sent_ms`` each reading carries). Stopped with SIGTERM, on which it
+    disconnects and flushes its output."""
+    lags: list[float] = []
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(
+            [
+                "mosquitto_sub",
+                *("-h", host, "-p", str(port), "-q", "1"),
+                *("-i", f"{prefix}-floor", "-t", f"{prefix}/+/telemetry", "-F", "%U %p"),
+            ],
+            stdout=out,
+        )
+        try:
+            time.sleep(0.5)  # subscribed before the first reading is sent
+            yield lags
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        out.seek(0)
+        for line in out:
+            stamp, _, payload = line.partition(b" ")
+            with suppress(ValueError, KeyError, TypeError):
+                sent_ms = orjson.loads(payload)["metrics"]["sent_ms"]
+                lags.append(float(stamp) * 1000 - sent_ms)
 
 
 def paced_publish(  # noqa: PLR0913, PLR0917 - where, what and how fast
@@ -222,8 +264,9 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     first_turn: int,
     *,
     batch: bool,
-) -> tuple[int, list[float]]:
-    """Readings sent, and the latency of each one delivered."""
+) -> tuple[int, list[float], list[float]]:
+    """Readings sent, the latency of each one delivered, and publish -> mosquitto_sub
+    beside Wattline (``floor_subscriber``) of each one sent."""
     context = multiprocessing.get_context("fork")
     sent = context.Value("q", 0)
 
@@ -255,8 +298,9 @@ def measure_latency(  # noqa: PLR0913, PLR0917
         await asyncio.gather(*clients, return_exceptions=True)
         return tally.latencies_ms
 
-    latencies = asyncio.run(run())
-    return int(sent.value), latencies
+    with floor_subscriber(host, port, prefix) as floor:
+        latencies = asyncio.run(run())
+    return int(sent.value), latencies, floor
 
 
 INGEST_SERIES = (
@@ -450,7 +494,7 @@ def variant(  # noqa: PLR0913 - what to run and how
         for phase_rate, first_turn in ((first_rate, 0), (low_rate, 100_000)):
             before = live_drops(ports)
             with profiling_ingest(ports[-1]) as profile:  # the collector's process
-                sent, latencies = measure_latency(
+                sent, latencies, floor = measure_latency(
                     host,
                     int(port),
                     prefix,
@@ -477,6 +521,7 @@ def variant(  # noqa: PLR0913 - what to run and how
                     drops,
                     profile[0],
                     received_lags_ms(db, first_turn, sent),
+                    floor,
                 )
             )
     return results
@@ -487,14 +532,16 @@ def table(results: list[Result]) -> str:
         (
             "| bus | sustained ingest (readings/s) | offered (readings/s) | readings sent "
             "| delivered over WebSocket | p50 ms | p99 ms "
-            "| of which publish -> collector p50 / p99 ms | live drops |"
+            "| of which publish -> collector p50 / p99 ms "
+            "| the machine's floor: publish -> mosquitto_sub p50 / p99 ms | live drops |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines.extend(
         f"| {r.name} | {r.sustained_per_s:,.0f} | {r.offered_per_s:,.0f} | {r.sent:,} "
         f"| {r.delivered:,} | {r.quantile(0.5):.1f} | {r.quantile(0.99):.1f} "
         f"| {r.received_quantile(0.5):.1f} / {r.received_quantile(0.99):.1f} "
+        f"| {r.floor_quantile(0.5):.1f} / {r.floor_quantile(0.99):.1f} "
         f"| {', '.join(f'{k} {v:.0f}' for k, v in sorted(r.drops.items())) or 'none'} |"
         for r in results
     )

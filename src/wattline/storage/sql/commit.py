@@ -175,7 +175,7 @@ class SqlCommit:
             if not staged.any_staged(conn, staged_by_ms):
                 return None
         try:
-            with self._connections.write() as conn:
+            with self._connections.write(durable=False) as conn:
                 taken = staged.take_oldest(conn, max_devices, staged_by_ms)
                 if not taken:
                     return None
@@ -218,7 +218,7 @@ class SqlCommit:
         results: list[CommitResult] = []
         for row_id in ids:
             try:
-                with self._connections.write() as conn:
+                with self._connections.write(durable=False) as conn:
                     taken = staged.take_ids(conn, [row_id])
                     if taken:
                         results.append(self._fold_rows(conn, taken))

@@ -8,6 +8,7 @@ strikes.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -31,6 +32,9 @@ _DEADLOCK_SQLSTATE = "40P01"
 # Each retry follows another collector's transaction finishing; more than a few in a
 # row means something else is wrong, and the caller's own retry takes over.
 _DEADLOCK_ATTEMPTS = 4
+# PRAGMA synchronous's levels: OFF 0, NORMAL 1, FULL 2, EXTRA 3. In WAL mode NORMAL
+# syncs at checkpoints only, not at each commit.
+_SQLITE_NORMAL = 1
 
 
 @contextmanager
@@ -113,7 +117,7 @@ class Connections:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
         """One transaction.
 
         On SQLite it begins at once and takes the write lock (BEGIN IMMEDIATE):
@@ -122,8 +126,43 @@ class Connections:
         savepoint opened first would have been the transaction itself, its
         release a commit. Writers wait for each other here, within busy_timeout,
         instead of failing to upgrade a read lock midway.
+
+        ``durable=False``: the commit returns without waiting for the disk (SQLite
+        in WAL mode: no fsync; PostgreSQL: ``synchronous_commit`` off). A power
+        cut may undo such a transaction, whole, unless a durable commit followed
+        it: both engines' logs are written in order, so the next durable commit
+        makes every earlier one durable too. Only for a transaction whose loss
+        changes no answer: a fold moves rows already committed durably, and
+        undone, leaves them where they were (ADR 0033).
         """
-        with _outage_reported(), self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield conn
+        with _outage_reported(), self.engine.connect() as conn:
+            sqlite = self.engine.dialect.name == "sqlite"
+            restore = _sqlite_sync_off(conn) if sqlite and not durable else None
+            try:
+                with conn.begin():
+                    if sqlite:
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    elif not durable:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if restore is not None and not conn.invalidated:
+                    _sqlite_driver(conn).execute(f"PRAGMA synchronous={restore}")
+
+
+def _sqlite_driver(conn: Connection) -> sqlite3.Connection:
+    """The driver's own connection: a PRAGMA through SQLAlchemy would begin its transaction."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
+
+
+def _sqlite_sync_off(conn: Connection) -> int | None:
+    """Commits on ``conn`` skip the fsync (synchronous NORMAL in WAL mode); the level it
+    had, to put back afterwards, or None when it had none higher."""
+    driver = _sqlite_driver(conn)
+    level = int(driver.execute("PRAGMA synchronous").fetchone()[0])
+    if level <= _SQLITE_NORMAL:
+        return None
+    driver.execute(f"PRAGMA synchronous={_SQLITE_NORMAL}")
+    return level
