@@ -475,7 +475,7 @@ def variant(  # noqa: PLR0913 - what to run and how
         "redis": "Redis bus (`wattline collect` + `wattline serve`)",
     }[kind]
     name += ", arrays per frame" if batch else ", a frame per message"
-    name += "" if compression else ", no compression"
+    name += ", compressed" if compression else ""
     results = []
     extra_env = {"WATTLINE_WS_COMPRESSION": "true" if compression else "false"}
     with wattline(kind, f"mqtt://{broker}", prefix, token, extra_env) as (ports, db):
@@ -565,7 +565,12 @@ def main() -> None:
         default="single,batch",
         help="single: a WebSocket frame per message; batch: ?batch=true, arrays per frame",
     )
-    parser.add_argument("--compression", choices=("on", "off"), default="on")
+    parser.add_argument(
+        "--compression",
+        choices=("on", "off"),
+        default="off",
+        help="permessage-deflate (WATTLINE_WS_COMPRESSION); off, as by default",
+    )
     parser.add_argument(
         "--fraction", type=float, default=0.5, help="of the sustained rate, for the first phase"
     )

@@ -74,8 +74,10 @@ class Settings(BaseSettings):
     # stays low; queries see a reading once folded, normally within milliseconds.
     ingest_staging: bool = True
     # WebSocket permessage-deflate: smaller frames for a dashboard over a slow link,
-    # at a zlib call per frame on the server's event loop (docs/live.md)
-    ws_compression: bool = True
+    # at two zlib calls per frame on the server's event loop, each of which lets
+    # the process's other threads (the collector's, in `wattline up`) take the
+    # GIL: off by default, it cut the live stream's p99 by a third (docs/live.md)
+    ws_compression: bool = False
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
     # For S3-compatible stores other than AWS (MinIO: http://host:9000);

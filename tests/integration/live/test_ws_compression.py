@@ -1,4 +1,7 @@
-"""WATTLINE_WS_COMPRESSION reaches the server: permessage-deflate is offered, or not."""
+"""WATTLINE_WS_COMPRESSION reaches the server: permessage-deflate is offered, or not.
+
+Off unless asked for: in ``wattline up`` each frame's two zlib calls let the
+collector's threads take the GIL from the event loop (docs/live.md)."""
 
 from __future__ import annotations
 
@@ -24,8 +27,10 @@ def echo_app() -> FastAPI:
     return app
 
 
-async def negotiated(compression: bool) -> str | None:
-    settings = Settings(http_port=free_port(), ws_compression=compression)
+async def negotiated(compression: bool | None) -> str | None:
+    """The extensions the server accepted; ``compression`` None: the setting left unset."""
+    chosen = {} if compression is None else {"ws_compression": compression}
+    settings = Settings(http_port=free_port(), **chosen)
     async with api_server(echo_app(), settings):
         for _ in range(200):  # until uvicorn listens
             try:
@@ -39,7 +44,7 @@ async def negotiated(compression: bool) -> str | None:
     raise AssertionError("the server did not listen")
 
 
-@pytest.mark.parametrize(("compression", "deflate"), [(True, True), (False, False)])
-def test_the_setting_decides_permessage_deflate(compression: bool, deflate: bool) -> None:
+@pytest.mark.parametrize(("compression", "deflate"), [(True, True), (False, False), (None, False)])
+def test_the_setting_decides_permessage_deflate(compression: bool | None, deflate: bool) -> None:
     extensions = asyncio.run(negotiated(compression))
     assert ("permessage-deflate" in (extensions or "")) is deflate
