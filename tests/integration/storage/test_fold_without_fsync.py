@@ -12,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from wattline.model.messages import Reading
-from wattline.storage.base import CommitBatch
+from wattline.storage.base import CommitBatch, StoreUnavailableError
 from wattline.storage.postgres import psycopg_url
 from wattline.storage.sql.connections import Connections
 from wattline.storage.sqlite import open_sqlite_store
@@ -51,6 +52,35 @@ def test_sqlite_skips_the_fsync_of_that_transaction_alone(tmp_path: Path) -> Non
         with store.engine.connect() as conn:
             tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'undone'")
             assert tables.first() is None  # rolled back, as any failed transaction
+    finally:
+        store.close()
+
+
+def _write_then_refuse_full(connections: Connections, authorizer: Any) -> None:
+    with connections.write(durable=False) as conn:
+        conn.exec_driver_sql("CREATE TABLE kept (n INTEGER)")
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.set_authorizer(authorizer)
+
+
+def test_a_connection_whose_setting_cannot_be_put_back_is_discarded(tmp_path: Path) -> None:
+    """Never back into the pool without its fsyncs: the failure is an outage, and the
+    next transaction gets a new connection, set up as the store sets every one."""
+    store = open_sqlite_store(tmp_path / "w.db")
+    connections = Connections(store.engine)
+
+    def refuse_full(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+        restoring = action == sqlite3.SQLITE_PRAGMA and arg1 == "synchronous" and arg2 == "2"
+        return sqlite3.SQLITE_DENY if restoring else sqlite3.SQLITE_OK
+
+    try:
+        with pytest.raises(StoreUnavailableError, match="not authorized"):
+            _write_then_refuse_full(connections, refuse_full)
+        assert _synchronous(connections, durable=True) == FULL
+        with store.engine.connect() as conn:
+            tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'kept'")
+            assert tables.first() is not None  # committed before the setting was put back
     finally:
         store.close()
 

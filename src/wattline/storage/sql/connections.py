@@ -147,22 +147,28 @@ class Connections:
                     yield conn
             finally:
                 if restore is not None and not conn.invalidated:
-                    _sqlite_driver(conn).execute(f"PRAGMA synchronous={restore}")
+                    _sqlite_pragma(conn, f"PRAGMA synchronous={restore}")
 
 
-def _sqlite_driver(conn: Connection) -> sqlite3.Connection:
-    """The driver's own connection: a PRAGMA through SQLAlchemy would begin its transaction."""
+def _sqlite_pragma(conn: Connection, pragma: str) -> Any:
+    """The first row of ``pragma``, run on the driver's own connection (through
+    SQLAlchemy it would begin a transaction). On failure the connection is
+    discarded, never handed out again with a setting half made (a new one gets
+    the store's settings), and the error is an outage like any other."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
-    return driver
+    try:
+        return driver.execute(pragma).fetchone()
+    except sqlite3.Error as exc:
+        conn.invalidate()
+        raise StoreUnavailableError(str(exc)) from exc
 
 
 def _sqlite_sync_off(conn: Connection) -> int | None:
     """Commits on ``conn`` skip the fsync (synchronous NORMAL in WAL mode); the level it
     had, to put back afterwards, or None when it had none higher."""
-    driver = _sqlite_driver(conn)
-    level = int(driver.execute("PRAGMA synchronous").fetchone()[0])
+    level = int(_sqlite_pragma(conn, "PRAGMA synchronous")[0])
     if level <= _SQLITE_NORMAL:
         return None
-    driver.execute(f"PRAGMA synchronous={_SQLITE_NORMAL}")
+    _sqlite_pragma(conn, f"PRAGMA synchronous={_SQLITE_NORMAL}")
     return level
