@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # WebSocket permessage-deflate: smaller frames for a dashboard over a slow link,
     # at two zlib calls per frame on the server's event loop, each of which lets
     # the process's other threads (the collector's, in `wattline up`) take the
-    # GIL: off by default, it cut the live stream's p99 by a third (docs/live.md)
+    # GIL: off by default, a frame per message's p99 fell by over a third (docs/live.md)
     ws_compression: bool = False
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
