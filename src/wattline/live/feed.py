@@ -8,6 +8,13 @@ blocks and never raises. A task on the loop then looks up each device's owner
 (``OwnerCache``, in a worker thread on a cache miss) and publishes the batch's
 events on the bus, one bus message per batch, in commit order.
 
+On the memory bus (``wattline up``) a batch is published in the loop turn that
+receives it, when nothing is ahead of it and every owner is cached: the hub
+then dispatches it in that same turn (``MemoryBus.attached``). Through the task
+and the hub's own task instead, a batch crossed the loop's ready queue three
+times, and each crossing waits for the rest of a turn that, at half the
+sustained rate, is mostly WebSocket writes (docs/benchmarks.md, session 22).
+
 A collector calls ``wait_published`` after a commit and before acknowledging
 the batch to the broker: killed in between, it has not acknowledged, so the
 broker delivers the messages again and the batch reaches the bus then (stored
@@ -26,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from wattline.live.bus import Bus
+from wattline.live.bus import Bus, MemoryBus
 from wattline.live.events import AlertChangeLike, LiveEvent, alert_event, events_of
 from wattline.live.owners import OwnerCache
 from wattline.model.events import Committed
@@ -61,6 +68,8 @@ class LiveFeed:
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self._bus = bus
+        # the bus a batch can be handed to without a wait, or None (Redis)
+        self._direct = bus if isinstance(bus, MemoryBus) else None
         self._owners = owners
         self._metrics = metrics
         self._loop = loop
@@ -75,6 +84,8 @@ class LiveFeed:
         self._settled = threading.Condition(self._lock)
         # a wait timed out: no waiting until the feed has caught up again
         self._behind = False
+        # ``run`` holds items it has not published yet: later ones must queue behind them
+        self._publishing = False
 
     def on_committed(self, committed: Committed) -> None:
         """Ingest's listener: hand the batch over, or drop it; quick, never raises."""
@@ -102,10 +113,36 @@ class LiveFeed:
             self._pending += 1
             self._handed += 1
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._arrive, item)
         except RuntimeError:  # the loop has closed: the process is stopping
             self._settle(1)
             self._metrics.dropped.labels("feed_full").inc(size)
+
+    def _arrive(self, item: Committed | LiveEvent) -> None:
+        """On the loop: published at once when it can be without a wait and without
+        overtaking anything (see the module's docstring); else queued for ``run``."""
+        if self._direct is not None and not self._publishing and self._queue.empty():
+            events = self._events_at_once(item)
+            if events is not None:
+                try:
+                    if events:
+                        self._direct.publish_now(events)
+                        self._metrics.published.inc(len(events))
+                except Exception:  # one bad batch must not end the live stream
+                    log.exception("live feed: a batch was not published")
+                finally:
+                    self._settle(1)
+                return
+        self._queue.put_nowait(item)
+
+    def _events_at_once(self, item: Committed | LiveEvent) -> list[LiveEvent] | None:
+        """The item's events, or None when building them needs a store read."""
+        if isinstance(item, LiveEvent):
+            return [item]
+        owners = self._owners.cached(_device_ids(item))
+        if owners is None:
+            return None
+        return events_of(item, owners, self._clock_ms())
 
     def _settle(self, count: int) -> None:
         with self._settled:
@@ -146,6 +183,7 @@ class LiveFeed:
         costs fewer round trips instead of a growing queue."""
         while True:
             items = [await self._queue.get()]
+            self._publishing = True
             while len(items) < COALESCE_BATCHES and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
@@ -153,6 +191,7 @@ class LiveFeed:
             except Exception:  # one bad batch must not end the live stream
                 log.exception("live feed: %d batches were not published", len(items))
             finally:
+                self._publishing = False
                 self._settle(len(items))
                 for _ in items:
                     self._queue.task_done()
@@ -174,10 +213,15 @@ class LiveFeed:
             self._metrics.published.inc(len(events))
 
     async def _events(self, committed: Committed) -> list[LiveEvent]:
-        device_ids = {r.device_id for r in committed.readings}
-        device_ids.update(s.device_id for s in committed.statuses)
-        device_ids.update(h.device_id for h in committed.hellos)
+        device_ids = _device_ids(committed)
         owners = self._owners.cached(device_ids)
         if owners is None:  # a store read: off the event loop
             owners = await asyncio.to_thread(self._owners.owners, device_ids)
         return events_of(committed, owners, self._clock_ms())
+
+
+def _device_ids(committed: Committed) -> set[str]:
+    device_ids = {r.device_id for r in committed.readings}
+    device_ids.update(s.device_id for s in committed.statuses)
+    device_ids.update(h.device_id for h in committed.hellos)
+    return device_ids

@@ -10,13 +10,14 @@ closes it with ``SLOW_CONSUMER_CLOSE``; the hub never waits for a client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from wattline.live.buffer import BoundedBuffer
-from wattline.live.bus import Bus
+from wattline.live.bus import Bus, MemoryBus
 from wattline.live.events import KIND_TEXT, EventKind, LiveEvent
 from wattline.live.redelivery import RecentlyStreamed
 from wattline.live.subscriptions import Audience, Subscription, wanted_metrics
@@ -119,14 +120,23 @@ class LiveHub:
         return sum(len(clients) for clients in self._by_tenant.values())
 
     async def run(self) -> None:
-        """Deliver every bus batch until cancelled."""
+        """Deliver every bus batch until cancelled.
+
+        On the memory bus the publisher dispatches each batch itself, in its own
+        turn of the event loop, instead of waking this task for it."""
         self.running = True
         try:
+            if isinstance(self._bus, MemoryBus):
+                with self._bus.attached(self._deliver):
+                    await asyncio.Event().wait()  # until cancelled
             async for batch in self._bus.listen():
-                self.metrics.received.inc(len(batch))
-                self.dispatch(batch)
+                self._deliver(batch)
         finally:
             self.running = False
+
+    def _deliver(self, batch: Sequence[LiveEvent]) -> None:
+        self.metrics.received.inc(len(batch))
+        self.dispatch(batch)
 
     def close_all(self) -> None:
         """Every client's buffer closed: their sessions end (the server is stopping)."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from wattline.live import wire
@@ -232,6 +234,146 @@ def test_the_listener_drops_and_counts_when_the_hand_off_is_full_and_never_raise
         await stop(hub_task)
 
     asyncio.run(scenario())
+
+
+def test_on_the_memory_bus_a_batch_reaches_the_clients_in_the_turn_that_receives_it() -> None:
+    async def scenario() -> None:
+        feed, hub, _metrics, *tasks = await flow()
+        client = hub.connect(Audience("ta"), wire.wattline, "websocket")
+        hub.subscribe(client, "all", Subscription())
+        feed.on_committed(committed(Reading("a1", 1, {"w": 1.0})))  # its owner looked up
+        await eventually(lambda: len(client.buffer) == 1)
+        client.buffer.take_nowait()
+
+        feed.on_committed(committed(Reading("a1", 2, {"w": 2.0})))
+        await asyncio.sleep(0)  # one turn of the loop: the hand-over runs, nothing after it
+        assert [m["ts_ms"] for m in texts(client.buffer.take_nowait())] == [2]
+        assert feed.pending == 0
+        await stop(*tasks)
+
+    asyncio.run(scenario())
+
+
+class HeldLookup(Lookup):
+    """A store read that waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    def owners(self, device_ids: Iterable[str]) -> dict[str, DeviceOwner]:
+        self.go.wait(5)
+        return super().owners(device_ids)
+
+
+def test_a_batch_waiting_for_an_owner_lookup_is_not_overtaken() -> None:
+    async def scenario() -> None:
+        metrics = LiveMetrics(CollectorRegistry())
+        bus = MemoryBus()
+        lookup = HeldLookup()
+        owners = OwnerCache(lookup)
+        lookup.go.set()
+        owners.owners(["a1"])  # cached: its batches could go at once
+        lookup.go.clear()
+        feed = LiveFeed(bus, owners, metrics, asyncio.get_running_loop())
+        hub = LiveHub(bus, metrics, 100)
+        tasks = [asyncio.create_task(hub.run()), asyncio.create_task(feed.run())]
+        await asyncio.sleep(0)
+        client = hub.connect(Audience("ta"), wire.wattline, "websocket")
+        hub.subscribe(client, "all", Subscription())
+
+        feed.on_committed(committed(Reading("a2", 1, {"w": 1.0})))  # a2: a store read
+        await asyncio.sleep(0.05)  # the feed's task has taken it and waits for the read
+        assert feed.pending == 1
+        feed.on_committed(committed(Reading("a1", 2, {"w": 2.0})))
+        feed.on_committed(committed(Reading("a1", 3, {"w": 3.0})))
+        await asyncio.sleep(0.1)
+        assert len(client.buffer) == 0  # the later, cached batches wait their turn
+        lookup.go.set()
+        await eventually(lambda: len(client.buffer) == 3)
+        got = [(m["device_id"], m["ts_ms"]) for m in texts(client.buffer.take_nowait())]
+        assert got == [("a2", 1), ("a1", 2), ("a1", 3)]
+        await feed.drain(5)
+        assert feed.pending == 0
+        # caught up: the next batch goes at once again
+        feed.on_committed(committed(Reading("a1", 4, {"w": 4.0})))
+        await asyncio.sleep(0)
+        assert [m["ts_ms"] for m in texts(client.buffer.take_nowait())] == [4]
+        await stop(*tasks)
+
+    asyncio.run(scenario())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.sampled_from(["a1", "a2", "b1", "zz"]), min_size=1, max_size=3, unique=True
+            ),
+            st.integers(min_value=0, max_value=4),  # loop turns after it; 4: 2 ms
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_readings_reach_a_client_in_commit_order_whichever_way_each_batch_goes(
+    batches: list[tuple[list[str], int]],
+) -> None:
+    """Batches with every owner cached go at once, others through the feed's task (a
+    store read in a thread); interleaved any way, a client sees commit order."""
+
+    async def scenario() -> None:
+        feed, hub, _metrics, *tasks = await flow(max_pending=1_000)
+        client = hub.connect(Audience("ta"), wire.wattline, "websocket")
+        hub.subscribe(client, "all", Subscription())
+        expected: list[tuple[str, int]] = []
+        for ts, (devices, pause) in enumerate(batches):
+            feed.on_committed(committed(*(Reading(d, ts, {"w": 1.0}) for d in devices)))
+            expected += [(d, ts) for d in devices if d in OWNERS and OWNERS[d].tenant_id == "ta"]
+            if pause == 4:
+                await asyncio.sleep(0.002)
+            for _ in range(pause % 4):
+                await asyncio.sleep(0)
+        await feed.drain(5)
+        await eventually(lambda: feed.pending == 0)
+        got = [(m["device_id"], m["ts_ms"]) for m in texts(client.buffer.take_nowait())]
+        assert got == expected
+        await stop(*tasks)
+
+    asyncio.run(scenario())
+
+
+def test_the_hub_detaches_from_the_memory_bus_when_it_stops() -> None:
+    async def scenario() -> None:
+        bus = MemoryBus()
+        hub = LiveHub(bus, LiveMetrics(CollectorRegistry()), 10)
+        task = asyncio.create_task(hub.run())
+        await asyncio.sleep(0)
+        assert (bus.listening, hub.running) == (1, True)
+        await stop(task)
+        assert (bus.listening, hub.running) == (0, False)
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_listener_of_the_memory_bus_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = MemoryBus()
+    got: list[int] = []
+
+    def broken(events: object) -> None:
+        raise RuntimeError("boom")
+
+    event = LiveEvent(EventKind.READING, "ta", "a1", 7, {"metrics": {"w": 1.0}})
+    with bus.attached(broken), bus.attached(lambda events: got.extend(e.ts_ms for e in events)):
+        bus.publish_now([event])
+        bus.publish_now([])  # nothing: nobody is called
+    bus.publish_now([event])  # detached: nobody hears it
+    assert got == [7]
+    assert bus.listening == 0
+    assert "a listener failed" in caplog.text
 
 
 def test_a_listener_called_after_the_loop_closed_drops_quietly() -> None:
