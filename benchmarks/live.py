@@ -24,6 +24,7 @@ On a shared machine of two cores that alone had a p99 anywhere from 1.5 to 45
 ms from one run to the next (docs/benchmarks.md), so each p99 is read beside it.
 
     python benchmarks/live.py --readings 20000 --seconds 10
+    python benchmarks/live.py --readings 30000 --seconds 10 --repeat 3   # and medians
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import multiprocessing
 import os
 import secrets
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,8 @@ class Result:
     received_ms: list[float] = field(default_factory=list)
     # publish -> received by mosquitto_sub beside Wattline: the machine's floor
     floor_ms: list[float] = field(default_factory=list)
+    # the phase at a fraction of the sustained rate (not the low fixed rate)
+    loaded: bool = False
 
     def quantile(self, q: float) -> float:
         return _quantile(self.latencies_ms, q)
@@ -522,6 +526,7 @@ def variant(  # noqa: PLR0913 - what to run and how
                     profile[0],
                     received_lags_ms(db, first_turn, sent),
                     floor,
+                    loaded=first_turn == 0,
                 )
             )
     return results
@@ -551,6 +556,28 @@ def table(results: list[Result]) -> str:
         for r in results
         if r.ingest is not None
     )
+    return "\n".join(lines)
+
+
+def medians(results: list[Result]) -> str:
+    """Each variant's loaded phase over its runs: a single run's p99 on a shared machine
+    of two cores moved by up to 3 times between runs of the same code."""
+    lines = [
+        (
+            "| bus | runs | p50 ms, median | p99 ms, median | p99 ms, each run "
+            "| floor p99 ms, median |"
+        ),
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    names = list(dict.fromkeys(r.name for r in results if r.loaded))
+    for name in names:
+        runs = [r for r in results if r.loaded and r.name == name]
+        p99s = [r.quantile(0.99) for r in runs]
+        lines.append(
+            f"| {name} | {len(runs)} | {statistics.median(r.quantile(0.5) for r in runs):.1f} "
+            f"| {statistics.median(p99s):.1f} | {' / '.join(f'{v:.1f}' for v in p99s)} "
+            f"| {statistics.median(r.floor_quantile(0.99) for r in runs):.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -584,12 +611,19 @@ def main() -> None:
     parser.add_argument(
         "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of every variant, interleaved; with more than one, medians are printed too",
+    )
     args = parser.parse_args()
     kinds = [k for k in ("embedded", "redis") if k in args.only.split(",")]
 
     def run(broker: str) -> None:
         results = [
             result
+            for _ in range(args.repeat)
             for kind in kinds
             for framing in args.framing.split(",")
             for result in variant(
@@ -610,6 +644,9 @@ def main() -> None:
             f" at {args.low_rate:.0f} readings/s.\n"
         )
         print(table(results))
+        if args.repeat > 1:
+            print(f"\nAt the loaded rate, over {args.repeat} interleaved runs:\n")
+            print(medians(results))
 
     if args.broker is None:
         with private_mosquitto() as broker:
