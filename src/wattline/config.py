@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     # the process's other threads (the collector's, in `wattline up`) take the
     # GIL: off by default, a frame per message's p99 fell by over a third (docs/live.md)
     ws_compression: bool = False
+    # The event loop of `up`, `serve` and `collect`: "auto" runs uvloop where it is
+    # installed (uvicorn[standard] brings it on Linux and macOS), else asyncio's.
+    # On uvloop the live stream's p99 at 10,000 readings/s fell by a sixth
+    # (docs/live.md); "asyncio" keeps the standard loop, for debugging.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
     # For S3-compatible stores other than AWS (MinIO: http://host:9000);

@@ -124,9 +124,8 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     log_level: LogLevel = None,
 ) -> None:
     """Run everything in one process: broker, ingest, SQLite, API (and the demo fleet)."""
-    import asyncio
-
     from wattline.observability.logging import configure_logging
+    from wattline.runtime import event_loop
     from wattline.runtime.up import run_up
 
     settings = settings_from(
@@ -146,7 +145,7 @@ def up(  # noqa: PLR0917 - one parameter per documented flag
     )
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run_up(settings, _announce))
+        event_loop.run(run_up(settings, _announce), settings.event_loop)
     except StartupError as exc:
         fail(str(exc))
     except ServiceFailedError as exc:
@@ -162,15 +161,14 @@ def serve(
     log_level: LogLevel = None,
 ) -> None:
     """Serve the API alone, beside collectors that ingest (`wattline collect`)."""
-    import asyncio
-
     from wattline.observability.logging import configure_logging
+    from wattline.runtime import event_loop
     from wattline.runtime.up import run_serve
 
     settings = settings_from(host=host, http_port=http_port, data_dir=data_dir, log_level=log_level)
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run_serve(settings))
+        event_loop.run(run_serve(settings), settings.event_loop)
     except StartupError as exc:
         fail(str(exc))
     except ServiceFailedError as exc:
@@ -201,9 +199,8 @@ def collect(  # noqa: PLR0917 - one parameter per documented flag
     ] = None,
 ) -> None:
     """Run a collector alone, against an external broker."""
-    import asyncio
-
     from wattline.observability.logging import configure_logging
+    from wattline.runtime import event_loop
     from wattline.runtime.collect import run_collect
 
     settings = settings_from(
@@ -218,7 +215,7 @@ def collect(  # noqa: PLR0917 - one parameter per documented flag
         fail("collect needs an external broker: pass --mqtt-url or set WATTLINE_MQTT_URL")
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run_collect(settings))
+        event_loop.run(run_collect(settings), settings.event_loop)
     except StartupError as exc:
         fail(str(exc))
     except ServiceFailedError as exc:
