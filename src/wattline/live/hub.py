@@ -129,8 +129,9 @@ class LiveHub:
             if isinstance(self._bus, MemoryBus):
                 with self._bus.attached(self._deliver):
                     await asyncio.Event().wait()  # until cancelled
-            async for batch in self._bus.listen():
-                self._deliver(batch)
+            else:
+                async for batch in self._bus.listen():
+                    self._deliver(batch)
         finally:
             self.running = False
 
