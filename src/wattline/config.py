@@ -14,6 +14,10 @@ from wattline.protocols.adapters import ADAPTERS
 JWT_SECRET_MIN_BYTES = 32
 
 
+# WATTLINE_EVENT_LOOP's values (runtime/event_loop.py)
+EventLoopChoice = Literal["auto", "uvloop", "asyncio"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WATTLINE_", extra="ignore", env_ignore_empty=True)
 
@@ -82,7 +86,7 @@ class Settings(BaseSettings):
     # installed (uvicorn[standard] brings it on Linux and macOS), else asyncio's.
     # On uvloop the live stream's p99 at 10,000 readings/s fell by a sixth
     # (docs/live.md); "asyncio" keeps the standard loop, for debugging.
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    event_loop: EventLoopChoice = "auto"
     # s3://bucket/prefix; unset means a folder in the data dir
     archive_url: str | None = None
     # For S3-compatible stores other than AWS (MinIO: http://host:9000);

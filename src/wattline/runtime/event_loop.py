@@ -10,24 +10,23 @@ sixth in six alternating pairs (docs/benchmarks.md, session 22).
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
+from wattline.config import EventLoopChoice
 from wattline.runtime.errors import StartupError
 
 T = TypeVar("T")
 
-LoopChoice = Literal["auto", "uvloop", "asyncio"]
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
-def loop_factory(choice: LoopChoice) -> LoopFactory | None:
+def loop_factory(choice: EventLoopChoice) -> LoopFactory | None:
     """uvloop's loop factory, or None for asyncio's own loop."""
     if choice == "asyncio":
         return None
     try:
-        uvloop = importlib.import_module("uvloop")
+        import uvloop  # noqa: PLC0415 - optional: only where it is installed
     except ImportError:
         if choice == "uvloop":
             raise StartupError(
@@ -39,7 +38,7 @@ def loop_factory(choice: LoopChoice) -> LoopFactory | None:
     return factory
 
 
-def run(main: Coroutine[Any, Any, T], choice: LoopChoice) -> T:
+def run(main: Coroutine[Any, Any, T], choice: EventLoopChoice) -> T:
     """``asyncio.run`` on the chosen loop."""
     try:
         factory = loop_factory(choice)
