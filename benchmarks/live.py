@@ -34,7 +34,6 @@ import asyncio
 import multiprocessing
 import os
 import secrets
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -43,13 +42,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import orjson
 from websockets.asyncio.client import connect
+
+from wattline.archive.segment_format import decode_segment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import (
@@ -85,7 +86,7 @@ class Result:
     drops: dict[str, float] = field(default_factory=dict)
     # where the time goes in the collector during the phase (see IngestProfile)
     ingest: IngestProfile | None = None
-    # publish -> received by the collector's MQTT client, of each reading stored
+    # publish -> received by the collector's MQTT receiver, of each reading archived
     received_ms: list[float] = field(default_factory=list)
     # publish -> received by mosquitto_sub beside Wattline: the machine's floor
     floor_ms: list[float] = field(default_factory=list)
@@ -107,22 +108,25 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def received_lags_ms(db: Path, first_turn: int, sent: int) -> list[float]:
-    """Publish -> received by the collector, of each reading of a phase: a stored
-    ``sent_ms`` sample holds the send time as its value beside its receive time.
+def received_lags_ms(archive: Path, first_turn: int, sent: int) -> list[float]:
+    """Publish -> received by the collector's MQTT receiver, of each reading of a
+    phase: the raw archive keeps every message with its own receive stamp beside the
+    payload, which carries the send time.
 
-    A sample's receive time is its device's newest in the batch that carried it,
-    so this part is at most one batch's gathering too high; the rest of the
-    latency is the collector's, the bus's, the hub's and the sockets'."""
+    Until session 23 this came from the stored ``sent_ms`` samples, whose receive
+    time is their device's newest in the batch that carried them: under load a batch
+    holds several readings of a device, and that put the p99 at 31-40 ms where the
+    receiver's own stamps gave 7-10 (docs/benchmarks.md)."""
     low = LATENCY_SEQ0 + first_turn
     high = low + sent // SUBSCRIBERS + 1
-    with closing(sqlite3.connect(db, timeout=30)) as conn:
-        rows = conn.execute(
-            "SELECT received_ms - value FROM samples"
-            " WHERE metric = 'sent_ms' AND seq >= ? AND seq <= ?",
-            (low, high),
-        ).fetchall()
-    return [float(row[0]) for row in rows]
+    lags = []
+    for segment in sorted(p for p in archive.rglob("*") if p.is_file()):
+        for record in decode_segment(segment.read_bytes()):
+            with suppress(ValueError, KeyError, TypeError):
+                message = orjson.loads(record.payload)
+                if low <= message["seq"] <= high:
+                    lags.append(record.received_ms - message["metrics"]["sent_ms"])
+    return lags
 
 
 @contextmanager
@@ -524,7 +528,7 @@ def variant(  # noqa: PLR0913 - what to run and how
                     latencies,
                     drops,
                     profile[0],
-                    received_lags_ms(db, first_turn, sent),
+                    received_lags_ms(db.parent / "archive", first_turn, sent),
                     floor,
                     loaded=first_turn == 0,
                 )
