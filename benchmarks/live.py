@@ -119,7 +119,7 @@ def received_lags_ms(archive: Path, first_turn: int, sent: int) -> list[float]:
     receiver's own stamps gave 7-10 (docs/benchmarks.md)."""
     low = LATENCY_SEQ0 + first_turn
     high = low + sent // SUBSCRIBERS + 1
-    lags = []
+    lags: list[float] = []
     for segment in sorted(p for p in archive.rglob("*") if p.is_file()):
         for record in decode_segment(segment.read_bytes()):
             with suppress(ValueError, KeyError, TypeError):
