@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 alert_rules = Table(
     "alert_rules",
@@ -17,7 +17,7 @@ alert_rules = Table(
     Column("severity", String(16), nullable=False),
     Column("scope", String(16), nullable=False),
     Column("scope_value", String(64)),
-    Column("metric", String(64)),
+    Column("metric", KEY_TEXT),
     Column("params", Text, nullable=False),  # JSON object
     Column("enabled", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
@@ -46,7 +46,7 @@ alert_rule_state = Table(
     "alert_rule_state",
     metadata,
     Column("rule_id", String(40), primary_key=True),
-    Column("device_id", String(64), primary_key=True),
+    Column("device_id", KEY_TEXT, primary_key=True),
     Column("tenant_id", String(64), nullable=False),
     Column("rule_version", Integer, nullable=False),
     Column("state", Text, nullable=False),  # JSON (alerts/conditions.RuleState)
@@ -60,7 +60,7 @@ alerts = Table(
     Column("tenant_id", String(64), nullable=False),
     Column("rule_id", String(40), nullable=False),
     Column("rule_name", String(200), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("severity", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("value", Float),

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from copy import copy
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
@@ -51,6 +52,17 @@ def array_parameter(conn: Connection, values: Sequence[Any], column_type: TypeEn
 
     encoding = conn.connection.dbapi_connection.info.encoding  # type: ignore[union-attr]
     return packed(values, column_type, encoding) or list(values)
+
+
+def array_cast(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """A column's type as an array cast's element type (``%b::<this>[]``): without the
+    column's collation, which has no place inside a cast (``VARCHAR(64) COLLATE "C"[]``
+    is a syntax error); a value compared with the column takes the column's."""
+    impl = column_type.dialect_impl(dialect)
+    if getattr(impl, "collation", None) is not None:
+        impl = copy(impl)
+        impl.collation = None  # type: ignore[attr-defined]
+    return impl.compile(dialect=dialect)
 
 
 class BulkStatement:
@@ -120,7 +132,7 @@ def _over_arrays(
     names = tuple(re.findall(_PLACEHOLDER, values.group(1)))
     types = tuple(table.c[name].type for name in names)
     arrays = ", ".join(
-        f"%({name})b::{column_type.compile(dialect=conn.dialect)}[]"
+        f"%({name})b::{array_cast(column_type, conn.dialect)}[]"
         for name, column_type in zip(names, types, strict=True)
     )
     # Built from the statement's own compiled text and column types, no request text.
@@ -254,7 +266,7 @@ def _insert_unnest(  # noqa: PLR0913, PLR0917 - the parts _insert prepared
         return 0, []
     casts = ", ".join(
         # %b: binary parameters; the text format scans every string for quoting.
-        f"%b::{table.c[name].type.compile(dialect=conn.dialect)}[]"
+        f"%b::{array_cast(table.c[name].type, conn.dialect)}[]"
         for name in columns
     )
     sql = f"{head}SELECT * FROM unnest({casts}){tail}"  # noqa: S608 - our constants

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 commands = Table(
     "commands",
     metadata,
     Column("command_id", String(36), primary_key=True),
     Column("tenant_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("name", String(64), nullable=False),
     Column("parameters", Text, nullable=False),  # JSON object
     Column("issuer", String(200), nullable=False),
@@ -35,7 +35,7 @@ command_history = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("tenant_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("command_id", String(36), nullable=False),
     Column("from_state", String(16)),
     Column("to_state", String(16), nullable=False),
@@ -62,7 +62,7 @@ command_keys = Table(
 device_configs = Table(
     "device_configs",
     metadata,
-    Column("device_id", String(64), primary_key=True),
+    Column("device_id", KEY_TEXT, primary_key=True),
     Column("tenant_id", String(64), nullable=False),
     Column("desired", Text, nullable=False),  # JSON object
     Column("desired_version", Integer, nullable=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, PrimaryKeyConstraint, String, Table, Text
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 # A tariff's versions are one JSON document (``analytics.tariffs`` reads it):
 # they are read and written whole, never queried by their fields.
@@ -65,7 +65,7 @@ pv_systems = Table(
     "pv_systems",
     metadata,
     Column("tenant_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     # the PvSystem's fields and the underperformance rule, as one JSON document
     Column("config", Text, nullable=False),
     PrimaryKeyConstraint("tenant_id", "device_id"),

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 firmware_artifacts = Table(
     "firmware_artifacts",
@@ -62,7 +62,7 @@ ota_device_updates = Table(
     "ota_device_updates",
     metadata,
     Column("campaign_id", String(36), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("tenant_id", String(64), nullable=False),
     Column("wave", Integer, nullable=False),
     Column("phase", String(16), nullable=False),

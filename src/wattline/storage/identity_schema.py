@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
 )
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 tenants = Table(
     "tenants",
@@ -110,7 +110,7 @@ api_keys = Table(
 device_shares = Table(
     "device_shares",
     metadata,
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("user_id", String(36), nullable=False),
     Column("role", String(16), nullable=False),  # viewer or operator
     Column("shared_by", String(36), nullable=False),
@@ -125,7 +125,7 @@ device_credentials = Table(
     "device_credentials",
     metadata,
     Column("credential_id", String(36), primary_key=True),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("tenant_id", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # mqtt_password, http_token, certificate
     Column("username", String(128)),
@@ -143,7 +143,7 @@ pairing_codes = Table(
     "pairing_codes",
     metadata,
     Column("code_hash", String(64), primary_key=True),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
     Column("claimed_ms", BigInteger),

@@ -15,16 +15,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from wattline.storage.schema import metadata
+from wattline.storage.schema import KEY_TEXT, metadata
 
 anomaly_findings = Table(
     "anomaly_findings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("tenant_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     Column("kind", String(32), nullable=False),
-    Column("metric", String(64), nullable=False),
+    Column("metric", KEY_TEXT, nullable=False),
     Column("start_ms", BigInteger, nullable=False),
     Column("end_ms", BigInteger, nullable=False),
     Column("score", Float, nullable=False),

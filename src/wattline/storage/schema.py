@@ -21,10 +21,18 @@ from wattline.storage.tenancy import DEFAULT_TENANT
 
 metadata = MetaData()
 
+# Device ids and metric names: compared byte by byte on PostgreSQL (``COLLATE "C"``)
+# as SQLite's BINARY does. Under a locale's collation (even C.UTF-8) PostgreSQL
+# compares them through strcoll, and with five samples per reading, each a
+# descent through a key of two such strings, that was about a tenth of a
+# commit's time (docs/benchmarks.md, migration 0023). The order is the same for
+# ASCII ids under C.UTF-8 and equals Python's sorted() everywhere.
+KEY_TEXT = String(64).with_variant(String(64, collation="C"), "postgresql")
+
 devices = Table(
     "devices",
     metadata,
-    Column("device_id", String(64), primary_key=True),
+    Column("device_id", KEY_TEXT, primary_key=True),
     Column("device_type", String(64)),
     Column("firmware_version", String(64)),
     Column("capabilities", Text, nullable=False, default="[]"),
@@ -53,8 +61,8 @@ devices = Table(
 samples = Table(
     "samples",
     metadata,
-    Column("device_id", String(64), nullable=False),
-    Column("metric", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
+    Column("metric", KEY_TEXT, nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Column("value", Float, nullable=False),
     Column("seq", BigInteger),
@@ -68,8 +76,8 @@ samples = Table(
 latest = Table(
     "latest",
     metadata,
-    Column("device_id", String(64), nullable=False),
-    Column("metric", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
+    Column("metric", KEY_TEXT, nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Column("value", Float, nullable=False),
     PrimaryKeyConstraint("device_id", "metric"),
@@ -102,7 +110,7 @@ staged = Table(
     "staged",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", KEY_TEXT, nullable=False),
     # when the collector received the device's messages of that batch
     Column("received_ms", BigInteger),
     # when it was staged: a fold may leave rows until they are old enough
@@ -116,7 +124,7 @@ staged = Table(
 seq_state = Table(
     "seq_state",
     metadata,
-    Column("device_id", String(64), primary_key=True),
+    Column("device_id", KEY_TEXT, primary_key=True),
     Column("boot", Integer, nullable=False),
     Column("next_seq", BigInteger),
     Column("boot_first_ts_ms", BigInteger),
@@ -136,8 +144,8 @@ def _rollup(name: str) -> Table:
     return Table(
         name,
         metadata,
-        Column("device_id", String(64), nullable=False),
-        Column("metric", String(64), nullable=False),
+        Column("device_id", KEY_TEXT, nullable=False),
+        Column("metric", KEY_TEXT, nullable=False),
         Column("bucket_ms", BigInteger, nullable=False),
         Column("sample_count", BigInteger, nullable=False),
         Column("value_sum", Float, nullable=False),
@@ -166,8 +174,8 @@ def _blocks(name: str) -> Table:
     return Table(
         name,
         metadata,
-        Column("device_id", String(64), nullable=False),
-        Column("metric", String(64), nullable=False),
+        Column("device_id", KEY_TEXT, nullable=False),
+        Column("metric", KEY_TEXT, nullable=False),
         Column("day_ms", BigInteger, nullable=False),
         Column("row_count", Integer, nullable=False),
         Column("payload", LargeBinary, nullable=False),
