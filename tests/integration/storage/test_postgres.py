@@ -14,7 +14,7 @@ from tests.conftest import free_port
 from tests.integration.conftest import reset_postgres
 from tests.integration.storage.test_month_boundary import commit
 
-from wattline.storage.base import StoreUnavailableError
+from wattline.storage.base import CommitBatch, StoreUnavailableError
 from wattline.storage.partitions import Month
 from wattline.storage.postgres import open_postgres_store, psycopg_url
 from wattline.storage.sql import SqlStore
@@ -102,6 +102,32 @@ def test_the_rows_every_commit_updates_have_room_on_their_pages(
     updated = set(options) - samples
     assert len(updated) == 8
     assert {name: options[name] for name in updated} == dict.fromkeys(updated, "fillfactor=70")
+
+
+def test_device_ids_and_metric_names_compare_byte_by_byte(
+    pg_store: SqlStore, admin: Engine
+) -> None:
+    """Migration 0023 (ADR 0035): every device id and metric name column, monthly
+    partitions included, is COLLATE "C", and sorts as SQLite and Python do."""
+    ids = ["b-1", "B_2", "a", "A", "a~", "Z9", "é"]
+    commit(pg_store, NOV_2026.start_ms + 1, DEC_2026.start_ms + 1)
+    pg_store.commit(CommitBatch(register=ids))
+    with admin.connect() as conn:
+        collations = conn.execute(
+            text(
+                "SELECT c.table_name, c.column_name, c.collation_name"
+                " FROM information_schema.columns c"
+                " WHERE c.table_schema = 'public' AND c.column_name IN ('device_id', 'metric')"
+            )
+        ).all()
+        stored = conn.scalars(
+            text("SELECT device_id FROM devices WHERE device_id = ANY(:ids) ORDER BY device_id"),
+            {"ids": ids},
+        ).all()
+    tables = {table for table, _column, _collation in collations}
+    assert {"samples", "samples_2026_11", "rollup_1m_2026_12", "latest", "alerts"} <= tables
+    assert [row for row in collations if row[2] != "C"] == []
+    assert stored == sorted(ids)
 
 
 def test_a_second_store_finds_the_partitions_already_made(
