@@ -106,9 +106,16 @@ def section(name: str, command: list[str], output: str) -> str:
     )
 
 
+def section_pattern(name: str) -> re.Pattern[str]:
+    """A benchmark's section of docs/benchmarks.md, which ``record`` replaces whole."""
+    return re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.DOTALL
+    )
+
+
 def record(name: str, text: str) -> None:
     doc = DOC.read_text() if DOC.exists() else HEADER
-    pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->\n", re.DOTALL)
+    pattern = section_pattern(name)
     doc = pattern.sub(lambda _m: text, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + text
     DOC.write_text(doc)
 

@@ -4,24 +4,33 @@ section and missing from its notes would be lost at the next run."""
 
 from __future__ import annotations
 
-import re
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "benchmarks.md"
 NOTES = sorted((ROOT / "benchmarks").glob("*.notes.md"))
 
 
+def _bench_runner() -> ModuleType:
+    """benchmarks/run.py, the script `make bench` runs (benchmarks/ is no package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN = _bench_runner()
+
+
 def _section(name: str) -> str:
-    found = re.search(
-        rf"<!-- bench:{re.escape(name)} -->\n(.*?)<!-- /bench:{re.escape(name)} -->",
-        DOC.read_text(),
-        re.DOTALL,
-    )
+    found = RUN.section_pattern(name).search(RUN.DOC.read_text())
     assert found, f"docs/benchmarks.md has no section for {name}"
-    return found.group(1)
+    return str(found.group(0)).removesuffix(f"<!-- /bench:{name} -->\n")
 
 
 @pytest.mark.parametrize("notes", NOTES, ids=[n.name for n in NOTES])

@@ -25,8 +25,8 @@ metadata = MetaData()
 # as SQLite's BINARY does. Under a locale's collation (even C.UTF-8) PostgreSQL
 # compares them through strcoll, and with five samples per reading, each a
 # descent through a key of two such strings, that was about a tenth of a
-# commit's time (docs/benchmarks.md, migration 0023). The order is the same for
-# ASCII ids under C.UTF-8 and equals Python's sorted() everywhere.
+# commit's time (docs/benchmarks.md, migration 0023). Under C.UTF-8 the order is
+# unchanged; on every database it is now SQLite's and Python's sorted().
 KEY_TEXT = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 devices = Table(
