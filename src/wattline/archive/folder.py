@@ -10,7 +10,6 @@ so an object in S3 holds exactly the bytes a folder segment would.
 
 from __future__ import annotations
 
-import gzip
 import os
 import threading
 from collections import defaultdict
@@ -33,7 +32,7 @@ from wattline.archive.lifecycle import (
     expired,
     is_compacted,
 )
-from wattline.archive.segment_format import decode_segment, encode_lines
+from wattline.archive.segment_format import decode_segment, encode_member
 
 SEGMENT_SUFFIX = ".jsonl.gz"
 
@@ -134,7 +133,7 @@ def segment_info(key: str, size_bytes: int, location: str) -> SegmentInfo:
 
 def append_member(root: Path, path: Path, records: Sequence[ArchiveRecord]) -> int:
     """Append records to path as one gzip member and fsync; return the file's new size."""
-    member = gzip.compress(encode_lines(records), compresslevel=1, mtime=0)
+    member = encode_member(records)
     # The hour's file exists for all but its first append: open it straight away,
     # without a stat and a mkdir before every batch (py-spy put them at 3 % of the
     # collector, waiting on the file system beside the store's fsyncs).
