@@ -53,12 +53,13 @@ from served import served
 from wattline.api.app import create_app
 from wattline.api.services import ApiServices
 from wattline.model.messages import Reading
-from wattline.runtime.services import freeze_startup_objects
+from wattline.runtime.garbage import settle_after_startup
 from wattline.storage.base import CommitBatch
 from wattline.storage.partitions import months_of
 from wattline.storage.postgres import PostgresStore, open_postgres_store
 from wattline.storage.rollups import DAY_MS, MINUTE_MS, TIERS
 from wattline.storage.schema import DEFAULT_TENANT
+from wattline.storage.series_numbers import SeriesNumbers
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
@@ -69,7 +70,7 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 QUERIES = ("fleet latest", "day @1m", "day @1m columns", "year @1d", "fleet kWh 30d")
-SAMPLE_COLUMNS = "device_id, metric, ts_ms, value, seq, received_ms"
+SAMPLE_COLUMNS = "series_id, ts_ms, value, seq, received_ms"
 ROLLUP_COLUMNS = (
     "device_id, metric, bucket_ms, sample_count, value_sum, value_min, value_max,"
     " first_ts_ms, first_value, last_ts_ms, last_value"
@@ -233,15 +234,30 @@ def chunks_of(scale: Scale) -> Iterator[tuple[int, Chunk]]:
         producer.join()
 
 
-def register(store: SqlStore, scale: Scale) -> None:
+def register(store: SqlStore, scale: Scale) -> dict[tuple[str, str], int]:
+    """The devices registered and their series numbered, as a commit of theirs would;
+    the numbers by (device, metric)."""
     for index in range(scale.devices):
         store.register_device(device_name(index), "smart_plug", T0_MS, tenant_id=DEFAULT_TENANT)
+    series = [
+        (device_name(i), m) for i in range(scale.devices) for m in ALL_METRICS[: scale.metrics]
+    ]
+    numbers = SeriesNumbers(store._insert)  # noqa: SLF001
+    numbers.ensure(store._connections.write, series)  # noqa: SLF001
+    return dict(numbers.cached())
+
+
+def numbered(
+    samples: list[tuple[Any, ...]], numbers: dict[tuple[str, str], int]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``day_rows`` as ``sample_rows`` holds them: the series by number."""
+    return [(numbers[d, m], *rest) for d, m, *rest in samples]
 
 
 def load_sqlite(path: Path, scale: Scale, progress: Callable[[int], None]) -> None:
-    register(open_sqlite_store(path), scale)
+    numbers = register(open_sqlite_store(path), scale)
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    insert_samples = f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)"
+    insert_samples = f"INSERT INTO sample_rows ({SAMPLE_COLUMNS}) VALUES (?,?,?,?,?)"
     insert_rollup = "INSERT INTO {} (" + ROLLUP_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         # Bulk-load settings for this connection only; the store's own stay as they are.
@@ -254,7 +270,7 @@ def load_sqlite(path: Path, scale: Scale, progress: Callable[[int], None]) -> No
                 db.execute("COMMIT")
                 db.execute("BEGIN")
                 current = index
-            db.executemany(insert_samples, samples)
+            db.executemany(insert_samples, numbered(samples, numbers))
             for table, rows in rollups.items():
                 db.executemany(insert_rollup.format(table), rows)
             latest.update(((row[0], row[1]), row) for row in newest)
@@ -306,7 +322,7 @@ def sqlite_bytes(path: Path) -> int:
 def load_postgres(url: str, scale: Scale, progress: Callable[[int], None]) -> None:
     store = open_postgres_store(url)
     assert isinstance(store, PostgresStore)
-    register(store, scale)
+    numbers = register(store, scale)
     # The store makes monthly partitions before a commit; the loader needs them before COPY.
     store._ensure_partitions(months_of([T0_MS, T0_MS + scale.days * DAY_MS - 1]))  # noqa: SLF001
     store._ensure_partitions(  # noqa: SLF001
@@ -321,8 +337,8 @@ def load_postgres(url: str, scale: Scale, progress: Callable[[int], None]) -> No
             if index != current:  # a transaction per device: about 2 M samples
                 conn.commit()
                 current = index
-            with cur.copy(f"COPY samples ({SAMPLE_COLUMNS}) FROM STDIN") as copy:
-                for row in samples:
+            with cur.copy(f"COPY sample_rows ({SAMPLE_COLUMNS}) FROM STDIN") as copy:
+                for row in numbered(samples, numbers):
                     copy.write_row(row)
             for table, rows in rollups.items():
                 with cur.copy(f"COPY {table} ({ROLLUP_COLUMNS}) FROM STDIN") as copy:
@@ -682,8 +698,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             duck = f"duckdb-{scale.tag}"
             tasks.update({(duck, q): fn for q, fn in duckdb_queries(parquet, scale).items()})
             task_scales[duck] = scale
-        # As `wattline up` does once its app is built (see freeze_startup_objects).
-        freeze_startup_objects()
+        # As `wattline up` does once its app is built (runtime/garbage.py).
+        settle_after_startup()
         print(f"timing {len(tasks)} tasks x {args.reps} ...", file=sys.stderr, flush=True)
         timings = time_all(tasks, task_scales, args.reps, args.warmup, args.seed)
     report(scales, loads, timings, check, args)

@@ -41,6 +41,7 @@ from wattline.storage import blocks, schema
 from wattline.storage.bucketing import Cell
 from wattline.storage.columns import CellColumns
 from wattline.storage.rollups import DAY_MS, Aggregate
+from wattline.storage.series_numbers import UnnumberedSeriesError, numbers_of, rows_of_series
 
 InsertFactory = Callable[[Any], Any]
 SeriesDay = tuple[str, str, int]  # (device_id, metric, day_ms)
@@ -57,14 +58,34 @@ class Packing:
     time: str
     columns: tuple[str, ...]
     floats: frozenset[str]
+    # rows keyed by their series' number (``sample_rows``) rather than its names
+    numbered: bool = False
+
+    def of_series(self, device_id: str, metric: str) -> list[ColumnElement[bool]]:
+        """The conditions on ``rows`` that select one series."""
+        if self.numbered:
+            return [rows_of_series(device_id, metric)]
+        t = self.rows.c
+        return [t.device_id == device_id, t.metric == metric]
+
+    def series_columns(self, conn: Connection, device_id: str, metric: str) -> dict[str, Any]:
+        """The columns that name a series in ``rows``: its number, or its names."""
+        if not self.numbered:
+            return {"device_id": device_id, "metric": metric}
+        s = schema.series.c
+        number = conn.scalar(numbers_of(s.device_id == device_id, s.metric == metric))
+        if number is None:
+            raise UnnumberedSeriesError([(device_id, metric)])
+        return {"series_id": number}
 
 
 RAW = Packing(
-    schema.samples,
+    schema.sample_rows,
     schema.sample_blocks,
     "ts_ms",
     ("ts_ms", "value", "seq", "received_ms"),
     frozenset({"value"}),
+    numbered=True,
 )
 M1 = Packing(
     schema.rollup_1m,
@@ -140,7 +161,7 @@ def compact_day(conn: Connection, insert: InsertFactory, packing: Packing, key: 
     at = t[packing.time]
     removed = conn.execute(
         delete(packing.rows)
-        .where(t.device_id == device_id, t.metric == metric, at >= day_ms, at < day_ms + DAY_MS)
+        .where(*packing.of_series(device_id, metric), at >= day_ms, at < day_ms + DAY_MS)
         .returning(*(t[name] for name in packing.columns))
     ).all()
     if not removed:
@@ -181,12 +202,9 @@ def reopen(conn: Connection, insert: InsertFactory, keys: Collection[SeriesDay])
             if key in keys  # the query's IN lists name a superset
         ]
         for (device_id, metric, day_ms), payload in found:
+            series = packing.series_columns(conn, device_id, metric)
             rows = [
-                {
-                    "device_id": device_id,
-                    "metric": metric,
-                    **dict(zip(packing.columns, r, strict=True)),
-                }
+                {**series, **dict(zip(packing.columns, r, strict=True))}
                 for r in unpack_rows(packing, payload)
             ]
             conn.execute(insert(packing.rows).on_conflict_do_nothing(), rows)

@@ -89,11 +89,8 @@ def _compact_series(  # noqa: PLR0913, PLR0917 - one series of one table, and th
 def _oldest_row(
     conn: Connection, packing: Packing, series: tuple[str, str], from_ms: int, cutoff_ms: int
 ) -> int | None:
-    t = packing.rows.c
-    at = t[packing.time]
+    at = packing.rows.c[packing.time]
     value = conn.scalar(
-        select(func.min(at)).where(
-            t.device_id == series[0], t.metric == series[1], at >= from_ms, at < cutoff_ms
-        )
+        select(func.min(at)).where(*packing.of_series(*series), at >= from_ms, at < cutoff_ms)
     )
     return None if value is None else int(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy import Connection, Delete, Table, delete, select, tuple_
 
 from wattline.storage import (
     alert_schema,
@@ -21,6 +21,7 @@ from wattline.storage import (
     intelligence_schema,
     schema,
 )
+from wattline.storage.series_numbers import rows_of_device
 
 # What the device measured and how its stream was tracked.
 DEVICE_DATA_TABLES: tuple[Table, ...] = (
@@ -58,6 +59,10 @@ DEVICE_COMMAND_TABLES: tuple[Table, ...] = (
 DEVICE_ALERT_TABLES: tuple[Table, ...] = (alert_schema.alert_rule_state, alert_schema.alerts)
 # The device's part in firmware campaigns.
 DEVICE_FIRMWARE_TABLES: tuple[Table, ...] = (firmware_schema.ota_device_updates,)
+# Kept when a device goes: its series' numbers, which processes cache and which
+# are never taken back (ADR 0036); they name the device and its metrics, nothing
+# it measured.
+DEVICE_KEPT_TABLES: tuple[Table, ...] = (schema.series,)
 # Children first, the registry row last.
 DEVICE_TABLES: tuple[Table, ...] = (
     *DEVICE_DATA_TABLES,
@@ -76,11 +81,21 @@ PAGE_ROWS = 50_000
 
 
 def delete_device_rows(conn: Connection, device_id: str) -> dict[str, int]:
-    """Delete the device from every table; return the rows removed per table."""
+    """Delete the device from every table; return the rows removed per table.
+
+    The samples go from ``sample_rows`` (``samples`` is a view of them); the
+    device's ``series`` rows stay, since numbers are never taken back (ADR 0036).
+    """
     return {
-        table.name: conn.execute(delete(table).where(table.c.device_id == device_id)).rowcount
+        table.name: conn.execute(_delete_of_device(table, device_id)).rowcount
         for table in DEVICE_TABLES
     }
+
+
+def _delete_of_device(table: Table, device_id: str) -> Delete:
+    if table is schema.samples:
+        return delete(schema.sample_rows).where(rows_of_device(device_id))
+    return delete(table).where(table.c.device_id == device_id)
 
 
 def iter_device_rows(

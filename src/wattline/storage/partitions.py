@@ -19,13 +19,13 @@ _DAY_MS = 86_400_000
 # and both are trimmed by retention. Their partitions are named like
 # PARTITION_NAME_RE; migrations' autogenerate and the schema comparison in
 # tests skip them, since schema.py has no partitions.
-PARTITIONED_TABLES = ("samples", "rollup_1m")
-DEFAULT_PARTITION = "samples_default"
-PARTITION_NAME_RE = re.compile(r"(samples|rollup_1m)_(default|\d{4}_\d{2})")
+PARTITIONED_TABLES = ("sample_rows", "rollup_1m")
+DEFAULT_PARTITION = "sample_rows_default"
+PARTITION_NAME_RE = re.compile(r"(sample_rows|rollup_1m)_(default|\d{4}_\d{2})")
 # Storage parameters of a new partition: the 1-minute tier's rows are updated by
 # nearly every commit, and room on their page keeps the updates heap-only (HOT).
 # Migration 0021 gives the tables updated as often the same.
-PARTITION_STORAGE = {"samples": "", "rollup_1m": " WITH (fillfactor = 70)"}
+PARTITION_STORAGE = {"sample_rows": "", "rollup_1m": " WITH (fillfactor = 70)"}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -47,7 +47,7 @@ class Month:
 
     @property
     def name(self) -> str:
-        return self.partition_of("samples")
+        return self.partition_of("sample_rows")
 
     def partition_of(self, table: str) -> str:
         return f"{table}_{self.year:04d}_{self.month:02d}"

@@ -36,9 +36,9 @@ _MIGRATION_LOCK_KEY = 0x57415454_4C494E45
 # timeout (minutes) before the store can report itself unavailable.
 _CONNECT_TIMEOUT_S = 10
 # The column each monthly-partitioned table is partitioned on.
-_PARTITION_KEYS = {"samples": "ts_ms", "rollup_1m": "bucket_ms"}
+_PARTITION_KEYS = {"sample_rows": "ts_ms", "rollup_1m": "bucket_ms"}
 # Retention tiers whose table is partitioned by month, and that table.
-_PARTITIONED_TIERS = {"raw": "samples", "1m": "rollup_1m"}
+_PARTITIONED_TIERS = {"raw": "sample_rows", "1m": "rollup_1m"}
 # A pooled connection idle this long is pinged before use (see ping_when_idle).
 _PING_AFTER_IDLE_S = 1.0
 _RETURNED_AT = "wattline_returned_at"

@@ -21,10 +21,11 @@ from sqlalchemy import Column, ColumnElement, Connection, Engine, Table, delete,
 from wattline.storage import schema
 from wattline.storage.retention import Progress, RetentionProgress
 from wattline.storage.rollups import DAY_MS
+from wattline.storage.series_numbers import numbers_of
 
 # The table and time column each retention tier trims.
 TIER_TABLES: dict[str, tuple[Table, str]] = {
-    "raw": (schema.samples, "ts_ms"),
+    "raw": (schema.sample_rows, "ts_ms"),
     "1m": (schema.rollup_1m, "bucket_ms"),
     "1h": (schema.rollup_1h, "bucket_ms"),
     "1d": (schema.rollup_1d, "bucket_ms"),
@@ -80,13 +81,25 @@ def delete_before(  # noqa: PLR0913 - the tier, its reach, and the run's control
     total = len(keys.device_ids)
     for first in range(0, total, DEVICES_PER_CHUNK):
         devices = keys.device_ids[first : first + DEVICES_PER_CHUNK]
-        same = [table.c.device_id.in_(devices), table.c.metric.in_(keys.metrics)]
+        same = _of_series(table, devices, keys.metrics)
         removed += _delete_slice(engine, table, at, same, cutoff_ms, stop=stop)
         if progress is not None:
             progress(RetentionProgress(tier, first + len(devices), total, removed))
         if stop is not None and stop.is_set():
             break
     return removed
+
+
+def _of_series(
+    table: Table, device_ids: Sequence[str], metrics: Sequence[str]
+) -> list[ColumnElement[bool]]:
+    """Rows of these devices' series of these metrics: by name, or for ``sample_rows``
+    by the numbers of those series (ADR 0036)."""
+    if table is schema.sample_rows:
+        s = schema.series.c
+        numbers = numbers_of(s.device_id.in_(device_ids), s.metric.in_(metrics))
+        return [table.c.series_id.in_(numbers)]
+    return [table.c.device_id.in_(device_ids), table.c.metric.in_(metrics)]
 
 
 def _delete_blocks(engine: Engine, blocks: Table, cutoff_ms: int) -> int:

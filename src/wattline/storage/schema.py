@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 # Defined beside the tenancy types, so naming it needs no SQLAlchemy.
@@ -56,19 +57,60 @@ devices = Table(
     Index("ix_devices_tenant", "tenant_id", "device_id"),
 )
 
-# One row per (device, metric, timestamp): the idempotency key that makes a
-# redelivered message store nothing twice.
+# Each (device, metric) pair ever stored as a sample, numbered (ADR 0036). A
+# number, once given, is never taken back or reused: processes cache them
+# (storage/series_ids.py), so a row is never deleted, not even with its device.
+series = Table(
+    "series",
+    metadata,
+    Column(
+        "series_id",
+        BigInteger().with_variant(Integer, "sqlite"),  # SQLite: the rowid itself
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("device_id", KEY_TEXT, nullable=False),
+    Column("metric", KEY_TEXT, nullable=False),
+    UniqueConstraint("device_id", "metric", name="ux_series_device_metric"),
+)
+
+# One row per (series, timestamp): the idempotency key that makes a redelivered
+# message store nothing twice. Keyed by the series' number rather than its two
+# names: every reading descends this key once per metric, and comparing two
+# strings there cost about two fifths of PostgreSQL's insert (docs/benchmarks.md,
+# ADR 0035); the rows are also shorter by the names. Written through this table,
+# read through the ``samples`` view below.
+sample_rows = Table(
+    "sample_rows",
+    metadata,
+    Column("series_id", BigInteger, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("seq", BigInteger),
+    Column("received_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("series_id", "ts_ms"),
+    sqlite_with_rowid=False,
+)
+
+# The samples with their series named: what every read selects from. A view
+# (made by migration 0024), so it has metadata of its own: create_all and the
+# migrations' schema comparison see only tables.
+views = MetaData()
 samples = Table(
     "samples",
-    metadata,
+    views,
     Column("device_id", KEY_TEXT, nullable=False),
     Column("metric", KEY_TEXT, nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Column("value", Float, nullable=False),
     Column("seq", BigInteger),
     Column("received_ms", BigInteger, nullable=False),
+    # what is unique in the view, for keyset pagination (storage/device_removal.py)
     PrimaryKeyConstraint("device_id", "metric", "ts_ms"),
-    sqlite_with_rowid=False,
+)
+SAMPLES_VIEW = (
+    "CREATE VIEW samples AS SELECT s.device_id, s.metric, r.ts_ms, r.value, r.seq,"
+    " r.received_ms FROM sample_rows r JOIN series s ON s.series_id = r.series_id"
 )
 
 # The newest value of each metric by its own timestamp, kept in the commit

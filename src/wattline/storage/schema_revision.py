@@ -14,7 +14,7 @@ from sqlalchemy import Connection, inspect, text
 
 from wattline.storage.base import StoreUnavailableError
 
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0024"
 
 
 def require_head_revision(conn: Connection) -> None:

@@ -41,12 +41,12 @@ def test_data_across_a_month_boundary_is_read_in_one_call(store: SqlStore) -> No
 @pytest.mark.parametrize(
     ("ts_ms", "month", "name"),
     [
-        (0, Month(1970, 1), "samples_1970_01"),
-        (-1, Month(1969, 12), "samples_1969_12"),
-        (DEC_2026.start_ms - 1, Month(2026, 11), "samples_2026_11"),
-        (DEC_2026.start_ms, Month(2026, 12), "samples_2026_12"),
-        (1_772_323_199_999, Month(2026, 2), "samples_2026_02"),  # 2026-02-28T23:59:59.999Z
-        (951_782_400_000, Month(2000, 2), "samples_2000_02"),  # 2000-02-29, a leap day
+        (0, Month(1970, 1), "sample_rows_1970_01"),
+        (-1, Month(1969, 12), "sample_rows_1969_12"),
+        (DEC_2026.start_ms - 1, Month(2026, 11), "sample_rows_2026_11"),
+        (DEC_2026.start_ms, Month(2026, 12), "sample_rows_2026_12"),
+        (1_772_323_199_999, Month(2026, 2), "sample_rows_2026_02"),  # 2026-02-28T23:59:59.999Z
+        (951_782_400_000, Month(2000, 2), "sample_rows_2000_02"),  # 2000-02-29, a leap day
     ],
 )
 def test_the_month_of_a_timestamp(ts_ms: int, month: Month, name: str) -> None:

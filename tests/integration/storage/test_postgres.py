@@ -47,7 +47,7 @@ def partitions(admin: Engine) -> dict[str, str]:
             text(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
                 " JOIN pg_class c ON c.oid = i.inhrelid"
-                " WHERE i.inhparent = 'samples'::regclass"
+                " WHERE i.inhparent = 'sample_rows'::regclass"
             )
         )
         return dict(rows.all())
@@ -56,7 +56,7 @@ def partitions(admin: Engine) -> dict[str, str]:
 def rows_by_partition(admin: Engine) -> dict[str, int]:
     with admin.connect() as conn:
         rows = conn.execute(
-            text("SELECT tableoid::regclass::text, count(*) FROM samples GROUP BY 1")
+            text("SELECT tableoid::regclass::text, count(*) FROM sample_rows GROUP BY 1")
         )
         return dict(rows.all())
 
@@ -64,19 +64,20 @@ def rows_by_partition(admin: Engine) -> dict[str, int]:
 def test_a_batch_creates_the_partitions_of_the_months_it_touches(
     pg_store: SqlStore, admin: Engine
 ) -> None:
-    assert partitions(admin) == {"samples_default": "DEFAULT"}
+    assert partitions(admin) == {"sample_rows_default": "DEFAULT"}
     # one batch across a year end: the last millisecond of November, December, January
     assert commit(pg_store, DEC_2026.start_ms - 1, DEC_2026.start_ms, JAN_2027.start_ms + 5) == 3
+    bounds = "FOR VALUES FROM ('{}') TO ('{}')"
     assert partitions(admin) == {
-        "samples_default": "DEFAULT",
-        "samples_2026_11": f"FOR VALUES FROM ('{NOV_2026.start_ms}') TO ('{DEC_2026.start_ms}')",
-        "samples_2026_12": f"FOR VALUES FROM ('{DEC_2026.start_ms}') TO ('{JAN_2027.start_ms}')",
-        "samples_2027_01": f"FOR VALUES FROM ('{JAN_2027.start_ms}') TO ('{JAN_2027.end_ms}')",
+        "sample_rows_default": "DEFAULT",
+        "sample_rows_2026_11": bounds.format(NOV_2026.start_ms, DEC_2026.start_ms),
+        "sample_rows_2026_12": bounds.format(DEC_2026.start_ms, JAN_2027.start_ms),
+        "sample_rows_2027_01": bounds.format(JAN_2027.start_ms, JAN_2027.end_ms),
     }
     assert rows_by_partition(admin) == {
-        "samples_2026_11": 1,
-        "samples_2026_12": 1,
-        "samples_2027_01": 1,
+        "sample_rows_2026_11": 1,
+        "sample_rows_2026_12": 1,
+        "sample_rows_2027_01": 1,
     }
 
 
@@ -93,11 +94,11 @@ def test_the_rows_every_commit_updates_have_room_on_their_pages(
                     "SELECT relname, array_to_string(reloptions, ',') FROM pg_class"
                     " WHERE relname IN ('rollup_1h', 'rollup_1d', 'latest', 'seq_state',"
                     " 'devices', 'rollup_1m_default', 'rollup_1m_2026_11', 'rollup_1m_2026_12',"
-                    " 'samples_2026_11', 'samples_default')"
+                    " 'sample_rows_2026_11', 'sample_rows_default')"
                 )
             ).all()
         )
-    samples = {"samples_2026_11", "samples_default"}
+    samples = {"sample_rows_2026_11", "sample_rows_default"}
     assert {name: options[name] for name in samples} == dict.fromkeys(samples, None)
     updated = set(options) - samples
     assert len(updated) == 8
@@ -125,7 +126,8 @@ def test_device_ids_and_metric_names_compare_byte_by_byte(
             {"ids": ids},
         ).all()
     tables = {table for table, _column, _collation in collations}
-    assert {"samples", "samples_2026_11", "rollup_1m_2026_12", "latest", "alerts"} <= tables
+    # the samples view's columns are its series' (ADR 0036)
+    assert {"samples", "series", "rollup_1m_2026_12", "latest", "alerts"} <= tables
     assert [row for row in collations if row[2] != "C"] == []
     assert stored == sorted(ids)
 
@@ -139,7 +141,7 @@ def test_a_second_store_finds_the_partitions_already_made(
         assert commit(other, NOV_2026.start_ms + 1, device="d2") == 1
     finally:
         other.close()
-    assert rows_by_partition(admin) == {"samples_2026_11": 2}
+    assert rows_by_partition(admin) == {"sample_rows_2026_11": 2}
 
 
 def test_rows_already_in_the_default_partition_move_into_their_new_month(
@@ -147,16 +149,18 @@ def test_rows_already_in_the_default_partition_move_into_their_new_month(
 ) -> None:
     # Rows written before their month had a partition (by hand, or an older Wattline).
     with admin.begin() as conn:
+        conn.execute(text("INSERT INTO series (device_id, metric) VALUES ('d1', 'power_w')"))
         conn.execute(
             text(
-                "INSERT INTO samples (device_id, metric, ts_ms, value, received_ms)"
-                " VALUES ('d1', 'power_w', :ts, 7.0, :ts)"
+                "INSERT INTO sample_rows (series_id, ts_ms, value, received_ms)"
+                " SELECT series_id, :ts, 7.0, :ts FROM series"
+                " WHERE device_id = 'd1' AND metric = 'power_w'"
             ),
             {"ts": NOV_2026.start_ms + 10},
         )
-    assert rows_by_partition(admin) == {"samples_default": 1}
+    assert rows_by_partition(admin) == {"sample_rows_default": 1}
     assert commit(pg_store, NOV_2026.start_ms + 20) == 1
-    assert rows_by_partition(admin) == {"samples_2026_11": 2}
+    assert rows_by_partition(admin) == {"sample_rows_2026_11": 2}
     # the moved row still takes part in deduplication
     assert commit(pg_store, NOV_2026.start_ms + 10) == 0
 

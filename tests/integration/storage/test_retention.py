@@ -59,7 +59,7 @@ def test_each_tier_keeps_its_own_span(store: SqlStore) -> None:
     if isinstance(store, PostgresStore):
         # Whole months older than the cutoff are dropped; the rest is deleted row by row.
         assert removed["raw"] == Removed(
-            rows=2, partitions=("samples_2021_05", "samples_2025_10", "samples_2026_10")
+            rows=2, partitions=("sample_rows_2021_05", "sample_rows_2025_10", "sample_rows_2026_10")
         )
         assert removed["1m"] == Removed(
             rows=2, partitions=("rollup_1m_2021_05", "rollup_1m_2025_10")

@@ -50,4 +50,13 @@ def test_rows_are_every_sample_in_key_order(
     ordered = sorted(batch, key=lambda r: (r.device_id, r.ts_ms))
     seen = {"a": seen_ms}  # "b" and "c" unknown: received at their own time
     received = {id(r): seen_ms + i for i, r in enumerate(ordered[::2])} if by_reading else None
-    assert _sample_rows(ordered, seen, received) == _expected(ordered, seen, received)
+    rows, runs = _sample_rows(ordered, seen, received)
+    assert rows == _expected(ordered, seen, received)
+    # the runs cut the rows into their series, in order, each series once
+    starts = [0, *(end for _, _, end in runs)][: len(runs)]
+    assert [(d, m) for d, m, _ in runs] == sorted({(row[0], row[1]) for row in rows})
+    assert all(
+        {(row[0], row[1]) for row in rows[start:end]} == {(d, m)}
+        for start, (d, m, end) in zip(starts, runs, strict=True)
+    )
+    assert (runs[-1][2] if runs else 0) == len(rows)

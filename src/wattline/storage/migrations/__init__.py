@@ -32,6 +32,7 @@ _UNVERSIONED = (("rollup_1m", "0003"), ("seq_state", "0002"), ("devices", "0001"
 # Revisions since 0003, newest first: (table, column, revision); column None when
 # the revision added the table. Each new revision adds its line here.
 _ADDED_COLUMNS: tuple[tuple[str, str | None, str], ...] = (
+    ("series", None, "0024"),
     ("staged", None, "0022"),
     ("alerts", "changed_ms", "0020"),
     ("devices", "latitude_deg", "0019"),
