@@ -38,7 +38,7 @@ def refuse_value(store: SqlStore, value: float | None) -> None:
             when = "" if value is None else f" WHEN NEW.value = {value}"
             conn.execute(
                 text(
-                    f"CREATE TRIGGER refuse_value BEFORE INSERT ON samples{when}"
+                    f"CREATE TRIGGER refuse_value BEFORE INSERT ON sample_rows{when}"
                     " BEGIN SELECT RAISE(ABORT, 'value refused by a test trigger'); END"
                 )
             )
@@ -54,7 +54,7 @@ def refuse_value(store: SqlStore, value: float | None) -> None:
         )
         conn.execute(
             text(
-                "CREATE TRIGGER refuse_value BEFORE INSERT ON samples"
+                "CREATE TRIGGER refuse_value BEFORE INSERT ON sample_rows"
                 " FOR EACH ROW EXECUTE FUNCTION refuse_value()"
             )
         )
@@ -65,7 +65,7 @@ def allow_values(store: SqlStore) -> None:
         if store.engine.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER IF EXISTS refuse_value"))
         else:
-            conn.execute(text("DROP TRIGGER IF EXISTS refuse_value ON samples"))
+            conn.execute(text("DROP TRIGGER IF EXISTS refuse_value ON sample_rows"))
 
 
 @pytest.fixture
