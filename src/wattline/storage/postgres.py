@@ -1,11 +1,11 @@
 """The PostgreSQL backend: psycopg 3, Alembic at start, samples partitioned by UTC month.
 
-``samples`` is declared ``PARTITION BY RANGE (ts_ms)`` by the initial migration,
-and ``rollup_1m`` ``PARTITION BY RANGE (bucket_ms)`` by 0003, each with a
-DEFAULT partition. Before a batch is inserted, the store makes sure each UTC
-month the batch touches has its own partition of both (``samples_2026_11``,
-``rollup_1m_2026_11``), so old months can be dropped whole and queries over a
-time range read only the months they cover.
+``sample_rows`` (the samples, ADR 0036; ``samples`` until migration 0024) is
+declared ``PARTITION BY RANGE (ts_ms)``, and ``rollup_1m`` ``PARTITION BY RANGE
+(bucket_ms)`` by 0003, each with a DEFAULT partition. Before a batch is
+inserted, the store makes sure each UTC month the batch touches has its own
+partition of both (``sample_rows_2026_11``, ``rollup_1m_2026_11``), so old months
+can be dropped whole and queries over a time range read only the months they cover.
 """
 
 from __future__ import annotations

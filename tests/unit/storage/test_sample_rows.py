@@ -1,4 +1,5 @@
-"""A commit's sample rows: every metric of every reading, in key order, received when it was."""
+"""A commit's sample rows: every metric of every reading, in key order, received when it was;
+and its latest values: the last write of each (device, metric)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wattline.model.messages import Reading
-from wattline.storage.sql.commit import _sample_rows
+from wattline.storage.sql.commit import _latest_rows, _sample_rows
 
 readings = st.lists(
     st.builds(
@@ -60,3 +61,15 @@ def test_rows_are_every_sample_in_key_order(
         for start, (d, m, end) in zip(starts, runs, strict=True)
     )
     assert (runs[-1][2] if runs else 0) == len(rows)
+
+
+@given(batch=readings)
+def test_latest_rows_are_each_series_last_write(batch: list[Reading]) -> None:
+    ordered = sorted(batch, key=lambda r: (r.device_id, r.ts_ms))
+    # the definition: every sample written in order, a later one overwriting
+    newest = {(r.device_id, m): (r.ts_ms, v) for r in ordered for m, v in r.metrics.items()}
+    rows = _latest_rows(ordered)
+    assert len(rows) == len(newest)
+    assert {(row["device_id"], row["metric"]): (row["ts_ms"], row["value"]) for row in rows} == (
+        newest
+    )
