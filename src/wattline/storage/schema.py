@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Float,
     Index,
     Integer,
@@ -15,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 # Defined beside the tenancy types, so naming it needs no SQLAlchemy.
@@ -112,6 +116,13 @@ SAMPLES_VIEW = (
     "CREATE VIEW samples AS SELECT s.device_id, s.metric, r.ts_ms, r.value, r.seq,"
     " r.received_ms FROM sample_rows r JOIN series s ON s.series_id = r.series_id"
 )
+
+
+@event.listens_for(metadata, "after_create")
+def _create_samples_view(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+    """``metadata.create_all`` (a database adopted without migrations) makes the view too."""
+    connection.exec_driver_sql(SAMPLES_VIEW)
+
 
 # The newest value of each metric by its own timestamp, kept in the commit
 # transaction so "latest" never scans samples.

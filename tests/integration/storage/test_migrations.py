@@ -57,6 +57,9 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path: Path) -> None:
             assert "alembic_version" in inspect(conn).get_table_names()
         store.commit(CommitBatch(readings=[Reading("d1", T0, {"power_w": 2.0})], register=["d1"]))
         assert store.latest_values()["d1"][0].value == 2.0
+        # create_all makes the samples view too (schema.py), which every read goes through
+        points = store.raw_points("d1", T0, T0 + 1, None, 10)
+        assert [p.metrics for p in points] == [{"power_w": 2.0}]
     finally:
         store.close()
 
