@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 
 from wattline.model.messages import Reading
 from wattline.storage import schema
@@ -108,3 +108,27 @@ def test_0020_stamps_the_latest_change_of_alerts_kept_before_it(store: SqlStore)
         acked: ("acknowledged", T0 + 5),
         cleared: ("cleared", T0 + 7),
     }
+
+
+def test_0024_moves_the_samples_into_rows_keyed_by_series_number(store: SqlStore) -> None:
+    """A database at 0023 holding samples (on PostgreSQL in monthly partitions) keeps
+    every sample through the view, its pairs numbered in name order (ADR 0036)."""
+    devices = ["d2", "d0", "d1"]
+    readings = [
+        Reading(devices[i % 3], T0 + i * 60_000, {"q": -float(i), "p": float(i)}, seq=i)
+        for i in range(30)
+    ]
+    store.commit(CommitBatch(readings=readings, register=devices, seen_ms={}))
+    before = {d: store.raw_points(d, T0, T0 + DAY_MS, None, 100) for d in devices}
+    with store.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0023")
+        assert "samples" in inspect(conn).get_table_names()
+        assert not inspect(conn).has_table("sample_rows")
+        upgrade_to_head(conn)
+        assert "samples" in inspect(conn).get_view_names()
+        s = schema.series.c
+        numbered = conn.execute(select(s.device_id, s.metric).order_by(s.series_id)).all()
+        stored = conn.scalar(select(func.count()).select_from(schema.sample_rows))
+    assert [tuple(row) for row in numbered] == [(d, m) for d in sorted(devices) for m in "pq"]
+    assert stored == 60
+    assert {d: store.raw_points(d, T0, T0 + DAY_MS, None, 100) for d in devices} == before
