@@ -78,37 +78,42 @@ series = Table(
     UniqueConstraint("device_id", "metric", name="ux_series_device_metric"),
 )
 
+
 # One row per (series, timestamp): the idempotency key that makes a redelivered
 # message store nothing twice. Keyed by the series' number rather than its two
 # names: every reading descends this key once per metric, and comparing two
 # strings there cost about two fifths of PostgreSQL's insert (docs/benchmarks.md,
 # ADR 0035); the rows are also shorter by the names. Written through this table,
 # read through the ``samples`` view below.
+def _sample_columns() -> list[Column[Any]]:
+    # A sample's columns after its series, in the table and in the view alike.
+    return [
+        Column("ts_ms", BigInteger, nullable=False),
+        Column("value", Float, nullable=False),
+        Column("seq", BigInteger),
+        Column("received_ms", BigInteger, nullable=False),
+    ]
+
+
 sample_rows = Table(
     "sample_rows",
     metadata,
     Column("series_id", BigInteger, nullable=False),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("value", Float, nullable=False),
-    Column("seq", BigInteger),
-    Column("received_ms", BigInteger, nullable=False),
+    *_sample_columns(),
     PrimaryKeyConstraint("series_id", "ts_ms"),
     sqlite_with_rowid=False,
 )
 
 # The samples with their series named: what every read selects from. A view
-# (made by migration 0024), so it has metadata of its own: create_all and the
-# migrations' schema comparison see only tables.
+# (made by migration 0024, and by create_all below), so its Table has metadata of
+# its own: neither create_all nor the migrations' schema comparison take it for a table.
 views = MetaData()
 samples = Table(
     "samples",
     views,
     Column("device_id", KEY_TEXT, nullable=False),
     Column("metric", KEY_TEXT, nullable=False),
-    Column("ts_ms", BigInteger, nullable=False),
-    Column("value", Float, nullable=False),
-    Column("seq", BigInteger),
-    Column("received_ms", BigInteger, nullable=False),
+    *_sample_columns(),
     # what is unique in the view, for keyset pagination (storage/device_removal.py)
     PrimaryKeyConstraint("device_id", "metric", "ts_ms"),
 )
