@@ -14,6 +14,7 @@ from wattline.model.sequence import (
     SeqGap,
     SeqState,
     SeqVerdict,
+    _gap_holding,
     observe,
     reboot,
     sequence_batch,
@@ -214,3 +215,37 @@ def test_a_batch_is_sequenced_as_each_event_by_itself(
     if in_order:  # long in-order runs, interleaved devices: the shortcut's own case
         events = [Reading(d, NOW + i, {"p": 1.0}, i // 3) for i, d in enumerate("abc" * 20)]
     assert sequence_batch(states, events, NOW) == _one_by_one(states, events, NOW)
+
+
+@given(
+    spans=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(1, 4)), max_size=30
+    ),
+    shuffled=st.randoms(use_true_random=False),
+    in_order=st.booleans(),
+    boot=st.integers(0, 2),
+    seq=st.integers(-1, 50),
+)
+def test_the_gap_holding_a_number_is_found_in_any_order(
+    spans: list[tuple[int, int, int]],
+    shuffled: random.Random,
+    in_order: bool,
+    boot: int,
+    seq: int,
+) -> None:
+    """The binary search agrees with a scan, gaps in the order they are made or not."""
+    gaps: list[SeqGap] = []
+    for gap_boot, first, length in sorted(spans):
+        last = first + length - 1
+        if not any(g.boot == gap_boot and g.last_seq >= first for g in gaps):  # disjoint
+            gaps.append(SeqGap(gap_boot, first, last, 0))
+    if not in_order:
+        shuffled.shuffle(gaps)
+    holding = [i for i, g in enumerate(gaps) if g.boot == boot and g.first_seq <= seq <= g.last_seq]
+    assert _gap_holding(tuple(gaps), boot, seq) == (holding[0] if holding else None)
+
+
+def test_gaps_out_of_order_are_still_found() -> None:
+    gaps = (SeqGap(0, 10, 12, 0), SeqGap(0, 0, 2, 0), SeqGap(1, 4, 4, 0))
+    assert [_gap_holding(gaps, 0, seq) for seq in (11, 1, 5, 4)] == [0, 1, None, None]
+    assert _gap_holding(gaps, 1, 4) == 2

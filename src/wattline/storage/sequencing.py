@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, select
 
 from wattline.model.sequence import SeqGap, SeqState
@@ -83,7 +83,9 @@ def _row(device_id: str, state: SeqState) -> dict[str, Any]:
         "resets": state.resets,
         "duplicates": state.duplicates,
         "forgotten_through": state.forgotten_through,
-        "gaps": json.dumps([[g.boot, g.first_seq, g.last_seq, g.detected_ms] for g in state.gaps])
+        "gaps": orjson.dumps(
+            [[g.boot, g.first_seq, g.last_seq, g.detected_ms] for g in state.gaps]
+        ).decode()
         if state.gaps
         else _NO_GAPS,
     }
@@ -99,7 +101,7 @@ def _state(row: Any) -> SeqState:
         resets=row["resets"],
         duplicates=row["duplicates"],
         forgotten_through=row["forgotten_through"],
-        gaps=() if gaps == _NO_GAPS else tuple(SeqGap(*gap) for gap in json.loads(gaps)),
+        gaps=() if gaps == _NO_GAPS else tuple(SeqGap(*gap) for gap in orjson.loads(gaps)),
     )
 
 
