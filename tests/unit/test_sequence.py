@@ -174,6 +174,7 @@ def _one_by_one(
     return changed, kept, dropped
 
 
+_ONE_GAP = (SeqGap(0, 2, 4, NOW),)
 _devices = st.sampled_from(["a", "b", "c"])
 _events = st.lists(
     st.one_of(
@@ -195,7 +196,7 @@ _stored = st.dictionaries(
         next_seq=st.none() | st.integers(0, 30),
         boot_first_ts_ms=st.none() | st.integers(NOW - 5, NOW + 20),
         last_ts_ms=st.none() | st.integers(NOW - 5, NOW + 40),
-        gaps=st.just(()) | st.just((SeqGap(0, 2, 4, NOW),)),
+        gaps=st.just(()) | st.just(_ONE_GAP),
     ),
 )
 
@@ -205,6 +206,12 @@ _stored = st.dictionaries(
 @example(
     states={"a": SeqState(next_seq=5, boot_first_ts_ms=NOW + 10, last_ts_ms=NOW + 10)},
     events=[Reading("a", NOW + 12, {"p": 1.0}, 5), Reading("a", NOW + 3, {"p": 1.0}, 6)],
+    in_order=False,
+)
+# One late reading filling a stored gap: the batch's only change.
+@example(
+    states={"a": SeqState(next_seq=9, boot_first_ts_ms=NOW, last_ts_ms=NOW + 8, gaps=_ONE_GAP)},
+    events=[Reading("a", NOW + 3, {"p": 1.0}, 3)],
     in_order=False,
 )
 def test_a_batch_is_sequenced_as_each_event_by_itself(
@@ -249,3 +256,16 @@ def test_gaps_out_of_order_are_still_found() -> None:
     gaps = (SeqGap(0, 10, 12, 0), SeqGap(0, 0, 2, 0), SeqGap(1, 4, 4, 0))
     assert [_gap_holding(gaps, 0, seq) for seq in (11, 1, 5, 4)] == [0, 1, None, None]
     assert _gap_holding(gaps, 1, 4) == 2
+
+
+def test_a_batch_past_max_gaps_is_sequenced_as_each_event_by_itself() -> None:
+    """Gaps opened past MAX_GAPS (the oldest forgotten), late fills among hundreds of
+    gaps, fills of forgotten numbers and repeats, in one batch."""
+    evens = [Reading("a", NOW + i, {"p": 1.0}, 2 * i) for i in range(MAX_GAPS + 20)]
+    odds = [Reading("a", NOW + i, {"p": 1.0}, 2 * i + 1) for i in range(0, MAX_GAPS + 20, 3)]
+    events: list[Reading | Hello] = [*evens, *odds, *evens[:5], *odds[-5:]]
+    states = {"a": SeqState(next_seq=0, boot_first_ts_ms=NOW - 1, last_ts_ms=NOW - 1)}
+    batched = sequence_batch(states, events, NOW)
+    assert batched == _one_by_one(states, events, NOW)
+    assert batched[0]["a"].forgotten_through is not None
+    assert len(batched[0]["a"].gaps) < MAX_GAPS
