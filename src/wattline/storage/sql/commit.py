@@ -145,8 +145,10 @@ class SqlCommit:
     def _numbering_first(self, work: Callable[[], T]) -> T:
         """``work()``, and once more after numbering the series it met unnumbered.
 
-        Only readings staged by a Wattline before series numbers meet one:
-        ``commit`` and ``stage`` number a batch's series before its transaction.
+        Only readings staged by a Wattline before series numbers, or a block
+        compacted before them whose series had no row left for migration 0024
+        to number, meet one: ``commit`` and ``stage`` number a batch's series
+        before its transaction.
         The numbers cannot be made inside the failed transaction (SQLite has one
         writer, and a number must be committed before a process caches it).
         """
