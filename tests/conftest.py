@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import threading
@@ -15,12 +16,32 @@ import pytest
 
 from wattline.broker.mosquitto import find_mosquitto
 
+# Linux hands out source ports of outgoing connections from this range; a port
+# picked from it can be taken by one (a test's database client, say) in the
+# seconds before the server that was to use it binds: `wattline up` once failed
+# to start so ("address already in use"). Ports below it are only ever bound on purpose.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PICKED = 10_000
+
 
 def free_port() -> int:
+    """A port free now, below the kernel's ephemeral range where there is room."""
+    try:
+        ephemeral_low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 0
+    for _ in range(50 if ephemeral_low > _LOWEST_PICKED else 0):
+        port = random.randrange(_LOWEST_PICKED, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
 
 
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
