@@ -106,11 +106,19 @@ def gather_batch(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[T]:
     """Block up to first_wait_s for one item, then take more until the batch is full,
-    max_wait_s has passed, or the stream pauses for idle_gap_s."""
-    batch = items.take(policy.max_messages, first_wait_s)
+    max_wait_s has passed since its first item arrived, or the stream pauses for
+    idle_gap_s.
+
+    ``monotonic`` is the clock ``items`` dates arrivals by. Counting from the
+    arrival, not from the take, matters under load: what arrived while the
+    planner planned the batch before has waited already, and another max_wait_s
+    on top only made every reading wait longer (the committer merges whatever
+    was planned while it committed, so batches still grow with the load).
+    """
+    batch, first_arrived = items.take_dated(policy.max_messages, first_wait_s)
     if not batch:
         return batch
-    deadline = monotonic() + policy.max_wait_s
+    deadline = first_arrived + policy.max_wait_s
     while len(batch) < policy.max_messages:
         more = items.take(policy.max_messages - len(batch), 0.0)
         if not more:
@@ -224,7 +232,7 @@ class Collector:
         self._policy = policy or BatchPolicy()
         self._monotonic = monotonic
         self._clock_ms = clock_ms
-        self._queue: Inbox[Item] = Inbox(self._policy.queue_max_messages)
+        self._queue: Inbox[Item] = Inbox(self._policy.queue_max_messages, monotonic)
         self._planned = _Backlog(self._policy.max_messages)
         self._traces = traces
         self._before_ack = before_ack

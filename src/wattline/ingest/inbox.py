@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -22,13 +22,20 @@ T = TypeVar("T")
 
 class Inbox(Generic[T]):
     """Bounded in items: ``put`` blocks while ``max_items`` are waiting, which holds
-    the source's thread back, and with it the broker (the back-pressure)."""
+    the source's thread back, and with it the broker (the back-pressure).
 
-    def __init__(self, max_items: int) -> None:
+    ``monotonic`` dates arrivals for ``take_dated``; it is read only when an item
+    arrives in an empty inbox."""
+
+    def __init__(self, max_items: int, monotonic: Callable[[], float] = time.monotonic) -> None:
         if max_items < 1:
             raise ValueError("an inbox holds at least one item")
         self._max_items = max_items
+        self._monotonic = monotonic
         self._items: deque[T] = deque()
+        # When the oldest waiting item arrived (at most: after a partial take, the
+        # rest arrived later than this).
+        self._oldest_since = 0.0
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
@@ -42,6 +49,8 @@ class Inbox(Generic[T]):
     def put(self, item: T) -> None:
         with self._lock:
             self._wait_for_room()
+            if not self._items:
+                self._oldest_since = self._monotonic()
             self._items.append(item)
             if self._takers:
                 self._not_empty.notify()
@@ -53,6 +62,8 @@ class Inbox(Generic[T]):
             return
         with self._lock:
             self._wait_for_room()
+            if not self._items:
+                self._oldest_since = self._monotonic()
             self._items.extend(items)
             if self._takers:
                 self._not_empty.notify()
@@ -68,6 +79,11 @@ class Inbox(Generic[T]):
     def take(self, max_items: int, timeout_s: float) -> list[T]:
         """Up to ``max_items`` of the oldest items, waiting up to ``timeout_s`` for the
         first; an empty list when none came in time."""
+        return self.take_dated(max_items, timeout_s)[0]
+
+    def take_dated(self, max_items: int, timeout_s: float) -> tuple[list[T], float]:
+        """``take``, and when the first item taken arrived (``monotonic``'s time; after
+        an earlier partial take, an earlier time); meaningless when none is taken."""
         with self._lock:
             if not self._items and timeout_s > 0:
                 deadline = time.monotonic() + timeout_s
@@ -88,4 +104,4 @@ class Inbox(Generic[T]):
                 taken = [items.popleft() for _ in range(max_items)]
             if taken and self._putters:
                 self._not_full.notify_all()
-            return taken
+            return taken, self._oldest_since
