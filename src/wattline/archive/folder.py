@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,11 +36,31 @@ from wattline.archive.lifecycle import (
 from wattline.archive.segment_format import decode_segment, encode_member
 
 SEGMENT_SUFFIX = ".jsonl.gz"
+# Writes durable as they return (Linux, the BSDs, macOS); elsewhere an fsync follows.
+_DSYNC: int = getattr(os, "O_DSYNC", 0)
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class FolderArchive:
-    def __init__(self, root: Path) -> None:
+    """Appends go to the hour's file, kept open while the hour runs (``clock_ms``:
+    epoch milliseconds) and written with O_DSYNC, so that an append is one write
+    system call, durable when it returns. Each call that leaves the GIL (open,
+    fstat, write, fsync, seek, close) costs the collector's planner a wait to get
+    it back, up to the switch interval (5 ms) when another thread is busy, as the
+    event loop writing WebSockets is in ``wattline up``: py-spy found the archive's
+    append in nearly all of the planner's working time there, about 5 ms an append
+    (docs/benchmarks.md, session 26).
+    """
+
+    def __init__(self, root: Path, clock_ms: Callable[[], int] = _wall_clock_ms) -> None:
         self._root = root
+        self._clock_ms = clock_ms
+        # path -> (descriptor, end of its hour in epoch ms)
+        self._current: dict[Path, tuple[int, int]] = {}
+        self._lock = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -52,9 +73,24 @@ class FolderArchive:
         segments: dict[tuple[str, int], list[ArchiveRecord]] = defaultdict(list)
         for record in records:
             segments[record.category, hour_start_ms(record.received_ms)].append(record)
-        for (category, hour_ms), group in segments.items():
-            path = self._root / f"{partition_key(category, hour_ms)}{SEGMENT_SUFFIX}"
-            append_member(self._root, path, group)
+        now_ms = self._clock_ms()
+        with self._lock:
+            self._close_ended(now_ms)
+            for (category, hour_ms), group in segments.items():
+                path = self._root / f"{partition_key(category, hour_ms)}{SEGMENT_SUFFIX}"
+                if now_ms >= hour_ms + HOUR_MS:
+                    append_member(self._root, path, group)  # a past hour's: not kept open
+                    continue
+                kept = self._current.get(path)
+                if kept is None:
+                    kept = self._current[path] = open_appending(self._root, path), hour_ms + HOUR_MS
+                write_durably(kept[0], encode_member(group))
+
+    def _close_ended(self, now_ms: int) -> None:
+        """Close the files of hours that have ended: compaction and retention replace
+        or remove only those, so a file kept open is never one they have swapped."""
+        for path in [p for p, (_, end_ms) in self._current.items() if end_ms <= now_ms]:
+            os.close(self._current.pop(path)[0])
 
     def read(
         self,
@@ -76,7 +112,11 @@ class FolderArchive:
         ]
 
     def close(self) -> None:
-        """Nothing is buffered: every append is on disk when it returns."""
+        """Nothing is buffered (every append is on disk when it returns); the open
+        files are closed."""
+        with self._lock:
+            while self._current:
+                os.close(self._current.popitem()[1][0])
 
     def expire_before(self, cutoff_ms: int) -> int:
         removed = 0
@@ -132,26 +172,38 @@ def segment_info(key: str, size_bytes: int, location: str) -> SegmentInfo:
 
 
 def append_member(root: Path, path: Path, records: Sequence[ArchiveRecord]) -> int:
-    """Append records to path as one gzip member and fsync; return the file's new size."""
-    member = encode_member(records)
-    # The hour's file exists for all but its first append: open it straight away,
-    # without a stat and a mkdir before every batch (py-spy put them at 3 % of the
-    # collector, waiting on the file system beside the store's fsyncs).
-    created = False
+    """Append records to path as one gzip member, durably; return the file's new size."""
+    fd = open_appending(root, path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        write_durably(fd, encode_member(records))
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def open_appending(root: Path, path: Path) -> int:
+    """A descriptor appending to path (made, with its folders, if missing), whose
+    writes are durable when they return where the platform has O_DSYNC."""
+    # The hour's file exists for all but its first append: open it straight away,
+    # without a stat and a mkdir first.
+    flags = os.O_WRONLY | os.O_APPEND | _DSYNC
+    try:
+        return os.open(path, flags)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        created = True
-    with os.fdopen(fd, "ab") as file:
-        file.write(member)
-        file.flush()
-        os.fsync(file.fileno())
-        size = file.tell()
-    if created:
-        _fsync_dirs(root, path.parent)
-    return size
+        fd = os.open(path, flags | os.O_CREAT, 0o666)
+    _fsync_dirs(root, path.parent)
+    return fd
+
+
+def write_durably(fd: int, data: bytes) -> None:
+    """Write all of data to fd, on disk when this returns (O_DSYNC makes the write
+    itself wait for the disk, as fdatasync would: the data and the file's size)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if not _DSYNC:  # pragma: no cover - every platform Wattline runs on has it
+        os.fsync(fd)
 
 
 def _compacted_already(path: Path) -> bool:
