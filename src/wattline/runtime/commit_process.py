@@ -36,11 +36,11 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from wattline.ingest.poison import describe_store_error, store_error_cause
 from wattline.runtime import garbage
+from wattline.runtime.pickle_channel import PickleChannel
 from wattline.storage.base import (
     CommitBatch,
     CommitResult,
@@ -125,7 +125,7 @@ class CommitProcess:
         self._address = address
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
-        self._channel: Connection | None = None
+        self._channel: PickleChannel | None = None
         # the child said it has opened the store
         self._ready = False
         self.started = 0
@@ -181,10 +181,10 @@ class CommitProcess:
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
-    def _ensure_running(self) -> Connection:
-        if self._child is not None and self._child.poll() is not None:
-            code = self._discard()
-            log.warning("the commit process had ended (exit code %s); starting another", code)
+    def _ensure_running(self) -> PickleChannel:
+        # No poll of the child here: like any system call it leaves the GIL, which
+        # costs up to a switch interval in a busy process. A child that has ended
+        # fails the send or the receive, an outage the collector retries.
         if self._channel is None:
             self._spawn()
         channel = self._channel
@@ -206,13 +206,13 @@ class CommitProcess:
             raise StoreUnavailableError(f"cannot start the commit process: {exc}") from exc
         finally:
             theirs.close()
-        self._child, self._channel = child, Connection(ours.detach())
+        self._child, self._channel = child, PickleChannel(ours)
         self._ready = False
         # A child already gone says so when its greeting is awaited.
         with contextlib.suppress(OSError):
             self._channel.send(self._address)
 
-    def _await_greeting(self, channel: Connection) -> None:
+    def _await_greeting(self, channel: PickleChannel) -> None:
         try:
             if not channel.poll(_START_TIMEOUT_S):
                 raise TimeoutError(f"no answer within {_START_TIMEOUT_S:.0f} s")
@@ -268,7 +268,7 @@ class SplitStore:
 # -- the child ---------------------------------------------------------------------
 
 
-def _serve(channel: Connection) -> None:
+def _serve(channel: PickleChannel) -> None:
     # Imported in the child only: the parent needs none of the backends to send.
     from wattline.storage.opening import open_store_at  # noqa: PLC0415
 
@@ -311,7 +311,7 @@ def _answer(store: IngestStore, request: _Request) -> _Reply:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    channel = Connection(int(argv[1]))
+    channel = PickleChannel(socket.socket(fileno=int(argv[1])))
     try:
         _serve(channel)
     except (BrokenPipeError, ConnectionResetError):

@@ -36,6 +36,10 @@ log = logging.getLogger("wattline.ingest.mqtt")
 
 _RESTART_DELAY_S = 1.0
 _STOP_TIMEOUT_S = 10.0
+# Frames are read from a buffer this large, so one read takes all the pipe holds
+# (64 KB on Linux), not 8 KB at a time: each read leaves the GIL, and this thread
+# may wait up to a switch interval to get it back beside a busy event loop.
+_PIPE_BUFFER_BYTES = 1 << 18
 
 
 class GmqttSource:
@@ -118,6 +122,7 @@ class GmqttSource:
             [self._python, "-m", "wattline.ingest.sources.receiver"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            bufsize=_PIPE_BUFFER_BYTES,
         )
         self._send(process, (frames.CONFIG, self._config))
         with self._lock:
