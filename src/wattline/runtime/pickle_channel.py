@@ -21,7 +21,7 @@ import struct
 from typing import Any
 
 _HEADER = struct.Struct("!Q")
-# Taken per call: a reply (committed readings for the live stream) fits whole.
+# Taken per call: a request or a reply usually fits whole.
 _RECEIVE_BYTES = 1 << 18
 
 
