@@ -14,15 +14,16 @@ interval (5 ms).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from wattline.archive.base import ArchiveRecord
 from wattline.archive.folder import FolderArchive
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from commit_convoy import busy_thread
 
 RECORDS = 200
 
@@ -40,25 +41,6 @@ def batch() -> list[ArchiveRecord]:
         )
         for i in range(RECORDS)
     ]
-
-
-@contextmanager
-def busy_thread() -> Iterator[None]:
-    stop = threading.Event()
-
-    def spin() -> None:
-        total = 0
-        while not stop.is_set():
-            for i in range(1000):
-                total += i
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def appends_ms(archive: FolderArchive, records: list[ArchiveRecord], count: int) -> list[float]:
@@ -79,7 +61,7 @@ def main() -> None:
         archive = FolderArchive(Path(folder))
         archive.append(records)  # the hour's file exists, as it does for all but one append
         alone = appends_ms(archive, records, args.appends)
-        with busy_thread():
+        with busy_thread(None):
             beside = appends_ms(archive, records, args.appends)
         archive.close()
     print(f"One append of {RECORDS} records to a folder archive, ms ({args.appends} appends):\n")
