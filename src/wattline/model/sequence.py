@@ -135,13 +135,16 @@ def _fill(gaps: tuple[SeqGap, ...], boot: int, seq: int) -> tuple[SeqGap, ...] |
     index = _gap_holding(gaps, boot, seq)
     if index is None:
         return None
-    gap = gaps[index]
-    pieces = tuple(
-        SeqGap(boot, first, last, gap.detected_ms)
+    return (*gaps[:index], *_split(gaps[index], seq), *gaps[index + 1 :])
+
+
+def _split(gap: SeqGap, seq: int) -> list[SeqGap]:
+    """What is left of a gap once seq, a number inside it, has arrived."""
+    return [
+        SeqGap(gap.boot, first, last, gap.detected_ms)
         for first, last in ((gap.first_seq, seq - 1), (seq + 1, gap.last_seq))
         if first <= last
-    )
-    return gaps[:index] + pieces + gaps[index + 1 :]
+    ]
 
 
 def _gap_holding(gaps: Sequence[SeqGap], boot: int, seq: int) -> int | None:
@@ -280,12 +283,7 @@ class _Tracker:
         """A number already passed: late into a gap, a reboot, or a duplicate."""
         index = _gap_holding(self.gaps, self.boot, seq)
         if index is not None:
-            gap = self.gaps[index]
-            self.gaps[index : index + 1] = [
-                SeqGap(gap.boot, first, last, gap.detected_ms)
-                for first, last in ((gap.first_seq, seq - 1), (seq + 1, gap.last_seq))
-                if first <= last
-            ]
+            self.gaps[index : index + 1] = _split(self.gaps[index], seq)
             self.changed = True
             return SeqVerdict.LATE
         if self.last_ts_ms is not None and ts_ms > self.last_ts_ms:

@@ -42,25 +42,30 @@ class PickleChannel:
 
     def recv(self) -> Any:
         received = self._received
-        while True:
-            if len(received) >= _HEADER.size:
-                end = _HEADER.size + _HEADER.unpack_from(received)[0]
-                if len(received) >= end:
-                    with memoryview(received) as view, view[_HEADER.size : end] as body:
-                        obj = pickle.loads(body)  # noqa: S301 - our own process wrote it
-                    del received[:end]
-                    return obj
+        while (end := self._whole_frame_end()) is None:
             count = self._sock.recv_into(self._scratch)
             if count == 0:
                 raise EOFError("the other end closed the channel")
             received += memoryview(self._scratch)[:count]
+        with memoryview(received) as view, view[_HEADER.size : end] as body:
+            obj = pickle.loads(body)  # noqa: S301 - our own process wrote it
+        del received[:end]
+        return obj
 
     def poll(self, timeout_s: float) -> bool:
         """Whether something can be received within ``timeout_s`` (or the end is there)."""
-        if self._received:
+        if self._whole_frame_end() is not None:
             return True
         readable, _, _ = select.select([self._sock], [], [], timeout_s)
         return bool(readable)
+
+    def _whole_frame_end(self) -> int | None:
+        """Where the first frame received ends, once all of it is here."""
+        received = self._received
+        if len(received) < _HEADER.size:
+            return None
+        end: int = _HEADER.size + _HEADER.unpack_from(received)[0]
+        return end if len(received) >= end else None
 
     def close(self) -> None:
         self._sock.close()
