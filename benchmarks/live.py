@@ -311,11 +311,19 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     return int(sent.value), latencies, floor
 
 
+_PLANNED = 'wattline_ingest_oldest_wait_seconds_{}{{stage="planned"}}'
+_COMMITTED = 'wattline_ingest_oldest_wait_seconds_{}{{stage="committed"}}'
 INGEST_SERIES = (
     "wattline_ingest_commit_seconds_sum",
     "wattline_ingest_commit_seconds_count",
     "wattline_ingest_batch_messages_sum",
     "wattline_ingest_store_seconds_sum",
+    "wattline_ingest_fold_seconds_sum",
+    "wattline_ingest_fold_seconds_count",
+    _PLANNED.format("sum"),
+    _PLANNED.format("count"),
+    _COMMITTED.format("sum"),
+    _COMMITTED.format("count"),
 )
 
 
@@ -346,13 +354,21 @@ class IngestProfile:
     max_backlog: float
     # of commit_ms, inside the store's transaction (in the commit process, if any)
     store_ms: float
+    # folds of staged readings (ADR 0033) and their mean time in the store
+    folds: float = 0.0
+    fold_ms: float = 0.0
+    # mean age of each batch's oldest message when planned and when committed
+    oldest_planned_ms: float = 0.0
+    oldest_committed_ms: float = 0.0
 
     def line(self) -> str:
         return (
             f"{self.batches:,.0f} batches of {self.messages_per_batch:.1f} messages, "
             f"{self.commit_ms:.1f} ms each to commit ({self.store_ms:.1f} in the store's "
-            f"transaction); at most {self.max_backlog:,.0f} "
-            "messages waiting for their commit"
+            f"transaction); {self.folds:,.0f} folds of {self.fold_ms:.1f} ms; each batch's "
+            f"oldest message {self.oldest_planned_ms:.1f} ms old when planned and "
+            f"{self.oldest_committed_ms:.1f} when committed (means); at most "
+            f"{self.max_backlog:,.0f} messages waiting for their commit"
         )
 
 
@@ -380,6 +396,12 @@ def profiling_ingest(port: int) -> Iterator[list[IngestProfile]]:
     after = scrape(port, INGEST_SERIES)
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in INGEST_SERIES}
     batches = delta["wattline_ingest_commit_seconds_count"]
+    folds = delta["wattline_ingest_fold_seconds_count"]
+
+    def mean_ms(series: str) -> float:
+        count = delta[series.format("count")]
+        return 1000 * delta[series.format("sum")] / count if count else 0.0
+
     out.append(
         IngestProfile(
             batches,
@@ -387,6 +409,10 @@ def profiling_ingest(port: int) -> Iterator[list[IngestProfile]]:
             1000 * delta["wattline_ingest_commit_seconds_sum"] / batches if batches else 0.0,
             backlog[0],
             1000 * delta["wattline_ingest_store_seconds_sum"] / batches if batches else 0.0,
+            folds,
+            mean_ms("wattline_ingest_fold_seconds_{}"),
+            mean_ms(_PLANNED),
+            mean_ms(_COMMITTED),
         )
     )
 

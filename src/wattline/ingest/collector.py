@@ -137,6 +137,8 @@ class _Planned:
     plan: BatchPlan
     messages: list[InboundMessage]
     deliveries: list[Delivery]
+    # when its oldest message was received (epoch ms)
+    oldest_ms: int
 
 
 def _merged(parts: Sequence[_Planned]) -> _Planned:
@@ -146,6 +148,7 @@ def _merged(parts: Sequence[_Planned]) -> _Planned:
         merge_plans([part.plan for part in parts]),
         [message for part in parts for message in part.messages],
         [delivery for part in parts for delivery in part.deliveries],
+        min(part.oldest_ms for part in parts),
     )
 
 
@@ -244,6 +247,9 @@ class Collector:
         metrics.connected.set_function(lambda: float(self._source.connected.is_set()))
         self._committer = committer
         self._metrics = metrics
+        self._waits = {
+            stage: metrics.oldest_wait_seconds.labels(stage) for stage in ("planned", "committed")
+        }
         self._stopping = threading.Event()
         # set when either stage ended early (gave up in an outage at stop, or failed)
         self._halted = threading.Event()
@@ -394,7 +400,20 @@ class Collector:
         if not self._until_done(prepare, len(batch)):
             return None
         assert plan is not None
-        return _Planned(plan, messages, [delivery for _, delivery in batch])
+        planned = _Planned(
+            plan,
+            messages,
+            [delivery for _, delivery in batch],
+            min(message.received_ms for message in messages),
+        )
+        self._observe_wait("planned", planned)
+        return planned
+
+    def _observe_wait(self, stage: str, planned: _Planned) -> None:
+        """How long the batch's oldest message has waited since its receipt, at ``stage``:
+        where a reading's latency goes, without timing each one."""
+        waited_ms = max(0, self._clock_ms() - planned.oldest_ms)
+        self._waits[stage].observe(waited_ms / 1000)
 
     def _hand_over(self, planned: _Planned) -> bool:
         """Queue a batch for the committer; False if it has halted."""
@@ -487,6 +506,7 @@ class Collector:
         with self._traced("commit", planned.messages):
             self._commit_isolating(planned)
         self._metrics.commit_seconds.observe(self._monotonic() - started)
+        self._observe_wait("committed", planned)
         self._metrics.batch_messages.observe(len(planned.messages))
         self._last_commit_ms = self._clock_ms()
         self._metrics.last_commit.set(self._last_commit_ms / 1000)

@@ -88,6 +88,7 @@ class PlanWriter:
         result = self._store.fold(max_devices, min_age_ms)
         if result is not None:
             self._count_samples(result)
+            self._metrics.fold_seconds.observe(result.store_seconds)
         return result
 
     def _count(self, plan: BatchPlan, result: CommitResult) -> None:
@@ -97,13 +98,13 @@ class PlanWriter:
         for entry in plan.quarantined:
             self._metrics.quarantined.labels(entry.reason).inc()
         self._count_samples(result)
+        self._metrics.store_seconds.observe(result.store_seconds)
 
     def _count_samples(self, result: CommitResult) -> None:
         self._metrics.samples.labels("stored").inc(result.samples_inserted)
         self._metrics.samples.labels("duplicate").inc(result.samples_duplicate)
         self._metrics.samples.labels("corrected").inc(result.samples_corrected)
         self._metrics.seq_duplicates.inc(result.readings_seq_duplicate)
-        self._metrics.store_seconds.observe(result.store_seconds)
 
 
 def _event(plan: BatchPlan) -> Committed:

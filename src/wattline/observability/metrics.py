@@ -6,6 +6,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # One reading per batch up to a full batch of 2,000 messages.
 _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
+# A reading's wait, from the few milliseconds a batch takes at a moderate load to
+# the seconds of a backlog after an outage.
+_WAIT_BUCKETS = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class IngestMetrics:
@@ -43,6 +46,22 @@ class IngestMetrics:
             "Time inside the store's transaction for one batch, timed where it runs "
             "(the commit process, when there is one); the rest of commit_seconds is "
             "waiting for it and, with a commit process, the hand-over",
+            registry=registry,
+        )
+        self.fold_seconds = Histogram(
+            "wattline_ingest_fold_seconds",
+            "Time inside the store's transaction for one fold of staged readings into "
+            "samples, rollups and latest values (ADR 0033); a batch that comes meanwhile "
+            "waits for it",
+            registry=registry,
+        )
+        self.oldest_wait_seconds = Histogram(
+            "wattline_ingest_oldest_wait_seconds",
+            "Age of each batch's oldest message, from its receipt from the broker, when "
+            "the batch is planned (decoded, validated, archived) and when it is committed "
+            "(on the live stream from then on)",
+            ["stage"],
+            buckets=_WAIT_BUCKETS,
             registry=registry,
         )
         self.store_errors = Counter(
