@@ -19,7 +19,9 @@ between runs than the rest). No broker, no collector threads, no archive: what c
 
 ``--staged N`` stages each batch (``SqlStore.stage``) and then folds the staged
 rows of N devices (``SqlStore.fold``), as the collector does (ADR 0033), and
-reports the two transactions apart.
+reports the two transactions apart, at the median and the 90th and 99th
+percentiles (a batch that comes during a fold waits for it: its tail is the
+live stream's).
 
 ``--postgres`` commits into a database of its own on the machine's PostgreSQL
 (``ingest.py``'s: created for the run, dropped after).
@@ -162,9 +164,9 @@ def main() -> None:
     )
     if stage_ms:
         print(
-            f"staged, folding {args.staged} devices after each:"
-            f" stage {statistics.median(stage_ms[args.batches // 3 :]):.1f} ms,"
-            f" fold {statistics.median(fold_ms[args.batches // 3 :]):.1f} ms (medians)"
+            f"staged, folding {args.staged} devices after each, ms (p50 / p90 / p99):"
+            f" stage {spread(stage_ms[args.batches // 3 :])},"
+            f" fold {spread(fold_ms[args.batches // 3 :])}"
         )
     if wal_frames:
         frames = statistics.median(wal_frames[args.batches // 3 :])
@@ -172,6 +174,12 @@ def main() -> None:
             f"WAL: {frames:.0f} pages per commit ({frames * 4096 / 2**20:.1f} MiB,"
             f" {frames * 4096 / args.batch / 1024:.1f} KiB per reading)"
         )
+
+
+def spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    at = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.9, 0.99)]
+    return " / ".join(f"{v:.1f}" for v in at)
 
 
 if __name__ == "__main__":
