@@ -65,6 +65,7 @@ from ingest import (
     wait_healthy,
 )
 from raw_mqtt import RawPublishers
+from raw_ws import open_raw_websocket
 
 SUBSCRIBERS = 100
 REDIS_URL = os.environ.get("WATTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -261,6 +262,44 @@ async def subscriber(api_port: int, token: str, index: int, tally: Tally, *, bat
                 tally.finished.set()
 
 
+async def raw_subscriber(
+    api_port: int, token: str, index: int, tally: Tally, *, batch: bool
+) -> None:
+    """``subscriber`` as a bare protocol (``raw_ws.py``): each receive stamped once, as
+    it arrives, not after a reader task, a queue and a future of the client library."""
+    path = "/api/v1/ws" + ("?batch=true" if batch else "")
+    ws = await open_raw_websocket("127.0.0.1", api_port, path, {"Authorization": f"Bearer {token}"})
+    answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    latencies = tally.latencies_ms
+
+    def on_text(arrived_ms: float, payload: bytes) -> None:
+        if not answered.done():
+            answered.set_result(payload)
+            return
+        frame = orjson.loads(payload)
+        for message in frame if batch else [frame]:
+            sent_ms = message.get("metrics", {}).get("sent_ms")
+            if sent_ms is not None:
+                latencies.append(arrived_ms - sent_ms)
+        if tally.expected is not None and len(latencies) >= tally.expected:
+            tally.finished.set()
+
+    ws.on_text = on_text
+    try:
+        subscribe = {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
+        ws.send_text(orjson.dumps(subscribe).decode())
+        answer = orjson.loads(await answered)
+        answer = answer[0] if batch else answer
+        if answer["type"] != "subscribed":
+            raise RuntimeError(f"dev{index}: {answer}")
+        tally.opened += 1
+        if tally.opened == tally.clients:
+            tally.ready.set()
+        await ws.closed  # until cancelled
+    finally:
+        ws.close()
+
+
 def measure_latency(  # noqa: PLR0913, PLR0917
     host: str,
     port: int,
@@ -272,16 +311,19 @@ def measure_latency(  # noqa: PLR0913, PLR0917
     first_turn: int,
     *,
     batch: bool,
+    clients: str = "raw",
 ) -> tuple[int, list[float], list[float]]:
     """Readings sent, the latency of each one delivered, and publish -> mosquitto_sub
-    beside Wattline (``floor_subscriber``) of each one sent."""
+    beside Wattline (``floor_subscriber``) of each one sent; ``clients``: ``raw``
+    (``raw_subscriber``) or ``library`` (``subscriber``, the ``websockets`` client)."""
+    subscribe = raw_subscriber if clients == "raw" else subscriber
     context = multiprocessing.get_context("fork")
     sent = context.Value("q", 0)
 
     async def run() -> list[float]:
         tally = Tally(SUBSCRIBERS)
         clients = [
-            asyncio.create_task(subscriber(api_port, token, i, tally, batch=batch))
+            asyncio.create_task(subscribe(api_port, token, i, tally, batch=batch))
             for i in range(SUBSCRIBERS)
         ]
         await asyncio.wait_for(tally.ready.wait(), 120)
@@ -500,6 +542,7 @@ def variant(  # noqa: PLR0913 - what to run and how
     compression: bool,
     fraction: float = 0.5,
     rate: float | None = None,
+    clients: str = "raw",
 ) -> list[Result]:
     host, port = broker.split(":")
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -538,6 +581,7 @@ def variant(  # noqa: PLR0913 - what to run and how
                     seconds,
                     first_turn,
                     batch=batch,
+                    clients=clients,
                 )
             after = live_drops(ports)
             drops = {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
@@ -642,6 +686,12 @@ def main() -> None:
         "--low-rate", type=float, default=50.0, help="readings/s of the second, unloaded phase"
     )
     parser.add_argument(
+        "--clients",
+        choices=("raw", "library"),
+        default="raw",
+        help="the WebSocket clients: bare protocols (raw_ws.py) or the websockets library's",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -666,6 +716,7 @@ def main() -> None:
                 compression=args.compression == "on",
                 fraction=args.fraction,
                 rate=args.rate,
+                clients=args.clients,
             )
         ]
         print(
