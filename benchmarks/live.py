@@ -230,6 +230,32 @@ class Tally:
     expected: int | None = None
     latencies_ms: list[float] = field(default_factory=list)
 
+    def subscribed(self, index: int, text: str | bytes, *, batch: bool) -> None:
+        """A client's answer to its subscription: one more client ready."""
+        answer = orjson.loads(text)
+        answer = answer[0] if batch else answer
+        if answer["type"] != "subscribed":
+            raise RuntimeError(f"dev{index}: {answer}")
+        self.opened += 1
+        if self.opened == self.clients:
+            self.ready.set()
+
+    def record(self, arrived_ms: float, text: str | bytes, *, batch: bool) -> None:
+        """The latency of each reading in a message that arrived at ``arrived_ms``."""
+        frame = orjson.loads(text)
+        for message in frame if batch else [frame]:
+            sent_ms = message.get("metrics", {}).get("sent_ms")
+            if sent_ms is not None:
+                self.latencies_ms.append(arrived_ms - sent_ms)
+        if self.expected is not None and len(self.latencies_ms) >= self.expected:
+            self.finished.set()
+
+
+def subscription(index: int) -> str:
+    return orjson.dumps(
+        {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
+    ).decode()
+
 
 async def subscriber(api_port: int, token: str, index: int, tally: Tally, *, batch: bool) -> None:
     """One client: records each reading's latency as it arrives, until cancelled.
@@ -240,26 +266,11 @@ async def subscriber(api_port: int, token: str, index: int, tally: Tally, *, bat
     own loop counts as latency."""
     url = f"ws://127.0.0.1:{api_port}/api/v1/ws" + ("?batch=true" if batch else "")
     async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-        subscribe = {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
-        await ws.send(orjson.dumps(subscribe).decode())
-        answer = orjson.loads(await ws.recv())
-        answer = answer[0] if batch else answer
-        if answer["type"] != "subscribed":
-            raise RuntimeError(f"dev{index}: {answer}")
-        tally.opened += 1
-        if tally.opened == tally.clients:
-            tally.ready.set()
-        latencies = tally.latencies_ms
+        await ws.send(subscription(index))
+        tally.subscribed(index, await ws.recv(), batch=batch)
         while True:
             text = await ws.recv()
-            now_ms = time.time_ns() / 1e6
-            frame = orjson.loads(text)
-            for message in frame if batch else [frame]:
-                sent_ms = message.get("metrics", {}).get("sent_ms")
-                if sent_ms is not None:
-                    latencies.append(now_ms - sent_ms)
-            if tally.expected is not None and len(latencies) >= tally.expected:
-                tally.finished.set()
+            tally.record(time.time_ns() / 1e6, text, batch=batch)
 
 
 async def raw_subscriber(
@@ -270,31 +281,17 @@ async def raw_subscriber(
     path = "/api/v1/ws" + ("?batch=true" if batch else "")
     ws = await open_raw_websocket("127.0.0.1", api_port, path, {"Authorization": f"Bearer {token}"})
     answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-    latencies = tally.latencies_ms
 
     def on_text(arrived_ms: float, payload: bytes) -> None:
-        if not answered.done():
+        if answered.done():
+            tally.record(arrived_ms, payload, batch=batch)
+        else:
             answered.set_result(payload)
-            return
-        frame = orjson.loads(payload)
-        for message in frame if batch else [frame]:
-            sent_ms = message.get("metrics", {}).get("sent_ms")
-            if sent_ms is not None:
-                latencies.append(arrived_ms - sent_ms)
-        if tally.expected is not None and len(latencies) >= tally.expected:
-            tally.finished.set()
 
     ws.on_text = on_text
     try:
-        subscribe = {"type": "subscribe", "devices": [f"dev{index}"], "kinds": ["reading"]}
-        ws.send_text(orjson.dumps(subscribe).decode())
-        answer = orjson.loads(await answered)
-        answer = answer[0] if batch else answer
-        if answer["type"] != "subscribed":
-            raise RuntimeError(f"dev{index}: {answer}")
-        tally.opened += 1
-        if tally.opened == tally.clients:
-            tally.ready.set()
+        ws.send_text(subscription(index))
+        tally.subscribed(index, await answered, batch=batch)
         await ws.closed  # until cancelled
     finally:
         ws.close()
