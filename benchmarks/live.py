@@ -319,7 +319,7 @@ def measure_latency(  # noqa: PLR0913, PLR0917
 
     async def run() -> list[float]:
         tally = Tally(SUBSCRIBERS)
-        clients = [
+        client_tasks = [
             asyncio.create_task(subscribe(api_port, token, i, tally, batch=batch))
             for i in range(SUBSCRIBERS)
         ]
@@ -340,9 +340,9 @@ def measure_latency(  # noqa: PLR0913, PLR0917
             with suppress(TimeoutError):
                 await asyncio.wait_for(tally.finished.wait(), 5)
         tally.finished.set()
-        for client in clients:
+        for client in client_tasks:
             client.cancel()
-        await asyncio.gather(*clients, return_exceptions=True)
+        await asyncio.gather(*client_tasks, return_exceptions=True)
         return tally.latencies_ms
 
     with floor_subscriber(host, port, prefix) as floor:

@@ -4,12 +4,12 @@ and folds timed apart from the batches' own transactions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.collector_fakes import SourceFactory
+from tests.unit.ingest.test_collector_run_once import ListArchive
 
 from wattline.ingest.admit import Admission
 from wattline.ingest.collector import BatchPolicy, Collector
@@ -49,11 +49,6 @@ class SlowStore(MemoryStore):
     def fold(self, max_devices: int, min_age_ms: int = 0) -> CommitResult | None:
         del max_devices, min_age_ms
         return CommitResult(4, 4, store_seconds=0.3)
-
-
-class ListArchive:
-    def append(self, records: Iterable[object]) -> None:
-        del records
 
 
 def telemetry(device: str, seq: int, received_ms: int) -> InboundMessage:
