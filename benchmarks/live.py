@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -552,9 +552,11 @@ def variant(  # noqa: PLR0913 - what to run and how
     name += ", compressed" if compression else ""
     results = []
     extra_env = {"WATTLINE_WS_COMPRESSION": "true" if compression else "false"}
-    with wattline(kind, f"mqtt://{broker}", prefix, token, extra_env) as (ports, db):
+    with (
+        wattline(kind, f"mqtt://{broker}", prefix, token, extra_env) as (ports, db),
+        closing(sqlite_counter(db, metrics_per_reading=2)) as count,
+    ):
         api_port = ports[0]
-        count = sqlite_counter(db, metrics_per_reading=2)
         per_device = readings // SUBSCRIBERS
         started = publish_all(
             host, int(port), prefix, SUBSCRIBERS, per_device, payload=paced_shape_lines

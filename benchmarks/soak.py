@@ -165,6 +165,7 @@ def soak(broker: str, minutes: float, rate: float, devices: int) -> Soak:
             stop.set()
             sampler.join()
         finally:
+            count.close()
             proc.terminate()
             proc.wait(30)
     return Soak(peak[0], BURST_READINGS / (done - started), samples, sent, stored, cpu_share)
