@@ -4,27 +4,16 @@ section and missing from its notes would be lost at the next run."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.benchmark_modules import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = sorted((ROOT / "benchmarks").glob("*.notes.md"))
 
 
-def _bench_runner() -> ModuleType:
-    """benchmarks/run.py, the script `make bench` runs (benchmarks/ is no package)."""
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RUN = _bench_runner()
+RUN = load_benchmark("run")  # the script `make bench` runs
 
 
 def _section(name: str) -> str:

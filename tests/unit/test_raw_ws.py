@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.benchmark_modules import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _raw_ws() -> ModuleType:
-    """benchmarks/ is no package: loaded from its file."""
-    spec = importlib.util.spec_from_file_location("bench_raw_ws", ROOT / "benchmarks" / "raw_ws.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-raw_ws = _raw_ws()
+raw_ws = load_benchmark("raw_ws")
 
 
 def server_frame(opcode: int, payload: bytes) -> bytes:

@@ -8,15 +8,13 @@ never creates the file it waits for.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
 import pytest
+from tests.benchmark_modules import load_benchmark
 from tests.integration.conftest import reset_postgres
 
 from wattline.model.messages import Reading
@@ -25,24 +23,10 @@ from wattline.storage.postgres import open_postgres_store
 from wattline.storage.sql import SqlStore
 from wattline.storage.sqlite import open_sqlite_store
 
-ROOT = Path(__file__).resolve().parents[3]
 T0 = 1_764_057_600_000
 METRICS = ("power_w", "energy_wh")
 
-
-def _ingest_harness() -> ModuleType:
-    """benchmarks/ is no package: loaded from its file."""
-    path = ROOT / "benchmarks" / "ingest.py"
-    spec = importlib.util.spec_from_file_location("bench_ingest", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _ingest_harness()
+harness = load_benchmark("ingest")
 
 
 def commit(store: SqlStore, device: str, seqs: range) -> None:
