@@ -2,7 +2,9 @@
 
 ``insert_new`` inserts a batch inside a savepoint and answers None when every
 row went in; when some were stored already it rolls the savepoint back and
-inserts again with RETURNING. Both backends, inside the store's own write
+inserts again with RETURNING. On PostgreSQL fewer than 100 rows go in with
+RETURNING at once (``_ALL_OR_NOTHING_FROM_ROWS``): the hypothesis test's batches
+of up to 200 rows cross that size. Both backends, inside the store's own write
 transaction, since on SQLite a savepoint opened outside a transaction would be
 the transaction itself.
 """

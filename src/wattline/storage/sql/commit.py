@@ -58,6 +58,10 @@ _KEYS_PER_LOOKUP = 5_000
 # readings the first sequencing kept) before it is sequenced first instead. A bet
 # is lost to a duplicate: a redelivery, or another collector's commit meanwhile.
 _BETS = 2
+# A batch of fewer readings is sequenced before its insert, without the bet: its
+# insert is short, and the bet's savepoint is two round trips more on PostgreSQL
+# (a one-reading commit: 13 round trips of 0.1-0.3 ms each, docs/benchmarks.md).
+_BET_FROM_READINGS = 20
 
 SampleKey = tuple[str, str, int]  # (device_id, metric, ts_ms)
 # A sample: its series named, then the columns of _ROW_COLUMNS after the series.
@@ -317,12 +321,13 @@ class SqlCommit:
         readings sequencing kept, since another collector may commit meanwhile.
         A batch reaching into a closed day is sequenced first, as every batch used
         to be: reopening a compacted day locks its daily rollup rows, which a
-        collector holding sequence rows may be waiting for.
+        collector holding sequence rows may be waiting for. So is a small batch
+        (``_BET_FROM_READINGS``), whose insert would barely overlap another's.
         """
         now_ms = time.time_ns() // 1_000_000
         today_ms = now_ms - now_ms % DAY_MS
         candidates = [e for e in events if isinstance(e, Reading)]
-        if candidates and all(r.ts_ms >= today_ms for r in candidates):
+        if len(candidates) >= _BET_FROM_READINGS and all(r.ts_ms >= today_ms for r in candidates):
             for _ in range(_BETS):
                 conn.exec_driver_sql("SAVEPOINT before_sequencing")
                 readings = sorted(candidates, key=_device_then_time)
