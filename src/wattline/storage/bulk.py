@@ -163,8 +163,8 @@ def insert_new(
     redelivery, a correction, another collector's commit) is the insert undone and
     repeated with RETURNING, which names the rows inserted. A few rows on
     PostgreSQL go in with RETURNING at once: there the savepoint, the COPY and the
-    release are round trips, most of a small commit's time (one reading: 3.9 ->
-    3.4 ms a commit, docs/benchmarks.md).
+    release are round trips, most of a small commit's time (one reading: 4.1 ->
+    3.4 ms a commit at the median, docs/benchmarks.md).
     """
     if not rows:
         return None
