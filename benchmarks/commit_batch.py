@@ -177,9 +177,9 @@ def main() -> None:
 
 
 def spread(values: list[float]) -> str:
-    ordered = sorted(values)
-    at = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.9, 0.99)]
-    return " / ".join(f"{v:.1f}" for v in at)
+    """p50 / p90 / p99."""
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return " / ".join(f"{cuts[q - 1]:.1f}" for q in (50, 90, 99))
 
 
 if __name__ == "__main__":

@@ -275,8 +275,8 @@ def rss_sampler(pids: Callable[[], list[int]]) -> Iterator[list[float]]:
 
     def sample() -> None:
         # Finding the children reads every process of the machine (1.4 ms a collector,
-        # every 0.1 s: a thirtieth of a core taken from the subject), so once a second;
-        # they change only when a receiver is restarted.
+        # every 0.1 s: a seventieth of a core each, taken from the subject), so once a
+        # second; they change only when a receiver is restarted.
         sampled: list[psutil.Process] = []
         found_at = -1.0
         while not stop.is_set():
@@ -328,6 +328,18 @@ def store_counter(scalar: Callable[..., int], mark: str, metrics_per_reading: in
     )
 
 
+def closer(held: list[Any]) -> Callable[[], None]:
+    """A counter's ``close``: the connections it holds closed and forgotten (it opens
+    another if asked again)."""
+
+    def close() -> None:
+        for conn in held:
+            conn.close()
+        held.clear()
+
+    return close
+
+
 def sqlite_counter(path: Path, metrics_per_reading: int = len(METRICS)) -> StoreCounter:
     """Readings stored in a SQLite store, as samples over the metrics each reading carries,
     asked over one connection once the file is there (opening one and reading the
@@ -345,12 +357,7 @@ def sqlite_counter(path: Path, metrics_per_reading: int = len(METRICS)) -> Store
         except sqlite3.OperationalError:
             return 0  # not created yet
 
-    def close() -> None:
-        for conn in held:
-            conn.close()
-        held.clear()
-
-    return replace(store_counter(scalar, "?", metrics_per_reading), close=close)
+    return replace(store_counter(scalar, "?", metrics_per_reading), close=closer(held))
 
 
 def postgres_counter(url: str, metrics_per_reading: int = len(METRICS)) -> StoreCounter:
@@ -370,12 +377,7 @@ def postgres_counter(url: str, metrics_per_reading: int = len(METRICS)) -> Store
         row = held[0].execute(sql, params).fetchone()  # type: ignore[arg-type] - our constants
         return int(row[0] or 0) if row else 0
 
-    def close() -> None:
-        for conn in held:
-            conn.close()
-        held.clear()
-
-    return replace(store_counter(scalar, "%s", metrics_per_reading), close=close)
+    return replace(store_counter(scalar, "%s", metrics_per_reading), close=closer(held))
 
 
 @contextmanager
