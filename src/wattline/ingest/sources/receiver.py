@@ -14,12 +14,15 @@ the PUBACKs of a committed batch leave in one write. That replaces one method
 of gmqtt's packet handler (``_handle_qos_1_publish_packet``), so the gmqtt
 version is pinned and the integration and chaos tests run through this path.
 
-The PUBLISH nearly every device sends (QoS 1, a UTF-8 topic, no properties)
-is parsed here too (``plain_qos1_publish``): gmqtt's general parser, with its
-struct formats built per packet and its property walk, was 39 % of this
-process's time at 7,000 messages/s (py-spy, one of two PostgreSQL collectors).
-Any other PUBLISH (properties, a topic alias, QoS 0 or 2) still goes to
-gmqtt's own.
+The connection's bytes are split into packets here too (``mqtt_stream.scan``,
+installed on each connection gmqtt makes), and the PUBLISH nearly every device
+sends (QoS 1, a UTF-8 topic, no properties) is parsed on the way: gmqtt's
+general parser, with its struct formats built per packet and its property
+walk, was 39 % of this process's time at 7,000 messages/s (py-spy, one of two
+PostgreSQL collectors), and its packet loop and dispatch most of what was left.
+Any other packet (a PUBLISH with properties, a topic alias, QoS 0 or 2; a
+CONNACK, a SUBACK) goes to gmqtt's own handling. That replaces gmqtt's
+per-connection packet loop too (``MQTTProtocol._read_packet``).
 
 Running the client in its own process gives MQTT parsing and acknowledging a
 core of their own instead of a share of the collector's GIL (docs/benchmarks.md
@@ -35,18 +38,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 import gmqtt  # type: ignore[import-untyped]
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50  # type: ignore[import-untyped]
+from gmqtt.mqtt.package import Package  # type: ignore[import-untyped]
+from gmqtt.mqtt.protocol import MQTTProtocol  # type: ignore[import-untyped]
 
-from wattline.ingest.sources import frames
+from wattline.ingest.sources import frames, mqtt_stream
 
 log = logging.getLogger("wattline.ingest.mqtt")
 
@@ -56,14 +62,9 @@ _RECORDS_PER_FRAME = 500
 # PUBACK, remaining length 2: MQTT 5 lets a success carry no reason code (3.4.2.1).
 _PUBACK_HEADER = b"\x40\x02"
 _MID_BITS = 16
-# a PUBLISH's QoS, in the fixed header's first byte
-_QOS_BITS, _QOS1 = 0x06, 0x02
 
 
 class Receiver:
-    # gmqtt's own PUBLISH parser, for what plain_qos1_publish declines
-    _parse_publish: Callable[[int, bytes], None]
-
     def __init__(self, config: dict[str, Any], out: IO[bytes]) -> None:
         self._config = config
         self._out = out
@@ -78,6 +79,8 @@ class Receiver:
         self._unacked: set[int] = set()
         self._outbox: list[frames.Record] = []
         self._flush_scheduled = False
+        # when the bytes being scanned were read: one stamp for a read's packets
+        self._received_ms = 0
         self._stop = asyncio.Event()
 
     async def run(self, commands: asyncio.StreamReader) -> None:
@@ -111,9 +114,16 @@ class Receiver:
         client.on_message = self._on_qos0_message
         handler = client._package_handler  # noqa: SLF001
         handler._handle_qos_1_publish_packet = self._on_qos1_message  # noqa: SLF001
-        # gmqtt looks its handlers up by name on the instance, once, at the first packet
-        self._parse_publish = handler._handle_publish_packet  # noqa: SLF001
-        handler._handle_publish_packet = self._on_publish  # noqa: SLF001
+        attach = handler.set_connection
+
+        def attach_and_scan(connection: Any) -> None:
+            # gmqtt points its handler at each connection it makes before the CONNECT
+            # goes out, so every packet of every connection is read through scan.
+            attach(connection)
+            protocol = connection._protocol  # noqa: SLF001
+            protocol._read_packet = functools.partial(self._read_packets, connection)  # noqa: SLF001
+
+        handler.set_connection = attach_and_scan
         return client
 
     async def _connect(self, client: Any) -> bool:
@@ -178,12 +188,27 @@ class Receiver:
         self._unacked.clear()
         self._send((frames.DISCONNECTED, self._generation))
 
-    def _on_publish(self, cmd: int, raw: bytes) -> None:
-        plain = plain_qos1_publish(cmd, raw)
-        if plain is None:
-            self._parse_publish(cmd, raw)
-        else:
-            self._on_qos1_message(plain[0], plain[2], plain[1], {})
+    def _read_packets(self, connection: Any, data: bytes) -> int:
+        """gmqtt's ``MQTTProtocol._read_packet`` for ``connection``: the packets at the
+        start of ``data`` handled, the bytes used returned (-1: a broken stream)."""
+        if connection._handler.current_connection is not connection:  # noqa: SLF001
+            # superseded by a newer connection: gmqtt's loop drops what it still reads
+            return int(MQTTProtocol._read_packet(connection._protocol, data))  # noqa: SLF001
+        # what gmqtt notes for every packet; its keep-alive reads it
+        connection._last_data_in = time.monotonic()  # noqa: SLF001
+        self._received_ms = time.time_ns() // 1_000_000
+        return mqtt_stream.scan(
+            data,
+            self._on_plain_publish,
+            lambda first, raw: connection.put_package(Package(first, raw)),
+        )
+
+    def _on_plain_publish(self, mid: int, topic: str, payload: bytes) -> None:
+        self._unacked.add(mid)
+        self._outbox.append(
+            ((self._generation << _MID_BITS) | mid, topic, payload, self._received_ms, None)
+        )
+        self._flush_soon()
 
     def _on_qos1_message(
         self, mid: int, payload: bytes, topic: str | bytes, properties: dict[str, Any]
@@ -204,6 +229,9 @@ class Receiver:
         self._outbox.append(
             (key, topic, bytes(payload), time.time_ns() // 1_000_000, _content_type(properties))
         )
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if len(self._outbox) >= _RECORDS_PER_FRAME:
             self._flush()
         elif not self._flush_scheduled:
@@ -244,24 +272,6 @@ class Receiver:
         connection = self._connection
         if acks and connection is not None and not connection.is_closing():
             connection.send_package(b"".join(acks))
-
-
-def plain_qos1_publish(cmd: int, raw: bytes) -> tuple[int, str, bytes] | None:
-    """(packet id, topic, payload) of an MQTT 5 PUBLISH at QoS 1 with a UTF-8 topic and
-    no properties, from its first byte and the rest after the remaining length;
-    None for any other, which gmqtt then parses (and judges)."""
-    if cmd & _QOS_BITS != _QOS1 or len(raw) < 2:
-        return None
-    # Indexing, not int.from_bytes over slices: 0.86 -> 0.68 us a packet.
-    topic_end = 2 + (raw[0] << 8 | raw[1])
-    # the packet id, then the properties' length, a variable byte integer: 0 is 0x00
-    if topic_end == 2 or len(raw) < topic_end + 3 or raw[topic_end + 2]:
-        return None
-    try:
-        topic = raw[2:topic_end].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return raw[topic_end] << 8 | raw[topic_end + 1], topic, raw[topic_end + 3 :]
 
 
 def _content_type(properties: dict[str, Any]) -> str | None:
