@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tests.unit.ingest.test_receiver_acks import CONFIG
 
 from wattline.ingest.sources import frames
+from wattline.ingest.sources import receiver as receiver_module
 from wattline.ingest.sources.mqtt_stream import plain_qos1_publish, scan
 from wattline.ingest.sources.receiver import Receiver
 
@@ -161,6 +162,28 @@ def packet_bytes(first: int, raw: bytes) -> bytes:
             return bytes([first, *encoded]) + raw
 
 
+class PausableTransport:
+    """What the receiver asks of a connection's transport: pausing and resuming reads."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.closing = False
+        self.pauses = 0
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
 class ConnectedReceiver:
     """A receiver whose gmqtt client made one connection (no socket): bytes given to
     ``read`` go through the packet loop the receiver installed, as gmqtt's read loop
@@ -181,6 +204,7 @@ class ConnectedReceiver:
         connection._handler = self.handler
         connection._logger = logging.getLogger("test")
         connection._last_data_in = 0.0
+        connection._transport = PausableTransport()
         self.handler.set_connection(connection)  # what MQTTConnection.__init__ does
         return connection
 
@@ -295,3 +319,24 @@ def test_a_superseded_connection_hands_nothing_on() -> None:
 
 def _refuse(*_: object) -> None:
     raise AssertionError("no whole packet was there")
+
+
+def test_after_a_read_the_socket_rests_for_the_pause_then_is_read_again() -> None:
+    connected = ConnectedReceiver()
+    transport = connected.connection._transport
+    stream = packet_bytes(*publish(b"iot/a/telemetry", 1, 3, b"", b"{}"))
+
+    async def run() -> None:
+        assert connected.read(stream) == len(stream)
+        assert not transport.reading  # the next messages gather in the socket's buffer
+        connected.read(b"")  # what gmqtt's loop still held: no second pause pending
+        assert transport.pauses == 1
+        await asyncio.sleep(receiver_module._READ_PAUSE_S * 5)
+        assert transport.reading
+        assert connected.read(stream) == len(stream)
+        transport.closing = True  # the connection went meanwhile: stays as it is
+        await asyncio.sleep(receiver_module._READ_PAUSE_S * 5)
+        assert not transport.reading
+
+    asyncio.run(run())
+    assert [key for key, *_ in connected.records()] == [3, 3]

@@ -62,6 +62,8 @@ _RECORDS_PER_FRAME = 500
 # PUBACK, remaining length 2: MQTT 5 lets a success carry no reason code (3.4.2.1).
 _PUBACK_HEADER = b"\x40\x02"
 _MID_BITS = 16
+# how long the socket is left unread after a read (``_pause_reading``)
+_READ_PAUSE_S = 0.002
 
 
 class Receiver:
@@ -197,11 +199,13 @@ class Receiver:
         # what gmqtt notes for every packet; its keep-alive reads it
         connection._last_data_in = time.monotonic()  # noqa: SLF001
         self._received_ms = time.time_ns() // 1_000_000
-        return mqtt_stream.scan(
+        used = mqtt_stream.scan(
             data,
             self._on_plain_publish,
             lambda first, raw: connection.put_package(Package(first, raw)),
         )
+        _pause_reading(connection._transport)  # noqa: SLF001
+        return used
 
     def _on_plain_publish(self, mid: int, topic: str, payload: bytes) -> None:
         self._unacked.add(mid)
@@ -272,6 +276,26 @@ class Receiver:
         connection = self._connection
         if acks and connection is not None and not connection.is_closing():
             connection.send_package(b"".join(acks))
+
+
+def _pause_reading(transport: asyncio.Transport) -> None:
+    """Leave the socket unread for ``_READ_PAUSE_S`` after a read.
+
+    The broker writes each message as it routes it, so a receiver that reads
+    whenever the socket is readable wakes for a few messages at a time (12 at
+    22,000 messages/s) and pays a turn of the event loop, a frame to the
+    collector and the collector's wake-up for each. Paused, the messages wait in
+    the socket's buffer and a read takes a few dozen: the receiver's CPU per
+    message 15-19 -> 7-8 us (docs/benchmarks.md, session 29). A message after a
+    quiet spell is read at once; one in a stream waits at most the pause."""
+    if transport.is_reading():
+        transport.pause_reading()
+        asyncio.get_running_loop().call_later(_READ_PAUSE_S, _resume_reading, transport)
+
+
+def _resume_reading(transport: asyncio.Transport) -> None:
+    if not transport.is_closing():
+        transport.resume_reading()
 
 
 def _content_type(properties: dict[str, Any]) -> str | None:
