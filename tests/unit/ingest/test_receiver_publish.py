@@ -259,8 +259,9 @@ def test_the_stream_read_in_any_pieces_gives_what_gmqtt_gives_packet_by_packet(
 
     asyncio.run(run())
     assert connected.left == b""
-    assert comparable(connected.records()) == comparable(received(packets))
-    assert connected.receiver._unacked == {key & 0xFFFF for key, *_ in received(packets) if key}
+    expected = received(packets)
+    assert comparable(connected.records()) == comparable(expected)
+    assert connected.receiver._unacked == {key & 0xFFFF for key, *_ in expected if key}
 
 
 def test_a_read_is_stamped_once_and_counts_for_the_keep_alive() -> None:
