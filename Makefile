@@ -30,7 +30,8 @@ test: $(VENV)/.dev-installed ## install test dependencies and run the whole suit
 	# Bytecode for src/ once: with PYTHONDONTWRITEBYTECODE set, every `wattline` a test
 	# starts would compile ~360 modules again (0.3 s of CPU each; docs/benchmarks.md).
 	$(BIN)/python -m compileall -q src
-	$(BIN)/python -m pytest --cov --cov-report=term --durations=25
+	# Two workers: the serial suite kept one of the two cores idle (docs/adr/0038).
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term --durations=25
 	$(BIN)/coverage report --include='$(CORE_COVERAGE)' --fail-under=90
 
 check: $(VENV)/.dev-installed ## lint, format check, types

@@ -66,7 +66,9 @@ def publish_with_mosquitto_pub(
 
 
 def publish_with_paho(w: RunningWattline, device: str, rows: list[dict[str, object]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{device}")
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{w.topic_prefix}-{device}"
+    )
     client.connect(w.mqtt_host, w.mqtt_port)
     client.loop_start()
     infos = [
