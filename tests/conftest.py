@@ -13,8 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from wattline.broker.mosquitto import find_mosquitto
+
+# No per-example deadline: speed is measured in benchmarks/, never in tests, and
+# the suite runs on two workers sharing two cores with the servers the tests use,
+# where Hypothesis's 200 ms would fail a correct test that was only made to wait.
+# pytest-timeout still ends a test that hangs.
+settings.register_profile("wattline", deadline=None)
+settings.load_profile("wattline")
 
 # Linux hands out source ports of outgoing connections from this range; a port
 # picked from it can be taken by one (a test's database client, say) in the
