@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     api_principal_burst: int = Field(200, ge=1)
     # redis://host:6379/0: rate limits shared by every API process; unset: per process
     redis_url: str | None = None
+    # The start of the rate limiters' keys in Redis: processes of one deployment share
+    # it; two deployments sharing a Redis each need their own, or a user or address
+    # known to both would draw on one allowance.
+    redis_ratelimit_prefix: str = Field("wattline:ratelimit:", min_length=1, max_length=200)
     # Origins a browser may call the API from (comma-separated); unset: CORS off
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"

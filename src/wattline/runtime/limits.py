@@ -10,8 +10,6 @@ from wattline.api.compat.smartsolar import TOKENLESS_REQUESTS_PER_HOUR
 from wattline.api.ratelimit import ApiRateLimits, MemoryRateLimiter, RateLimiter
 from wattline.config import Settings
 
-# Every Wattline key in Redis starts with this, so a shared Redis stays readable.
-REDIS_PREFIX = "wattline:ratelimit:"
 # A rate limit must not stall a request: Redis answers in well under a millisecond,
 # and a limiter that gets no answer in time lets the request through.
 _REDIS_TIMEOUT_S = 0.5
@@ -53,6 +51,7 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
 
     from wattline.api.ratelimit_redis import RedisRateLimiter  # noqa: PLC0415
 
+    prefix = settings.redis_ratelimit_prefix
     client = Redis.from_url(
         settings.redis_url,
         socket_timeout=_REDIS_TIMEOUT_S,
@@ -63,27 +62,27 @@ def rate_limits(settings: Settings) -> Iterator[RateLimits]:
         yield RateLimits(
             http_ingest=RedisRateLimiter(
                 client,
-                REDIS_PREFIX + "ingest:",
+                prefix + "ingest:",
                 settings.http_ingest_rate_per_s,
                 settings.http_ingest_burst,
             ),
             api=ApiRateLimits(
                 by_address=RedisRateLimiter(
                     client,
-                    REDIS_PREFIX + "api:",
+                    prefix + "api:",
                     settings.api_address_rate_per_s,
                     settings.api_address_burst,
                 ),
                 by_principal=RedisRateLimiter(
                     client,
-                    REDIS_PREFIX + "api:",
+                    prefix + "api:",
                     settings.api_principal_rate_per_s,
                     settings.api_principal_burst,
                 ),
             ),
             tokenless_ingest=RedisRateLimiter(
                 client,
-                REDIS_PREFIX + "tokenless:",
+                prefix + "tokenless:",
                 TOKENLESS_RATE_PER_S,
                 TOKENLESS_REQUESTS_PER_HOUR,
             ),

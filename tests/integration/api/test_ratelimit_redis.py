@@ -104,3 +104,29 @@ def test_the_runtime_picks_redis_when_a_url_is_set(redis_client: Redis) -> None:
         assert isinstance(shared.http_ingest, RedisRateLimiter)
     with rate_limits(Settings(redis_url=None)) as local:
         assert isinstance(local.api.by_address, MemoryRateLimiter)
+
+
+def test_deployments_with_their_own_prefix_never_share_an_allowance(
+    redis_client: Redis, prefix: str
+) -> None:
+    """Two deployments on one Redis: the same user draws on each one's own burst."""
+    del redis_client  # only for the skip (or CI failure) without a Redis
+
+    def settings(deployment: str) -> Settings:
+        return Settings(
+            redis_url=REDIS_URL,
+            redis_ratelimit_prefix=f"{prefix}{deployment}:",
+            api_principal_rate_per_s=0.001,
+            api_principal_burst=2,
+        )
+
+    with (
+        rate_limits(settings("a")) as first,
+        rate_limits(settings("a")) as first_again,
+        rate_limits(settings("b")) as second,
+    ):
+        assert first.api.by_principal.acquire("admin") is None
+        assert first_again.api.by_principal.acquire("admin") is None
+        # the deployment's two processes share its burst of two; the other has its own
+        assert first.api.by_principal.acquire("admin") is not None
+        assert second.api.by_principal.acquire("admin") is None

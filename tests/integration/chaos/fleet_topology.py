@@ -50,8 +50,9 @@ def fleet_processes(
         "WATTLINE_S3_ENDPOINT_URL": s3_server.endpoint_url,
         **FAKE_AWS,
         "WATTLINE_REDIS_URL": "redis://127.0.0.1:6379/0",
-        # a channel of this fleet's own: another test's fleet may share the machine's Redis
+        # a channel and keys of this fleet's own: another test's fleet may share the Redis
         "WATTLINE_LIVE_REDIS_CHANNEL": f"wattline:test:{topic_prefix}",
+        "WATTLINE_REDIS_RATELIMIT_PREFIX": f"wattline:test:{topic_prefix}:ratelimit:",
         "WATTLINE_ADMIN_TOKEN": TOKEN,
         **(extra_env or {}),
     }
