@@ -257,8 +257,6 @@ def run_chaos_fleet(  # noqa: PLR0917, PLR0915 - the servers, then where to keep
         topic_prefix,
         s3_server,
         tmp_path,
-        # a channel of this test's own: another run's readings never reach its hubs
-        extra_env={"WATTLINE_LIVE_REDIS_CHANNEL": f"wattline:test:{topic_prefix}"},
     )
     collectors, apis, api_ports = fleet.collectors, fleet.apis, fleet.api_ports
     ledger = ledger_for(shared_database)

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from wattline.config import Settings
 
 
-def test_the_default_keeps_the_keys_of_earlier_releases() -> None:
+def test_the_default_keeps_the_keys_of_earlier_releases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WATTLINE_REDIS_RATELIMIT_PREFIX", raising=False)
     assert Settings().redis_ratelimit_prefix == "wattline:ratelimit:"
 
 
